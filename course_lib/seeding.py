@@ -1,0 +1,51 @@
+"""Seeds and random states.
+
+The kit follows disentanglement_lib: functions that draw random numbers take a `random_state`, a
+`numpy.random.RandomState`. For convenience an int seed or a `numpy.random.Generator` is accepted
+too and converted by `as_random_state` (a Generator's bit generator is shared, not copied).
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed={seed!r} is not allowed; use an integer in [0, {MAX_SEED}]")
+    return int(seed)
+
+
+def as_random_state(random_state) -> np.random.RandomState:
+    """RandomState from a RandomState (itself), a Generator (shared stream) or an int seed."""
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(random_state.bit_generator)
+    if random_state is None:
+        raise ValueError("random_state=None is not allowed; pass a seed or a numpy RandomState")
+    return np.random.RandomState(check_seed(random_state))
+
+
+def seed_everything(seed: int) -> np.random.RandomState:
+    """Seed Python, NumPy and (when installed) PyTorch on every device; return a RandomState(seed).
+
+    cuDNN is put in deterministic mode so that the same seed gives the same numbers on the same
+    device. Across devices (CPU vs GPU) floating-point results may still differ in the last bits.
+    """
+    seed = check_seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:  # the data layer works without torch
+        return np.random.RandomState(seed)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    return np.random.RandomState(seed)
