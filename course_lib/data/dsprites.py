@@ -182,6 +182,11 @@ class DSprites(GroundTruthData):
         return len(self._packed)
 
     @property
+    def packed_grid(self) -> np.ndarray:
+        """The read-only bit-packed grid, uint8 (num_images, 64, 8): row bits of every image."""
+        return self._packed
+
+    @property
     def factor_values(self) -> dict[str, np.ndarray]:
         """The physical value of every class of every factor (shape gives names)."""
         values = (np.array(render.SHAPE_NAMES), render.SCALES, render.ORIENTATIONS, render.POSITIONS, render.POSITIONS)

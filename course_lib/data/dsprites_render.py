@@ -65,7 +65,7 @@ def _inside_heart(u, v):
 _INSIDE = (_inside_square, _inside_ellipse, _inside_heart)
 
 # Exact areas in units of (SPRITE_RADIUS * scale)^2, for tests and for the notebook.
-SHAPE_AREAS = (2.0 * 0.5, math.pi * 0.5, (2.0 + math.pi / 2) * _HEART_D**2)
+SHAPE_AREAS = (2.0, math.pi * 0.5, (2.0 + math.pi / 2) * _HEART_D**2)
 
 
 def sprite_masks(shapes, scales, orientations) -> np.ndarray:

@@ -1,0 +1,42 @@
+# The README's two commands are `make report` and `make test`; both create .venv when it is missing.
+PYTHON  ?= python3.11
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+# A CPU build of torch by default. For a CUDA build: make TORCH="torch==2.13.0 --index-url <pytorch wheel index>"
+TORCH   ?= torch==2.13.0
+PROFILE ?= lecture
+DEVICE  ?= auto
+SEED    ?= 0
+STAMP   := $(VENV)/.installed
+
+.PHONY: venv data report test lab sync bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name course-kit --display-name "Python (course kit)"
+	touch $(STAMP)
+
+data: $(STAMP)
+	$(PY) -m course_lib data
+
+report: data
+	$(PY) -m course_lib notebooks --profile $(PROFILE) --device $(DEVICE) --seed $(SEED) --out reports
+
+test: data
+	COURSE_PROFILE=smoke $(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+sync: $(STAMP)
+	$(PY) -m course_lib sync
+
+bench: data
+	$(PY) benchmarks/bench_data.py
+
+clean:
+	rm -rf reports build .pytest_cache

@@ -1,0 +1,78 @@
+"""`python -m course_lib ...`: the kit's command line.
+
+  data        render the procedural dSprites cache when it is missing or corrupt
+  notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
+  sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from course_lib.runner import NOTEBOOKS_DIR
+
+
+def _data(args) -> int:
+    from course_lib.data import ensure_grid_cache
+
+    print(ensure_grid_cache(args.data_dir))
+    return 0
+
+
+def _notebooks(args) -> int:
+    from course_lib.runner import run_notebooks
+
+    results = run_notebooks(out_dir=args.out, profile=args.profile, device=args.device, seed=args.seed,
+                            notebooks_dir=args.notebooks_dir, names=args.only)
+    for r in results:
+        print(f"{r.status:>6}  {r.duration_s:7.1f} s  {r.name}" + (f"  ({r.error})" if r.error else ""))
+    print(f"index: {args.out}/index.html")
+    return 1 if any(r.status != "ok" for r in results) else 0
+
+
+def _sync(args) -> int:
+    from course_lib.runner import discover_notebooks, ipynb_text, sync_notebooks
+
+    if args.check:
+        stale = [p for p in discover_notebooks() if not p.with_suffix(".ipynb").is_file()
+                 or p.with_suffix(".ipynb").read_text() != ipynb_text(p)]
+        for path in stale:
+            print(f"out of sync: {path.with_suffix('.ipynb')}")
+        return 1 if stale else 0
+    for path in sync_notebooks():
+        print(f"wrote {path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="render the dSprites cache if needed")
+    data.add_argument("--data-dir", default=None, help="cache folder (default: the checkout's data/)")
+    data.set_defaults(func=_data)
+
+    notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")
+    notebooks.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")
+    notebooks.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    notebooks.add_argument("--seed", type=int, default=0)
+    notebooks.add_argument("--out", default="reports", help="output folder")
+    notebooks.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="folder of .py notebooks")
+    notebooks.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebook stems to run")
+    notebooks.set_defaults(func=_notebooks)
+
+    sync = commands.add_parser("sync", help="regenerate notebooks/*.ipynb from the .py sources")
+    sync.add_argument("--check", action="store_true", help="report out-of-sync notebooks, write nothing")
+    sync.set_defaults(func=_sync)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The three run profiles, in one table that every notebook reads.
+
+  smoke    CI: every notebook end to end in seconds, to prove it runs (numbers are not meaningful).
+  lecture  a 2-core laptop CPU: each notebook in a few minutes, figures worth showing in class.
+  full     a CUDA GPU: the papers' sizes.
+
+A notebook's parameters cell holds only `profile = None` (and device, seed); the next cell calls
+`get_profile(profile)`, so papermill can override the name and the sizes follow from the table.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+ENV_VAR = "COURSE_PROFILE"
+DEFAULT = "lecture"
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    num_samples: int  # observations drawn for statistics, histograms and estimates
+    notebook_timeout_s: int  # the runner stops a notebook cell that runs longer than this
+
+
+PROFILES = {
+    "smoke": Profile("smoke", "CI: runs every notebook in seconds", num_samples=512, notebook_timeout_s=600),
+    "lecture": Profile("lecture", "2-core CPU: a few minutes per notebook", num_samples=10_000,
+                       notebook_timeout_s=3600),
+    "full": Profile("full", "GPU: the papers' sizes", num_samples=100_000, notebook_timeout_s=6 * 3600),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called `name`; None reads $COURSE_PROFILE and falls back to 'lecture'."""
+    chosen = name if name is not None else os.environ.get(ENV_VAR, DEFAULT)
+    if chosen not in PROFILES:
+        source = "profile" if name is not None else f"${ENV_VAR}"
+        raise ValueError(f"{source}={chosen!r} is not allowed; use one of {tuple(PROFILES)}")
+    return PROFILES[chosen]

@@ -1,0 +1,196 @@
+"""Run the course's notebooks headlessly, export them to HTML, and write the course index.
+
+Used by `make report` (profile `lecture` by default) and by the tests (profile `smoke`). Each
+notebook's `.py` (jupytext percent format) is the source: it is read with jupytext, executed with
+papermill (parameters `profile`, `device`, `seed`), saved as an executed `.ipynb` and exported to
+HTML with its figures embedded. A failing notebook does not stop the others; its index entry shows
+the error and the failing cell. Every file is written atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import platform
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from tqdm.auto import tqdm
+
+from course_lib.io import write_json_atomic, write_text_atomic
+from course_lib.profiles import get_profile
+from course_lib.seeding import check_seed
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+KERNEL_NAME = "python3"  # ipykernel's own spec: the interpreter that runs the runner
+
+
+@dataclasses.dataclass
+class NotebookResult:
+    name: str
+    title: str
+    parameters: dict
+    status: str  # "ok" or "failed"
+    duration_s: float
+    html: str | None = None  # file name of the HTML export, relative to the output folder
+    error: str | None = None
+    failing_cell: int | None = None  # execution count of the cell that raised
+    failing_source: str | None = None
+
+
+def course_order(path: Path) -> tuple:
+    """Numbered notebooks (NN_topic) by number, then the rest (e.g. the report) by name."""
+    match = re.match(r"(\d+)_", path.name)
+    return (0, int(match.group(1)), path.name) if match else (1, 0, path.name)
+
+
+def discover_notebooks(notebooks_dir=NOTEBOOKS_DIR) -> list[Path]:
+    """The `.py` notebook sources of a folder, in course order (files starting with '_' skipped)."""
+    sources = [p for p in Path(notebooks_dir).glob("*.py") if not p.name.startswith("_")]
+    return sorted(sources, key=course_order)
+
+
+def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
+    """The first Markdown heading of the notebook."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("#"):
+                    return line.lstrip("#").strip()
+    return fallback
+
+
+def ipynb_text(source_py: Path) -> str:
+    """The paired `.ipynb` as `make sync` writes it: the `.py` converted by jupytext, no outputs."""
+    return jupytext.writes(jupytext.read(source_py), fmt="ipynb")
+
+
+def sync_notebooks(notebooks_dir=NOTEBOOKS_DIR) -> list[Path]:
+    """Regenerate every `.ipynb` from its `.py`; return the ones that changed."""
+    changed = []
+    for source in discover_notebooks(notebooks_dir):
+        target = source.with_suffix(".ipynb")
+        text = ipynb_text(source)
+        if not target.is_file() or target.read_text() != text:
+            write_text_atomic(target, text)
+            changed.append(target)
+    return changed
+
+
+def export_html(notebook: nbformat.NotebookNode, html_path: Path) -> None:
+    """Write the notebook as standalone HTML, images embedded as data URIs."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(notebook)
+    write_text_atomic(html_path, body)
+
+
+def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s: int) -> NotebookResult:
+    """Execute one notebook into `out_dir` (executed `.ipynb` + `.html`); never raises on cell errors."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = jupytext.read(source_py)
+    result = NotebookResult(source_py.stem, notebook_title(notebook, source_py.stem), dict(parameters), "ok", 0.0)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as scratch:
+        executed_path = Path(scratch) / f"{source_py.stem}.ipynb"
+        try:
+            papermill.execute_notebook(
+                notebook, str(executed_path), parameters=parameters, kernel_name=KERNEL_NAME,
+                cwd=str(source_py.parent), execution_timeout=timeout_s, progress_bar=False,
+            )
+        except PapermillExecutionError as error:
+            result.status, result.error = "failed", f"{error.ename}: {error.evalue}"
+            result.failing_cell, result.failing_source = error.exec_count, error.source
+        except Exception as error:  # kernel death, timeout, unreadable notebook: report, go on
+            result.status, result.error = "failed", f"{type(error).__name__}: {error}"
+        result.duration_s = round(time.perf_counter() - start, 2)
+        if executed_path.is_file():
+            executed = nbformat.read(executed_path, as_version=4)
+            nbformat.validate(executed)
+            write_text_atomic(out_dir / executed_path.name, nbformat.writes(executed))
+            result.html = f"{source_py.stem}.html"
+            export_html(executed, out_dir / result.html)
+    return result
+
+
+def run_notebooks(out_dir="reports", profile=None, device="auto", seed: int = 0,
+                  notebooks_dir=NOTEBOOKS_DIR, names=None, progress: bool = True) -> list[NotebookResult]:
+    """Execute the course's notebooks (all, or those whose stem is in `names`) and write the index."""
+    from course_lib.device import get_device
+
+    profile = get_profile(profile)  # validate everything before any work starts
+    device_name = str(get_device(device))
+    seed = check_seed(seed)
+    sources = discover_notebooks(notebooks_dir)
+    if names is not None:
+        unknown = sorted(set(names) - {p.stem for p in sources})
+        if unknown:
+            raise ValueError(f"names={unknown} are not notebooks; allowed: {[p.stem for p in sources]}")
+        sources = [p for p in sources if p.stem in set(names)]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parameters = {"profile": profile.name, "device": device_name, "seed": seed}
+    results = []
+    for source in tqdm(sources, desc=f"notebooks ({profile.name}, {device_name})", unit="nb", disable=not progress):
+        results.append(execute_notebook(source, out_dir, parameters, profile.notebook_timeout_s))
+    write_index(results, out_dir, parameters)
+    return results
+
+
+def _run_info(parameters: dict) -> dict:
+    import torch
+
+    import course_lib
+
+    return {**parameters, "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "course_lib": course_lib.__version__, "machine": platform.platform()}
+
+
+def write_index(results: list[NotebookResult], out_dir: Path, parameters: dict) -> None:
+    """`index.json` (for tools) and `index.html` (for people): every notebook in course order."""
+    info = _run_info(parameters)
+    write_json_atomic(out_dir / "index.json", {"run": info, "notebooks": [dataclasses.asdict(r) for r in results]})
+    write_text_atomic(out_dir / "index.html", render_index_html(results, info))
+
+
+_INDEX_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
+table { border-collapse: collapse; width: 100%; } th, td { border-bottom: 1px solid #ddd; padding: .5rem; }
+th { text-align: left; background: #f4f4f4; } .ok { color: #17692b; font-weight: bold; }
+.failed { color: #b00020; font-weight: bold; } pre { background: #fff3f3; padding: .5rem; overflow-x: auto; }
+"""
+
+
+def render_index_html(results: list[NotebookResult], info: dict) -> str:
+    esc = html.escape
+    rows = []
+    for r in results:
+        link = f'<a href="{esc(r.html)}">{esc(r.title)}</a>' if r.html else esc(r.title)
+        params = ", ".join(f"{esc(k)}={esc(str(v))}" for k, v in r.parameters.items())
+        detail = ""
+        if r.status != "ok":
+            cell = f" in cell [{r.failing_cell}]" if r.failing_cell is not None else ""
+            detail = f"<div>{esc(r.error or '')}{cell}</div>"
+            if r.failing_source:
+                detail += f"<pre>{esc(r.failing_source)}</pre>"
+        rows.append(
+            f"<tr><td>{esc(r.name)}</td><td>{link}</td><td>{params}</td><td>{esc(r.parameters['device'])}</td>"
+            f"<td>{r.duration_s:.1f} s</td><td class=\"{esc(r.status)}\">{esc(r.status)}{detail}</td></tr>"
+        )
+    failed = sum(r.status != "ok" for r in results)
+    summary = f"{len(results)} notebooks, {failed} failed" if failed else f"{len(results)} notebooks, all ran"
+    run = ", ".join(f"{esc(k)}: {esc(str(v))}" for k, v in info.items())
+    return (
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>Disentanglement course kit</title><style>{_INDEX_STYLE}</style></head><body>"
+        f"<h1>The disentanglement course kit</h1><p><strong>{summary}</strong></p><p>{run}</p>"
+        "<table><thead><tr><th>notebook</th><th>title</th><th>parameters</th><th>device</th><th>duration</th>"
+        f"<th>status</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"
+    )

@@ -1,0 +1,54 @@
+"""Every notebook: paired with its .ipynb, committed without outputs, parameterised, and it runs.
+
+The execution tests use the profile in $COURSE_PROFILE (`make test` sets smoke) and default to smoke.
+"""
+import os
+
+import nbformat
+import pytest
+
+from course_lib.runner import discover_notebooks, ipynb_text, run_notebooks
+
+NOTEBOOKS = discover_notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def tagged(notebook, tag):
+    return [c for c in notebook.cells if tag in c.get("metadata", {}).get("tags", [])]
+
+
+def test_the_course_has_notebooks():
+    assert "00_disentanglement" in IDS
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)
+def test_ipynb_is_in_sync_with_its_py_source(source):
+    paired = source.with_suffix(".ipynb")
+    assert paired.is_file(), f"{paired.name} is missing: run `make sync`"
+    assert paired.read_text() == ipynb_text(source), f"{paired.name} differs from {source.name}: run `make sync`"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)
+def test_ipynb_carries_no_outputs(source):
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)
+def test_parameters_cell_and_exercises(source):
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    (parameters,) = tagged(notebook, "parameters")
+    for name in ("profile", "device", "seed"):
+        assert f"{name} =" in parameters.source
+    assert len(tagged(notebook, "solution")) >= 2, "each notebook has at least two exercises with solutions"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)
+def test_notebook_executes(source, tmp_path):
+    profile = os.environ.get("COURSE_PROFILE", "smoke")
+    (result,) = run_notebooks(tmp_path, profile=profile, device="auto", names=[source.stem], progress=False)
+    assert result.status == "ok", f"{result.error} in cell [{result.failing_cell}]:\n{result.failing_source}"
+    assert "data:image/png;base64" in (tmp_path / result.html).read_text()

@@ -1,0 +1,81 @@
+"""The notebook runner on tiny notebooks with known outcomes."""
+import json
+import textwrap
+
+import pytest
+
+from course_lib.cli import main
+from course_lib.runner import discover_notebooks, run_notebooks
+
+HEADER = """\
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+"""
+
+
+def write_notebook(folder, name, body):
+    text = HEADER + f"\n# %% [markdown]\n# # Title of {name}\n\n# %% tags=[\"parameters\"]\nprofile = None\n" \
+        "device = \"auto\"\nseed = 0\n\n" + textwrap.dedent(body)
+    (folder / f"{name}.py").write_text(text)
+
+
+@pytest.fixture
+def three_notebooks(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder, "00_first", "# %%\nimport matplotlib.pyplot as plt\nplt.plot([0, 1]); plt.show()\n")
+    write_notebook(folder, "01_broken", "# %%\nx = 1\n\n# %%\nraise ValueError('on purpose ' + profile)\n")
+    write_notebook(folder, "02_last", "# %%\nprint(profile, device, seed)\n")
+    return folder
+
+
+def test_course_order_puts_numbered_notebooks_first(tmp_path):
+    for name in ("report", "10_topology", "02_beta_vae", "_scratch"):
+        (tmp_path / f"{name}.py").write_text("")
+    assert [p.stem for p in discover_notebooks(tmp_path)] == ["02_beta_vae", "10_topology", "report"]
+
+
+def test_a_failing_notebook_is_reported_and_the_others_run(three_notebooks, tmp_path):
+    out = tmp_path / "reports"
+    results = run_notebooks(out, profile="smoke", device="cpu", seed=3, notebooks_dir=three_notebooks, progress=False)
+    assert [r.status for r in results] == ["ok", "failed", "ok"]
+    broken = results[1]
+    assert broken.error == "ValueError: on purpose smoke"
+    # cell [4] as numbered in the executed notebook: parameters, papermill's injected cell, x = 1, raise
+    assert broken.failing_cell == 4 and "raise ValueError" in broken.failing_source
+    assert all(r.parameters == {"profile": "smoke", "device": "cpu", "seed": 3} for r in results)
+    assert results[0].title == "Title of 00_first"
+    first_html = (out / "00_first.html").read_text()
+    assert "data:image/png;base64" in first_html  # the figure is embedded
+    assert "smoke cpu 3" in (out / "02_last.html").read_text()  # papermill injected the parameters
+    index = (out / "index.html").read_text()
+    assert index.index("00_first") < index.index("01_broken") < index.index("02_last")
+    assert "ValueError: on purpose smoke" in index and "raise ValueError" in index
+    assert json.loads((out / "index.json").read_text())["notebooks"][1]["status"] == "failed"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no scratch files left behind"
+
+
+def test_cli_exits_non_zero_when_a_notebook_fails(three_notebooks, tmp_path):
+    common = ["notebooks", "--profile", "smoke", "--device", "cpu", "--out", str(tmp_path / "r"),
+              "--notebooks-dir", str(three_notebooks), "--only"]
+    assert main(common + ["02_last"]) == 0
+    assert main(common + ["01_broken"]) == 1
+    assert main(common + ["nope"]) == 2
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"profile": "fast"}, "profile='fast'"),
+    ({"device": "gpu"}, "device='gpu'"),
+    ({"seed": -2}, "seed=-2"),
+    ({"names": ["99_missing"]}, "99_missing"),
+])
+def test_bad_arguments_fail_before_any_file_is_written(three_notebooks, tmp_path, kwargs, message):
+    out = tmp_path / "reports"
+    with pytest.raises(ValueError, match=message):
+        run_notebooks(out, notebooks_dir=three_notebooks, progress=False, **{"profile": "smoke", **kwargs})
+    assert not out.exists()
