@@ -1,0 +1,153 @@
+"""Plotting helpers shared by the notebooks: image grids, factor sweeps and factor histograms.
+
+Images are channel-first arrays (N, C, H, W) with values in [0, 1], C = 1 (grey) or 3 (RGB), as the
+ground-truth datasets return them. Every plotting function returns its matplotlib Figure; a notebook
+shows it with `plt.show()`.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+MAX_SWEEP_STEPS = 10  # the default number of steps of a factor sweep
+
+
+def _check_positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
+    return int(value)
+
+
+def _check_images(images) -> np.ndarray:
+    if hasattr(images, "detach"):  # a torch tensor, possibly on a GPU
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images has shape {images.shape}; expected 4 dimensions (N, C, H, W), channel-first")
+    if images.shape[1] not in (1, 3):
+        raise ValueError(f"images has {images.shape[1]} channels (shape {images.shape}); "
+                         "allowed: 1 (grey) or 3 (RGB), on axis 1")
+    if len(images) == 0:
+        raise ValueError(f"images has shape {images.shape}; expected at least one image")
+    if images.dtype.kind not in "biuf":
+        raise ValueError(f"images has dtype {images.dtype}; expected numbers in [0, 1]")
+    low, high = images.min(), images.max()
+    if not (low >= 0 and high <= 1):  # also catches NaN
+        raise ValueError(f"images has values in [{low:.3g}, {high:.3g}]; allowed: [0, 1] (clip or rescale first)")
+    return images
+
+
+def _check_labels(name: str, labels, expected: int, meaning: str):
+    if labels is None:
+        return None
+    if isinstance(labels, str) or len(labels) != expected:
+        got = repr(labels) if isinstance(labels, str) else f"{len(labels)} entries"
+        raise ValueError(f"{name} has {got}; expected a sequence of {expected} strings, {meaning}")
+    return [str(label) for label in labels]
+
+
+def show_images(images, ncols: int = 8, titles=None, row_labels=None, cell_size: float = 1.2):
+    """A grid of images, `ncols` per row, with optional per-image titles and per-row labels."""
+    images = _check_images(images)
+    ncols = min(_check_positive_int("ncols", ncols), len(images))
+    if isinstance(cell_size, bool) or not isinstance(cell_size, (int, float)) or not cell_size > 0:
+        raise ValueError(f"cell_size={cell_size!r} is not allowed; use a positive number of inches")
+    nrows = math.ceil(len(images) / ncols)
+    titles = _check_labels("titles", titles, len(images), "one per image")
+    row_labels = _check_labels("row_labels", row_labels, nrows, "one per row")
+    figsize = (ncols * cell_size + (1.2 if row_labels else 0), nrows * cell_size * (1.25 if titles else 1))
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout="constrained")
+    for index, ax in enumerate(axes.flat):
+        if index >= len(images):
+            ax.axis("off")
+            continue
+        image = images[index]
+        if image.shape[0] == 1:
+            ax.imshow(image[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        else:
+            ax.imshow(image.transpose(1, 2, 0), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles:
+            ax.set_title(titles[index], fontsize=9)
+    for row, label in enumerate(row_labels or ()):
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
+    return fig
+
+
+def factor_sweep_factors(dataset, base_factors, num_steps=None) -> np.ndarray:
+    """int (K, S, K): row k is `base_factors` with factor k stepping through its classes.
+
+    Factor k takes S evenly spaced class indices from its first to its last class (rounded), so a
+    factor with fewer than S classes shows each class in turn, repeated. S defaults to
+    min(MAX_SWEEP_STEPS, the largest number of classes).
+    """
+    sizes = np.asarray(dataset.factors_num_values)
+    base = np.asarray(base_factors)
+    if base.shape != sizes.shape:
+        raise ValueError(f"base_factors has shape {base.shape}; expected ({len(sizes)},), "
+                         f"one class index per factor of {tuple(dataset.factor_names)}")
+    try:
+        base = dataset.check_factors(base[None])[0]
+    except ValueError as error:
+        raise ValueError(f"base_factors: {error}") from None
+    if num_steps is None:
+        num_steps = max(2, min(MAX_SWEEP_STEPS, int(sizes.max())))
+    num_steps = _check_positive_int("num_steps", num_steps, minimum=2)
+    steps = np.rint(np.linspace(0, sizes - 1, num_steps)).astype(np.int64)  # (S, K)
+    sweeps = np.tile(base, (len(sizes), num_steps, 1))
+    diagonal = np.arange(len(sizes))
+    sweeps[diagonal, :, diagonal] = steps.T
+    return sweeps
+
+
+def _format_value(value) -> str:
+    return f"{value:.3g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def plot_factor_sweeps(dataset, base_factors, random_state, num_steps: int = 10):
+    """One row per factor in which only that factor varies, images titled with its physical value.
+
+    A class that a row repeats (a factor with fewer classes than `num_steps`) is drawn once, at the
+    first column it occupies, so every row spans the factor's range left to right.
+    """
+    sweeps = factor_sweep_factors(dataset, base_factors, num_steps)
+    num_factors, num_steps = sweeps.shape[:2]
+    images = dataset.sample_observations_from_factors(sweeps.reshape(-1, num_factors), random_state)
+    diagonal = np.arange(num_factors)
+    classes = sweeps[diagonal, :, diagonal]  # (K, S): the class of the varying factor
+    values = dataset.factor_values
+    titles = [_format_value(values[name][c]) for name, row in zip(dataset.factor_names, classes) for c in row]
+    fig = show_images(images, ncols=num_steps, titles=titles, row_labels=dataset.factor_names)
+    repeated = np.zeros_like(classes, dtype=bool)
+    repeated[:, 1:] = classes[:, 1:] == classes[:, :-1]
+    for ax in np.asarray(fig.axes)[repeated.ravel()]:
+        ax.set_visible(False)
+    return fig
+
+
+def plot_factor_histograms(dataset, factors):
+    """One bar chart per factor: empirical class frequencies, with the uniform 1/n as a dashed line."""
+    factors = dataset.check_factors(factors)
+    if len(factors) == 0:
+        raise ValueError("factors has no rows; expected at least one sample")
+    names, sizes = dataset.factor_names, dataset.factors_num_values
+    values = getattr(dataset, "factor_values", {})
+    ncols = min(3, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False, layout="constrained")
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for k, (ax, name, size) in enumerate(zip(axes.flat, names, sizes)):
+        frequencies = np.bincount(factors[:, k], minlength=size) / len(factors)
+        ax.bar(np.arange(size), frequencies, width=0.8, color="tab:blue", label="empirical")
+        ax.axhline(1 / size, color="tab:red", linestyle="--", linewidth=1.5, label="uniform 1/n")
+        if name in values and np.asarray(values[name]).dtype.kind == "U":
+            ax.set_xticks(np.arange(size), values[name])
+        ax.set(title=f"{name} ({size} classes)", xlabel="class index", ylabel="frequency",
+               ylim=(0, 1.3 * max(frequencies.max(), 1 / size)))
+    axes.flat[0].legend(loc="upper right", fontsize=9)
+    fig.suptitle(f"Factor frequencies in {len(factors):,} samples")
+    return fig
