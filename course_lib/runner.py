@@ -65,8 +65,14 @@ def notebook_title(notebook: nbformat.NotebookNode, fallback: str) -> str:
 
 
 def ipynb_text(source_py: Path) -> str:
-    """The paired `.ipynb` as `make sync` writes it: the `.py` converted by jupytext, no outputs."""
-    return jupytext.writes(jupytext.read(source_py), fmt="ipynb")
+    """The paired `.ipynb` as `make sync` writes it: the `.py` converted by jupytext, no outputs.
+
+    Cell ids are numbered by position (jupytext draws random ones), so the text is reproducible.
+    """
+    notebook = jupytext.read(source_py)
+    for number, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{number:03d}"
+    return jupytext.writes(notebook, fmt="ipynb")
 
 
 def sync_notebooks(notebooks_dir=NOTEBOOKS_DIR) -> list[Path]:

@@ -134,7 +134,7 @@ def plot_factor_histograms(dataset, factors):
     if len(factors) == 0:
         raise ValueError("factors has no rows; expected at least one sample")
     names, sizes = dataset.factor_names, dataset.factors_num_values
-    values = getattr(dataset, "factor_values", {})
+    values = dataset.factor_values
     ncols = min(3, len(names))
     nrows = math.ceil(len(names) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False, layout="constrained")

@@ -189,9 +189,9 @@ class DSprites(GroundTruthData):
     @property
     def factor_values(self) -> dict[str, np.ndarray]:
         """The physical value of every class of every factor (shape gives names)."""
-        values = (np.array(render.SHAPE_NAMES), render.SCALES, render.ORIENTATIONS, render.POSITIONS, render.POSITIONS)
         if self._num_values != render.FACTORS_NUM_VALUES:  # a reduced official-format file: indices only
-            values = tuple(np.arange(n) for n in self._num_values)
+            return super().factor_values
+        values = (np.array(render.SHAPE_NAMES), render.SCALES, render.ORIENTATIONS, render.POSITIONS, render.POSITIONS)
         return dict(zip(self.factor_names, values))
 
     def index_of(self, factors) -> np.ndarray:

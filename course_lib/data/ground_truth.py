@@ -32,6 +32,11 @@ class GroundTruthData(abc.ABC):
     def sample_observations_from_factors(self, factors, random_state) -> np.ndarray: ...
 
     @property
+    def factor_values(self) -> dict[str, np.ndarray]:
+        """The value of every class of every factor, for labels; by default the class indices."""
+        return {name: np.arange(n) for name, n in zip(self.factor_names, self.factors_num_values)}
+
+    @property
     def num_factors(self) -> int:
         return len(self.factors_num_values)
 
