@@ -1,0 +1,161 @@
+"""The training loop: it learns, it resumes exactly, it refuses what it must refuse."""
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.data.torch_sampler import GridBatchSampler, unpack_bits
+from course_lib.objectives import OBJECTIVES
+from course_lib.objectives.beta_vae import BetaVAE
+from course_lib.training import CHECKPOINT, LOG, TrainConfig, load_checkpoint, load_run, train
+
+SMOKE = dict(steps=40, batch_size=16, checkpoint_every=10)
+
+
+def small(method="beta_vae", **changes):
+    return TrainConfig(method=method, **{**SMOKE, **changes})
+
+
+@pytest.mark.parametrize("method", list(OBJECTIVES))
+def test_every_objective_trains_on_dsprites_with_falling_loss(method, dsprites, tmp_path):
+    run = train(small(method), tmp_path, device="cpu", dataset=dsprites, progress=False)
+    log = run.log
+    assert list(log["step"]) == list(range(1, 41))
+    assert log["total"].iloc[-10:].mean() < 0.95 * log["total"].iloc[:5].mean()  # batch noise is ~2 %
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["config"]["method"] == method and config["seed"] == 0 and "torch" in config["versions"]
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_killed_and_resumed_run_ends_with_the_same_parameters(dsprites, tmp_path, monkeypatch):
+    config = small("factor_vae", steps=20, checkpoint_every=5)  # two networks, two optimisers
+    alone = train(config, tmp_path / "alone", device="cpu", dataset=dsprites, progress=False)
+
+    original = GridBatchSampler.sample
+    calls = {"n": 0}
+
+    def dies_at_step_13(self, batch_size):
+        calls["n"] += 1
+        if calls["n"] == 13:
+            raise Killed
+        return original(self, batch_size)
+
+    monkeypatch.setattr(GridBatchSampler, "sample", dies_at_step_13)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "killed", device="cpu", dataset=dsprites, progress=False)
+    monkeypatch.setattr(GridBatchSampler, "sample", original)
+    assert torch.load(tmp_path / "killed" / CHECKPOINT, weights_only=True)["step"] == 10
+    resumed = train(config, tmp_path / "killed", device="cpu", dataset=dsprites, resume=True, progress=False)
+
+    for a, b in zip(alone.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(alone.objective.state_dict().values(), resumed.objective.state_dict().values()):
+        assert torch.equal(a, b)
+    assert (tmp_path / "alone" / LOG).read_text() == (tmp_path / "killed" / LOG).read_text()
+
+
+def test_same_seed_same_numbers(dsprites, tmp_path):
+    first = train(small(steps=5), tmp_path / "a", device="cpu", dataset=dsprites, progress=False)
+    second = train(small(steps=5), tmp_path / "b", device="cpu", dataset=dsprites, progress=False)
+    third = train(small(steps=5, seed=1), tmp_path / "c", device="cpu", dataset=dsprites, progress=False)
+    assert first.log.equals(second.log) and not first.log.equals(third.log)
+
+
+def test_load_run_restores_the_trained_model(dsprites, tmp_path):
+    run = train(small(steps=10), tmp_path, device="cpu", dataset=dsprites, progress=False)
+    loaded = load_run(tmp_path, device="cpu")
+    x = torch.from_numpy(dsprites.sample(8, 0)[1])
+    assert loaded.step == 10 and torch.equal(run.model.encode_mean(x), loaded.model.encode_mean(x))
+
+
+def test_non_finite_term_stops_training_and_keeps_the_last_good_checkpoint(dsprites, tmp_path, monkeypatch):
+    original = BetaVAE.regulariser
+
+    def poisoned(self, x, out, step, terms):
+        result = original(self, x, out, step, terms)
+        return {**result, "total": result["total"] * (math.nan if step == 7 else 1.0)}
+
+    monkeypatch.setattr(BetaVAE, "regulariser", poisoned)
+    with pytest.raises(RuntimeError, match="term 'total' is nan at step 7"):
+        train(small(steps=10, checkpoint_every=5), tmp_path, device="cpu", dataset=dsprites, progress=False)
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 5
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_truncated_foreign_and_pickled_checkpoints_are_rejected(dsprites, tmp_path):
+    config = small(steps=5, checkpoint_every=5)
+    train(config, tmp_path, device="cpu", dataset=dsprites, progress=False)
+    path = tmp_path / CHECKPOINT
+    with pytest.raises(ValueError, match="another configuration"):
+        load_checkpoint(path, small("dip_vae_i", steps=5), "cpu")
+    with pytest.raises(ValueError, match="another configuration"):
+        load_checkpoint(path, small(steps=5, num_latent=6), "cpu")
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        train(config, tmp_path, device="cpu", dataset=dsprites, resume=True, progress=False)
+    with open(path, "wb") as handle:  # an arbitrary pickle is never executed
+        pickle.dump(np.random.RandomState(0), handle)
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_checkpoint(path, config, "cpu")
+
+
+def test_a_run_directory_is_never_overwritten_unless_asked(dsprites, tmp_path):
+    train(small(steps=5), tmp_path, device="cpu", dataset=dsprites, progress=False)
+    before = (tmp_path / LOG).read_text()
+    with pytest.raises(ValueError, match="is not empty"):
+        train(small(steps=5, seed=3), tmp_path, device="cpu", dataset=dsprites, progress=False)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(small(steps=5, seed=3), tmp_path, device="cpu", dataset=dsprites, resume=True, progress=False)
+    assert (tmp_path / LOG).read_text() == before
+    train(small(steps=5, seed=3), tmp_path, device="cpu", dataset=dsprites, overwrite=True, progress=False)
+    assert (tmp_path / LOG).read_text() != before
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"method": "gan"}, "method='gan'"),
+    ({"hyperparameters": {"beta": -1.0}}, "beta=-1.0"),
+    ({"num_latent": 0}, "num_latent=0"),
+    ({"batch_size": 1}, "batch_size=1"),
+    ({"steps": 0}, "steps=0"),
+    ({"lr": 0.0}, "lr=0.0"),
+    ({"architecture": "resnet"}, "architecture='resnet'"),
+    ({"variant": "scream"}, "variant='scream'"),
+])
+def test_bad_configuration_fails_before_anything_is_written(tmp_path, changes, message):
+    with pytest.raises(ValueError, match=message):
+        train(small(**changes), tmp_path / "run", device="cpu", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_device_batches_match_the_numpy_grid_and_replay_from_state(dsprites):
+    index = np.arange(0, dsprites.num_images, 997)
+    torch.testing.assert_close(unpack_bits(torch.from_numpy(dsprites.packed_grid[index])),
+                               torch.from_numpy(dsprites.binary_images_at(index)))
+    sampler = GridBatchSampler(dsprites, "cpu", seed=5)
+    state = sampler.state_dict()
+    first = sampler.sample(32)
+    sampler.load_state_dict(state)
+    assert torch.equal(first, sampler.sample(32))
+    sampler.load_state_dict(state)
+    drawn = torch.randint(dsprites.num_images, (32,), generator=sampler.generator).numpy()
+    np.testing.assert_array_equal(first[:, 0].numpy(), dsprites.binary_images_at(drawn))
+
+
+@pytest.mark.parametrize("variant", ["color", "noisy"])
+def test_device_batches_of_the_variants(dsprites, variant):
+    from course_lib.data import DSprites
+
+    batch = GridBatchSampler(DSprites(variant, progress=False), "cpu", seed=0).sample(64)
+    assert batch.shape == (64, 3, 64, 64) and batch.min() >= 0 and batch.max() <= 1
+    if variant == "color":
+        on = batch.amax(1) > 0
+        colours = batch.permute(0, 2, 3, 1)[on]
+        assert colours.min() >= 0.5
+    else:
+        assert 0.45 < batch[batch < 1].mean() < 0.55  # the uniform-noise background
