@@ -1,6 +1,7 @@
 """`python -m course_lib ...`: the kit's command line.
 
   data        render the procedural dSprites cache when it is missing or corrupt
+  train       train one model (any objective) into a run directory; --resume continues it
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
 """
@@ -16,6 +17,27 @@ def _data(args) -> int:
     from course_lib.data import ensure_grid_cache
 
     print(ensure_grid_cache(args.data_dir))
+    return 0
+
+
+HYPERPARAMETER_FLAGS = {  # flag -> (objective argument, type)
+    "--beta": ("beta", float), "--c-max": ("c_max", float), "--gamma": ("gamma", float),
+    "--annealing-steps": ("annealing_steps", int), "--lambda-od": ("lambda_od", float),
+    "--lambda-d": ("lambda_d", float), "--estimator": ("estimator", str), "--dataset-size": ("dataset_size", int),
+}
+
+
+def _train(args) -> int:
+    from course_lib.training import TrainConfig, train
+
+    hyperparameters = {name: getattr(args, name) for name, _ in HYPERPARAMETER_FLAGS.values()
+                       if getattr(args, name) is not None}
+    config = TrainConfig(method=args.method, hyperparameters=hyperparameters, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr, num_latent=args.num_latent,
+                         architecture=args.architecture, variant=args.variant, seed=args.seed,
+                         checkpoint_every=args.checkpoint_every)
+    run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite)
+    print(f"trained {config.method} for {run.step} steps into {run.directory}")
     return 0
 
 
@@ -52,6 +74,25 @@ def main(argv=None) -> int:
     data = commands.add_parser("data", help="render the dSprites cache if needed")
     data.add_argument("--data-dir", default=None, help="cache folder (default: the checkout's data/)")
     data.set_defaults(func=_data)
+
+    train = commands.add_parser("train", help="train a model into a run directory")
+    train.add_argument("--method", required=True, help="vae | beta_vae | annealed_vae | factor_vae | beta_tcvae | "
+                       "dip_vae_i | dip_vae_ii")
+    for flag, (name, kind) in HYPERPARAMETER_FLAGS.items():
+        train.add_argument(flag, dest=name, type=kind, default=None, help=f"objective's {name} (default: the study's)")
+    train.add_argument("--steps", type=int, required=True)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", required=True, help="run directory")
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--num-latent", type=int, default=10)
+    train.add_argument("--architecture", default="conv", help="conv (the study's) | mlp")
+    train.add_argument("--variant", default="binary", help="binary | color | noisy")
+    train.add_argument("--checkpoint-every", type=int, default=1000)
+    train.add_argument("--device", default="auto")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="delete what --out holds and start again")
+    train.set_defaults(func=_train)
 
     notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")
     notebooks.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")

@@ -21,14 +21,18 @@ class Profile:
     name: str
     description: str
     num_samples: int  # observations drawn for statistics, histograms and estimates
+    train_steps: int  # optimisation steps per trained model (the study: 300,000 at batch 64)
+    num_sweep_values: int  # hyperparameter values per method in a sweep (the study: 6)
     notebook_timeout_s: int  # the runner stops a notebook cell that runs longer than this
 
 
 PROFILES = {
-    "smoke": Profile("smoke", "CI: runs every notebook in seconds", num_samples=512, notebook_timeout_s=600),
+    "smoke": Profile("smoke", "CI: runs every notebook in seconds", num_samples=512, train_steps=20,
+                     num_sweep_values=2, notebook_timeout_s=600),
     "lecture": Profile("lecture", "2-core CPU: a few minutes per notebook", num_samples=10_000,
-                       notebook_timeout_s=3600),
-    "full": Profile("full", "GPU: the papers' sizes", num_samples=100_000, notebook_timeout_s=6 * 3600),
+                       train_steps=2000, num_sweep_values=3, notebook_timeout_s=3600),
+    "full": Profile("full", "GPU: the papers' sizes", num_samples=100_000, train_steps=300_000,
+                    num_sweep_values=6, notebook_timeout_s=12 * 3600),
 }
 
 

@@ -166,8 +166,8 @@ def _prepare_directory(out_dir: Path, config: TrainConfig, resume: bool, overwri
         if overwrite:
             shutil.rmtree(out_dir)
         elif not resume:
-            raise ValueError(f"out_dir={str(out_dir)!r} is not empty; pass resume=True to continue it "
-                             "or overwrite=True to start again")
+            raise ValueError(f"out_dir={str(out_dir)!r} is not empty; pass resume=True (--resume) to continue it "
+                             "or overwrite=True (--overwrite) to start again")
         elif (out_dir / CONFIG).is_file():
             saved = json.loads((out_dir / CONFIG).read_text())["config"]
             if saved != dataclasses.asdict(config):

@@ -151,3 +151,60 @@ def plot_factor_histograms(dataset, factors):
     axes.flat[0].legend(loc="upper right", fontsize=9)
     fig.suptitle(f"Factor frequencies in {len(factors):,} samples")
     return fig
+
+
+# --- trained models ---------------------------------------------------------------------------------
+
+def plot_reconstructions(observations, reconstructions, num: int = 8):
+    """Originals (top row) above their reconstructions (bottom row)."""
+    originals, rebuilt = _check_images(observations)[:num], _check_images(reconstructions)[:num]
+    return show_images(np.concatenate([originals, rebuilt]), ncols=len(originals),
+                       row_labels=["input", "reconstruction"])
+
+
+def plot_traversals(traversals, order, kl=None):
+    """A grid of decoded traversals (D, S, C, H, W): one row per latent, labelled with its index and KL."""
+    traversals = np.asarray(traversals)
+    labels = [f"z{d}" + (f"\nKL {kl[d]:.2f}" if kl is not None else "") for d in order]
+    return show_images(traversals.reshape(-1, *traversals.shape[2:]), ncols=traversals.shape[1], row_labels=labels)
+
+
+def traversal_gif(path, traversals, seconds_per_frame: float = 0.1) -> None:
+    """An animated GIF: each frame shows every latent's image at one step, sweeping back and forth."""
+    import imageio.v3 as iio
+
+    from course_lib.io import atomic_open
+
+    traversals = np.asarray(traversals)  # (D, S, C, H, W)
+    num_latents, num_steps, channels, height, width = traversals.shape
+    # frame s: the D images at step s side by side, (H, D * W, C)
+    frames = traversals.transpose(1, 3, 0, 4, 2).reshape(num_steps, height, num_latents * width, channels)
+    frames = np.concatenate([frames, frames[-2:0:-1]])  # back again without repeating the ends: a seamless loop
+    frames = (255 * frames).round().astype(np.uint8)
+    if frames.shape[-1] == 1:
+        frames = frames[..., 0]
+    with atomic_open(path, "wb") as handle:
+        handle.write(iio.imwrite("<bytes>", frames, extension=".gif", duration=seconds_per_frame * 1000, loop=0))
+
+
+def plot_kl_per_latent(log):
+    """KL of each latent against the training step, from a run's log (columns kl_per_latent_<d>)."""
+    columns = [c for c in log.columns if c.startswith("kl_per_latent_")]
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    for column in columns:
+        ax.plot(log["step"], log[column], label=f"z{column.rsplit('_', 1)[1]}")
+    ax.set(xlabel="training step", ylabel="KL(q(z_d|x) || p(z_d)) (nats)", title="KL per latent during training")
+    ax.legend(ncol=2, fontsize=8)
+    return fig
+
+
+def plot_loss_curves(log, terms=("total", "reconstruction", "kl")):
+    """One panel per logged term against the training step."""
+    missing = [t for t in terms if t not in log.columns]
+    if missing:
+        raise ValueError(f"terms {missing} are not in the log; it has {list(log.columns)}")
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4), squeeze=False, layout="constrained")
+    for ax, term in zip(axes[0], terms):
+        ax.plot(log["step"], log[term])
+        ax.set(xlabel="training step", title=term)
+    return fig
