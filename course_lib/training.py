@@ -77,6 +77,12 @@ class TrainConfig:
             raise ValueError(f"variant={self.variant!r} is not allowed; use one of {VARIANTS}")
         return self
 
+    def slug(self) -> str:
+        """A directory name that identifies the run, e.g. beta_vae-beta4-conv-binary-z10-b64-steps2000-seed0."""
+        hyper = "".join(f"-{k}{v}" for k, v in sorted(self.hyperparameters.items()))
+        return (f"{self.method}{hyper}-{self.architecture}-{self.variant}-z{self.num_latent}-b{self.batch_size}"
+                f"-steps{self.steps}-seed{self.seed}")
+
     def build(self, device):
         """(model, objective) on `device`, freshly initialised from the current torch RNG."""
         channels = 1 if self.variant == "binary" else 3
@@ -267,10 +273,10 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
             rows, row_steps = [], []
     elapsed = time.perf_counter() - clock
     steps_run = config.steps - start_step
-    summary = {"steps": config.steps, "steps_this_session": steps_run, "seconds_this_session": round(elapsed, 2),
-               "steps_per_second": round(steps_run / elapsed, 2) if elapsed > 0 else None, "device": str(device),
-               "last_terms": last_terms}
-    write_json_atomic(out_dir / SUMMARY, summary)
+    if steps_run:  # a finished run that is only reloaded keeps the summary of the session that trained it
+        write_json_atomic(out_dir / SUMMARY, {
+            "steps": config.steps, "steps_this_session": steps_run, "seconds_this_session": round(elapsed, 2),
+            "steps_per_second": round(steps_run / elapsed, 2), "device": str(device), "last_terms": last_terms})
     model.eval()
     return Run(out_dir, config, model, objective, config.steps)
 
@@ -288,3 +294,26 @@ def load_run(run_dir, device="auto") -> Run:
     objective.load_state_dict(state["objective"])
     model.eval()
     return Run(run_dir, config, model, objective, state["step"])
+
+
+def default_runs_dir() -> Path:
+    """$COURSE_RUNS_DIR, else the checkout's `runs/` folder, else ~/.cache/course_kit/runs."""
+    import os
+
+    if os.environ.get("COURSE_RUNS_DIR"):
+        return Path(os.environ["COURSE_RUNS_DIR"])
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout / "runs" if (checkout / "pyproject.toml").is_file() else Path.home() / ".cache/course_kit/runs"
+
+
+def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True) -> Run:
+    """The finished run of `config` under `root` (default `default_runs_dir()`), training it if needed.
+
+    A finished run with the same configuration is loaded; a partial one is resumed; anything
+    unusable there (another configuration, a corrupt checkpoint) is replaced.
+    """
+    directory = Path(root or default_runs_dir()) / config.slug()
+    try:
+        return train(config, directory, device=device, resume=True, dataset=dataset, progress=progress)
+    except ValueError:
+        return train(config, directory, device=device, overwrite=True, dataset=dataset, progress=progress)

@@ -10,7 +10,7 @@ import torch
 from course_lib.data.torch_sampler import GridBatchSampler, unpack_bits
 from course_lib.objectives import OBJECTIVES
 from course_lib.objectives.beta_vae import BetaVAE
-from course_lib.training import CHECKPOINT, LOG, TrainConfig, load_checkpoint, load_run, train
+from course_lib.training import CHECKPOINT, LOG, SUMMARY, TrainConfig, load_checkpoint, load_run, train, train_or_load
 
 SMOKE = dict(steps=40, batch_size=16, checkpoint_every=10)
 
@@ -159,3 +159,19 @@ def test_device_batches_of_the_variants(dsprites, variant):
         assert colours.min() >= 0.5
     else:
         assert 0.45 < batch[batch < 1].mean() < 0.55  # the uniform-noise background
+
+
+def test_train_or_load_reuses_a_finished_run_and_replaces_a_broken_one(dsprites, tmp_path):
+    config = small(steps=6, checkpoint_every=3)
+    first = train_or_load(config, tmp_path, device="cpu", dataset=dsprites, progress=False)
+    assert first.directory == tmp_path / config.slug()
+    summary = (first.directory / SUMMARY).read_text()
+    again = train_or_load(config, tmp_path, device="cpu", dataset=dsprites, progress=False)
+    assert (first.directory / SUMMARY).read_text() == summary  # loaded, not trained again
+    for a, b in zip(first.model.parameters(), again.model.parameters()):
+        assert torch.equal(a, b)
+    checkpoint = first.directory / CHECKPOINT
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    rebuilt = train_or_load(config, tmp_path, device="cpu", dataset=dsprites, progress=False)
+    for a, b in zip(first.model.parameters(), rebuilt.model.parameters()):
+        assert torch.equal(a, b)  # retrained from the same seed
