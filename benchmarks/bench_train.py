@@ -1,0 +1,122 @@
+"""Training speed: the kit's loop against a textbook PyTorch loop, same model, objective and data.
+
+    python benchmarks/bench_train.py [--device auto] [--steps 300] [--method beta_vae]
+
+Prints steps per second of both loops at batch 64 (the study's conv VAE), their ratio, the kit's
+data time as a share of a step, and the projected time of the study's 300,000-step run.
+Targets (issue 3): ratio >= 1.0 and data time <= 5 % on the CPU; <= 30 minutes per 300k-step
+beta-VAE on one H100.
+
+The textbook loop: a TensorDataset of float32 images in host memory (a random subset of the grid,
+since all 737,280 images would take 12 GB), a shuffling DataLoader, `.to(device)` per batch, the
+loss read with `.item()` every step.
+"""
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from course_lib.data import DSprites
+from course_lib.data.torch_sampler import GridBatchSampler
+from course_lib.device import get_device
+from course_lib.training import SUMMARY, TrainConfig, train
+
+STUDY_STEPS = 300_000
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def kit_steps_per_second(config, device, dataset) -> float:
+    """The loop's own figure (summary.json): the training loop only, as for the textbook loop."""
+    with tempfile.TemporaryDirectory() as folder:
+        train(TrainConfig(**{**config.__dict__, "steps": 20, "checkpoint_every": 20}), folder, device=device,
+              dataset=dataset, progress=False, overwrite=True)  # warm-up: kernels, cuDNN plans, allocator
+        train(config, folder, device=device, dataset=dataset, progress=False, overwrite=True)
+        return json.loads((Path(folder) / SUMMARY).read_text())["steps_per_second"]
+
+
+def kit_data_seconds_per_batch(dataset, device, batches: int) -> float:
+    sampler = GridBatchSampler(dataset, device, seed=0)
+    sampler.sample(64)
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(batches):
+        sampler.sample(64)
+    synchronize(device)
+    return (time.perf_counter() - start) / batches
+
+
+def textbook_steps_per_second(config, device, dataset, subset: int) -> float:
+    torch.manual_seed(0)
+    model, objective = config.build(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    index = np.random.RandomState(0).choice(dataset.num_images, subset, replace=False)
+    images = torch.from_numpy(dataset.binary_images_at(np.sort(index))[:, None].astype(np.float32))
+    loader = DataLoader(TensorDataset(images), batch_size=config.batch_size, shuffle=True, drop_last=True)
+
+    def steps():
+        while True:
+            yield from loader
+
+    batches = steps()
+
+    def one_step(step):
+        (x,) = next(batches)
+        x = x.to(device)
+        out = model(x)
+        loss = objective(x, out, step)["total"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        objective.auxiliary_step(out)
+        return loss.item()
+
+    for step in range(20):
+        one_step(step)
+    start = time.perf_counter()
+    for step in range(config.steps):
+        one_step(step)
+    synchronize(device)
+    return config.steps / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--method", default="beta_vae")
+    parser.add_argument("--subset", type=int, default=50_000, help="images in the textbook loop's TensorDataset")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop; the best counts")
+    args = parser.parse_args()
+
+    device = get_device(args.device)
+    dataset = DSprites(progress=False)
+    config = TrainConfig(method=args.method, steps=args.steps, checkpoint_every=args.steps)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    print(f"{config.method}, batch {config.batch_size}, study conv VAE, {args.steps} timed steps on {name}")
+
+    kit_runs, textbook_runs = [], []
+    for _ in range(args.repeats):  # alternate, so that a busy moment of the machine hits both loops alike
+        kit_runs.append(kit_steps_per_second(config, device, dataset))
+        textbook_runs.append(textbook_steps_per_second(config, device, dataset, args.subset))
+    kit, textbook = max(kit_runs), max(textbook_runs)
+    print(f"runs (steps/s): kit {[round(r, 1) for r in kit_runs]}, textbook {[round(r, 1) for r in textbook_runs]}")
+    data_s = kit_data_seconds_per_batch(dataset, device, batches=max(args.steps, 200))
+    print(f"kit loop:       {kit:8.1f} steps/s")
+    print(f"textbook loop:  {textbook:8.1f} steps/s")
+    print(f"ratio kit / textbook: {kit / textbook:.2f}   (target >= 1.0)")
+    print(f"kit data time: {data_s * 1e3:.3f} ms per batch = {100 * data_s * kit:.1f} % of a step   (target <= 5 %)")
+    print(f"projected {STUDY_STEPS:,}-step run: {STUDY_STEPS / kit / 60:.1f} min (kit), "
+          f"{STUDY_STEPS / textbook / 60:.1f} min (textbook)")
+
+
+if __name__ == "__main__":
+    main()
