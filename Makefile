@@ -37,6 +37,7 @@ sync: $(STAMP)
 
 bench: data
 	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_train.py --device $(DEVICE)
 
 clean:
 	rm -rf reports build .pytest_cache
