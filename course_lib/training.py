@@ -78,10 +78,10 @@ class TrainConfig:
         return self
 
     def slug(self) -> str:
-        """A directory name that identifies the run, e.g. beta_vae-beta4-conv-binary-z10-b64-steps2000-seed0."""
+        """A directory name that identifies the run, e.g. beta_vae-beta4-conv-binary-z10-b64-lr0.0001-steps2000-seed0."""
         hyper = "".join(f"-{k}{v}" for k, v in sorted(self.hyperparameters.items()))
         return (f"{self.method}{hyper}-{self.architecture}-{self.variant}-z{self.num_latent}-b{self.batch_size}"
-                f"-steps{self.steps}-seed{self.seed}")
+                f"-lr{self.lr:g}-steps{self.steps}-seed{self.seed}")
 
     def build(self, device):
         """(model, objective) on `device`, freshly initialised from the current torch RNG."""
