@@ -38,6 +38,8 @@ sync: $(STAMP)
 bench: data
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_train.py --device $(DEVICE)
+	$(PY) benchmarks/bench_metrics.py --device $(DEVICE)
+	$(PY) benchmarks/bench_geomancer.py
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -2,6 +2,7 @@
 
   data        render the procedural dSprites cache when it is missing or corrupt
   train       train one model (any objective) into a run directory; --resume continues it
+  evaluate    the disentanglement metrics of a trained run (written to RUN/metrics.csv)
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
 """
@@ -38,6 +39,26 @@ def _train(args) -> int:
                          checkpoint_every=args.checkpoint_every)
     run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite)
     print(f"trained {config.method} for {run.step} steps into {run.directory}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from pathlib import Path
+
+    from course_lib.data import DSprites
+    from course_lib.io import write_text_atomic
+    from course_lib.metrics import evaluate
+    from course_lib.representation import mean_code_function
+    from course_lib.training import load_run
+
+    run = load_run(args.run, device=args.device)
+    metrics = {"metrics": args.metrics} if args.metrics else {}
+    table = evaluate(DSprites(run.config.variant), mean_code_function(run.model), **metrics,
+                     random_state=args.seed, num_train=args.num_train, num_test=args.num_test)
+    out = Path(args.out) if args.out else Path(args.run) / "metrics.csv"
+    write_text_atomic(out, table.to_csv(index=False))
+    print(table.to_string(index=False))
+    print(f"written to {out}")
     return 0
 
 
@@ -93,6 +114,17 @@ def main(argv=None) -> int:
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--overwrite", action="store_true", help="delete what --out holds and start again")
     train.set_defaults(func=_train)
+
+    evaluation = commands.add_parser("evaluate", help="the disentanglement metrics of a trained run")
+    evaluation.add_argument("--run", required=True, help="a run directory written by `train`")
+    evaluation.add_argument("--metrics", nargs="+", default=None,
+                            help="any of beta_vae factor_vae mig sap dci modularity (default: all)")
+    evaluation.add_argument("--seed", type=int, default=0)
+    evaluation.add_argument("--num-train", type=int, default=10_000, help="the study's: 10,000")
+    evaluation.add_argument("--num-test", type=int, default=5_000, help="the study's: 5,000")
+    evaluation.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    evaluation.add_argument("--out", default=None, help="CSV file (default: RUN/metrics.csv)")
+    evaluation.set_defaults(func=_evaluate)
 
     notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")
     notebooks.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")

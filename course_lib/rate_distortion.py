@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from course_lib.objectives.terms import bernoulli_reconstruction, kl_to_standard_normal
+from course_lib.representation import device_of
 
 ACTIVITY_THRESHOLD = 0.01  # Burda, Grosse & Salakhutdinov (2016)
 COLUMNS = ("rate", "distortion", "elbo", "num_active")
@@ -75,8 +76,7 @@ def rate_distortion(model, observations, num_z_samples: int = 1, seed: int = 0, 
     observations = np.asarray(observations)
     if observations.ndim < 2 or len(observations) < 2:
         raise ValueError(f"observations has shape {observations.shape}; expected (N, C, H, W) with N >= 2")
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    device = device_of(model)
     generator = torch.Generator(device=device).manual_seed(int(seed))
     was_training = model.training
     model.eval()

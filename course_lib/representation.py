@@ -5,13 +5,16 @@ batches on the model's device without gradients and returns NumPy arrays (sample
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
 from course_lib.objectives.terms import kl_to_standard_normal
 
 
-def _device_of(model) -> torch.device:
+def device_of(model) -> torch.device:
+    """The device of the model's parameters (the CPU for a model without any)."""
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
 
@@ -19,7 +22,7 @@ def _device_of(model) -> torch.device:
 @torch.no_grad()
 def encode(model, observations, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """(means, log-variances) of q(z|x), each (N, D), for observations (N, C, H, W) in [0, 1]."""
-    device = _device_of(model)
+    device = device_of(model)
     means, log_vars = [], []
     for start in range(0, len(observations), batch_size):
         x = torch.as_tensor(np.asarray(observations[start:start + batch_size]), dtype=torch.float32, device=device)
@@ -29,10 +32,30 @@ def encode(model, observations, batch_size: int = 256) -> tuple[np.ndarray, np.n
     return torch.cat(means).numpy(), torch.cat(log_vars).numpy()
 
 
+def mean_code_function(model, batch_size: int = 1024):
+    """The representation the metrics use: observations (N, C, H, W) -> means of q(z|x), (N, D).
+
+    It runs a channels-last copy of the encoder (the same numbers up to float rounding; on a CPU
+    about twice as fast for the study's conv encoder), so that encoding all 737,280 dSprites images
+    for the BetaVAE and FactorVAE scores takes minutes, not ten."""
+    device = device_of(model)
+    encoder = copy.deepcopy(model.encoder).eval().to(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def mean_codes(observations) -> np.ndarray:
+        means = []
+        for start in range(0, len(observations), batch_size):
+            x = torch.as_tensor(np.asarray(observations[start:start + batch_size]), dtype=torch.float32, device=device)
+            means.append(encoder(x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x)[0].cpu())
+        return torch.cat(means).numpy()
+
+    return mean_codes
+
+
 @torch.no_grad()
 def decode(model, codes, batch_size: int = 256) -> np.ndarray:
     """Bernoulli means sigmoid(decoder(z)), (N, C, H, W) in [0, 1], for codes (N, D)."""
-    device = _device_of(model)
+    device = device_of(model)
     images = [torch.sigmoid(model.decoder(torch.as_tensor(codes[s:s + batch_size], dtype=torch.float32,
                                                           device=device))).cpu()
               for s in range(0, len(codes), batch_size)]

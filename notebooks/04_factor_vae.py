@@ -45,13 +45,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives import STUDY_SWEEPS
-from course_lib.objectives.factor_vae import discriminator
+from course_lib.objectives import factor_vae
 from course_lib.objectives.terms import permute_dims
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
@@ -197,38 +196,20 @@ plt.show()
 #
 # The estimate is only as good as the discriminator: it is biased wherever $D$ is not optimal
 # (too small, undertrained, or overfitted to a few samples). Check it on the Gaussian, where the
-# answer is known: a small discriminator (FactorVAE's `discriminator`, narrowed to 2 layers of 64
-# units), fresh batches at every step, and the estimate on each batch.
+# answer is known: `course_lib.objectives.factor_vae.fit_density_ratio` trains a small discriminator
+# (FactorVAE's `discriminator`, narrowed to 2 layers of 64 units) on fresh batches at every step and
+# records the estimate on each batch.
 
 # %%
-def fit_density_ratio(draw, steps=TC_STEPS, batch_size=256):
-    """Train a small D to tell z ~ q(z) (label 0) from permute_dims(z) (label 1).
-
-    Returns D and the TC estimate (mean logit difference) on each step's batch."""
-    torch.manual_seed(seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a network this small only loses time to threading
-    D = discriminator(2, hidden=64, depth=2)
-    optimizer = torch.optim.Adam(D.parameters(), lr=1e-3)
-    labels = torch.cat([torch.zeros(batch_size), torch.ones(batch_size)]).long()
-    estimates = []
-    for _ in range(steps):
-        z = draw(batch_size)
-        logits = D(torch.cat([z, permute_dims(z, generator=generator)]))
-        loss = F.cross_entropy(logits, labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        estimates.append((logits[:batch_size, 0] - logits[:batch_size, 1]).mean().item())
-    torch.set_num_threads(threads)
-    return D, np.array(estimates)
+def fit_density_ratio(draw):
+    """A 2-layer, 64-unit discriminator trained on TC_STEPS fresh batches of 256 codes from `draw`."""
+    return factor_vae.fit_density_ratio(draw, num_latent=2, steps=TC_STEPS, seed=seed)
 
 
 @torch.no_grad()
 def tc_estimate(D, z):
     """The density-ratio estimate of TC on codes z ~ q(z): the mean logit difference."""
-    logits = D(z)
-    return (logits[:, 0] - logits[:, 1]).mean().item()
+    return factor_vae.density_ratio_tc(D, z).item()
 
 
 gaussian_D, estimates = fit_density_ratio(draw_gaussian)

@@ -10,6 +10,7 @@ from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS, make_objective
 from course_lib.objectives.annealed_vae import capacity
 from course_lib.objectives.beta_tcvae import kl_decomposition, log_importance_weights
 from course_lib.objectives.dip_vae import dip_penalty
+from course_lib.objectives.factor_vae import density_ratio_tc, fit_density_ratio
 from course_lib.objectives.terms import (bernoulli_reconstruction, covariance, gaussian_log_density,
                                          kl_to_standard_normal, permute_dims)
 
@@ -173,6 +174,20 @@ def test_factor_vae_discriminator_learns_the_total_correlation_of_dependent_code
     assert logged["discriminator_accuracy"] > 0.85
     terms = {"reconstruction": torch.tensor(0.0), "kl": torch.tensor(0.0)}
     assert objective.regulariser(None, dependent_codes(), 0, terms)["total_correlation"] > 0.5
+
+
+def test_fit_density_ratio_recovers_the_closed_form_tc_of_a_correlated_gaussian():
+    rho = 0.8  # TC = -1/2 log(1 - rho^2) = 0.511 nats
+    cholesky = torch.linalg.cholesky(torch.tensor([[1.0, rho], [rho, 1.0]]))
+    generator = torch.Generator().manual_seed(1)
+    critic, estimates = fit_density_ratio(lambda n: torch.randn(n, 2, generator=generator) @ cholesky.T,
+                                          num_latent=2, steps=600, seed=0)
+    assert estimates.shape == (600,) and abs(estimates[0]) < 0.2  # an untrained critic sees no dependence
+    fresh = torch.randn(20000, 2, generator=generator) @ cholesky.T
+    with torch.no_grad():
+        assert density_ratio_tc(critic, fresh).item() == pytest.approx(-0.5 * math.log(1 - rho**2), abs=0.1)
+        # on samples of prod_j q(z_j) the mean log ratio is -KL(prod_j q || q) = -1.27 nats here: negative
+        assert density_ratio_tc(critic, torch.randn(20000, 2, generator=generator)).item() < -0.5
 
 
 # --- the common interface -------------------------------------------------------------------------

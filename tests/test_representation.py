@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from course_lib.models import GaussianVAE, conv_vae
-from course_lib.representation import (decode, encode, kl_per_latent, latent_traversals, quantile_ranges,
-                                       traversal_codes)
+from course_lib.representation import (decode, encode, kl_per_latent, latent_traversals, mean_code_function,
+                                       quantile_ranges, traversal_codes)
 from course_lib.viz import plot_kl_per_latent, plot_loss_curves, plot_traversals, traversal_gif
 
 matplotlib.use("Agg")
@@ -44,6 +44,15 @@ def test_encode_is_batch_size_independent_and_matches_the_encoder():
     np.testing.assert_allclose(means, full_means, atol=1e-5)
     np.testing.assert_allclose(means, model.encode_mean(torch.from_numpy(x)).numpy(), atol=1e-5)
     assert log_vars.shape == (10, 4)
+
+
+def test_mean_code_function_matches_encode_and_leaves_the_model_alone():
+    model = conv_vae(num_latent=4)
+    x = np.random.RandomState(0).rand(10, 1, 64, 64).astype(np.float32)
+    codes = mean_code_function(model, batch_size=4)(x)  # a channels-last copy of the encoder
+    np.testing.assert_allclose(codes, encode(model, x)[0], atol=1e-5)
+    assert all(p.is_contiguous() for p in model.parameters())
+    np.testing.assert_allclose(mean_code_function(known_vae())(np.ones((2, 3))), [[2.0, 1.0, 0.5]] * 2)
 
 
 def test_kl_per_latent_closed_form():

@@ -178,6 +178,11 @@ class DSprites(GroundTruthData):
         return (1 if self.variant == "binary" else 3, render.IMAGE_SIZE, render.IMAGE_SIZE)
 
     @property
+    def deterministic(self) -> bool:
+        """Binary sprites are a function of the factors; the colour and noise variants draw randomness."""
+        return self.variant == "binary"
+
+    @property
     def num_images(self) -> int:
         return len(self._packed)
 

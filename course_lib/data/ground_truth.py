@@ -31,6 +31,10 @@ class GroundTruthData(abc.ABC):
     @abc.abstractmethod
     def sample_observations_from_factors(self, factors, random_state) -> np.ndarray: ...
 
+    # True when an observation is a function of its factors alone (no noise drawn from random_state):
+    # then codes can be cached per grid index (course_lib.metrics.sampling.EncodedDataset).
+    deterministic = False
+
     @property
     def factor_values(self) -> dict[str, np.ndarray]:
         """The value of every class of every factor, for labels; by default the class indices."""

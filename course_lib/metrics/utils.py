@@ -8,6 +8,55 @@ import numpy as np
 from sklearn.metrics import mutual_info_score
 
 
+def check_codes(codes, name: str = "codes", min_dims: int = 1) -> np.ndarray:
+    """`codes` as a finite float64 (N, D) array with N >= 2, or a ValueError naming what is wrong."""
+    array = np.asarray(codes, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] < 2 or array.shape[1] < min_dims:
+        raise ValueError(f"{name} has shape {array.shape}; expected (N, D) with N >= 2 and D >= {min_dims}")
+    if not np.isfinite(array).all():
+        row, col = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{name}[{row}, {col}] = {array[row, col]}; codes must be finite")
+    return array
+
+
+def check_factor_labels(factors, num_rows: int, name: str = "factors") -> np.ndarray:
+    """`factors` as an int64 (N, K) array of class indices with N = num_rows and >= 2 values per factor."""
+    array = np.asarray(factors)
+    if array.ndim != 2 or array.shape[0] != num_rows or array.shape[1] < 1:
+        raise ValueError(f"{name} has shape {array.shape}; expected ({num_rows}, K), one row per code")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} has dtype {array.dtype}; factors are integer class indices")
+    single = [k for k in range(array.shape[1]) if np.unique(array[:, k]).size < 2]
+    if single:
+        raise ValueError(f"{name} column {single[0]} takes a single value; every factor needs >= 2 values")
+    return array.astype(np.int64)
+
+
+def check_codes_and_factors(codes, factors, split: str = "", min_dims: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a (codes, factors) pair of arrays; `split` ("_train", "_test") names them in errors."""
+    codes = check_codes(codes, f"codes{split}", min_dims)
+    return codes, check_factor_labels(factors, len(codes), f"factors{split}")
+
+
+def check_train_test(codes_train, factors_train, codes_test, factors_test, min_dims: int = 1):
+    """Validate the four arrays of a train/test metric; train and test must have the same D and K."""
+    codes_train, factors_train = check_codes_and_factors(codes_train, factors_train, "_train", min_dims)
+    codes_test, factors_test = check_codes_and_factors(codes_test, factors_test, "_test", min_dims)
+    if codes_test.shape[1] != codes_train.shape[1] or factors_test.shape[1] != factors_train.shape[1]:
+        raise ValueError(f"train and test disagree: codes {codes_train.shape[1]} vs {codes_test.shape[1]} "
+                         f"dimensions, factors {factors_train.shape[1]} vs {factors_test.shape[1]} columns")
+    return codes_train, factors_train, codes_test, factors_test
+
+
+def mean_top_two_gap(scores, normaliser=None) -> float:
+    """Mean over factors (columns) of the gap between the two largest scores across codes (rows).
+
+    MIG and SAP both end this way: sum_k (s_(1)k - s_(2)k) / normaliser_k / K."""
+    top_two = np.sort(np.asarray(scores), axis=0)[-2:]
+    gaps = top_two[1] - top_two[0]
+    return float(np.mean(gaps if normaliser is None else gaps / normaliser))
+
+
 def histogram_discretize(codes, num_bins: int = 20) -> np.ndarray:
     """Each code dimension cut into `num_bins` equal-width bins over its sample range: int (N, D) in [0, num_bins).
 
