@@ -1,0 +1,514 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 09 · GeoManCER: disentangling by subspace diffusion
+#
+# Notebook 07 showed that independence of the factors' *distributions* cannot identify them: an
+# entangled bijection has the same marginal. Higgins et al. (2018) proposed a different definition:
+# a representation is disentangled when it matches the product of the **groups** that act on the
+# world. Pfau, Higgins, Botev & Racanière (2020) asked the geometric version of the question: given
+# only samples from a manifold that is a product $M = M_1 \times \dots \times M_m$, can we find the
+# factors? Their answer: **yes, if we know the metric and every factor curves** (has non-trivial
+# holonomy) — and they gave an algorithm, the Geometric Manifold Component Estimator (GeoManCER).
+# In this notebook you will
+#
+# * carry a vector around a loop on a sphere and watch it come back rotated (holonomy), and around a
+#   loop on a flat torus, where it does not;
+# * see why a product manifold's holonomy is block-diagonal, and what the de Rham decomposition says;
+# * run Algorithm 1 step by step on $S^2 \times S^2$: the kNN graph, local tangent planes, the
+#   second-order connection Laplacian, its spectral gap, simultaneous diagonalisation;
+# * measure how the error falls with more points, and that rotating the data changes nothing;
+# * learn the paper's lesson: GeoManCER works on the true latent coordinates, degrades in a VAE's
+#   latent space and fails on raw observations — because only the first carries the product metric.
+#
+# Sizes follow the profile (`smoke`: a few hundred points, numbers not meaningful; `lecture`: 5,000
+# points; `full`: 20,000). Everything runs on the CPU; the VAE trains on `device`.
+
+# %% tags=["parameters"]
+profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
+device = "auto"
+seed = 0
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_lib.data.manifolds import flat_torus, sample_product, sphere_product
+from course_lib.device import get_device
+from course_lib.geomancer import (bottom_eigenpairs, cluster_directions, connection_laplacian, count_small_eigenvalues,
+                                  ffdiag, geomancer, knn_graph, largest_principal_angle, local_tangents,
+                                  subspace_angle_error, to_matrices)
+from course_lib.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy,
+                                      plot_graph_on_factor, plot_spectrum, plot_sphere_transport,
+                                      plot_subspaces_on_sphere, plot_torus_transport, product_loop,
+                                      pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae, transport)
+from course_lib.profiles import get_profile
+from course_lib.seeding import seed_everything
+
+P = get_profile(profile)
+DEVICE = get_device(device)
+random_state = seed_everything(seed)
+N_POINTS = int(np.clip(P.num_samples // 2, 400, 20_000))  # smoke 400, lecture 5,000, full 20,000
+SWEEP = [N_POINTS // 8, N_POINTS // 4, N_POINTS // 2, N_POINTS]
+VAE_STEPS = min(P.train_steps, 20_000)
+print(f"profile: {P.name} ({P.description}); points = {N_POINTS:,}, sweep = {SWEEP}, VAE steps = {VAE_STEPS:,}")
+print(f"device:  {DEVICE}")
+print(f"seed:    {seed}")
+
+# %% [markdown]
+# ## 1 · Parallel transport and holonomy
+#
+# On a curved surface there is no global notion of "the same direction". **Parallel transport**
+# moves a tangent vector along a path while turning it as little as possible: its covariant
+# derivative along the path vanishes, $\nabla_{\dot\gamma} v = 0$. For a surface in $\mathbb R^3$
+# that means: the change of $v$ is always normal to the surface. A discrete version, for points
+# $x_t$ on the path with orthonormal tangent bases $U_t$ ($D \times d$), is
+#
+# $$
+# c_{t+1} = Q_{t+1,t}\, c_t, \qquad Q_{t+1,t} = \operatorname{polar}\big(U_{t+1}^\top U_t\big),
+# $$
+#
+# where $c_t$ are the coordinates of $v$ in $U_t$ and $\operatorname{polar}(M) = AB^\top$ for
+# $M = A\Sigma B^\top$ is the rotation closest to the projection $U_{t+1}^\top U_t$. This is exactly
+# the **connection** GeoManCER estimates from data (Step 3 below).
+#
+# Going once around a closed loop, the vector may come back **rotated**: that rotation is the
+# loop's **holonomy**. On the unit sphere it turns by the area the loop encloses (Gauss–Bonnet):
+# for the circle at colatitude $\theta_0$, by $2\pi(1 - \cos\theta_0)$. The **flat torus**
+# $S^1 \times S^1 \subset \mathbb R^4$ (the Clifford torus, $(\cos a, \sin a, \cos b, \sin b)$) has
+# zero curvature: every loop brings the vector back unchanged.
+
+# %%
+colatitude = np.pi / 3
+sphere_points, sphere_bases = latitude_loop(colatitude)
+sphere_vectors = transport(sphere_bases, sphere_bases[0][:, 0])
+torus_angles, _, torus_bases = torus_loop(center=(np.pi, np.pi), radius=1.5)
+torus_vectors = transport(torus_bases, torus_bases[0] @ np.array([1.0, 0.6]) / np.hypot(1, 0.6))
+print(f"sphere: turned by {np.degrees(rotation_angle(sphere_vectors[0], sphere_vectors[-1], sphere_points[0])):.2f}°, "
+      f"Gauss–Bonnet says {np.degrees(2 * np.pi * (1 - np.cos(colatitude))):.2f}°")
+print(f"flat torus: |v_end - v_start| = {np.linalg.norm(torus_vectors[-1] - torus_vectors[0]):.1e}")
+fig = plt.figure(figsize=(11, 4.8), layout="constrained")
+plot_sphere_transport(fig.add_subplot(121, projection="3d"), sphere_points, sphere_vectors)
+plt.gca().set_title(f"S²: around the circle at colatitude 60°\nstart (black) vs after one loop (red)")
+plot_torus_transport(fig.add_subplot(122), torus_angles, torus_bases, torus_vectors)
+plt.gca().set_title("flat torus S¹ x S¹: the same loop in its angle chart\nstart (black) = end (red, dashed)")
+plt.show()
+
+# %% [markdown]
+# **What to notice.**
+# * On the sphere the orange arrows never turn *on the surface* (the path is not a geodesic, but
+#   the vector is kept as constant as the surface allows), yet after one loop the red arrow points
+#   the opposite way from the black one: 180°, the area of the cap above 60° is $2\pi(1-\tfrac12) = \pi$.
+# * On the flat torus the vector keeps its coordinates all the way: in the angle chart the torus
+#   *is* a flat square with opposite edges glued, so transport is translation. No loop rotates
+#   anything — the torus has **trivial holonomy**.
+
+# %% [markdown]
+# ## 2 · Products and the de Rham decomposition
+#
+# On a product $M_1 \times M_2$ with the product metric, a vector tangent to $M_1$ stays tangent to
+# $M_1$ along every path: the factors do not talk to each other. So in a frame adapted to the
+# product, the holonomy of any loop is **block-diagonal**, $\mathrm{Hol}(M_1 \times M_2) =
+# \mathrm{Hol}(M_1) \times \mathrm{Hol}(M_2)$, and the orthogonal projections $P_f$ onto each
+# factor's tangent space are **parallel** fields: $\nabla P_f = 0$.
+#
+# The **de Rham decomposition theorem** (de Rham 1952) is the converse. If a complete, simply
+# connected Riemannian manifold has a tangent subspace that every holonomy transformation maps to
+# itself, the manifold *is* a product, and the invariant subspaces are the factors' tangent spaces.
+# Splitting as far as possible gives a flat factor $\mathbb R^k$ and irreducible curved factors,
+# unique up to order. Two consequences:
+#
+# * the factors can be found from the **geometry alone**, by looking for subspaces that parallel
+#   transport preserves — that is GeoManCER's idea;
+# * a **flat** part has trivial holonomy, so *every* subspace of it is invariant: the split of
+#   $\mathbb R^2$ (the flat torus) into two lines is not unique, and no algorithm can recover it.
+#
+# Here is the holonomy of a loop on $S^2 \times S^2$ that winds around both spheres at once,
+# written in the frame (tangent plane of sphere 1, tangent plane of sphere 2):
+
+# %%
+product_points, product_bases = product_loop(random_state=seed)
+holonomy = loop_holonomy(product_bases)
+fig, ax = plt.subplots(figsize=(4.6, 3.9), layout="constrained")
+image = ax.imshow(holonomy, cmap="RdBu_r", vmin=-1, vmax=1)
+for (i, j), value in np.ndenumerate(holonomy):
+    ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9)
+frame = ["sphere 1, e₁", "sphere 1, e₂", "sphere 2, e₁", "sphere 2, e₂"]
+ax.set(xticks=range(4), yticks=range(4), xticklabels=frame, yticklabels=frame, title="Holonomy of one loop on S² x S²")
+ax.tick_params(axis="x", labelrotation=30)
+fig.colorbar(image, ax=ax, shrink=0.8)
+plt.show()
+print("largest entry outside the diagonal blocks:", np.abs(holonomy[:2, 2:]).max(), np.abs(holonomy[2:, :2]).max())
+
+# %% [markdown]
+# **What to notice.** Two 2 x 2 rotations on the diagonal (each sphere turns its own tangent plane
+# by the area its part of the loop encloses) and exact zeros elsewhere. In a frame that ignores the
+# product (data in arbitrary coordinates) the same matrix is $R\,H R^\top$ for some rotation $R$;
+# GeoManCER's job is to find the frame in which every transport is block-diagonal.
+
+# %% [markdown]
+# ## 3 · Algorithm 1, step by step on $S^2 \times S^2$
+#
+# The data are `N_POINTS` samples of $S^2 \times S^2 \subset \mathbb R^6$ (each sphere the unit
+# sphere of its own $\mathbb R^3$, uniform). The manifold has dimension $d = 4$.
+#
+# **Step 1 — a graph.** Connect each point to its $k = 2d = 8$ nearest neighbours and symmetrise
+# ($i \sim j$ if either is among the other's nearest). The graph is all GeoManCER knows of the
+# manifold's shape.
+
+# %%
+sample = sphere_product(N_POINTS, (2, 2), random_state=seed)
+graph = knn_graph(sample.points, n_neighbors=8)
+degree = np.diff(graph.indptr)
+print(f"{N_POINTS:,} points, {graph.nnz // 2:,} edges, degree {degree.min()}–{degree.max()} (mean {degree.mean():.1f})")
+fig = plt.figure(figsize=(10, 4.8), layout="constrained")
+for f in range(2):
+    ax = plot_graph_on_factor(fig.add_subplot(1, 2, f + 1, projection="3d"), sample.coordinates[f], graph,
+                              num_points=40, random_state=seed)
+    ax.set_title(f"sphere {f + 1}: the neighbours of 40 points (same colours on both)")
+plt.show()
+
+# %% [markdown]
+# **What to notice.** A point's neighbours in $\mathbb R^6$ are close to it on *both* spheres at once:
+# each star is compact on each picture. The stars are not tiny — 5,000 points are few for a
+# 4-dimensional manifold, and (at 5,000 points) neighbours lie about 0.27 apart on each unit sphere
+# (median chord; 0.1–0.4 for most edges). Every estimate below inherits this scale.
+#
+# **Step 2 — tangent spaces.** Local PCA: the top $d$ right singular vectors of the differences
+# $[x_j - x_i]_{j \sim i}$ give an orthonormal basis $U_i$ ($6 \times 4$) of the estimated tangent
+# space at $x_i$. We compare it with the truth by the largest principal angle.
+
+# %%
+tangents = local_tangents(sample.points, graph, manifold_dim=4)
+tangent_angles = largest_principal_angle(tangents, sample.tangent_basis())
+print(f"largest principal angle to the true tangent space: median {np.degrees(np.median(tangent_angles)):.1f}°, "
+      f"90th percentile {np.degrees(np.quantile(tangent_angles, 0.9)):.1f}°")
+
+# %% [markdown]
+# **Step 3 — connection and Laplacian.** For an edge $i \sim j$, $Q_{ij} = \operatorname{polar}(U_i^\top
+# U_j)$ carries tangent coordinates at $j$ to coordinates at $i$ (Section 1). A field of symmetric
+# matrices $\Omega_i$ ($d \times d$, one per point, in tangent coordinates) is *parallel* when
+# $\Omega_i = Q_{ij}\Omega_j Q_{ij}^\top$ on every edge. The **second-order graph connection
+# Laplacian** measures how far a field is from that:
+#
+# $$
+# (L\Omega)_i = \deg_i\,\Omega_i - \sum_{j \sim i} Q_{ij}\,\Omega_j\,Q_{ij}^\top, \qquad
+# \langle \Omega, L\Omega \rangle = \sum_{\text{edges } i \sim j} \big\|\Omega_i - Q_{ij}\Omega_j Q_{ij}^\top\big\|_F^2 \;\ge\; 0 .
+# $$
+#
+# The identity field is always parallel and tells nothing, so we restrict to **zero-trace**
+# symmetric matrices ($A \mapsto QAQ^\top$ keeps the trace). Written in an *orthonormal* basis of
+# them ($p = d(d+1)/2 - 1 = 9$ coordinates per point) each block $-R(Q_{ij})$ is orthogonal and
+# $R(Q_{ji}) = R(Q_{ij})^\top$: the sparse matrix is symmetric positive semi-definite, as a
+# symmetric eigensolver requires.
+
+# %%
+laplacian = connection_laplacian(graph, tangents)
+probe = random_state.standard_normal((3, laplacian.shape[0]))
+print(f"L is {laplacian.shape[0]:,} x {laplacian.shape[1]:,} with {laplacian.nnz:,} stored numbers "
+      f"({laplacian.blocksize[0]} x {laplacian.blocksize[1]} blocks)")
+print("max |L - Lᵀ| =", abs(laplacian - laplacian.T).max(), "| xᵀLx for three random x:",
+      np.round(np.einsum("ki,ki->k", probe, (laplacian @ probe.T).T), 1))
+
+# %% [markdown]
+# **Step 4 — the spectrum and its gap.** Parallel fields are (near) zero modes of $L$. On a product
+# of $m$ curved factors the parallel zero-trace fields are $\sum_f c_f P_f$ with $\sum_f c_f d_f =
+# 0$: an $(m-1)$-dimensional space. So $S^2 \times S^2$ should have **one** small eigenvalue and
+# $S^2 \times S^2 \times S^2$ **two**, each followed by a gap; the flat torus, where *every*
+# zero-trace field is parallel, has all $p = 2$ of them near zero and no eigenvalue standing apart.
+# `bottom_eigenpairs` runs Lanczos (ARPACK) from a seeded start vector; `count_small_eigenvalues`
+# places the gap at the largest ratio $\lambda_{k+1}/\lambda_k$.
+
+# %%
+eigenvalues, eigenvectors = bottom_eigenpairs(laplacian, 10, random_state=seed)
+num_small = count_small_eigenvalues(eigenvalues)
+others = {"S² x S² x S²": sphere_product(N_POINTS, (2, 2, 2), random_state=seed),
+          "flat torus S¹ x S¹": flat_torus(N_POINTS, random_state=seed)}
+spectra = {name: geomancer(s.points, s.manifold_dim, random_state=seed, progress=False) for name, s in others.items()}
+fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+plot_spectrum(ax, eigenvalues, num_small, label=f"S² x S²: {num_small} small")
+for name, result in spectra.items():
+    plot_spectrum(ax, result.eigenvalues, result.num_small, label=f"{name}: {result.num_small} small")
+ax.set_title(f"Bottom of the spectrum ({N_POINTS:,} points; dotted: the eigengap)")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# **What to notice.** *(From `lecture` on; with a few hundred points the gaps blur.)*
+# * $S^2 \times S^2$: one eigenvalue far below a tight cluster of nine (about 8 times smaller at
+#   5,000 points; the ratio grows with the number of points).
+# * $S^2 \times S^2 \times S^2$: two eigenvalues below the cluster. The gap is smaller than for two
+#   spheres: the same number of points covers a 6-dimensional manifold much more sparsely.
+# * Flat torus: two eigenvalues near zero *together* — all of the $p = 2$ zero-trace fields are
+#   parallel (trivial holonomy), so no particular split is singled out.
+#
+# **Step 5 — from parallel fields to subspaces.** Each small eigenvector gives, at every point, a
+# symmetric matrix $\Omega_i^{(k)}$ in tangent coordinates, ideally $\sum_f c^{(k)}_f P_f$. They
+# commute, so one rotation $V_i$ diagonalises them all (orthogonal **FFDiag**, Ziehe et al. 2004,
+# done for all points at once). A direction $a$ then has the diagonal vector
+# $\psi_a = (\Omega^{(1)}_{aa}, \dots, \Omega^{(m-1)}_{aa})$, the same for all directions of one
+# factor: directions with cosine similarity $> 0.5$ are grouped (connected components).
+
+# %%
+fields = to_matrices(eigenvectors[:, :num_small].reshape(N_POINTS, -1, num_small).transpose(0, 2, 1), 4)
+rotations = ffdiag(fields)
+diagonals = np.einsum("nab,nkbc,nac->nka", rotations, fields, rotations)
+labels, counts = cluster_directions(diagonals)
+print("Ω at point 0 in its tangent coordinates:\n", np.round(fields[0, 0] / np.abs(fields[0, 0]).max(), 2))
+print("its diagonal after FFDiag:", np.round(diagonals[0, 0] / np.abs(diagonals[0, 0]).max(), 2),
+      "-> factor of each direction:", labels[0])
+print(f"points split into two 2-D subspaces: {np.mean((counts == 2) & (np.sort(labels, 1) == [0, 0, 1, 1]).all(1)):.1%}")
+
+# %% [markdown]
+# **What to notice.** Before the rotation $\Omega$ looks like any symmetric matrix; after it, its
+# diagonal is $(+c, +c, -c, -c)$ up to order and noise — $c(P_1 - P_2)$ — and the signs tell the
+# two factors apart.
+#
+# **All steps in one call.** `geomancer` chains Steps 1–5 (with a progress bar and the time per
+# step) and returns, at every point, orthonormal bases of the subspaces it found in ambient
+# coordinates. The paper's error at a point is the largest principal angle between paired
+# subspaces, averaged over factors and minimised over pairings ($\pi/2$ if the count is wrong).
+
+# %%
+result = geomancer(sample.points, 4, random_state=seed)
+errors = subspace_angle_error(result, sample)
+print(f"eigenvalues as above: {np.allclose(result.eigenvalues[:2], eigenvalues[:2])}; found {result.num_factors} factors; "
+      f"mean error {errors.mean():.3f} rad ({np.degrees(errors.mean()):.1f}°); seconds per step:",
+      {k: round(v, 2) for k, v in result.timings.items()})
+fig = plt.figure(figsize=(12, 4.4), layout="constrained")
+for f in range(2):
+    plot_subspaces_on_sphere(fig.add_subplot(1, 3, f + 1, projection="3d"), sample, result.subspaces, factor=f,
+                             random_state=seed)
+    plt.gca().set_title(f"sphere {f + 1}: true planes (grey)\nvs found (coloured by error)")
+ax = fig.add_subplot(1, 3, 3)
+ax.hist(np.degrees(errors), bins=40, color="tab:green")
+ax.set(xlabel="error per point (degrees)", ylabel="points", title="Largest principal angle, averaged over factors")
+plt.show()
+
+# %% [markdown]
+# **What to notice.** *(From `lecture` on.)* The coloured squares (found subspace, projected on the
+# sphere's $\mathbb R^3$) lie almost flat on the grey ones (true tangent planes): at 5,000 points
+# most errors are 5–20° (mean about 13°), with a thin tail of worse points. They are not zero: local
+# PCA with 8–16 neighbours on a curved manifold and the discrete connection both err at the scale
+# of the neighbourhoods — hence the next section.
+
+# %% [markdown]
+# ## 4 · More points, and rotated coordinates
+#
+# With more points the neighbourhoods shrink and every estimate improves. And since GeoManCER only
+# uses distances, tangent spaces and inner products, **rotating the ambient space changes nothing**:
+# the kNN graph and the connection are the same, and the subspaces found rotate with the data.
+
+# %%
+sweep_errors = []
+for n in SWEEP:
+    s = sphere_product(n, (2, 2), random_state=seed)
+    sweep_errors.append(subspace_angle_error(geomancer(s.points, 4, random_state=seed, progress=False), s))
+turned = sphere_product(N_POINTS, (2, 2), rotate=True, random_state=seed)  # the same points, rotated
+turned_errors = subspace_angle_error(geomancer(turned.points, 4, random_state=seed, progress=False), turned)
+print(f"mean error, original coordinates: {errors.mean():.4f} rad; after a random rotation of R⁶: {turned_errors.mean():.4f} rad")
+fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+ax.plot(SWEEP, [e.mean() for e in sweep_errors], "o-", label="mean")
+ax.fill_between(SWEEP, *np.array([np.quantile(e, [0.25, 0.75]) for e in sweep_errors]).T, alpha=0.25, label="quartiles")
+ax.set(xscale="log", xlabel="number of points", ylabel="error (rad)", title="S² x S²: error vs number of points")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# **What to notice.** *(From `lecture` on.)* The error falls steadily as the points double (the
+# benchmark, `benchmarks/bench_geomancer.py`, measures 0.23 rad at 5,000 and 0.15 rad at 20,000
+# points), and the rotated data give the same error to many decimals: no axis of the ambient space
+# is special. That is the point of a *geometric* definition of disentangling — it does not depend on
+# coordinates, only on the metric.
+
+# %% [markdown]
+# ## 5 · True latents, a learned latent space, raw observations
+#
+# GeoManCER needs the **product metric**. The paper's experiments (Section 5) show what happens
+# without it: on the true latent coordinates it works; on the latent space of a trained generative
+# model it degrades; on raw pixels it fails. We build a miniature:
+#
+# * **true latents**: the points of $S^2 \times S^2 \subset \mathbb R^6$;
+# * **raw observations**: the same points pushed through a fixed smooth random embedding
+#   $g: \mathbb R^6 \to \mathbb R^{32}$, $g(x) = M\,[x;\ 3\tanh(3Wx + b)]$ — injective, smooth, but it
+#   bends the metric ($g^\top g \ne$ a product metric);
+# * **a learned latent space**: the means $\mu(g(x)) \in \mathbb R^8$ of a small Gaussian VAE
+#   (`course_lib.models.mlp_vae`) trained on the observations for `VAE_STEPS` steps.
+#
+# In each space the truth is the true factor subspaces carried along by the map's Jacobian
+# ($J_g T_f$, and $J_\mu J_g T_f$), and the chance level splits each true tangent space at random.
+
+# %%
+embedding = SmoothRandomEmbedding(6, 32, random_state=seed)
+observations = embedding(sample.points)
+vae = train_vector_vae(observations, num_latent=8, steps=VAE_STEPS, seed=seed, device=DEVICE)
+codes = vae.encode(observations)
+
+
+def through_vae(x, v):  # J_μ(g(x)) J_g(x) v
+    return vae.pushforward(embedding(x), embedding.pushforward(x, v))
+
+
+spaces = {  # name: (data, the true factor subspaces carried into that space)
+    "true latents (R⁶)": (sample.points, sample.tangents),
+    "VAE latents (R⁸)": (codes, pushforward_subspaces(through_vae, sample.points, sample.tangents)),
+    "raw observations (R³²)": (observations, pushforward_subspaces(embedding.pushforward, sample.points,
+                                                                   sample.tangents)),
+}
+found = {name: geomancer(data, 4, random_state=seed, progress=False) for name, (data, _) in spaces.items()}
+space_errors = {name: subspace_angle_error(found[name], truth).mean() for name, (_, truth) in spaces.items()}
+chance = subspace_angle_error(chance_subspaces(sample, random_state=seed), sample).mean()
+print({name: round(float(e), 3) for name, e in space_errors.items()}, f"chance: {chance:.3f}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+axes[0].barh(list(space_errors), list(space_errors.values()), color=["tab:green", "tab:orange", "tab:red"])
+axes[0].axvline(chance, color="k", ls="--", label=f"chance ({chance:.2f})")
+axes[0].set(xlabel="mean error (rad)", title="GeoManCER's error in each space")
+axes[0].invert_yaxis()
+axes[0].legend(loc="lower right")
+for (name, result), color in zip(found.items(), ["tab:green", "tab:orange", "tab:red"]):
+    values = result.eigenvalues / result.eigenvalues[1]
+    plot_spectrum(axes[1], values, result.num_small, label=f"{name}: λ₁/λ₀ = {1 / values[0]:.1f}", color=color)
+axes[1].set(yscale="linear", ylim=(0, 1.2), ylabel="λ_k / λ₁", title="Spectra, scaled by the second eigenvalue")
+axes[1].legend()
+plt.show()
+
+# %% [markdown]
+# **What to notice.** *(From `lecture` on; the VAE of the `smoke` profile is untrained.)*
+# * **True latents**: the lowest error and a clear gap — one eigenvalue far below the rest.
+# * **VAE latents**: the gap shrinks and the error grows. The encoder is a smooth bijection of the
+#   manifold, so the factors are still there — but the metric it induces is not the product metric,
+#   so the factor subspaces are no longer exactly parallel.
+# * **Raw observations**: the gap has almost vanished (λ₁/λ₀ close to 1) and the error moves toward
+#   chance: the embedding's curvature mixes the factors in the connection. (Here the VAE happens to
+#   undo part of the distortion; nothing guarantees that in general.)
+# * The lesson of the paper: disentangling by geometry reduces to **learning the right metric**.
+#   Without it, even a perfect algorithm sees a manifold that is not a product.
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1
+#
+# Check Gauss–Bonnet numerically: for colatitudes $\theta_0$ from 0.1 to 3.0 rad, transport a vector
+# once around the circle (`latitude_loop`, `transport`, `rotation_angle`) and plot the measured
+# rotation against $2\pi(1 - \cos\theta_0)$ (wrapped to $(-\pi, \pi]$). Why does the equator
+# ($\theta_0 = \pi/2$) give no rotation although it encloses a hemisphere?
+
+# %% tags=["solution"]
+thetas = np.linspace(0.1, 3.0, 30)
+measured = []
+for theta in thetas:
+    points, bases = latitude_loop(theta)
+    vectors = transport(bases, bases[0][:, 1])
+    measured.append(rotation_angle(vectors[0], vectors[-1], points[0]))
+predicted = (2 * np.pi * (1 - np.cos(thetas)) + np.pi) % (2 * np.pi) - np.pi
+fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+ax.plot(thetas, predicted, "-", label="2π(1 − cos θ₀), wrapped")
+ax.plot(thetas, measured, "o", label="measured holonomy")
+ax.set(xlabel="colatitude θ₀ (rad)", ylabel="rotation after one loop (rad)", title="Holonomy = enclosed area")
+ax.legend()
+plt.show()
+print(f"largest difference: {np.abs(np.array(measured) - predicted).max():.1e} rad")
+
+# %% [markdown]
+# The points lie on the curve (up to the discretisation of the loop). The equator encloses area
+# $2\pi$, and a rotation by $2\pi$ is no rotation at all: the holonomy is the area *modulo* $2\pi$ —
+# a loop's holonomy only sees curvature through this angle. (Equivalently, the equator is a
+# geodesic: its own tangent is parallel, so a vector keeps its angle to it.)
+
+# %% [markdown]
+# ### Exercise 2
+#
+# Run GeoManCER on $S^1 \times S^2$ (`sample_product(n, ("S1", "S2"))`, manifold dimension 3) and on
+# the flat torus $S^1 \times S^1$. Look at the spectra and the errors. One factor of $S^1 \times S^2$
+# is flat, like both factors of the torus; why can GeoManCER split $S^1 \times S^2$ but not the torus?
+
+# %% tags=["solution"]
+for factors in (("S1", "S2"), ("S1", "S1")):
+    s = sample_product(N_POINTS, factors, random_state=seed)
+    r = geomancer(s.points, s.manifold_dim, random_state=seed, progress=False)
+    chance_level = subspace_angle_error(chance_subspaces(s, random_state=seed), s).mean()
+    print(f"{' x '.join(factors)}: eigenvalues {np.round(r.eigenvalues[:4], 4)} -> {r.num_small} small, "
+          f"{r.num_factors} factors (at {np.mean(r.counts == 2):.0%} of points), "
+          f"mean error {subspace_angle_error(r, s).mean():.3f} rad, chance {chance_level:.3f} rad")
+
+# %% [markdown]
+# On $S^1 \times S^2$ one eigenvalue stands apart ($m - 1 = 1$) and the error is small: holonomy
+# rotates the sphere's tangent plane and leaves the circle's direction alone, so the only invariant
+# subspaces are that line and that plane — the decomposition is unique. On the torus both
+# zero-trace fields are (near) zero modes: holonomy is trivial and every line is invariant. GeoManCER
+# still returns two lines, but they are an artefact — FFDiag is asked to diagonalise two fields that
+# do not commute and settles on a compromise tilted away from the circles' directions — and the
+# error is even worse than a random split's. A flat factor of dimension 1 is fine; a flat part of
+# dimension $\ge 2$ cannot be split by geometry (de Rham's flat factor $\mathbb R^k$ is one block).
+
+# %% [markdown]
+# ### Exercise 3
+#
+# The embedding's `strength` $c$ scales its non-linear part; at $c = 0$ it is a rotation of a
+# zero-padded copy of $\mathbb R^6$ — an isometry. Measure GeoManCER's error on the raw
+# observations for $c \in \{0, 1, 2, 3\}$ (use `N_POINTS // 2` points). What do you expect at
+# $c = 0$, and why?
+
+# %% tags=["solution"]
+half = sphere_product(N_POINTS // 2, (2, 2), random_state=seed)
+strengths, raw_errors = [0.0, 1.0, 2.0, 3.0], []
+for c in strengths:
+    g = SmoothRandomEmbedding(6, 32, strength=c, random_state=seed)
+    truth = pushforward_subspaces(g.pushforward, half.points, half.tangents)
+    found_raw = geomancer(g(half.points), 4, random_state=seed, progress=False)
+    raw_errors.append(subspace_angle_error(found_raw, truth).mean())
+fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+ax.plot(strengths, raw_errors, "o-")
+ax.set(xlabel="strength c of the non-linear part", ylabel="mean error (rad)", title="Bending the metric breaks GeoManCER")
+plt.show()
+print({c: round(float(e), 3) for c, e in zip(strengths, raw_errors)},
+      f"| true latents, same points: {sweep_errors[2].mean():.3f}")
+
+# %% [markdown]
+# At $c = 0$ distances are exactly those of the true latents, so the kNN graph, the connection and
+# the result are the same as on the true latents: the error equals theirs (Section 4 used the same
+# `N_POINTS // 2` points). As $c$ grows the induced
+# metric $I + c^2 (\dots)$ departs from a product, the factor subspaces stop being parallel and the
+# error rises. GeoManCER is exactly as good as the metric it is given.
+
+# %% [markdown]
+# ## Summary
+#
+# * Parallel transport around a loop rotates tangent vectors by the loop's holonomy; on a product
+#   the holonomy is block-diagonal, and by de Rham the invariant subspaces *are* the factors.
+# * GeoManCER turns this into linear algebra: a kNN graph, local PCA, the connection
+#   $Q_{ij} = \operatorname{polar}(U_i^\top U_j)$, the second-order connection Laplacian on zero-trace
+#   symmetric fields (symmetric PSD in an orthonormal basis), its $m - 1$ small eigenvectors,
+#   simultaneous diagonalisation and clustering.
+# * It needs curved factors (flat parts of dimension $\ge 2$ cannot be split) and, above all, the
+#   right metric: it works on true latents, degrades through a learned latent space and fails on
+#   observations whose metric is not a product.
+#
+# ## References
+#
+# * D. Pfau, I. Higgins, A. Botev, S. Racanière. *Disentangling by Subspace Diffusion.* NeurIPS 2020
+#   (Algorithm 1; code: github.com/deepmind/deepmind-research/tree/master/geomancer).
+# * I. Higgins, D. Amos, D. Pfau, S. Racanière, L. Matthey, D. Rezende, A. Lerchner. *Towards a
+#   Definition of Disentangled Representations.* arXiv:1812.02230, 2018.
+# * G. de Rham. *Sur la reductibilité d'un espace de Riemann.* Commentarii Mathematici Helvetici 26, 1952.
+# * A. Singer, H.-T. Wu. *Vector Diffusion Maps and the Connection Laplacian.* Communications on Pure
+#   and Applied Mathematics 65, 2012.
+# * A. Ziehe, P. Laskov, G. Nolte, K.-R. Müller. *A Fast Algorithm for Joint Diagonalization with
+#   Non-orthogonal Transformations and its Application to Blind Source Separation.* JMLR 5, 2004.
+# * F. Locatello et al. *Challenging Common Assumptions in the Unsupervised Learning of Disentangled
+#   Representations.* ICML 2019 (notebook 07).
+# * D. P. Kingma, M. Welling. *Auto-Encoding Variational Bayes.* ICLR 2014 (the VAE of Section 5).
