@@ -66,7 +66,7 @@ def trained_model(run_dir, device) -> None:
     model = load_run(run_dir, device=device).model if run_dir else conv_vae(num_latent=10).to(device).eval()
     dataset = DSprites("binary")
     start = time.perf_counter()
-    table = evaluate(dataset, mean_code_function(model, batch_size=1024), random_state=0, progress=True)
+    table = evaluate(dataset, mean_code_function(model), random_state=0, progress=True)
     total = time.perf_counter() - start
     seconds = per_metric_seconds(table)
     print(table.round(4).to_string(index=False))

@@ -32,7 +32,7 @@ def encode(model, observations, batch_size: int = 256) -> tuple[np.ndarray, np.n
     return torch.cat(means).numpy(), torch.cat(log_vars).numpy()
 
 
-def mean_code_function(model, batch_size: int = 1024):
+def mean_code_function(model, batch_size: int = 2048):
     """The representation the metrics use: observations (N, C, H, W) -> means of q(z|x), (N, D).
 
     It runs a channels-last copy of the encoder (the same numbers up to float rounding; on a CPU

@@ -59,7 +59,7 @@ class EncodedDataset(GroundTruthData):
     as the BetaVAE and FactorVAE scores do on dSprites). Pass it to a metric with `identity`.
     """
 
-    def __init__(self, dataset: GroundTruthData, encode: Encode, batch_size: int = 256, progress: bool = True):
+    def __init__(self, dataset: GroundTruthData, encode: Encode, batch_size: int = 4096, progress: bool = True):
         if not (getattr(dataset, "deterministic", False) and hasattr(dataset, "index_of")):
             raise ValueError(f"dataset={dataset!r} is not allowed: codes can be cached only for a deterministic "
                              "dataset addressed by grid index (e.g. DSprites('binary'))")
