@@ -17,7 +17,7 @@ from course_lib.metrics.utils import discrete_entropy, histogram_discretize
 
 SIZES = (3, 6, 40, 32, 32)
 GRID = FactorGrid(SIZES)
-FAMILY = constructed_representations(len(SIZES), random_state=0)
+FAMILY = constructed_representations(SIZES, random_state=0)
 
 
 def codes_of(name, num, seed):
@@ -217,3 +217,12 @@ def test_cli_evaluates_a_trained_run_into_its_directory(tmp_path, capsys):
     assert list(table["metric"]) == ["mig", "sap"] and table["value"].between(0, 1).all()
     assert main(arguments[:3] + ["--metrics", "irs"]) == 2
     assert "metrics=('irs',) is not allowed" in capsys.readouterr().err
+
+
+def test_a_split_factor_costs_completeness_not_disentanglement():
+    codes_train, factors_train, codes_test, factors_test = train_test("split factor")
+    assert codes_train.shape[1] == 6  # orientation (40 values) became (cos, sin) in place
+    np.testing.assert_allclose(codes_train[:, 2] ** 2 + codes_train[:, 3] ** 2, 1.0)
+    split = dci(codes_train, factors_train, codes_test, factors_test)
+    assert split["disentanglement"] > 0.95 and split["completeness"] < 0.95
+    assert mig(codes_train, factors_train) < mig(*codes_of("perfect", 2000, 1)) - 0.1

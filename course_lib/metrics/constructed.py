@@ -12,22 +12,25 @@ from scipy.stats import special_ortho_group
 from course_lib.seeding import as_random_state
 
 
-def constructed_representations(num_factors: int, random_state=0, num_noise_dims: int = 2,
+def constructed_representations(factors_num_values, random_state=0, num_noise_dims: int = 2,
                                 entanglement: float = 0.3) -> dict[str, callable]:
-    """name -> encode, for the family the metrics notebook compares (K = num_factors >= 2).
+    """name -> encode, for the family the metrics notebook compares (K = len(factors_num_values) >= 2).
 
     perfect           c = x: one dimension per factor
     rotated           c = R x, R a random rotation: every dimension mixes every factor
     partially mixed   c = (I + e M) x, M with zero diagonal and entries ~ N(0, 1)/sqrt(K)
     noise dimensions  c = [x, noise]: extra dimensions that carry nothing
-    split factor      factor 0 on a circle, c = [cos 2 pi x_0, sin 2 pi x_0, x_1, ...]: neither alone
-                      determines it
+    split factor      the factor s with the most values on a circle, its n classes at the n distinct
+                      angles phi = 2 pi i / n, in place of x_s: c = [..., cos phi, sin phi, ...]; neither alone
+                      determines it (for dSprites, s = orientation, an angle anyway)
     duplicated        c = [x, x]: each factor in two identical dimensions
     missing factor    c = x without factor 0
     noise only        K dimensions of noise
     """
-    if isinstance(num_factors, bool) or not isinstance(num_factors, (int, np.integer)) or num_factors < 2:
-        raise ValueError(f"num_factors={num_factors!r} is not allowed; use an integer >= 2")
+    sizes = np.asarray(factors_num_values)
+    if sizes.ndim != 1 or len(sizes) < 2 or not np.issubdtype(sizes.dtype, np.integer) or (sizes < 2).any():
+        raise ValueError(f"factors_num_values={factors_num_values!r} is not allowed; use >= 2 integer sizes >= 2")
+    num_factors, split_factor = len(sizes), int(np.argmax(sizes))
     random_state = as_random_state(random_state)
     rotation = special_ortho_group.rvs(num_factors, random_state=random_state)
     mixing = random_state.randn(num_factors, num_factors) / np.sqrt(num_factors)
@@ -39,8 +42,9 @@ def constructed_representations(num_factors: int, random_state=0, num_noise_dims
         return np.concatenate([x, noise.randn(len(x), dims)], axis=1)
 
     def split(x):
-        angle = 2 * np.pi * x[:, :1]
-        return np.concatenate([np.cos(angle), np.sin(angle), x[:, 1:]], axis=1)
+        n = sizes[split_factor]
+        angle = 2 * np.pi * np.rint(x[:, split_factor] * (n - 1)) / n  # x = i / (n - 1) -> 2 pi i / n
+        return np.column_stack([x[:, :split_factor], np.cos(angle), np.sin(angle), x[:, split_factor + 1:]])
 
     return {
         "perfect": lambda x: np.asarray(x, dtype=np.float64),

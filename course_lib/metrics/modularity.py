@@ -1,4 +1,4 @@
-"""Modularity and explicitness (Ridgeway & Zemel 2018, "Learning Deep Disentangled Embeddings With
+"""Modularity and explicitness (Ridgeway & Mozer 2018, "Learning Deep Disentangled Embeddings With
 the F-Statistic Loss").
 
 Modularity: each code dimension d should carry information about one factor only. With
