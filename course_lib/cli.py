@@ -3,6 +3,7 @@
   data        render the procedural dSprites cache when it is missing or corrupt
   train       train one model (any objective) into a run directory; --resume continues it
   evaluate    the disentanglement metrics of a trained run (written to RUN/metrics.csv)
+  sweep       train and evaluate a grid of (method, hyperparameter value, seed) on Dask
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from course_lib.runner import NOTEBOOKS_DIR
 
@@ -43,8 +45,6 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from pathlib import Path
-
     from course_lib.data import DSprites
     from course_lib.io import write_text_atomic
     from course_lib.metrics import evaluate
@@ -60,6 +60,28 @@ def _evaluate(args) -> int:
     print(table.to_string(index=False))
     print(f"written to {out}")
     return 0
+
+
+def _number(text: str) -> int | float:
+    """'4' -> 4, '0.5' -> 0.5: integers stay integers, so run slugs match the notebooks' (beta4)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def _sweep(args) -> int:
+    from course_lib.sweep import Sweep, run_sweep
+
+    fields = {"methods": args.methods, "values": args.values, "seeds": args.seeds, "steps": args.steps,
+              "out": args.out, "metrics": args.metrics, "num_train": args.num_train, "num_test": args.num_test,
+              "device": args.device}
+    fields = {key: tuple(value) if isinstance(value, list) and key != "values" else value
+              for key, value in fields.items() if value is not None}
+    sweep = Sweep.from_yaml(args.config, **fields) if args.config else Sweep(**fields)
+    table = run_sweep(sweep, scheduler=args.scheduler, workers=args.workers)
+    failed = table[table["status"] != "ok"]
+    print(table[["method", "hyperparameter", "value", "seed", "status", "seconds"]].to_string(index=False))
+    print(f"{len(table) - len(failed)} of {len(table)} jobs ok; table: {Path(sweep.out) / 'results.csv'}")
+    return 1 if len(failed) else 0
 
 
 def _notebooks(args) -> int:
@@ -125,6 +147,22 @@ def main(argv=None) -> int:
     evaluation.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     evaluation.add_argument("--out", default=None, help="CSV file (default: RUN/metrics.csv)")
     evaluation.set_defaults(func=_evaluate)
+
+    sweep = commands.add_parser("sweep", help="train and evaluate a grid of models on Dask")
+    sweep.add_argument("--config", default=None, help="a YAML file with the fields below (flags override it)")
+    sweep.add_argument("--methods", nargs="+", default=None, help="default: the study's six methods")
+    sweep.add_argument("--values", nargs="+", type=_number, default=None,
+                       help="values of each method's hyperparameter (default: the study's six)")
+    sweep.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 0")
+    sweep.add_argument("--steps", type=int, default=None, help="training steps per model (default: 300,000)")
+    sweep.add_argument("--out", default=None, help="sweep folder (default: runs/sweep)")
+    sweep.add_argument("--metrics", nargs="+", default=None, help="default: all six")
+    sweep.add_argument("--num-train", type=int, default=None, help="metric sample sizes (default: 10,000 ...")
+    sweep.add_argument("--num-test", type=int, default=None, help="... and 5,000)")
+    sweep.add_argument("--device", default=None, help="auto | cpu | cuda")
+    sweep.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
+    sweep.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
+    sweep.set_defaults(func=_sweep)
 
     notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")
     notebooks.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")

@@ -1,0 +1,194 @@
+"""Sweeps: a grid of (method, hyperparameter value, seed) jobs, each trained and evaluated, on Dask.
+
+Locatello et al. 2019 trained every method at six values of its hyperparameter with many seeds and
+evaluated each model with every metric. A `Sweep` describes such a grid; `run_sweep` sends one job
+per model to a `dask.distributed` cluster (a LocalCluster sized to the machine, or an existing
+scheduler's address) and gathers one table. A job trains into `OUT/<run slug>/` (resuming a partial
+run), evaluates the mean representation with `course_lib.metrics.evaluate`, adds unsupervised scores
+(rate, distortion, ELBO, Gaussian TC of the mean and the sampled code) and writes `result.json`
+atomically. A rerun skips every job whose `result.json` says ok; a failing job writes its error
+there and the others go on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from course_lib.io import write_json_atomic, write_text_atomic
+from course_lib.metrics import METRICS
+from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
+from course_lib.seeding import check_seed
+from course_lib.training import TrainConfig
+
+RESULT, RESULTS_TABLE = "result.json", "results.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """The grid: every method x its swept hyperparameter's values x seeds, at `steps` training steps.
+
+    `values` maps a method to the values of its hyperparameter (STUDY_SWEEPS names it), or is one
+    list used for every method; None takes the study's six values. The plain VAE has no
+    hyperparameter: one job per seed.
+    """
+
+    methods: tuple = tuple(STUDY_SWEEPS)
+    values: dict | list | None = None
+    seeds: tuple = (0,)
+    steps: int = 300_000
+    out: str = "runs/sweep"
+    metrics: tuple = METRICS
+    num_train: int = 10_000
+    num_test: int = 5_000
+    device: str = "auto"
+
+    @classmethod
+    def from_yaml(cls, path, **overrides) -> Sweep:
+        """A sweep from a YAML mapping with the field names above; `overrides` (not None) win."""
+        import yaml
+
+        spec = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(spec, dict) or set(spec) - {f.name for f in dataclasses.fields(cls)}:
+            allowed = [f.name for f in dataclasses.fields(cls)]
+            raise ValueError(f"{path}: expected a mapping with keys from {allowed}; got {spec!r:.200}")
+        spec.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**{key: tuple(value) if isinstance(value, list) and key != "values" else value
+                      for key, value in spec.items()})
+
+    def values_of(self, method: str) -> tuple:
+        if method == "vae":
+            return (None,)
+        if isinstance(self.values, dict):
+            return tuple(self.values.get(method, STUDY_SWEEPS[method][1]))
+        return tuple(self.values) if self.values is not None else STUDY_SWEEPS[method][1]
+
+    def configs(self) -> list[TrainConfig]:
+        """One validated TrainConfig per job; a bad method, value, seed or step count raises here."""
+        unknown = [m for m in self.methods if m not in OBJECTIVES]
+        if unknown or not self.methods:
+            raise ValueError(f"methods={self.methods!r} is not allowed; choose from {tuple(OBJECTIVES)}")
+        bad_metrics = [m for m in self.metrics if m not in METRICS]
+        if bad_metrics or not self.metrics:
+            raise ValueError(f"metrics={self.metrics!r} is not allowed; choose from {METRICS}")
+        if not self.seeds:
+            raise ValueError("seeds=() is not allowed; give at least one seed")
+        configs = []
+        for method in self.methods:
+            for value in self.values_of(method):
+                hyperparameters = {} if value is None else {STUDY_SWEEPS[method][0]: value}
+                for seed in self.seeds:
+                    configs.append(TrainConfig(method=method, hyperparameters=hyperparameters, steps=self.steps,
+                                               seed=check_seed(seed)).validate())
+        return configs
+
+
+def unsupervised_scores(model, dataset, num: int, seed: int) -> dict[str, float]:
+    """Rate, distortion and ELBO (nats per image) and the Gaussian TC of the mean and sampled codes."""
+    from course_lib.rate_distortion import rate_distortion
+    from course_lib.representation import encode
+    from course_lib.tc_analysis import mean_and_sampled_tc
+
+    _, observations = dataset.sample(num, np.random.RandomState(seed))
+    scores = rate_distortion(model, observations, seed=seed)
+    tc = mean_and_sampled_tc(*encode(model, observations), random_state=seed)
+    return {"rate": scores["rate"], "distortion": scores["distortion"], "elbo": scores["elbo"],
+            "num_active": scores["num_active"], "tc_mean": tc["mean"], "tc_sampled": tc["sampled"]}
+
+
+def evaluate_run(run, sweep: Sweep) -> dict[str, float]:
+    """Every requested metric ("metric.score" keys) and the unsupervised scores of a trained run."""
+    from course_lib.data import DSprites
+    from course_lib.metrics import evaluate
+    from course_lib.representation import mean_code_function
+
+    dataset = DSprites(run.config.variant, progress=False)
+    table = evaluate(dataset, mean_code_function(run.model), metrics=sweep.metrics, random_state=run.config.seed,
+                     num_train=sweep.num_train, num_test=sweep.num_test, num_variance_estimate=sweep.num_train,
+                     progress=False)
+    scores = {f"{metric}.{score}": value for metric, score, value in table[["metric", "score", "value"]].itertuples(
+        index=False)}
+    return scores | unsupervised_scores(run.model, dataset, sweep.num_train, run.config.seed)
+
+
+def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None) -> dict:
+    """Train (or resume) and evaluate one model; its row of the results table. Never raises."""
+    import torch
+
+    from course_lib.training import train_or_load
+
+    if threads:
+        torch.set_num_threads(threads)
+    directory = Path(sweep.out) / config.slug()
+    done = directory / RESULT
+    if done.is_file():
+        previous = json.loads(done.read_text())
+        if previous.get("status") == "ok":
+            return previous
+    hyperparameter = next(iter(config.hyperparameters.items()), (None, None))
+    row = {"method": config.method, "hyperparameter": hyperparameter[0], "value": hyperparameter[1],
+           "seed": config.seed, "steps": config.steps, "run_dir": str(directory)}
+    start = time.perf_counter()
+    try:
+        run = train_or_load(config, root=sweep.out, device=sweep.device, progress=False)
+        row |= {"status": "ok", "error": None} | evaluate_run(run, sweep)
+    except Exception as error:  # a failed job is recorded, never fatal to the sweep
+        row |= {"status": "failed", "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc()}
+    row["seconds"] = time.perf_counter() - start
+    directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(done, row)
+    return row
+
+
+def default_workers(device: str) -> int:
+    """One worker per GPU on CUDA, else one per CPU core."""
+    from course_lib.device import get_device
+
+    if get_device(device).type == "cuda":
+        import torch
+
+        return torch.cuda.device_count()
+    return os.cpu_count() or 1
+
+
+def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = None,
+              processes: bool = True, progress: bool = True) -> pd.DataFrame:
+    """Run every job of `sweep` on Dask and write `OUT/results.csv`; returns the table (a row per job).
+
+    `scheduler`: the address of a running dask scheduler; None starts a LocalCluster of `workers`
+    single-threaded workers (default: one per core, or per GPU). Finished jobs are skipped.
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    from course_lib.data import ensure_grid_cache
+
+    configs = sweep.configs()
+    Path(sweep.out).mkdir(parents=True, exist_ok=True)
+    ensure_grid_cache(progress=progress)  # rendered once here, not by every worker at the same time
+    if scheduler is None:
+        workers = workers or default_workers(sweep.device)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                               dashboard_address=None)
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    else:
+        cluster, threads = None, None
+    rows = []
+    with Client(cluster if cluster is not None else scheduler) as client:
+        futures = [client.submit(run_job, config, sweep, threads, key=f"job-{config.slug()}", pure=False)
+                   for config in configs]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="sweep", disable=not progress):
+            rows.append(future.result())
+    if cluster is not None:
+        cluster.close()
+    table = pd.DataFrame(rows).drop(columns="traceback", errors="ignore")
+    table = table.sort_values(["method", "value", "seed"], key=lambda c: c.astype(str)).reset_index(drop=True)
+    write_text_atomic(Path(sweep.out) / RESULTS_TABLE, table.to_csv(index=False))
+    return table
