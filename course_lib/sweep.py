@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from course_lib.io import write_json_atomic, write_text_atomic
-from course_lib.metrics import METRICS
+from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
 from course_lib.seeding import check_seed
 from course_lib.training import TrainConfig
@@ -75,9 +75,9 @@ class Sweep:
         unknown = [m for m in self.methods if m not in OBJECTIVES]
         if unknown or not self.methods:
             raise ValueError(f"methods={self.methods!r} is not allowed; choose from {tuple(OBJECTIVES)}")
-        bad_metrics = [m for m in self.metrics if m not in METRICS]
+        bad_metrics = [m for m in self.metrics if m not in ALL_METRICS]
         if bad_metrics or not self.metrics:
-            raise ValueError(f"metrics={self.metrics!r} is not allowed; choose from {METRICS}")
+            raise ValueError(f"metrics={self.metrics!r} is not allowed; choose from {ALL_METRICS}")
         if not self.seeds:
             raise ValueError("seeds=() is not allowed; give at least one seed")
         configs = []

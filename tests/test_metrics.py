@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from course_lib.data import FactorGrid
-from course_lib.metrics import (EncodedDataset, beta_vae_score, dci, evaluate, factor_vae_score, mig,
+from course_lib.metrics import (EncodedDataset, beta_vae_score, dci, downstream, evaluate, factor_vae_score, mig,
                                 modularity_explicitness, sample_factor_codes, sap)
 from course_lib.metrics.constructed import constructed_representations
 from course_lib.metrics.dci import completeness, disentanglement
@@ -226,3 +226,19 @@ def test_a_split_factor_costs_completeness_not_disentanglement():
     split = dci(codes_train, factors_train, codes_test, factors_test)
     assert split["disentanglement"] > 0.95 and split["completeness"] < 0.95
     assert mig(codes_train, factors_train) < mig(*codes_of("perfect", 2000, 1)) - 0.1
+
+
+def test_downstream_accuracy_and_sample_efficiency():
+    perfect = downstream(*train_test("perfect"), sizes=(100, 2000))
+    assert perfect["boosted_trees_2000"] > 0.98  # trees read a perfect code exactly
+    assert perfect["logistic_regression_2000"] > perfect["logistic_regression_100"]
+    assert perfect["boosted_trees_efficiency"] == pytest.approx(perfect["boosted_trees_100"]
+                                                                / perfect["boosted_trees_2000"])
+    noise = downstream(*train_test("noise only"), sizes=(100, 2000), predictors=("logistic_regression",))
+    assert noise["logistic_regression_2000"] < 0.3 and set(noise) == {"logistic_regression_100",
+                                                                      "logistic_regression_2000",
+                                                                      "logistic_regression_efficiency"}
+    with pytest.raises(ValueError, match="sizes=\\(100, 5000\\) is not allowed"):
+        downstream(*train_test("perfect"), sizes=(100, 5000))
+    table = evaluate(GRID, FAMILY["perfect"], metrics="downstream", num_train=500, num_test=200, progress=False)
+    assert set(table["score"]) >= {"logistic_regression_100", "boosted_trees_500"}

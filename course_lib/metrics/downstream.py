@@ -1,0 +1,60 @@
+"""Downstream sample efficiency (Locatello et al. 2019, key result 5; disentanglement_lib's
+"downstream task"): how well can simple predictors recover each factor from the representation
+when they see few examples?
+
+For each training size n (the study: 10, 100, 1,000, 10,000) a multinomial logistic regression and
+gradient-boosted trees predict each factor from the first n training codes; the score is the test
+accuracy averaged over factors. Sample efficiency = accuracy at 100 / accuracy at 10,000.
+"""
+from __future__ import annotations
+
+import numpy as np
+from lightgbm import LGBMClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from course_lib.metrics.utils import check_train_test
+
+PREDICTORS = ("logistic_regression", "boosted_trees")
+
+
+def _predictor(name: str):
+    if name == "logistic_regression":
+        return LogisticRegression(max_iter=1000)
+    return LGBMClassifier(n_estimators=100, learning_rate=0.1, max_depth=3, num_leaves=8, min_child_samples=1,
+                          n_jobs=1, deterministic=True, force_row_wise=True, random_state=0, verbose=-1)
+
+
+def factor_accuracy(predictor: str, codes_train, factors_train, codes_test, factors_test) -> float:
+    """Test accuracy averaged over factors; a factor seen with one class only is predicted as that class."""
+    accuracies = []
+    for factor_train, factor_test in zip(factors_train.T, factors_test.T):
+        if np.unique(factor_train).size < 2:
+            accuracies.append(np.mean(factor_test == factor_train[0]))
+            continue
+        model = _predictor(predictor).fit(codes_train, factor_train)
+        accuracies.append(np.mean(model.predict(codes_test) == factor_test))
+    return float(np.mean(accuracies))
+
+
+def downstream(codes_train, factors_train, codes_test, factors_test, sizes=(100, 10_000),
+               predictors=PREDICTORS) -> dict[str, float]:
+    """{"<predictor>_<n>": accuracy, "<predictor>_efficiency": accuracy at min(sizes) / at max(sizes)}."""
+    codes_train, factors_train, codes_test, factors_test = check_train_test(
+        codes_train, factors_train, codes_test, factors_test)
+    sizes = sorted(int(n) for n in sizes)
+    if not sizes or sizes[0] < 2 or sizes[-1] > len(codes_train):
+        raise ValueError(f"sizes={tuple(sizes)!r} is not allowed; use sizes in [2, {len(codes_train)}] "
+                         "(the number of training codes)")
+    unknown = [p for p in predictors if p not in PREDICTORS]
+    if unknown or not predictors:
+        raise ValueError(f"predictors={tuple(predictors)!r} is not allowed; choose from {PREDICTORS}")
+    scaler = StandardScaler().fit(codes_train)
+    codes_train, codes_test = scaler.transform(codes_train), scaler.transform(codes_test)
+    scores = {}
+    for predictor in predictors:
+        for n in sizes:
+            scores[f"{predictor}_{n}"] = factor_accuracy(predictor, codes_train[:n], factors_train[:n], codes_test,
+                                                         factors_test)
+        scores[f"{predictor}_efficiency"] = scores[f"{predictor}_{sizes[0]}"] / scores[f"{predictor}_{sizes[-1]}"]
+    return scores
