@@ -27,6 +27,7 @@ HYPERPARAMETER_FLAGS = {  # flag -> (objective argument, type)
     "--beta": ("beta", float), "--c-max": ("c_max", float), "--gamma": ("gamma", float),
     "--annealing-steps": ("annealing_steps", int), "--lambda-od": ("lambda_od", float),
     "--lambda-d": ("lambda_d", float), "--estimator": ("estimator", str), "--dataset-size": ("dataset_size", int),
+    "--base": ("base", str), "--delay": ("delay", int), "--factor-gamma": ("factor_gamma", float),  # topdis
 }
 
 
@@ -37,7 +38,7 @@ def _train(args) -> int:
                        if getattr(args, name) is not None}
     config = TrainConfig(method=args.method, hyperparameters=hyperparameters, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, num_latent=args.num_latent,
-                         architecture=args.architecture, variant=args.variant, seed=args.seed,
+                         architecture=args.architecture, width=args.width, variant=args.variant, seed=args.seed,
                          checkpoint_every=args.checkpoint_every)
     run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite)
     print(f"trained {config.method} for {run.step} steps into {run.directory}")
@@ -73,7 +74,7 @@ def _sweep(args) -> int:
 
     fields = {"methods": args.methods, "values": args.values, "seeds": args.seeds, "steps": args.steps,
               "out": args.out, "metrics": args.metrics, "num_train": args.num_train, "num_test": args.num_test,
-              "device": args.device}
+              "device": args.device, "width": args.width}
     fields = {key: tuple(value) if isinstance(value, list) and key != "values" else value
               for key, value in fields.items() if value is not None}
     sweep = Sweep.from_yaml(args.config, **fields) if args.config else Sweep(**fields)
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
 
     train = commands.add_parser("train", help="train a model into a run directory")
     train.add_argument("--method", required=True, help="vae | beta_vae | annealed_vae | factor_vae | beta_tcvae | "
-                       "dip_vae_i | dip_vae_ii")
+                       "dip_vae_i | dip_vae_ii | topdis (--base beta_vae|beta_tcvae|factor_vae, "
+                       "--gamma: its weight, --delay, --beta or --factor-gamma: the base's)")
     for flag, (name, kind) in HYPERPARAMETER_FLAGS.items():
         train.add_argument(flag, dest=name, type=kind, default=None, help=f"objective's {name} (default: the study's)")
     train.add_argument("--steps", type=int, required=True)
@@ -130,6 +132,7 @@ def main(argv=None) -> int:
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--num-latent", type=int, default=10)
     train.add_argument("--architecture", default="conv", help="conv (the study's) | mlp")
+    train.add_argument("--width", type=int, default=1, help="conv channel/hidden multiplier (1: the study's)")
     train.add_argument("--variant", default="binary", help="binary | color | noisy")
     train.add_argument("--checkpoint-every", type=int, default=1000)
     train.add_argument("--device", default="auto")
@@ -160,6 +163,7 @@ def main(argv=None) -> int:
     sweep.add_argument("--num-train", type=int, default=None, help="metric sample sizes (default: 10,000 ...")
     sweep.add_argument("--num-test", type=int, default=None, help="... and 5,000)")
     sweep.add_argument("--device", default=None, help="auto | cpu | cuda")
+    sweep.add_argument("--width", type=int, default=None, help="conv width multiplier (default 1: the study's)")
     sweep.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
     sweep.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
     sweep.set_defaults(func=_sweep)

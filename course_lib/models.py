@@ -8,11 +8,18 @@ The study's architecture (Locatello et al. 2019, Table 1 of the appendix):
 The paper lists 4 x 4 kernels for every convolution; disentanglement_lib's code (the code that
 produced the study's numbers) uses 2 x 2 kernels for the encoder's last two. We follow the code:
 4, 4, 2, 2 in the encoder, 4 everywhere in the decoder. Padding reproduces TensorFlow's 'same'.
+`width` multiplies every channel count and hidden size (1 is the study's) for the scale study.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def _check_width(width: int) -> int:
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width={width!r} is not allowed; use an integer >= 1 (1 is the study's network)")
+    return width
 
 
 def _check_latent(num_latent: int) -> int:
@@ -24,18 +31,19 @@ def _check_latent(num_latent: int) -> int:
 class ConvEncoder(nn.Module):
     """x (N, C, 64, 64) -> (mean, log_var), each (N, num_latent)."""
 
-    def __init__(self, num_latent: int = 10, num_channels: int = 1):
+    def __init__(self, num_latent: int = 10, num_channels: int = 1, width: int = 1):
         super().__init__()
         self.num_latent = _check_latent(num_latent)
+        w = _check_width(width)
         self.features = nn.Sequential(
-            nn.Conv2d(num_channels, 32, 4, stride=2, padding=1), nn.ReLU(),  # 64 -> 32
-            nn.Conv2d(32, 32, 4, stride=2, padding=1), nn.ReLU(),  # 32 -> 16
-            nn.Conv2d(32, 64, 2, stride=2), nn.ReLU(),  # 16 -> 8
-            nn.Conv2d(64, 64, 2, stride=2), nn.ReLU(),  # 8 -> 4
+            nn.Conv2d(num_channels, 32 * w, 4, stride=2, padding=1), nn.ReLU(),  # 64 -> 32
+            nn.Conv2d(32 * w, 32 * w, 4, stride=2, padding=1), nn.ReLU(),  # 32 -> 16
+            nn.Conv2d(32 * w, 64 * w, 2, stride=2), nn.ReLU(),  # 16 -> 8
+            nn.Conv2d(64 * w, 64 * w, 2, stride=2), nn.ReLU(),  # 8 -> 4
             nn.Flatten(),
-            nn.Linear(64 * 4 * 4, 256), nn.ReLU(),
+            nn.Linear(64 * w * 4 * 4, 256 * w), nn.ReLU(),
         )
-        self.head = nn.Linear(256, 2 * num_latent)
+        self.head = nn.Linear(256 * w, 2 * num_latent)
 
     def forward(self, x):
         mean, log_var = self.head(self.features(x)).chunk(2, dim=1)
@@ -45,17 +53,18 @@ class ConvEncoder(nn.Module):
 class DeconvDecoder(nn.Module):
     """z (N, num_latent) -> Bernoulli logits (N, C, 64, 64)."""
 
-    def __init__(self, num_latent: int = 10, num_channels: int = 1):
+    def __init__(self, num_latent: int = 10, num_channels: int = 1, width: int = 1):
         super().__init__()
         _check_latent(num_latent)
+        w = _check_width(width)
         self.net = nn.Sequential(
-            nn.Linear(num_latent, 256), nn.ReLU(),
-            nn.Linear(256, 1024), nn.ReLU(),
-            nn.Unflatten(1, (64, 4, 4)),
-            nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1), nn.ReLU(),  # 4 -> 8
-            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # 8 -> 16
-            nn.ConvTranspose2d(32, 32, 4, stride=2, padding=1), nn.ReLU(),  # 16 -> 32
-            nn.ConvTranspose2d(32, num_channels, 4, stride=2, padding=1),  # 32 -> 64
+            nn.Linear(num_latent, 256 * w), nn.ReLU(),
+            nn.Linear(256 * w, 1024 * w), nn.ReLU(),
+            nn.Unflatten(1, (64 * w, 4, 4)),
+            nn.ConvTranspose2d(64 * w, 64 * w, 4, stride=2, padding=1), nn.ReLU(),  # 4 -> 8
+            nn.ConvTranspose2d(64 * w, 32 * w, 4, stride=2, padding=1), nn.ReLU(),  # 8 -> 16
+            nn.ConvTranspose2d(32 * w, 32 * w, 4, stride=2, padding=1), nn.ReLU(),  # 16 -> 32
+            nn.ConvTranspose2d(32 * w, num_channels, 4, stride=2, padding=1),  # 32 -> 64
         )
 
     def forward(self, z):
@@ -111,8 +120,8 @@ class GaussianVAE(nn.Module):
         return self.encoder(x)[0]
 
 
-def conv_vae(num_latent: int = 10, num_channels: int = 1) -> GaussianVAE:
-    return GaussianVAE(ConvEncoder(num_latent, num_channels), DeconvDecoder(num_latent, num_channels))
+def conv_vae(num_latent: int = 10, num_channels: int = 1, width: int = 1) -> GaussianVAE:
+    return GaussianVAE(ConvEncoder(num_latent, num_channels, width), DeconvDecoder(num_latent, num_channels, width))
 
 
 def mlp_vae(num_latent: int = 2, observation_shape=(1, 64, 64), hidden: int = 256) -> GaussianVAE:

@@ -49,6 +49,7 @@ class Sweep:
     num_train: int = 10_000
     num_test: int = 5_000
     device: str = "auto"
+    width: int = 1  # the conv VAE's width multiplier (the scale study); 1 is the study's network
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> Sweep:
@@ -86,7 +87,7 @@ class Sweep:
                 hyperparameters = {} if value is None else {STUDY_SWEEPS[method][0]: value}
                 for seed in self.seeds:
                     configs.append(TrainConfig(method=method, hyperparameters=hyperparameters, steps=self.steps,
-                                               seed=check_seed(seed)).validate())
+                                               seed=check_seed(seed), width=self.width).validate())
         return configs
 
 
@@ -134,7 +135,7 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None) -> di
             return previous
     hyperparameter = next(iter(config.hyperparameters.items()), (None, None))
     row = {"method": config.method, "hyperparameter": hyperparameter[0], "value": hyperparameter[1],
-           "seed": config.seed, "steps": config.steps, "run_dir": str(directory)}
+           "seed": config.seed, "steps": config.steps, "width": config.width, "run_dir": str(directory)}
     start = time.perf_counter()
     try:
         run = train_or_load(config, root=sweep.out, device=sweep.device, progress=False)

@@ -58,10 +58,11 @@ class TrainConfig:
     variant: str = "binary"
     seed: int = 0
     checkpoint_every: int = 1000
+    width: int = 1  # channel / hidden-size multiplier of the conv VAE (the scale study); 1 is the study's
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError for any bad field, before any work; build the objective to check it."""
-        for name, minimum in (("steps", 1), ("batch_size", 2), ("num_latent", 1), ("checkpoint_every", 1)):
+        for name, minimum in (("steps", 1), ("batch_size", 2), ("num_latent", 1), ("checkpoint_every", 1), ("width", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
@@ -69,6 +70,8 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr!r} is not allowed; use a positive number")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture={self.architecture!r} is not allowed; use one of {ARCHITECTURES}")
+        if self.width != 1 and self.architecture != "conv":
+            raise ValueError(f"width={self.width} is not allowed for architecture={self.architecture!r}; only conv scales")
         check_seed(self.seed)
         make_objective(self.method, self.num_latent, **self.hyperparameters)
         from course_lib.data import VARIANTS
@@ -80,14 +83,15 @@ class TrainConfig:
     def slug(self) -> str:
         """A directory name that identifies the run, e.g. beta_vae-beta4-conv-binary-z10-b64-lr0.0001-steps2000-seed0."""
         hyper = "".join(f"-{k}{v}" for k, v in sorted(self.hyperparameters.items()))
-        return (f"{self.method}{hyper}-{self.architecture}-{self.variant}-z{self.num_latent}-b{self.batch_size}"
+        architecture = self.architecture + (f"x{self.width}" if self.width != 1 else "")
+        return (f"{self.method}{hyper}-{architecture}-{self.variant}-z{self.num_latent}-b{self.batch_size}"
                 f"-lr{self.lr:g}-steps{self.steps}-seed{self.seed}")
 
     def build(self, device):
         """(model, objective) on `device`, freshly initialised from the current torch RNG."""
         channels = 1 if self.variant == "binary" else 3
         if self.architecture == "conv":
-            model = conv_vae(self.num_latent, channels)
+            model = conv_vae(self.num_latent, channels, self.width)
         else:
             model = mlp_vae(self.num_latent, (channels, 64, 64))
         objective = make_objective(self.method, self.num_latent, **self.hyperparameters)
@@ -131,8 +135,9 @@ def _optimizers(model_optimizer, objective) -> dict:
 
 def _identity(config: TrainConfig) -> dict:
     """What a checkpoint must match to be resumed or loaded into this configuration."""
-    return {"method": config.method, "architecture": config.architecture, "num_latent": config.num_latent,
-            "variant": config.variant, "hyperparameters": config.hyperparameters}
+    identity = {"method": config.method, "architecture": config.architecture, "num_latent": config.num_latent,
+                "variant": config.variant, "hyperparameters": config.hyperparameters}
+    return identity | ({"width": config.width} if config.width != 1 else {})  # the study's width: as before
 
 
 def save_checkpoint(path: Path, step, config, model, objective, model_optimizer, sampler) -> None:
@@ -236,6 +241,8 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     # The fused kernel updates every parameter in one launch on a GPU; same arithmetic, same state dict.
     model_optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
     sampler = GridBatchSampler(dataset, device, config.seed)
+    if hasattr(objective, "attach"):  # an objective that decodes or draws batches of its own (TopDis)
+        objective.attach(model, sampler)
     start_step = 0
     if resuming:
         state = load_checkpoint(out_dir / CHECKPOINT, config, device)

@@ -175,3 +175,16 @@ def test_train_or_load_reuses_a_finished_run_and_replaces_a_broken_one(dsprites,
     rebuilt = train_or_load(config, tmp_path, device="cpu", dataset=dsprites, progress=False)
     for a, b in zip(first.model.parameters(), rebuilt.model.parameters()):
         assert torch.equal(a, b)  # retrained from the same seed
+
+
+def test_width_scales_the_conv_vae_and_names_the_run():
+    wide = TrainConfig(steps=1, width=2)
+    assert wide.slug().startswith("beta_vae-convx2-binary") and "x" not in TrainConfig(steps=1).slug().split("-")[1]
+    model, _ = wide.build("cpu")
+    narrow, _ = TrainConfig(steps=1).build("cpu")
+    assert model.encoder.features[0].out_channels == 2 * narrow.encoder.features[0].out_channels == 64
+    assert model.decoder(torch.zeros(3, 10)).shape == (3, 1, 64, 64)
+    with pytest.raises(ValueError, match="width=0"):
+        TrainConfig(width=0).validate()
+    with pytest.raises(ValueError, match="only conv scales"):
+        TrainConfig(width=2, architecture="mlp").validate()
