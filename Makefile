@@ -9,7 +9,7 @@ DEVICE  ?= auto
 SEED    ?= 0
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv data report test lab sync bench clean
+.PHONY: venv data report test exercises lab sync bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,9 @@ report: data
 
 test: data
 	COURSE_PROFILE=smoke $(PY) -m pytest
+
+exercises: $(STAMP)
+	$(PY) -m course_lib exercises --out build/student
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

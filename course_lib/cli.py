@@ -5,6 +5,7 @@
   evaluate    the disentanglement metrics of a trained run (written to RUN/metrics.csv)
   sweep       train and evaluate a grid of (method, hyperparameter value, seed) on Dask
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
+  exercises   write the student build (solution cells replaced by prompts) to build/student
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
 """
 from __future__ import annotations
@@ -96,6 +97,14 @@ def _notebooks(args) -> int:
     return 1 if any(r.status != "ok" for r in results) else 0
 
 
+def _exercises(args) -> int:
+    from course_lib.student import build_student
+
+    written = build_student(args.out)
+    print(f"{len(written)} student notebooks in {args.out}")
+    return 0
+
+
 def _sync(args) -> int:
     from course_lib.runner import discover_notebooks, ipynb_text, sync_notebooks
 
@@ -176,6 +185,10 @@ def main(argv=None) -> int:
     notebooks.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="folder of .py notebooks")
     notebooks.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebook stems to run")
     notebooks.set_defaults(func=_notebooks)
+
+    exercises = commands.add_parser("exercises", help="write the student build: solutions replaced by prompts")
+    exercises.add_argument("--out", default="build/student", help="output folder")
+    exercises.set_defaults(func=_exercises)
 
     sync = commands.add_parser("sync", help="regenerate notebooks/*.ipynb from the .py sources")
     sync.add_argument("--check", action="store_true", help="report out-of-sync notebooks, write nothing")
