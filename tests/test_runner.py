@@ -1,11 +1,13 @@
 """The notebook runner on tiny notebooks with known outcomes."""
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from course_lib.cli import main
 from course_lib.runner import discover_notebooks, run_notebooks
+from course_lib.site_check import check_site, find_chromium
 
 HEADER = """\
 # ---
@@ -79,3 +81,31 @@ def test_bad_arguments_fail_before_any_file_is_written(three_notebooks, tmp_path
     with pytest.raises(ValueError, match=message):
         run_notebooks(out, notebooks_dir=three_notebooks, progress=False, **{"profile": "smoke", **kwargs})
     assert not out.exists()
+
+
+needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (.ci/run installs it)")
+
+
+@needs_chromium
+def test_the_site_opens_in_chromium_with_every_link_and_image(three_notebooks, tmp_path):
+    out = tmp_path / "site"
+    run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, progress=False)
+    report = check_site(out / "index.html", screenshot=tmp_path / "index.png")
+    assert {Path(page).name for page in report.pages} == {"index.html", "00_first.html", "01_broken.html",
+                                                          "02_last.html"}
+    assert report.missing == [] and report.broken_images == {}
+    assert report.pages[str(out / "00_first.html")]["images"] >= 1  # the embedded figure loaded
+    screenshot = (tmp_path / "index.png").read_bytes()
+    assert screenshot.startswith(b"\x89PNG") and len(screenshot) > 5000
+
+
+@needs_chromium
+def test_check_site_reports_dead_links_and_broken_images(tmp_path):
+    (tmp_path / "index.html").write_text('<a href="page.html">p</a> <a href="gone.html">g</a>'
+                                         '<img src="data:image/png;base64,AAAA">')
+    (tmp_path / "page.html").write_text('<img src="missing.png">')
+    report = check_site(tmp_path / "index.html")
+    assert report.missing == [str(tmp_path / "gone.html")]
+    assert set(report.broken_images) == {str(tmp_path / "index.html"), str(tmp_path / "page.html")}
+    with pytest.raises(ValueError, match="does not exist"):
+        check_site(tmp_path / "nothing.html")
