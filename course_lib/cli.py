@@ -5,6 +5,7 @@
   evaluate    the disentanglement metrics of a trained run (written to RUN/metrics.csv)
   sweep       train and evaluate a grid of (method, hyperparameter value, seed) on Dask
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
+  report      an HTML report on one model (--run, or a configuration), or on every run of a sweep
   exercises   write the student build (solution cells replaced by prompts) to build/student
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
 """
@@ -97,6 +98,21 @@ def _notebooks(args) -> int:
     return 1 if any(r.status != "ok" for r in results) else 0
 
 
+def _report(args) -> int:
+    from course_lib.report import write_report, write_sweep_reports
+
+    common = {"out_dir": args.out, "profile": args.profile, "device": args.device}
+    if args.sweep:
+        print(f"comparison page: {write_sweep_reports(args.sweep, **common)}")
+        return 0
+    hyperparameters = {name: getattr(args, name) for name, _ in HYPERPARAMETER_FLAGS.values()
+                       if getattr(args, name) is not None}
+    configuration = {"run": args.run} if args.run else {
+        "method": args.method, "hyperparameters": hyperparameters, "seed": args.seed, "steps": args.steps}
+    print(f"report: {write_report(**common, name=args.name, **configuration)}")
+    return 0
+
+
 def _exercises(args) -> int:
     from course_lib.student import build_student
 
@@ -185,6 +201,21 @@ def main(argv=None) -> int:
     notebooks.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help="folder of .py notebooks")
     notebooks.add_argument("--only", nargs="+", default=None, metavar="NAME", help="notebook stems to run")
     notebooks.set_defaults(func=_notebooks)
+
+    report = commands.add_parser("report", help="an HTML report on a model (or one per run of a sweep)")
+    source = report.add_mutually_exclusive_group()
+    source.add_argument("--run", default=None, help="a run directory or a checkpoint inside one")
+    source.add_argument("--sweep", default=None, help="a sweep folder: one report per finished run + comparison")
+    report.add_argument("--method", default="beta_vae", help="without --run: the configuration to report on")
+    for flag, (name, kind) in HYPERPARAMETER_FLAGS.items():
+        report.add_argument(flag, dest=name, type=kind, default=None)
+    report.add_argument("--steps", type=int, default=None, help="default: the profile's train_steps")
+    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--profile", default=None, help="smoke | lecture | full (metric sample sizes)")
+    report.add_argument("--device", default="auto")
+    report.add_argument("--name", default=None, help="file name (default: the run's)")
+    report.add_argument("--out", default="reports", help="output folder")
+    report.set_defaults(func=_report)
 
     exercises = commands.add_parser("exercises", help="write the student build: solutions replaced by prompts")
     exercises.add_argument("--out", default="build/student", help="output folder")

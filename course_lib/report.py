@@ -1,0 +1,124 @@
+"""The parameterised model report (`notebooks/report.py`) and the pieces it is made of.
+
+A report is about one trained model, named by a run directory, a checkpoint inside one, or a
+configuration (method, hyperparameters, seed, steps) that is trained or loaded from the runs cache.
+`write_report` executes the report notebook with papermill and exports it as `reports/<name>.html`;
+`write_sweep_reports` writes one report per finished run of a sweep plus a comparison page.
+"""
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from course_lib.io import write_text_atomic
+from course_lib.runner import NOTEBOOKS_DIR, execute_notebook
+from course_lib.training import CONFIG, SUMMARY, TrainConfig, load_run, train_or_load
+
+REPORT_NOTEBOOK = NOTEBOOKS_DIR / "report.py"
+
+# Indicative spread (roughly the middle half) of each score over the study's dSprites models, read off
+# Locatello et al. 2019's per-method score distributions (their Figure 13). Read them as orientation,
+# not as exact figures: they come from 300,000-step models with the study's sample sizes.
+LITERATURE_RANGES = {
+    ("beta_vae", "eval_accuracy"): (0.70, 0.90), ("factor_vae", "eval_accuracy"): (0.55, 0.80),
+    ("mig", "score"): (0.05, 0.30), ("sap", "score"): (0.01, 0.07),
+    ("dci", "disentanglement"): (0.10, 0.50), ("modularity", "modularity"): (0.80, 0.95),
+}
+
+
+def resolve_run(run=None, method: str = "beta_vae", hyperparameters: dict | None = None, seed: int = 0,
+                steps: int = 2000, device="auto", runs_dir=None):
+    """The model to report on: `run` (a run directory or a checkpoint file in one), else the run of
+    the configuration (method, hyperparameters, seed, steps), trained if it is not cached yet."""
+    if run is not None:
+        path = Path(run)
+        directory = path.parent if path.is_file() else path
+        if not (directory / CONFIG).is_file():
+            raise ValueError(f"run={str(run)!r} is neither a run directory nor a checkpoint inside one "
+                             f"(no {CONFIG} beside it)")
+        return load_run(directory, device=device)
+    config = TrainConfig(method=method, hyperparameters=dict(hyperparameters or {}), steps=steps, seed=seed)
+    return train_or_load(config.validate(), root=runs_dir, device=device)
+
+
+def metrics_with_ranges(table: pd.DataFrame) -> pd.DataFrame:
+    """`evaluate`'s table with the literature's indicative range beside each disentanglement score."""
+    ranges = [LITERATURE_RANGES.get((m, s)) for m, s in zip(table["metric"], table["score"])]
+    low = [r[0] if r else float("nan") for r in ranges]
+    high = [r[1] if r else float("nan") for r in ranges]
+    verdict = ["—" if r is None else "below" if v < r[0] else "above" if v > r[1] else "within"
+               for v, r in zip(table["value"], ranges)]
+    return table.assign(literature_low=low, literature_high=high, versus_literature=verdict)
+
+
+def run_metadata(run) -> dict:
+    """The run's configuration, versions, device, seed and training time, from its JSON files."""
+    config = json.loads((run.directory / CONFIG).read_text())
+    summary_path = run.directory / SUMMARY
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    return {"run directory": str(run.directory), "method": run.config.method,
+            "hyperparameters": run.config.hyperparameters, "steps": run.step, "seed": run.config.seed,
+            "trained on": summary.get("device", config.get("device")),
+            "training seconds (last session)": summary.get("seconds_this_session"),
+            "steps per second": summary.get("steps_per_second"), "versions": config.get("versions")}
+
+
+def write_report(out_dir="reports", name: str | None = None, profile=None, device="auto", **parameters) -> Path:
+    """Execute the report notebook with `parameters` (run=..., or method=..., hyperparameters=..., ...)
+    and write `out_dir/<name>.html` (and the executed `.ipynb`); return the HTML path.
+
+    Raises RuntimeError when the notebook fails (its partial HTML is still written)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if name is None:
+        name = Path(parameters["run"]).name if parameters.get("run") else _config_name(parameters)
+    values = {"profile": profile, "device": device, **{k: (str(v) if isinstance(v, Path) else v)
+                                                       for k, v in parameters.items()}}
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".report-") as scratch:
+        result = execute_notebook(REPORT_NOTEBOOK, Path(scratch), values, timeout_s=24 * 3600)
+        for suffix in (".html", ".ipynb"):
+            produced = Path(scratch) / f"{REPORT_NOTEBOOK.stem}{suffix}"
+            if produced.is_file():
+                produced.replace(out_dir / f"{name}{suffix}")
+    if result.status != "ok":
+        raise RuntimeError(f"the report on {name} failed: {result.error} (see {out_dir / name}.html)")
+    return out_dir / f"{name}.html"
+
+
+def _config_name(parameters: dict) -> str:
+    hyper = "".join(f"-{k}{v}" for k, v in sorted((parameters.get("hyperparameters") or {}).items()))
+    return (f"report-{parameters.get('method', 'beta_vae')}{hyper}-steps{parameters.get('steps', 'default')}"
+            f"-seed{parameters.get('seed', 0)}")
+
+
+def comparison_page(results: pd.DataFrame, report_links: dict, title: str) -> str:
+    """A standalone HTML page: the sweep's results table, each row linked to its model's report."""
+    table = results.copy()
+    table.insert(0, "report", [f'<a href="{html.escape(report_links[r])}">report</a>' if r in report_links else ""
+                               for r in table["run_dir"]])
+    body = table.drop(columns=["run_dir"]).to_html(index=False, escape=False, float_format=lambda v: f"{v:.3f}",
+                                                  na_rep="")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse} "
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+def write_sweep_reports(sweep_dir, out_dir="reports", profile=None, device="auto") -> Path:
+    """One report per finished run of a sweep (its results.csv) and `out_dir/<sweep>-comparison.html`."""
+    from course_lib.sweep import RESULTS_TABLE
+
+    sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
+    if not (sweep_dir / RESULTS_TABLE).is_file():
+        raise ValueError(f"sweep_dir={str(sweep_dir)!r} has no {RESULTS_TABLE}; run the sweep first")
+    results = pd.read_csv(sweep_dir / RESULTS_TABLE)
+    links = {}
+    for run_dir in results.loc[results["status"] == "ok", "run_dir"]:
+        links[run_dir] = write_report(out_dir, run=run_dir, profile=profile, device=device).name
+    page = out_dir / f"{sweep_dir.name}-comparison.html"
+    write_text_atomic(page, comparison_page(results, links, f"Sweep {sweep_dir.name}"))
+    return page

@@ -1,0 +1,154 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Model report
+#
+# A report on one trained model: what it was trained with, how training went, what it reconstructs,
+# how much each latent is used, what each latent does, and every disentanglement metric of
+# `course_lib.metrics` beside the range the literature reports. Run it on your own model:
+#
+# ```bash
+# python -m course_lib report --run runs/<run directory>           # a trained run (or its checkpoint)
+# python -m course_lib report --method beta_vae --beta 4 --steps 20000 --seed 1   # trains if not cached
+# python -m course_lib report --sweep runs/my_sweep                # one report per run + a comparison page
+# ```
+#
+# or execute this notebook with papermill and the parameters below. With no `run` it reports on the
+# configuration `method` / `hyperparameters` / `seed` / `steps` (default: the profile's step count),
+# training it first when the runs cache does not hold it.
+
+# %% tags=["parameters"]
+profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
+device = "auto"
+seed = 0
+run = None  # a run directory or a checkpoint inside one; None: the configuration below
+method = "beta_vae"
+hyperparameters = None  # e.g. {"beta": 4}; None: the method's defaults
+steps = None  # None: the profile's train_steps
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from course_lib.data import DSprites
+from course_lib.device import get_device
+from course_lib.metrics import evaluate
+from course_lib.profiles import get_profile
+from course_lib.report import metrics_with_ranges, resolve_run, run_metadata
+from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
+from course_lib.seeding import seed_everything
+from course_lib.viz import plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals
+
+P = get_profile(profile)
+DEVICE = get_device(device)
+random_state = seed_everything(seed)
+# metric sample sizes: the study's in `full`; smaller in `lecture` (minutes on a CPU) and `smoke` (seconds)
+NUM_TRAIN = {"smoke": 64, "lecture": 5_000, "full": 10_000}[P.name]
+NUM_TEST = NUM_TRAIN // 2
+run = resolve_run(run, method, hyperparameters, seed, steps or P.train_steps, device=DEVICE)
+model, data = run.model, DSprites(run.config.variant)
+print(f"profile: {P.name}; device: {DEVICE}; seed: {seed}; metric draws {NUM_TRAIN:,} / {NUM_TEST:,}")
+
+# %% [markdown]
+# ## 1 · The run
+
+# %%
+pd.Series(run_metadata(run), name="value").to_frame()
+
+# %% [markdown]
+# ## 2 · Training
+#
+# Every term the objective logged, as a running mean: the negative ELBO's reconstruction and KL, and
+# the method's own terms (capacity, total correlation, discriminator, DIP penalties, ...).
+
+# %%
+window = max(1, run.step // 50)
+smooth = run.log.rolling(window, min_periods=1).mean().assign(step=run.log["step"])
+terms = [t for t in ("total", "reconstruction", "kl", "total_correlation", "capacity") if t in smooth]
+plot_loss_curves(smooth, terms)
+plt.suptitle(f"{run.config.method} {run.config.hyperparameters}: training terms ({window}-step running mean)")
+plt.show()
+
+# %% [markdown]
+# ## 3 · Reconstructions, KL per latent and traversals
+
+# %%
+factors, observations = data.sample(min(P.num_samples, 2000), random_state)
+means, log_vars = encode(model, observations)
+plot_reconstructions(observations, decode(model, means[:8]), num=8)
+plt.suptitle("Inputs (top) and reconstructions of their mean codes (bottom)")
+plt.show()
+kl = kl_per_latent(means, log_vars)
+plot_kl_per_latent(smooth)
+plt.show()
+traversals, order = latent_traversals(model, observations[0], (means, log_vars), num_steps=10)
+plot_traversals(traversals, order, kl)
+plt.suptitle("Latent traversals around one image (rows sorted by KL; 5 %–95 % quantiles)")
+plt.show()
+
+# %% [markdown]
+# **Reading these figures.** A latent with KL near 0 is inactive: its traversal row does not change
+# the image. In a disentangled model each active row changes one factor of dSprites (shape, scale,
+# orientation, x, y) and nothing else.
+
+# %% [markdown]
+# ## 4 · Disentanglement metrics
+#
+# All six metrics of Locatello et al. (2019) through `course_lib.metrics.evaluate` (each metric from
+# its own random state, seed `seed`), with an indicative range of what the study's dSprites models
+# score (`course_lib.report.LITERATURE_RANGES`; 300,000-step models, so a short run sits below it).
+
+# %%
+table = metrics_with_ranges(evaluate(data, mean_code_function(model), random_state=seed, num_train=NUM_TRAIN,
+                                     num_test=NUM_TEST, num_variance_estimate=NUM_TRAIN))
+table.round(3)
+
+# %%
+scores = table.dropna(subset=["literature_low"])
+fig, ax = plt.subplots(figsize=(8, 3.5), layout="constrained")
+labels = [f"{m}\n{s}" for m, s in zip(scores["metric"], scores["score"])]
+ax.bar(labels, scores["literature_high"] - scores["literature_low"], bottom=scores["literature_low"],
+       color="tab:gray", alpha=0.35, label="indicative range (Locatello et al. 2019)")
+ax.scatter(labels, scores["value"], color="tab:red", zorder=3, label="this model")
+ax.set(ylim=(0, 1.05), ylabel="score", title="This model's metrics against the study's dSprites models")
+ax.legend(loc="upper right")
+plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** Which latents are *active* (mean KL above 0.1 nats)? Check in the traversals that
+# the inactive ones leave the image unchanged: measure the largest pixel change along each row.
+
+# %% tags=["solution"]
+change = abs(traversals[:, -1] - traversals[:, 0]).reshape(len(traversals), -1).max(axis=1)
+pd.DataFrame({"latent": [f"z{d}" for d in order], "KL (nats)": kl[order].round(3),
+              "largest pixel change": change.round(3)})
+
+# %% [markdown]
+# **Exercise 2.** Metrics move with the random draws as well as with the model. Recompute MIG and
+# DCI disentanglement with three other seeds of `evaluate`: how large is that spread compared with the
+# gap between this model and the literature's range?
+
+# %% tags=["solution"]
+spread = pd.DataFrame({s: evaluate(data, mean_code_function(model), metrics=("mig", "dci"), random_state=s,
+                                   num_train=NUM_TRAIN, num_test=NUM_TEST, progress=False).set_index("score")["value"]
+                       for s in (1, 2, 3)}).loc[["score", "disentanglement"]]
+spread.assign(std=spread.std(axis=1)).round(3)
+
+# %% [markdown]
+# ## References
+# * F. Locatello et al. *Challenging Common Assumptions in the Unsupervised Learning of Disentangled
+#   Representations.* ICML 2019.
+# * The metric papers: see notebook 08.
