@@ -43,6 +43,7 @@ bench: data
 	$(PY) benchmarks/bench_train.py --device $(DEVICE)
 	$(PY) benchmarks/bench_metrics.py --device $(DEVICE)
 	$(PY) benchmarks/bench_geomancer.py
+	$(PY) benchmarks/bench_geometry.py --device $(DEVICE)
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -1,0 +1,635 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 12 · Latent geometry: the pullback metric, geodesics and curvature
+#
+# Every notebook so far treated the latent space as flat: traversals move one coordinate in a
+# straight line, interpolations follow $z(t) = (1 - t) z_0 + t z_1$, and distances between codes are
+# Euclidean. But the decoder bends that space: a step of 0.1 in one direction may move a sprite by a
+# pixel, in another it may change nothing at all. Measured by **what the image does**, the latent space
+# is a curved (Riemannian) manifold. Arvanitidis, Hansen & Hauberg (2018) and Shao, Kumar & Fletcher
+# (2018) worked out its geometry; Shukla et al. (2019) asked it of the disentangling VAEs. In this
+# notebook you will
+#
+# * derive the **pullback metric** $G(z) = J(z)^\top J(z)$ from the decoder's Jacobian, with lengths,
+#   energies and the **magnification factor** $\tfrac12 \log\det G$, and check them on a sphere;
+# * see the metric of a **2-D latent plane** (notebook 01's 2-D VAE) and compute **geodesics**, the
+#   shortest curves, by energy minimisation; and the **expected metric** of a stochastic decoder;
+# * ask Shukla et al.'s questions of four models of the course (VAE, β-VAE, β-TCVAE, DIP-VAE-I): how
+#   curved is each latent space **along each traversal**; does **geodesic interpolation** look
+#   different from linear; does the **Riemannian distance separate the shapes** better than the
+#   Euclidean one;
+# * see why such analyses prefer **ELU to ReLU** decoders.
+#
+# The four models are the runs of notebooks 01, 02, 05 and 06 (same configurations, so they are
+# loaded, not retrained): `smoke` (20 steps) gives meaningless models that only prove the code runs;
+# **figures about trained models are only meaningful from `lecture` on** (2,000 steps; the study
+# trains 300,000). Sections 1 and 5 are meaningful at every profile.
+
+# %% tags=["parameters"]
+profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
+device = "auto"
+seed = 0
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from scipy.spatial.distance import cdist
+
+from course_lib.data import DSprites
+from course_lib.device import get_device
+from course_lib.factor_matching import match_latents_to_factors, normalized_mutual_information
+from course_lib.geometry import (RBFStd, curve_length, geodesic, graph_distances, jacobian, latent_plane,
+                                 magnification_factor, mean_decoder, metric_from_jacobian, mlp_decoder,
+                                 pullback_metric, rank_statistics, separability, stacked_decoder, step_lengths,
+                                 straight_line, traversal_curvature)
+from course_lib.geometry_plots import plot_grouped_bars, plot_metric_plane, plot_singular_spectra, plot_step_lengths
+from course_lib.objectives import STUDY_SWEEPS
+from course_lib.profiles import get_profile
+from course_lib.representation import decode, encode, kl_per_latent, quantile_ranges
+from course_lib.seeding import seed_everything
+from course_lib.training import TrainConfig, train_or_load
+from course_lib.viz import show_images
+
+P = get_profile(profile)
+DEVICE = get_device(device)
+random_state = seed_everything(seed)
+NUM_CODES = max(256, P.num_samples // 5)  # images encoded per model (smoke 256, lecture 2,000)
+NUM_JACOBIANS = int(np.clip(P.num_samples // 80, 32, 256))  # encoded images at which each Jacobian is analysed
+PER_SHAPE = max(12, P.num_samples // 200)  # images per shape for the distance study (smoke 12, lecture 50)
+GRID = int(np.clip(P.num_samples // 200, 16, 60))  # grid points per axis of the latent-plane maps
+MAX_STEPS = int(np.clip(P.train_steps // 5, 10, 400))  # L-BFGS steps per geodesic (smoke 10, lecture 400)
+N_POINTS = 16  # points per discrete curve
+settings = dict(steps=P.train_steps, checkpoint_every=max(1, P.train_steps // 4), seed=seed)
+print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
+print(f"device:  {DEVICE}")
+print(f"seed:    {seed}")
+print(f"codes per model = {NUM_CODES:,}, Jacobians = {NUM_JACOBIANS}, images per shape = {PER_SHAPE}, "
+      f"geodesics: {N_POINTS} points, <= {MAX_STEPS} steps")
+
+# %% [markdown]
+# ## 1 · The pullback metric
+#
+# A decoder $f : \mathbb R^d \to \mathbb R^D$ maps a code to an image (here the Bernoulli mean
+# $\sigma(\text{logits})$, $D = 4096$ pixels). Move the code a little, $z \to z + \mathrm dz$; the image
+# moves by $f(z + \mathrm dz) - f(z) \approx J(z)\,\mathrm dz$ with the Jacobian
+# $J(z) = \partial f / \partial z \in \mathbb R^{D \times d}$, so its squared length is
+#
+# $$
+# \|f(z + \mathrm dz) - f(z)\|^2 \approx \mathrm dz^\top\, \underbrace{J(z)^\top J(z)}_{G(z)}\, \mathrm dz .
+# $$
+#
+# $G(z)$, a symmetric positive semi-definite $d \times d$ matrix at every code, is the **pullback
+# metric**: the image space's Euclidean metric pulled back through $f$. It measures lengths in the
+# latent space *as the image sees them*. A latent curve $z(t)$, $t \in [0, 1]$, has length and energy
+#
+# $$
+# L[z] = \int_0^1 \sqrt{\dot z^\top G(z)\, \dot z}\;\mathrm dt = \int_0^1 \|\tfrac{\mathrm d}{\mathrm dt} f(z(t))\|\,\mathrm dt,
+# \qquad
+# E[z] = \tfrac12 \int_0^1 \dot z^\top G(z)\, \dot z\;\mathrm dt ,
+# $$
+#
+# and by Cauchy–Schwarz $L^2 \le 2E$ with equality exactly at constant speed. A **geodesic** is a
+# curve of least length between its ends; minimising the energy gives the same curves, travelled at
+# constant speed, and the energy is the easier objective (smooth, no square root). Discretised with
+# $n$ points $z_0, \dots, z_{n-1}$ (time step $1/(n-1)$):
+#
+# $$
+# L \approx \sum_{i=0}^{n-2} \|f(z_{i+1}) - f(z_i)\|, \qquad
+# E \approx \frac{n-1}{2} \sum_{i=0}^{n-2} \|f(z_{i+1}) - f(z_i)\|^2 .
+# $$
+#
+# `course_lib.geometry.geodesic` fixes $z_0$ and $z_{n-1}$, starts from the straight line and moves the
+# interior points by L-BFGS on $E$ (Shao et al. 2018 descend the same discrete energy), until the
+# scale-free gradient $\|\nabla E\|\,\|z_1 - z_0\| / E$ falls below a tolerance. The **magnification
+# factor** $\tfrac12 \log\det G(z) = \log \sqrt{\det J^\top J}$ is the log of the factor by which the
+# decoder stretches a small latent volume (Arvanitidis et al. 2018 draw it as a heat map); it is
+# $-\infty$ where $J$ loses rank. `jacobian` computes $J$ in forward mode (`torch.func.jvp`), all $d$
+# directions and all codes of a chunk at once.
+#
+# **A known answer first.** Map latent angles (colatitude $\theta$, longitude $\varphi$) onto the unit
+# sphere. A straight line in $(\theta, \varphi)$ is not a great circle, so the geodesic must bend, and
+# its length must be the great-circle distance $\arccos(x_0 \cdot x_1)$:
+
+# %%
+class Sphere(torch.nn.Module):
+    """(theta, phi) -> the unit sphere in R^3."""
+
+    def forward(self, z):
+        theta, phi = z[:, 0], z[:, 1]
+        return torch.stack([theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()], dim=1)
+
+
+sphere = Sphere()
+ends = np.array([[math.pi / 4, 0.0], [math.pi / 3, math.pi / 2]])
+x0, x1 = sphere(torch.as_tensor(ends)).numpy()
+sphere_geodesic = geodesic(sphere, ends[0], ends[1], n_points=N_POINTS, gtol=1e-6, max_steps=1000)
+print(f"great-circle distance {math.acos(x0 @ x1):.5f}; discrete geodesic {sphere_geodesic.length:.5f} "
+      f"({sphere_geodesic.steps} L-BFGS steps); straight line in (θ, φ) {sphere_geodesic.linear_length:.5f}")
+print("pullback metric at the start (diag(1, sin²θ)):\n", pullback_metric(sphere, ends[:1])[0].round(4))
+
+fig = plt.figure(figsize=(11, 4.5), layout="constrained")
+ax = fig.add_subplot(1, 2, 1, projection="3d")
+u, v = np.meshgrid(np.linspace(0, np.pi, 30), np.linspace(0, 2 * np.pi, 60))
+ax.plot_wireframe(np.sin(u) * np.cos(v), np.sin(u) * np.sin(v), np.cos(u), color="0.85", linewidth=0.4)
+for name, path, color in (("straight line in (θ, φ)", straight_line(*ends, N_POINTS), "tab:blue"),
+                          ("geodesic", sphere_geodesic.path, "tab:red")):
+    points = sphere(torch.as_tensor(path)).numpy()
+    ax.plot(*points.T, "o-", color=color, markersize=3, label=name)
+ax.legend(loc="upper left")
+ax.set(title="Two curves between the same points", xticks=[], yticks=[], zticks=[])
+ax = fig.add_subplot(1, 2, 2)
+ax.plot(sphere_geodesic.energy_history, "o-", markersize=3)
+ax.set(xlabel="L-BFGS step", ylabel="energy E", title="The energy never increases")
+plt.show()
+
+# %% [markdown]
+# **What to notice.**
+# * The optimiser bends the path towards the pole, onto the great circle, and its length matches
+#   $\arccos(x_0 \cdot x_1)$ up to the polygon's discretisation error (chords are shorter than arcs,
+#   by about $L^3 / (24 (n-1)^2)$; Exercise 1 measures it).
+# * The metric at $\theta = \pi/4$ is $\mathrm{diag}(1, \sin^2\theta) = \mathrm{diag}(1, 0.5)$: a
+#   step in longitude moves the point less than the same step in colatitude. Every decoder defines
+#   such a matrix at every code; the rest of the notebook reads it for trained decoders.
+# * The energy falls monotonically: L-BFGS's line search only accepts steps that decrease it.
+
+# %% [markdown]
+# ## 2 · A latent plane you can see
+#
+# Notebook 01 trained a VAE with a **2-D** latent space (an MLP encoder and decoder). Its metric can be
+# drawn: the magnification factor on a grid over the plane, with the posterior means of the data on
+# top. We then join two codes by the straight line and by a geodesic.
+#
+# **Stochastic decoders.** A VAE decoder is a distribution, not a function. Arvanitidis et al. write a
+# Gaussian decoder as $x = \mu(z) + \sigma(z) \odot \varepsilon$ and show (their Theorem 1) that the
+# expected metric is
+#
+# $$
+# \bar G(z) = \mathbb E\big[J^\top J\big] = J_\mu(z)^\top J_\mu(z) + J_\sigma(z)^\top J_\sigma(z),
+# $$
+#
+# the pullback metric of $z \mapsto (\mu(z), \sigma(z))$. Their point: a decoder's $\sigma$ should
+# **grow away from the data**, where the model knows nothing; then $J_\sigma$ is large at the edge of
+# the data and geodesics stay on it. They replace the decoder's variance network by an RBF network,
+# $\sigma(z)^{-2} = \sum_k w\, e^{-\lambda_k \|z - c_k\|^2} + \zeta$ on centres $c_k$ of the codes
+# (`RBFStd`). The kit's Bernoulli decoders have no variance head, so we **attach** one to the 2-D VAE
+# (32 k-means centres, the same std for every pixel) to see the effect; the kit's models themselves are
+# analysed with the deterministic metric of the mean.
+
+# %%
+data = DSprites("binary")
+SHAPE, POS_X = data.factor_names.index("shape"), data.factor_names.index("position_x")
+factors, observations = data.sample(NUM_CODES, random_state)
+run_2d = train_or_load(TrainConfig("vae", architecture="mlp", num_latent=2, **settings), device=DEVICE)  # notebook 01
+decoder_2d = mean_decoder(run_2d.model)
+codes_2d = encode(run_2d.model, observations)[0]
+xs, ys, grid = latent_plane(codes_2d, GRID)
+std_head = RBFStd.fit(codes_2d, num_centers=32, out_dim=4096, random_state=seed).to(DEVICE)
+stochastic_2d = stacked_decoder(decoder_2d, std_head)
+planes = {"decoder mean: G = JᵀJ": magnification_factor(pullback_metric(decoder_2d, grid)),
+          "with an RBF std head: Ḡ = J_μᵀJ_μ + J_σᵀJ_σ": magnification_factor(pullback_metric(stochastic_2d, grid))}
+
+pairs = random_state.choice(NUM_CODES, size=(24, 2), replace=False)
+candidates = geodesic(decoder_2d, codes_2d[pairs[:, 0]], codes_2d[pairs[:, 1]], N_POINTS, max_steps=MAX_STEPS)
+best = int(np.argmax(candidates.ratio))
+z_a, z_b = codes_2d[pairs[best]]
+expected = geodesic(stochastic_2d, z_a, z_b, N_POINTS, max_steps=MAX_STEPS)
+print(f"24 random pairs: linear / geodesic length ratio median {np.median(candidates.ratio):.3f}, "
+      f"largest {candidates.ratio[best]:.3f} (shown below)")
+print(f"that pair: straight line {candidates.linear_length[best]:.1f} px, geodesic {candidates.length[best]:.1f} px; "
+      f"the expected-metric geodesic measured in image space {curve_length(decoder_2d, expected.path):.1f} px")
+
+# %%
+paths = {"straight line": straight_line(z_a, z_b, N_POINTS), "geodesic": candidates.path[best],
+         "geodesic, expected metric": expected.path}
+fig, axes = plt.subplots(1, 2, figsize=(14, 5.6), layout="constrained")
+for ax, (title, values) in zip(axes, planes.items()):
+    plot_metric_plane(ax, xs, ys, values, codes_2d, factors[:, POS_X], paths, title=title)
+fig.suptitle(f"2-D VAE ({P.train_steps:,} steps): magnification factor ½ log det G, codes coloured by position_x")
+plt.show()
+show_images(np.concatenate([decode(run_2d.model, path) for path in paths.values()]), ncols=N_POINTS,
+            row_labels=list(paths), cell_size=0.8)
+plt.show()
+
+# %% [markdown]
+# **What to notice.** *(numbers from our `lecture` run; yours may differ in the details)*
+# * The magnification factor is far from uniform: a bright band where small latent steps change the
+#   image a lot (the codes there switch between sprite positions) and dark patches where the decoder
+#   barely moves. Off the data it falls: the mean decoder is *flat* far away, so nothing stops a
+#   geodesic from leaving the data.
+# * Most straight lines are almost geodesics (median length ratio 1.02 over 24 random pairs); the pair
+#   drawn is the worst of them (27.6 px straight, 22.7 px geodesic). The geodesic bends around the
+#   bright band, and its strip shows one blob that moves and fades where the straight line's passes
+#   through blurry two-blob images.
+# * With the RBF std head the metric is huge all around the data (the bright ring on the right): the
+#   expected-metric geodesic is kept inside the data, and measured with the mean's metric it is
+#   barely longer (23.7 px) than the mean's own geodesic.
+
+# %% [markdown]
+# ## 3 · Four models of the course
+#
+# Shukla et al. compared a VAE with β-VAE, β-TCVAE and DIP-VAE. We load the same four families as
+# notebooks 01, 02, 05 and 06 trained them (same configurations, hence the same cached runs): the
+# VAE, β-VAE at the study's largest β, β-TCVAE at β = 6 and DIP-VAE-I at the study's largest
+# $\lambda_{od}$. For each we encode the same images, measure the KL of each latent (which latents
+# are *active*, KL > 0.1 nats) and match every latent to the factor it is most informative about
+# (normalised mutual information, as in notebook 03).
+#
+# **Which image?** The decoders output Bernoulli logits. We use the **mean image**
+# $f(z) = \sigma(\text{logits})$, the point in $[0, 1]^{4096}$ that the decoder predicts; distances
+# there are pixel distances. Logits are unbounded: a pixel the decoder is sure about can change its
+# logit from 8 to 16 without any visible change, so a metric on logits would be dominated by
+# invisible saturation (Exercise 2 measures how much).
+
+# %%
+BIG_BETA = STUDY_SWEEPS["beta_vae"][1][-1]  # 16, notebooks 01 and 02
+LAMBDA = STUDY_SWEEPS["dip_vae_i"][1][-1]  # 50, notebook 06
+CONFIGS = {"VAE": TrainConfig("vae", **settings),
+           f"β-VAE β={BIG_BETA}": TrainConfig("beta_vae", {"beta": BIG_BETA}, **settings),
+           "β-TCVAE β=6": TrainConfig("beta_tcvae", {"beta": 6}, **settings),
+           f"DIP-VAE-I λ={LAMBDA}": TrainConfig("dip_vae_i", {"lambda_od": LAMBDA}, **settings)}
+models, decoders, means, matches = {}, {}, {}, {}
+for name, config in CONFIGS.items():
+    models[name] = train_or_load(config, device=DEVICE).model
+    decoders[name] = mean_decoder(models[name])
+    means[name], log_vars = encode(models[name], observations)
+    nmi = normalized_mutual_information(means[name], factors)
+    matches[name] = match_latents_to_factors(nmi, data.factor_names, kl_per_latent(means[name], log_vars))
+for name, table in matches.items():
+    active = table[table.active].sort_values("kl", ascending=False)
+    print(f"{name:<16}", ", ".join(f"z{d} {row.factor} ({row.kl:.1f})" for d, row in active.iterrows()) or "no active latent")
+
+# %% [markdown]
+# ### 3a · How many directions does each decoder use?
+#
+# The singular values $s_1 \ge \dots \ge s_d$ of $J(z)$ are the image speeds along the metric's
+# principal directions ($G$'s eigenvalues are $s_i^2$). An inactive latent is ignored by the decoder,
+# so the spectrum should fall off after the number of active latents. We count the directions with
+# $s_i > 1\%$ of $s_1$ (`rank_statistics(J, rtol=0.01)`) and report the magnification factor.
+
+# %%
+spectra, rows = {}, []
+for name, decoder in decoders.items():
+    J = jacobian(decoder, means[name][:NUM_JACOBIANS])
+    stats = rank_statistics(J, rtol=0.01)
+    spectra[name] = stats["singular_values"]
+    rows.append({"model": name, "active latents": int(matches[name].active.sum()),
+                 "directions with s > 1% s₁": stats["mean_rank"], "s₁ (px per unit)": np.median(stats["singular_values"][:, 0]),
+                 "½ log det G": np.median(magnification_factor(metric_from_jacobian(J)))})
+fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+plot_singular_spectra(ax, spectra, title=f"Singular values of J at {NUM_JACOBIANS} encoded images (median, 10–90 %)")
+plt.show()
+print(pd.DataFrame(rows).set_index("model").round(2).to_string())
+
+# %% [markdown]
+# **What to notice.**
+# * The first three or four singular values are alike in all four models (about 10, 8, 6 pixels per
+#   latent unit): position and scale, the factors every model learns first, cost the same image change.
+# * After them the β-VAE (5 active latents) and the β-TCVAE fall off fastest; counted against 1 % of
+#   $s_1$ every model still uses 8–10 directions, because the *inactive* latents are not ignored
+#   exactly — after 2,000 steps the decoder still reads them a little. A threshold of 10 % would
+#   give numbers close to the active counts (try `rank_statistics(J, rtol=0.1)`).
+# * The magnification factor separates the families: VAE and DIP-VAE-I (+4.6, +5.3) stretch a latent
+#   volume $e^{4.6} \approx 100$ times; β-VAE and β-TCVAE (−2.1, −2.4) squeeze it, because their small
+#   singular values are smaller.
+
+# %% [markdown]
+# ### 3b · How curved is the latent space along each traversal?
+#
+# A traversal moves one latent $z_k$ across its 5–95 % range. Its image is a curve
+# $t \mapsto f(z + t e_k)$ in pixel space, with velocity $J e_k$. Three measures of how much it bends,
+# for the four most active latents of each model, around two encoded images
+# (`traversal_curvature`):
+#
+# * **turning**: the sum of the angles between the directions $J e_k$ at consecutive steps (9 steps),
+#   the discrete total curvature of the traversal in image space; 0 for a straight line;
+# * **tangent angle**: the mean principal angle between the decoder's tangent spaces (spanned by the
+#   top singular vectors of $J$, as many as the model has active latents) at the traversal's two ends —
+#   Shukla et al.'s *tangent space alignment*: how much the whole manifold turns along the traversal;
+# * **ratio**: the length of the straight traversal divided by the length of the geodesic between its
+#   ends (12 points). 1 means the traversal is already a shortest path; Shao et al. found linear paths
+#   close to geodesics in their models, Shukla et al. larger ratios for disentangled ones.
+
+# %%
+tables = []
+for name, decoder in decoders.items():
+    active = matches[name][matches[name].active].sort_values("kl", ascending=False)
+    top = active.head(4) if len(active) else matches[name].sort_values("kl", ascending=False).head(1)
+    table, _, result = traversal_curvature(decoder, means[name][:2], quantile_ranges(means[name]), top.index.values,
+                                           rank=max(1, len(active)), n_points=12, max_steps=MAX_STEPS // 2, gtol=0.1)
+    tables.append(table.assign(model=name, factor=top.factor.values, kl=top.kl.values).reset_index())
+curvature = pd.concat(tables, ignore_index=True)
+curvature["label"] = "z" + curvature.latent.astype(str) + " " + curvature.factor
+fig, axes = plt.subplots(1, 3, figsize=(17, 4.2), layout="constrained")
+for ax, (column, ylabel) in zip(axes, [("turning", "total turning (degrees)"), ("tangent_angle", "tangent angle (degrees)"),
+                                       ("ratio", "linear / geodesic length")]):
+    plot_grouped_bars(ax, curvature, column, title=ylabel, ylabel=ylabel)
+axes[2].axhline(1, color="k", linewidth=0.8)
+fig.suptitle("Curvature along the traversals of the four most active latents of each model (bars labelled by matched factor)")
+plt.show()
+print(curvature.set_index(["model", "label"])[["kl", "speed", "turning", "tangent_angle", "ratio"]].round(2).to_string())
+
+# %% [markdown]
+# **What to notice.**
+# * No traversal is straight in image space: each turns by 230–510° in total over 9 steps, and the
+#   tangent spaces at its two ends are almost orthogonal (70–86°). A moving sprite uncovers new
+#   pixels at every step, so its image curve keeps turning — the curvature comes from the pixel
+#   representation as much as from the model.
+# * The VAE's traversals and the β-TCVAE's two strongest are the most curved (turning 370–510°,
+#   straight traversals 1.4–1.6 times longer than geodesics); β-VAE β = 16 and DIP-VAE-I λ = 50 are flatter
+#   (ratios 1.2–1.35). Shukla et al. report larger ratios for the disentangled models than for the
+#   VAE; at 2,000 steps we do not see that ordering — the strongest regularisers give the flattest
+#   spaces.
+
+# %% [markdown]
+# ### 3c · Does geodesic interpolation look different?
+#
+# Two images that differ in shape and position: a square in the top-left corner and a heart in the
+# bottom-right. For each model we encode both, join the codes by the straight line and by a geodesic
+# (16 points), and decode both paths. Below the strips: the pixel distance of every step — a
+# geodesic moves at constant speed, a straight latent line does not.
+
+# %%
+pair_factors = np.array([[0, 3, 0, 5, 5], [2, 3, 0, 26, 26]])  # (shape, scale, orientation, x, y)
+pair_images = data.sample_observations_from_factors(pair_factors, random_state)
+strips, speeds = {}, {}
+for name, decoder in decoders.items():
+    z_pair = encode(models[name], pair_images)[0]
+    result = geodesic(decoder, z_pair[0], z_pair[1], N_POINTS, max_steps=MAX_STEPS)
+    for label, path in (("linear", straight_line(*z_pair, N_POINTS)), ("geodesic", result.path)):
+        strips[f"{name}\n{label}"] = decode(models[name], path)
+        speeds.setdefault(name, {})[label] = step_lengths(decoder, path)
+show_images(pair_images, ncols=2, titles=["start", "end"], cell_size=1.0)
+plt.show()
+show_images(np.concatenate(list(strips.values())), ncols=N_POINTS, row_labels=list(strips), cell_size=0.75)
+plt.show()
+fig, axes = plt.subplots(1, 4, figsize=(17, 3.4), layout="constrained", sharey=True)
+for ax, (name, paths) in zip(axes, speeds.items()):
+    plot_step_lengths(ax, paths, title=name)
+plt.show()
+
+# %% [markdown]
+# **What to notice.**
+# * The linear paths *move* the blob from the corner to the other corner (DIP-VAE-I even splits it in
+#   two on the way); every geodesic instead **cross-fades**: the first sprite fades while the second
+#   appears. In pixel space two sprites that do not overlap are joined most cheaply by a fade, and
+#   the geodesic finds that path inside what the decoder can draw.
+# * The speed plots show why: a straight latent line changes the image slowly at both ends and fast
+#   in the middle (up to 8.5 px per step for the VAE), while the geodesic moves at constant speed
+#   (about 2 px per step). Geodesics are 12–46 % shorter (VAE 41.8 → 29.6 px, β-TCVAE 52.8 → 28.5).
+# * So "geodesic interpolation looks more natural" (Shao et al. on faces) does not carry over to
+#   sprites measured in pixels: the metric decides what *shortest* means, and the pixel metric prefers
+#   fading to moving.
+
+# %% [markdown]
+# ### 3d · Do Riemannian distances separate the shapes?
+#
+# Shukla et al. report that classes are better separated under the Riemannian distance than under
+# the Euclidean one. dSprites' classes are its three **shapes**. We draw `PER_SHAPE` images of each
+# shape (every other factor random), encode them and compare three distance matrices:
+#
+# * **Euclidean** distance between the codes, $\|z_i - z_j\|$;
+# * **Riemannian** distance, the length of the shortest decoded path. All pairs by L-BFGS would take
+#   too long, so `graph_distances` joins every code to its 10 nearest codes by straight segments,
+#   measures each segment's decoded length (5 points) and takes shortest paths through the graph
+#   (Dijkstra). Paths stay near the data; the estimate is an upper bound of the geodesic distance,
+#   checked below against L-BFGS geodesics on a few pairs;
+# * as a reference, the **pixel** distance between the input images themselves.
+#
+# Scores are scale-free, so different distances compare: the **margin** $(b - a)/(b + a)$ averaged
+# over points ($a$: distance to the nearest image of the same shape, $b$: of another shape), the
+# leave-one-out **1-NN accuracy** (chance: 1/3) and the **silhouette**.
+
+# %%
+shape_factors = data.sample_factors(3 * PER_SHAPE, random_state)
+shape_factors[:, SHAPE] = np.repeat(np.arange(3), PER_SHAPE)
+shape_images = data.sample_observations_from_factors(shape_factors, random_state)
+labels = shape_factors[:, SHAPE]
+flat = shape_images.reshape(len(shape_images), -1)
+rows = [{"model": "(input pixels)", "distance": "Euclidean", **separability(cdist(flat, flat), labels)}]
+riemannian = {}
+for name, decoder in decoders.items():
+    codes = encode(models[name], shape_images)[0]
+    riemannian[name] = graph_distances(decoder, codes, num_neighbors=10, segment_points=5)
+    rows.append({"model": name, "distance": "Euclidean", **separability(cdist(codes, codes), labels)})
+    rows.append({"model": name, "distance": "Riemannian", **separability(riemannian[name], labels)})
+scores = pd.DataFrame(rows).set_index(["model", "distance"])
+print(scores.round(3).to_string())
+
+# %%
+name = "VAE"
+codes = encode(models[name], shape_images)[0]
+check_pairs = random_state.choice(len(codes), size=(3, 2), replace=False)
+check = geodesic(decoders[name], codes[check_pairs[:, 0]], codes[check_pairs[:, 1]], N_POINTS, max_steps=MAX_STEPS)
+print(pd.DataFrame({"graph distance": riemannian[name][check_pairs[:, 0], check_pairs[:, 1]],
+                    "L-BFGS geodesic": check.length, "straight line": check.linear_length},
+                   index=[f"{i}–{j}" for i, j in check_pairs]).round(2).to_string())
+
+# %% [markdown]
+# **What to notice.**
+# * At 2,000 steps no distance separates the shapes: every margin is negative (a random image of
+#   another shape is usually closer than the nearest one of the same shape), 1-NN accuracies are
+#   0.25–0.35 (chance: 0.33), silhouettes ≈ 0. Position and scale dominate all these distances.
+# * The Riemannian distance does **not** do better than the Euclidean one here; it is slightly worse
+#   in every model, unlike Shukla et al.'s report.
+# * The graph estimate is a loose upper bound of the geodesic distance: on the three pairs checked it
+#   is 2.8–3.8 times the L-BFGS geodesic length (150 codes in 10 dimensions make a sparse graph).
+#   Exercise 3 removes the nuisance factors and the picture changes.
+
+# %% [markdown]
+# ## 4 · Why ELU rather than ReLU decoders
+#
+# A ReLU network is **piecewise linear**: inside each region where the pattern of active units is
+# fixed, $f(z) = A z + b$. So its Jacobian is **piecewise constant** and jumps at region boundaries;
+# the metric has no derivative there and zero derivative elsewhere, so Christoffel symbols and
+# curvature vanish almost everywhere and all the bending is concentrated on the boundaries. Worse,
+# $J = W_L D_{L-1} W_{L-1} \cdots D_1 W_1$ with 0/1 diagonal matrices $D_\ell$: wherever a layer has
+# fewer active units than $d$, **$J$ loses rank** and $\det G = 0$. ELU,
+# $x \mapsto x$ for $x > 0$ and $e^x - 1$ otherwise, is smooth with a positive derivative, so the
+# same product has no zero factor: a generic ELU network has a smooth, full-rank Jacobian — a smooth
+# Riemannian metric, which is what the theory (and Shukla et al.'s decoders) assumes.
+#
+# Below: the same small MLP (same seed, same weights; `mlp_decoder`), once with ReLU and once with
+# ELU, on a 2-D latent plane (2 → 8 → 8 → 64), and a narrow 4-D one (4 → 4 → 4 → 64) at random codes.
+
+# %%
+plane = np.linspace(-3, 3, 3 * GRID)
+plane_points = np.stack(np.meshgrid(plane, plane), -1).reshape(-1, 2)
+z4 = torch.randn(1000, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
+rows = []
+for ax, activation in zip(axes, ("relu", "elu")):
+    plane_mf = magnification_factor(pullback_metric(mlp_decoder(2, (8, 8), 64, activation, seed=seed), plane_points))
+    plot_metric_plane(ax, plane, plane, plane_mf, title=f"{activation.upper()}: ½ log det G (grey: det G = 0)")
+    narrow = rank_statistics(jacobian(mlp_decoder(4, (4, 4), 64, activation, seed=seed), z4))
+    rows.append({"activation": activation, "plane: share with det G = 0": np.isinf(plane_mf).mean(),
+                 "narrow net: share of full rank": narrow["fraction_full_rank"], "narrow net: ranks": narrow["rank_counts"]})
+plt.show()
+print(pd.DataFrame(rows).set_index("activation").to_string())
+
+# %% [markdown]
+# The kit's own decoders (the study's architecture) are ReLU networks too, followed by the sigmoid.
+# The Jacobian of their **logits** is therefore piecewise constant; the sigmoid smooths the mean
+# image but only through the pixels' saturation. We nudge codes by $10^{-5}$ and see whether the
+# Jacobian changes:
+
+# %%
+name = "VAE"
+z = torch.as_tensor(means[name][:32])
+nudge = 1e-5 * torch.randn(z.shape, generator=torch.Generator().manual_seed(seed))
+for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", decoders[name])):
+    J0, J1 = jacobian(f, z), jacobian(f, z + nudge)
+    change = ((J1 - J0).flatten(1).norm(dim=1) / J0.flatten(1).norm(dim=1)).numpy()
+    print(f"{label:<22} relative change of J: median {np.median(change):.1e}; "
+          f"identical up to float32 rounding (< 1e-6) at {np.mean(change < 1e-6):.0%} of the codes")
+
+# %% [markdown]
+# **What to notice.**
+# * The ReLU map is a patchwork of flat polygons — inside each linear region $\det G$ is constant —
+#   with grey regions where the Jacobian has lost rank (6 % of the plane). The ELU net with the same
+#   weights has a smooth map and no rank loss anywhere.
+# * In the narrow 4-D net ReLU loses rank at *every* random code (ranks 0–3 of 4); ELU keeps full
+#   rank 4 everywhere.
+# * The kit's own decoders are ReLU nets: the Jacobian of their logits does not change at all under a
+#   $10^{-5}$ nudge (identical at 100 % of the codes), and the mean image's Jacobian changes only
+#   through the sigmoid. Their metric is smooth enough to measure lengths but its curvature is
+#   concentrated on region boundaries; Shukla et al. train ELU decoders for this reason.
+
+# %% [markdown]
+# ## 5 · What the kit's numbers say, and where they disagree with the papers
+#
+# Measured on the `lecture` profile (2,000 training steps; the papers train 100–1,000 times longer):
+#
+# * **The latent spaces are curved.** Straight traversals are 1.2–1.6 times longer than geodesics
+#   between their ends and their image curves turn by hundreds of degrees: as the papers say, a
+#   straight line in the latent space is not a shortest path in image space.
+# * **Disentangled is not flatter, nor more curved, in a simple way.** Shukla et al. found the
+#   disentangling models more curved than the VAE. Here β-TCVAE is about as curved as the VAE and
+#   the strongly regularised β-VAE and DIP-VAE-I are the flattest: curvature follows how much of the
+#   image a latent controls, and that follows the regulariser's strength more than disentanglement.
+# * **Geodesic interpolation differs visibly from linear**, but it is not "more natural": in pixel
+#   space it cross-fades sprites instead of moving them. Shao et al.'s observation that linear and
+#   geodesic interpolations look alike on faces does not hold for sprites.
+# * **Riemannian distances do not separate the shapes** better than Euclidean ones, contrary to
+#   Shukla et al.; with the nuisance factors fixed (Exercise 3) both separate them far better, and the
+#   Riemannian distance then wins (silhouette 0.42 vs 0.15 for the VAE, 0.62 vs 0.29 for β-TCVAE).
+#   Shape is a small, late factor of dSprites: it is the first casualty of a short training run.
+# * What would change with the study's 300,000 steps: shape latents would appear (notebook 03), and
+#   the shape separation question could be asked of a model that encodes shape. The `full` profile
+#   is the place to try.
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1 (discretisation).** The discrete geodesic on the sphere is a polygon whose vertices
+# lie on the great circle, so its length is $(n-1)\cdot 2\sin\!\big(\tfrac{L}{2(n-1)}\big)$, a little
+# less than $L$. Compute the geodesic of Section 1 with $n = 4, 8, 16, 32, 64$ points and plot the
+# error $|L_n - L|$ against $n$ on log–log axes. Which power of $n$ do you expect, and why does it
+# matter when comparing lengths measured with different $n$?
+
+# %% tags=["solution"]
+true_length = math.acos(x0 @ x1)
+counts = [4, 8, 16, 32, 64]
+errors = [abs(geodesic(sphere, ends[0], ends[1], n, gtol=1e-7, max_steps=2000).length - true_length) for n in counts]
+fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+ax.loglog(counts, errors, "o-", label="|L_n − L|")
+ax.loglog(counts, [true_length ** 3 / (24 * (n - 1) ** 2) for n in counts], "k--", label="L³ / (24 (n−1)²)")
+ax.set(xlabel="points n", ylabel="error", title="Chords are shorter than arcs")
+ax.legend()
+plt.show()
+# 2 (n-1) sin(L / (2(n-1))) = L - L^3 / (24 (n-1)^2) + ...: the error falls like 1/n^2. Lengths are only
+# comparable at the same n (or after this correction); the notebook always compares at equal n.
+
+# %% [markdown]
+# **Exercise 2 (logits or mean?).** Repeat the geodesic of Section 3c for the VAE, but with the
+# decoder's **logits** as the data-space point (`models["VAE"].decoder` instead of
+# `decoders["VAE"]`). Compare the linear-to-geodesic ratio with the one of the mean image, and decode
+# both geodesics. Which pixels dominate the logit distance?
+
+# %% tags=["solution"]
+name = "VAE"
+z_pair = encode(models[name], pair_images)[0]
+results = {label: geodesic(f, z_pair[0], z_pair[1], N_POINTS, max_steps=MAX_STEPS)
+           for label, f in (("mean σ(logits)", decoders[name]), ("logits", models[name].decoder))}
+for label, result in results.items():
+    print(f"{label:<15} linear {result.linear_length:9.1f}, geodesic {result.length:9.1f}, ratio {result.ratio:.3f}")
+show_images(np.concatenate([decode(models[name], r.path) for r in results.values()]), ncols=N_POINTS,
+            row_labels=[f"geodesic of the {label}" for label in results], cell_size=0.75)
+plt.show()
+with torch.no_grad():
+    logits = models[name].decoder(torch.as_tensor(z_pair))
+print(f"logits of the two ends: background pixels around {logits.median():.1f}, range [{logits.min():.1f}, "
+      f"{logits.max():.1f}]")
+# The logit distance is dominated by the thousands of background pixels: their logits are large negative
+# numbers that move by several units between codes while the mean image stays at 0.000. The logit
+# geodesic spends its length on that invisible saturation, so it need not look like the mean-image one,
+# and its ratio measures something no one sees.
+
+# %% [markdown]
+# **Exercise 3 (nuisance factors).** In Section 3d every other factor varied, and position dominates
+# pixel distances. Fix the nuisance factors instead: put every sprite in the centre (position 16, 16)
+# at scale 3, vary only the orientation, and recompute the scores for the VAE and the β-TCVAE. Do the
+# Riemannian distances separate the shapes better now?
+
+# %% tags=["solution"]
+centred = shape_factors.copy()
+centred[:, data.factor_names.index("position_x")] = 16
+centred[:, data.factor_names.index("position_y")] = 16
+centred[:, data.factor_names.index("scale")] = 3
+centred_images = data.sample_observations_from_factors(centred, random_state)
+flat = centred_images.reshape(len(centred_images), -1)
+rows = [{"model": "(input pixels)", "distance": "Euclidean", **separability(cdist(flat, flat), labels)}]
+for name in ("VAE", "β-TCVAE β=6"):
+    codes = encode(models[name], centred_images)[0]
+    rows.append({"model": name, "distance": "Euclidean", **separability(cdist(codes, codes), labels)})
+    rows.append({"model": name, "distance": "Riemannian", **separability(graph_distances(decoders[name], codes), labels)})
+print(pd.DataFrame(rows).set_index(["model", "distance"]).round(3).to_string())
+# With position and scale fixed, shape and orientation are all that is left: the pixel distance separates
+# shapes far better than before, and so can the models' distances — how much depends on whether the
+# young models encode shape at all (see Section 3's latent table).
+
+# %% [markdown]
+# ## Summary
+#
+# * A decoder turns the latent space into a Riemannian manifold with the pullback metric
+#   $G = J^\top J$; lengths, energies, geodesics and the magnification factor follow from $J$, which
+#   forward-mode autodiff gives for all latent directions and codes at once.
+# * Geodesics are found by minimising the discrete curve energy with fixed ends; the ratio of the
+#   straight line's length to the geodesic's measures how curved the space is between two codes.
+# * A stochastic decoder's expected metric adds $J_\sigma^\top J_\sigma$; with a variance that grows
+#   away from the data, geodesics stay on the data (Arvanitidis et al. 2018).
+# * ReLU decoders have piecewise-constant, possibly rank-deficient Jacobians; ELU decoders have
+#   smooth, full-rank ones — the reason geometric analyses prefer them.
+#
+# **Next:** notebook 13 (the study) puts Locatello et al.'s findings to the test in miniature.
+#
+# ## References
+#
+# * G. Arvanitidis, L. K. Hansen, S. Hauberg. *Latent Space Oddity: on the Curvature of Deep Generative
+#   Models.* ICLR 2018.
+# * H. Shao, A. Kumar, P. T. Fletcher. *The Riemannian Geometry of Deep Generative Models.* CVPR
+#   Workshops 2018.
+# * A. Shukla, S. Uppal, S. Bhagat, S. Anand, P. Turaga. *Geometry of Deep Generative Models for
+#   Disentangled Representations.* ICVGIP 2018 (arXiv:1902.06964, 2019).
+# * N. Chen, F. Ferroni, A. Klushyn, A. Paraschos, J. Bayer, P. van der Smagt. *Fast Approximate
+#   Geodesics for Deep Generative Models.* ICANN 2019 (graph-based geodesics).
+# * D.-A. Clevert, T. Unterthiner, S. Hochreiter. *Fast and Accurate Deep Network Learning by
+#   Exponential Linear Units (ELUs).* ICLR 2016.
+# * D. P. Kingma, M. Welling. *Auto-Encoding Variational Bayes.* ICLR 2014.
+# * F. Locatello, S. Bauer, M. Lucic, G. Rätsch, S. Gelly, B. Schölkopf, O. Bachem. *Challenging
+#   Common Assumptions in the Unsupervised Learning of Disentangled Representations.* ICML 2019.
