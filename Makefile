@@ -44,6 +44,7 @@ bench: data
 	$(PY) benchmarks/bench_metrics.py --device $(DEVICE)
 	$(PY) benchmarks/bench_geomancer.py
 	$(PY) benchmarks/bench_geometry.py --device $(DEVICE)
+	$(PY) benchmarks/bench_topology.py
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -1,4 +1,5 @@
-"""The six disentanglement objectives of Locatello et al. 2019, behind one interface (`base.Objective`)."""
+"""The six disentanglement objectives of Locatello et al. 2019, and TopDis (Balabin et al. 2024) on top of
+three of them, behind one interface (`base.Objective`)."""
 from __future__ import annotations
 
 import inspect
@@ -9,6 +10,7 @@ from course_lib.objectives.beta_tcvae import BetaTCVAE
 from course_lib.objectives.beta_vae import BetaVAE
 from course_lib.objectives.dip_vae import DIPVAE
 from course_lib.objectives.factor_vae import FactorVAE
+from course_lib.objectives.topdis import TopDis
 from course_lib.objectives.vae import VAE
 
 
@@ -27,6 +29,9 @@ class DIPVAEII(DIPVAE):
 
 
 OBJECTIVES = {cls.name: cls for cls in (VAE, BetaVAE, AnnealedVAE, FactorVAE, BetaTCVAE, DIPVAEI, DIPVAEII)}
+# Every trainable method: the study's objectives above (each with a STUDY_SWEEPS entry but the VAE) and
+# the later ones, which are not part of the study's sweep.
+METHODS = {**OBJECTIVES, TopDis.name: TopDis}
 
 # The study's sweep (Locatello et al. 2019, Table 2 of the appendix): the hyperparameter and its values.
 STUDY_SWEEPS = {
@@ -41,9 +46,9 @@ STUDY_SWEEPS = {
 
 def make_objective(method: str, num_latent: int = 10, **hyperparameters) -> Objective:
     """The objective called `method` with the given hyperparameters (the rest at the study's defaults)."""
-    if method not in OBJECTIVES:
-        raise ValueError(f"method={method!r} is not allowed; use one of {tuple(OBJECTIVES)}")
-    cls = OBJECTIVES[method]
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not allowed; use one of {tuple(METHODS)}")
+    cls = METHODS[method]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(hyperparameters) - accepted)
     if unknown:
@@ -53,4 +58,4 @@ def make_objective(method: str, num_latent: int = 10, **hyperparameters) -> Obje
     return cls(**hyperparameters)
 
 
-__all__ = ["OBJECTIVES", "STUDY_SWEEPS", "Objective", "make_objective", *(c.__name__ for c in OBJECTIVES.values())]
+__all__ = ["METHODS", "OBJECTIVES", "STUDY_SWEEPS", "Objective", "make_objective", *(c.__name__ for c in METHODS.values())]
