@@ -4,18 +4,25 @@ A report is about one trained model, named by a run directory, a checkpoint insi
 configuration (method, hyperparameters, seed, steps) that is trained or loaded from the runs cache.
 `write_report` executes the report notebook with papermill and exports it as `reports/<name>.html`;
 `write_sweep_reports` writes one report per finished run of a sweep plus a comparison page.
+`geometry_summary` condenses notebook 12's latent geometry into the report's figures; the
+topological scores come from `course_lib.topology.topological_scores` at `profile_settings` sizes.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from course_lib.geometry import (geodesic, jacobian, magnification_factor, mean_decoder, metric_from_jacobian,
+                                 rank_statistics)
 from course_lib.io import write_text_atomic
 from course_lib.runner import NOTEBOOKS_DIR, execute_notebook
+from course_lib.seeding import as_random_state
 from course_lib.training import CONFIG, SUMMARY, TrainConfig, load_run, train_or_load
 
 REPORT_NOTEBOOK = NOTEBOOKS_DIR / "report.py"
@@ -53,6 +60,44 @@ def metrics_with_ranges(table: pd.DataFrame) -> pd.DataFrame:
     verdict = ["—" if r is None else "below" if v < r[0] else "above" if v > r[1] else "within"
                for v, r in zip(table["value"], ranges)]
     return table.assign(literature_low=low, literature_high=high, versus_literature=verdict)
+
+
+@dataclasses.dataclass
+class GeometrySummary:
+    """The report's latent-geometry section (Shukla et al. 2019's questions, in brief).
+
+    table            one row of figures: directions the decoder uses, image speed, magnification,
+                     how much longer straight latent lines are than geodesics
+    singular_values  (N, d) singular values of J at N encoded images
+    geodesics        the `GeodesicResult` of the pairs; `pairs` (P, 2) their image indices
+    """
+
+    table: pd.Series
+    singular_values: np.ndarray
+    geodesics: object
+    pairs: np.ndarray
+
+
+def geometry_summary(model, means, num_jacobians: int = 64, num_pairs: int = 4, n_points: int = 16,
+                     max_steps: int = 200, random_state=0) -> GeometrySummary:
+    """The pullback metric G = JᵀJ of the model's Bernoulli-mean decoder at `num_jacobians` of the mean
+    codes `means` (N, d), and 16-point geodesics between `num_pairs` random pairs of them
+    (`course_lib.geometry`; notebook 12 explains every figure)."""
+    means = np.asarray(means)
+    if means.ndim != 2 or len(means) < 2:
+        raise ValueError(f"means has shape {means.shape}; expected (N, d) codes of at least 2 images")
+    decoder = mean_decoder(model)
+    J = jacobian(decoder, means[:num_jacobians])
+    stats = rank_statistics(J, rtol=0.01)
+    pairs = as_random_state(random_state).choice(len(means), size=(num_pairs, 2), replace=False)
+    result = geodesic(decoder, means[pairs[:, 0]], means[pairs[:, 1]], n_points, max_steps=max_steps)
+    table = pd.Series({
+        "directions with s > 1 % of s₁ (mean over codes)": stats["mean_rank"],
+        "largest image speed s₁ (pixels per latent unit, median)": float(np.median(stats["singular_values"][:, 0])),
+        "magnification ½ log det G (median)": float(np.median(magnification_factor(metric_from_jacobian(J)))),
+        "straight line / geodesic length (median over pairs)": float(np.median(result.ratio)),
+        "geodesics converged": bool(result.converged)}, name="value")
+    return GeometrySummary(table, stats["singular_values"], result, pairs)
 
 
 def run_metadata(run) -> dict:

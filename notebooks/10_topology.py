@@ -61,7 +61,7 @@ from course_lib.topology.rlt import (draw_landmarks, geometry_score, mean_rlt, p
                                      rlts, witness_complex_at, witness_h1_bars)
 from course_lib.topology.zhou import (RandomConvEmbedding, factor_submanifold_rlts, histogram_wasserstein,
                                       latent_submanifold_codes, plot_coclusters, plot_submanifold_barycenters,
-                                      topological_scores)
+                                      profile_settings, topological_scores)
 from course_lib.training import TrainConfig, train_or_load
 from course_lib.viz import show_images
 
@@ -70,14 +70,11 @@ DEVICE = get_device(device)
 random_state = seed_everything(seed)
 N_TOY = int(np.clip(P.num_samples // 20, 200, 1000))  # points of the toy clouds of Section 2
 TOY_DRAWS = int(np.clip(P.num_samples // 200, 5, 100))  # landmark draws per toy cloud
-# Zhou et al. use 1,000 base codes, 10 values per latent, 100 draws of 64 landmarks, gamma = 1/128.
-NUM_BASE = int(np.clip(P.num_samples // 40, 40, 1000))
-NUM_VALUES = int(np.clip(P.num_samples // 2000, 2, 10))
-N_DRAWS = int(np.clip(P.num_samples // 500, 3, 100))
-N_LANDMARKS = int(np.clip(NUM_BASE // 4, 10, 64))
-GAMMA = 1 / 128
+# Zhou et al. use 1,000 base codes, 10 values per latent, 100 draws of 64 landmarks, gamma = 1/128;
+# profile_settings scales them down with the profile.
+ZHOU = profile_settings(P.num_samples)
+NUM_BASE, NUM_VALUES, N_DRAWS = ZHOU["num_base"], ZHOU["num_values"], ZHOU["n_draws"]
 NUM_METRIC = min(5000, P.num_samples)  # MIG / DCI training points (the study: 10,000 and 5,000 test)
-ZHOU = dict(num_base=NUM_BASE, num_values=NUM_VALUES, n_draws=N_DRAWS, n_landmarks=N_LANDMARKS, gamma=GAMMA)
 print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
 print(f"device:  {DEVICE}")
 print(f"seed:    {seed}")

@@ -15,8 +15,9 @@
 # # Model report
 #
 # A report on one trained model: what it was trained with, how training went, what it reconstructs,
-# how much each latent is used, what each latent does, and every disentanglement metric of
-# `course_lib.metrics` beside the range the literature reports. Run it on your own model:
+# how much each latent is used, what each latent does, every disentanglement metric of
+# `course_lib.metrics` beside the range the literature reports, Zhou et al.'s topological scores and
+# a summary of the latent geometry. Run it on your own model:
 #
 # ```bash
 # python -m course_lib report --run runs/<run directory>           # a trained run (or its checkpoint)
@@ -39,16 +40,20 @@ steps = None  # None: the profile's train_steps
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
+from course_lib.geometry import straight_line
+from course_lib.geometry_plots import plot_singular_spectra
 from course_lib.metrics import evaluate
 from course_lib.profiles import get_profile
-from course_lib.report import metrics_with_ranges, resolve_run, run_metadata
+from course_lib.report import geometry_summary, metrics_with_ranges, resolve_run, run_metadata
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
 from course_lib.seeding import seed_everything
-from course_lib.viz import plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals
+from course_lib.topology.zhou import plot_coclusters, profile_settings, topological_scores
+from course_lib.viz import plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals, show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -126,6 +131,54 @@ ax.legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
+# ## 5 · Topological scores
+#
+# Zhou et al. (2021): fix one latent to a few values, decode the conditional submanifolds, compare
+# their topology (relative living times of witness complexes, Wasserstein barycenters) latent by
+# latent (**unsupervised**) and against the dataset's own submanifolds (**supervised**), and score
+# how cleanly spectral co-clustering splits the similarity matrix (higher is better; notebook 10).
+# Sizes scale with the profile (`profile_settings`; `full`: the paper's).
+
+# %%
+ZHOU = profile_settings(P.num_samples)
+topology = topological_scores(model, data, **ZHOU, random_state=seed, progress=False)
+fig, axes = plt.subplots(1, 2, figsize=(12, 5), layout="constrained")
+plot_coclusters(topology.latent_distances, topology.unsupervised, topology.latents.names, topology.latents.names,
+                ax=axes[0], title=f"latents × latents: unsupervised score {topology.unsupervised.score:.0f}")
+image = plot_coclusters(topology.factor_distances, topology.supervised, topology.latents.names,
+                        topology.factors.names, ax=axes[1],
+                        title=f"latents × factors: supervised score {topology.supervised.score:.0f}")
+fig.colorbar(image, ax=axes, shrink=0.7, label="similarity 1 − S / max S")
+plt.show()
+pd.Series({**topology.summary(), **ZHOU}, name="value").to_frame()
+
+# %% [markdown]
+# ## 6 · Latent geometry
+#
+# The decoder's pullback metric $G = J^\top J$ at encoded images (notebook 12): how many latent
+# directions change the image (singular values of $J$ above 1 % of the largest), how fast, how much it
+# stretches volume, and how much longer a straight latent line is than the geodesic between the same
+# two images (1 = flat).
+
+# %%
+geometry = geometry_summary(model, means, num_jacobians=min(64, len(means)), max_steps=max(10, min(200, run.step // 10)),
+                            random_state=seed)
+fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
+plot_singular_spectra(ax, {run.config.method: geometry.singular_values},
+                      title=f"Singular values of J at {len(geometry.singular_values)} encoded images (median, 10–90 %)")
+plt.show()
+widest = int(np.argmax(geometry.geodesics.ratio))
+ends = means[geometry.pairs[widest]]
+paths = {"straight line": straight_line(*ends, len(geometry.geodesics.path[widest])),
+         "geodesic": geometry.geodesics.path[widest]}
+show_images(np.concatenate([decode(model, path) for path in paths.values()]), ncols=len(paths["geodesic"]),
+            row_labels=list(paths), cell_size=0.75)
+plt.suptitle(f"The pair whose straight line is longest against its geodesic "
+             f"(ratio {geometry.geodesics.ratio[widest]:.2f})")
+plt.show()
+geometry.table.to_frame()
+
+# %% [markdown]
 # ## Exercises
 #
 # **Exercise 1.** Which latents are *active* (mean KL above 0.1 nats)? Check in the traversals that
@@ -152,3 +205,7 @@ spread.assign(std=spread.std(axis=1)).round(3)
 # * F. Locatello et al. *Challenging Common Assumptions in the Unsupervised Learning of Disentangled
 #   Representations.* ICML 2019.
 # * The metric papers: see notebook 08.
+# * S. Zhou, E. Zelikman, F. Lu, A. Y. Ng, G. Carlsson, S. Ermon. *Evaluating the Disentanglement of Deep
+#   Generative Models through Manifold Topology.* ICLR 2021 (notebook 10).
+# * A. Shukla, S. Uppal, S. Bhagat, S. Anand, P. Turaga. *Geometry of Deep Generative Models for
+#   Disentangled Representations.* 2019 (notebook 12).

@@ -1,9 +1,11 @@
 """The model report: literature ranges, run resolution, the CLI end to end, the sweep comparison page."""
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from course_lib.cli import main
-from course_lib.report import comparison_page, metrics_with_ranges, resolve_run, run_metadata
+from course_lib.report import comparison_page, geometry_summary, metrics_with_ranges, resolve_run, run_metadata
 from course_lib.training import CHECKPOINT
 
 
@@ -46,3 +48,43 @@ def test_comparison_page_links_finished_runs_to_their_reports():
                             "run_dir": ["runs/a", "runs/b"]})
     page = comparison_page(results, {"runs/a": "a.html"}, "Sweep <x>")
     assert page.count('<a href="a.html">report</a>') == 1 and "Sweep &lt;x&gt;" in page and "0.100" in page
+
+
+class _NearlyLinearVAE(torch.nn.Module):
+    """A 'model' whose decoder logits are A z with tiny A: sigmoid(A z) ≈ 1/2 + A z / 4, nearly linear."""
+
+    def __init__(self, matrix):
+        super().__init__()
+        self.decoder = torch.nn.Linear(matrix.shape[1], matrix.shape[0], bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            self.decoder.weight.copy_(torch.as_tensor(matrix))
+
+
+def test_geometry_summary_of_a_nearly_linear_decoder_has_the_closed_form_figures():
+    rs = np.random.RandomState(0)
+    matrix = 1e-3 * rs.randn(50, 3)
+    means = rs.randn(20, 3)
+    summary = geometry_summary(_NearlyLinearVAE(matrix), means, num_jacobians=8, num_pairs=3, random_state=0)
+    s1 = np.linalg.svd(matrix / 4, compute_uv=False)[0]  # the sigmoid's slope at 0 is 1/4
+    assert summary.singular_values.shape == (8, 3)
+    assert summary.table["directions with s > 1 % of s₁ (mean over codes)"] == 3
+    assert summary.table["largest image speed s₁ (pixels per latent unit, median)"] == pytest.approx(s1, rel=1e-3)
+    assert summary.table["straight line / geodesic length (median over pairs)"] == pytest.approx(1.0, abs=1e-4)
+    assert summary.pairs.shape == (3, 2) and len(set(summary.pairs.ravel())) == 6
+
+
+def test_geometry_summary_refuses_too_few_codes():
+    with pytest.raises(ValueError, match="means has shape"):
+        geometry_summary(_NearlyLinearVAE(np.ones((4, 2))), np.zeros((1, 2)))
+
+
+def test_topology_sizes_reach_the_papers_at_full_and_shrink_with_the_profile():
+    from course_lib.profiles import get_profile
+    from course_lib.topology.zhou import profile_settings
+
+    paper = {"num_base": 1000, "num_values": 10, "n_draws": 100, "n_landmarks": 64, "gamma": 1 / 128}
+    assert profile_settings(get_profile("full").num_samples) == paper
+    lecture = profile_settings(get_profile("lecture").num_samples)
+    assert lecture == {"num_base": 250, "num_values": 5, "n_draws": 20, "n_landmarks": 62, "gamma": 1 / 128}
+    with pytest.raises(ValueError, match="num_samples=0"):
+        profile_settings(0)

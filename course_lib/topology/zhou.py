@@ -60,7 +60,7 @@ from course_lib.topology.rlt import _check_engine, _check_int, _check_n_jobs, rl
 __all__ = ["CoclusterScore", "RandomConvEmbedding", "SubmanifoldRLTs", "TopologicalScores", "WASSERSTEIN_MODES",
            "barycenter_distances", "cocluster_score", "embed_images", "factor_submanifold_rlts",
            "histogram_wasserstein", "latent_submanifold_codes", "latent_submanifold_rlts", "plot_coclusters",
-           "plot_submanifold_barycenters", "rlt_barycenter", "similarity_from_distances", "topological_scores"]
+           "plot_submanifold_barycenters", "profile_settings", "rlt_barycenter", "similarity_from_distances", "topological_scores"]
 
 WASSERSTEIN_MODES = ("distributions", "heights")
 SCORE_SCALE = 1e4  # the paper reports 10^4 x the mean co-cluster difference
@@ -422,6 +422,20 @@ def cocluster_score(distances, cluster_counts=None, random_state=0) -> Cocluster
     best = table.sort_values(["variance", "n_clusters"], kind="stable").iloc[0]
     k = int(best["n_clusters"])
     return CoclusterScore(float(best["score"]), k, float(best["variance"]), labels[k][0], labels[k][1], table)
+
+
+def profile_settings(num_samples: int) -> dict:
+    """Zhou et al.'s sizes scaled to a profile's `num_samples` (notebook 10 and the model report).
+
+    The paper's 1,000 base codes, 10 values per latent and 100 draws of 64 landmarks at γ = 1/128 are
+    reached from 40,000 samples on (`full`); `lecture` (10,000) uses 250 base codes, 5 values and 20
+    draws of 62 landmarks (about a minute per model on a 2-core CPU), `smoke` the smallest sizes that
+    still run every step."""
+    num_samples = _check_int("num_samples", num_samples, 1)
+    num_base = int(np.clip(num_samples // 40, 40, 1000))
+    return {"num_base": num_base, "num_values": int(np.clip(num_samples // 2000, 2, 10)),
+            "n_draws": int(np.clip(num_samples // 500, 3, 100)), "n_landmarks": int(np.clip(num_base // 4, 10, 64)),
+            "gamma": 1 / 128}
 
 
 # ---------------------------------------------------------------------------------- entry point
