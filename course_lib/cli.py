@@ -8,6 +8,7 @@
   report      an HTML report on one model (--run, or a configuration), or on every run of a sweep
   exercises   write the student build (solution cells replaced by prompts) to build/student
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
+  zoo         list the pretrained zoo (data/pretrained), or add finished runs to it
 """
 from __future__ import annotations
 
@@ -25,11 +26,20 @@ def _data(args) -> int:
     return 0
 
 
+def number(text: str) -> int | float:
+    """'16' -> 16, '16.0' -> 16.0, '1e-3' -> 0.001: a value written as an integer stays one, so the CLI names a
+    run as the notebooks do (run slugs spell values as given: beta16, gamma1000.0)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 HYPERPARAMETER_FLAGS = {  # flag -> (objective argument, type)
-    "--beta": ("beta", float), "--c-max": ("c_max", float), "--gamma": ("gamma", float),
-    "--annealing-steps": ("annealing_steps", int), "--lambda-od": ("lambda_od", float),
-    "--lambda-d": ("lambda_d", float), "--estimator": ("estimator", str), "--dataset-size": ("dataset_size", int),
-    "--base": ("base", str), "--delay": ("delay", int), "--factor-gamma": ("factor_gamma", float),  # topdis
+    "--beta": ("beta", number), "--c-max": ("c_max", number), "--gamma": ("gamma", number),
+    "--annealing-steps": ("annealing_steps", int), "--lambda-od": ("lambda_od", number),
+    "--lambda-d": ("lambda_d", number), "--estimator": ("estimator", str), "--dataset-size": ("dataset_size", int),
+    "--base": ("base", str), "--delay": ("delay", int), "--factor-gamma": ("factor_gamma", number),  # topdis
 }
 
 
@@ -118,6 +128,18 @@ def _exercises(args) -> int:
 
     written = build_student(args.out)
     print(f"{len(written)} student notebooks in {args.out}")
+    return 0
+
+
+def _zoo(args) -> int:
+    from course_lib.zoo import add_run, read_manifest
+
+    for run_dir in args.add or []:
+        entry = add_run(run_dir)
+        print(f"added {entry['slug']} ({entry['bytes'] / 2**20:.1f} MB): {entry['metrics']}")
+    for slug, entry in read_manifest().items():
+        print(f"{slug}  MIG {entry['metrics']['mig']:.3f}  DCI {entry['metrics']['dci_disentanglement']:.3f}\n"
+              f"    {entry['command']}")
     return 0
 
 
@@ -224,6 +246,10 @@ def main(argv=None) -> int:
     sync = commands.add_parser("sync", help="regenerate notebooks/*.ipynb from the .py sources")
     sync.add_argument("--check", action="store_true", help="report out-of-sync notebooks, write nothing")
     sync.set_defaults(func=_sync)
+
+    zoo = commands.add_parser("zoo", help="list the pretrained zoo; --add RUN_DIR ... exports finished runs into it")
+    zoo.add_argument("--add", nargs="+", metavar="RUN_DIR", help="finished run directories to add")
+    zoo.set_defaults(func=_zoo)
 
     args = parser.parse_args(argv)
     try:

@@ -248,9 +248,11 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
         state = load_checkpoint(out_dir / CHECKPOINT, config, device)
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
+        _set_rng_states(state["rng"], sampler)  # a reloaded run leaves the generators as training left them
+        if state["step"] >= config.steps:  # finished (or installed from the pretrained zoo): nothing to resume
+            return Run(out_dir, config, model.eval(), objective, state["step"])
         for name, optimizer in _optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
-        _set_rng_states(state["rng"], sampler)
         start_step = state["step"]
         _truncate_log(out_dir / LOG, start_step)
     else:
@@ -317,10 +319,14 @@ def default_runs_dir() -> Path:
 def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True) -> Run:
     """The finished run of `config` under `root` (default `default_runs_dir()`), training it if needed.
 
+    A configuration that the pretrained zoo holds (`course_lib.zoo`) is installed from it first.
     A finished run with the same configuration is loaded; a partial one is resumed; anything
     unusable there (another configuration, a corrupt checkpoint) is replaced.
     """
+    from course_lib.zoo import install
+
     directory = Path(root or default_runs_dir()) / config.slug()
+    install(config, directory)  # from data/pretrained when the cache lacks it (it says so)
     try:
         return train(config, directory, device=device, resume=True, dataset=dataset, progress=progress)
     except ValueError:

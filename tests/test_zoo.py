@@ -1,0 +1,103 @@
+"""The pretrained zoo: every shipped checkpoint loads safely and reproduces its manifest's metrics; a run
+exported into a zoo comes back through train_or_load without training, bit for bit where it should."""
+import argparse
+import dataclasses
+import json
+import shlex
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import cli
+from course_lib.representation import encode
+from course_lib.training import TrainConfig, train, train_or_load
+from course_lib.zoo import SIZE_LIMIT_BYTES, add_run, check_metrics, cli_command, load_model, read_manifest, zoo_dir
+
+SHIPPED = read_manifest()
+
+
+def test_the_zoo_ships_one_model_per_method_within_the_size_limit():
+    methods = {entry["method"] for entry in SHIPPED.values()}
+    assert methods >= {"vae", "beta_vae", "annealed_vae", "factor_vae", "beta_tcvae", "dip_vae_i", "topdis"}
+    total = sum(p.stat().st_size for p in zoo_dir().rglob("*") if p.is_file())
+    assert total <= SIZE_LIMIT_BYTES
+
+
+@pytest.mark.parametrize("slug", sorted(SHIPPED))
+def test_each_shipped_model_loads_and_reproduces_its_metrics(slug, dsprites):
+    entry = SHIPPED[slug]
+    config, model = load_model(entry)
+    assert config.slug() == slug and config.steps == entry["steps"]
+    measured = check_metrics(model, config.variant)
+    for name, value in entry["metrics"].items():
+        assert measured[name] == pytest.approx(value, abs=0.02), name
+
+
+@pytest.mark.parametrize("slug", sorted(SHIPPED))
+def test_each_manifest_command_is_a_cli_call_for_the_same_configuration(slug):
+    """Parse the recorded command with the CLI's own parser and rebuild the TrainConfig it would train."""
+    entry = SHIPPED[slug]
+    words = shlex.split(entry["command"])
+    assert words[:4] == ["python", "-m", "course_lib", "train"]
+    parser = argparse.ArgumentParser()
+    for flag, (name, kind) in cli.HYPERPARAMETER_FLAGS.items():
+        parser.add_argument(flag, dest=name, type=kind)
+    for flag, kind in (("--method", str), ("--steps", int), ("--seed", int), ("--batch-size", int), ("--lr", float),
+                       ("--num-latent", int), ("--architecture", str), ("--width", int), ("--variant", str),
+                       ("--checkpoint-every", int), ("--out", str)):
+        parser.add_argument(flag, type=kind, required=True)
+    args = parser.parse_args(words[4:])
+    hyperparameters = {name: getattr(args, name) for name, _ in cli.HYPERPARAMETER_FLAGS.values()
+                       if getattr(args, name) is not None}
+    rebuilt = TrainConfig(method=args.method, hyperparameters=hyperparameters, steps=args.steps, seed=args.seed,
+                          batch_size=args.batch_size, lr=args.lr, num_latent=args.num_latent,
+                          architecture=args.architecture, width=args.width, variant=args.variant,
+                          checkpoint_every=args.checkpoint_every)
+    assert rebuilt.slug() == slug  # the CLI names the run as the notebooks do
+    assert dataclasses.asdict(rebuilt) == json.loads((zoo_dir() / slug / "config.json").read_text())["config"]
+
+
+def test_a_run_added_to_a_zoo_is_installed_by_train_or_load_without_training(dsprites, tmp_path, monkeypatch, capsys):
+    config = TrainConfig("beta_vae", {"beta": 4}, architecture="mlp", num_latent=3, steps=6, checkpoint_every=3)
+    trained = train(config, tmp_path / "trained", device="cpu", dataset=dsprites, progress=False)
+    rng_after_training = torch.get_rng_state()
+    zoo = tmp_path / "zoo"
+    entry = add_run(trained.directory, root=zoo)
+    assert entry["command"] == cli_command(config) and entry["sha256"] and entry["bytes"] > 0
+
+    monkeypatch.setenv("COURSE_PRETRAINED_DIR", str(zoo))
+    torch.manual_seed(123)  # anything: installing must leave the generators as training left them
+    installed = train_or_load(config, root=tmp_path / "runs", device="cpu", dataset=dsprites, progress=False)
+    assert "loaded from the pretrained zoo" in capsys.readouterr().out
+    assert installed.step == config.steps
+    assert torch.equal(torch.get_rng_state(), rng_after_training)
+    assert installed.log.equals(trained.log)  # the training log came along, nothing was trained again
+    observations = dsprites.sample(32, np.random.RandomState(0))[1]
+    original, shipped = encode(trained.model, observations)[0], encode(installed.model, observations)[0]
+    np.testing.assert_allclose(shipped, original, atol=2e-2)  # float16 weights
+
+    capsys.readouterr()
+    again = train_or_load(config, root=tmp_path / "runs", device="cpu", dataset=dsprites, progress=False)
+    assert "pretrained" not in capsys.readouterr().out  # the second time the runs cache has it
+    np.testing.assert_array_equal(encode(again.model, observations)[0], shipped)
+
+
+def test_a_damaged_zoo_file_is_refused(dsprites, tmp_path):
+    config = TrainConfig("vae", architecture="mlp", num_latent=2, steps=3, checkpoint_every=3)
+    trained = train(config, tmp_path / "trained", device="cpu", dataset=dsprites, progress=False)
+    entry = add_run(trained.directory, root=tmp_path / "zoo")
+    weights = tmp_path / "zoo" / entry["slug"] / "model.pt"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="does not match the manifest's sha256"):
+        load_model(entry, tmp_path / "zoo")
+
+
+def test_an_unfinished_run_is_not_added(dsprites, tmp_path):
+    config = TrainConfig("vae", architecture="mlp", num_latent=2, steps=4, checkpoint_every=2)
+    train(config, tmp_path / "run", device="cpu", dataset=dsprites, progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved["config"]["steps"] = 8  # the same run, now asking for more steps than its checkpoint holds
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="stopped at step 4 of 8"):
+        add_run(tmp_path / "run", root=tmp_path / "zoo")
