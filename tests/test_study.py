@@ -53,3 +53,175 @@ def test_bad_columns_and_empty_tables():
         variance_explained(results(), ["dci.disentanglement"])
     with pytest.raises(ValueError, match="no finished model"):
         tc_by_regularisation(results().assign(status="failed"))
+
+
+# --- notebook 13: the plan, UDR over seeds, chance levels, scale, figures -------------------------------------
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from course_lib.data import FactorGrid  # noqa: E402
+from course_lib.metrics.udr import udr  # noqa: E402
+from course_lib.profiles import PROFILES  # noqa: E402
+from course_lib.study import (DESIGNS, StudyPlan, add_udr, column_label, downstream_columns,  # noqa: E402
+                              plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
+                              plot_variance_explained, run_study, scale_results, spread_values, study_plan,
+                              udr_by_group, variance_chance)
+from course_lib.sweep import Sweep  # noqa: E402
+
+GRID_METRICS = {"beta_vae", "factor_vae"}  # the two scores that encode all 737,280 images per model
+
+
+def test_spread_values_keeps_both_ends_and_spreads_evenly():
+    assert spread_values("beta_vae", 2) == (1, 16)
+    assert spread_values("beta_vae", 3) == (1, 4, 16)
+    assert spread_values("factor_vae", 6) == (10, 20, 30, 40, 50, 100)
+    assert spread_values("dip_vae_i", 1) == (10,)
+    with pytest.raises(ValueError, match="num=7"):
+        spread_values("beta_vae", 7)
+    with pytest.raises(ValueError, match="method='vae'"):
+        spread_values("vae", 2)
+
+
+def test_study_plan_sizes_follow_the_profile(tmp_path):
+    smoke, lecture, full = (study_plan(PROFILES[name], tmp_path / name, device="cpu", first_seed=3)
+                            for name in ("smoke", "lecture", "full"))
+    for plan, profile in ((smoke, "smoke"), (lecture, "lecture"), (full, "full")):
+        jobs = plan.sweep.configs()
+        assert {c.seed for c in jobs} == set(range(3, 3 + DESIGNS[profile].num_seeds))
+        assert all(len(plan.sweep.values_of(m)) == PROFILES[profile].num_sweep_values for m in plan.sweep.methods)
+        assert plan.scale_value in plan.sweep.values_of("beta_vae")  # its longest width-1 run is the main sweep's
+        outs = {s.out for s in plan.scale_sweeps}
+        assert len(outs) == len(plan.scale_sweeps) and plan.sweep.out not in outs
+        assert all(s.steps < plan.sweep.steps and s.methods == ("beta_vae",) for s in plan.scale_sweeps)
+        assert {s.width for s in plan.scale_sweeps} == set(DESIGNS[profile].widths)
+    smoke_jobs = len(smoke.sweep.configs()) + sum(len(s.configs()) for s in smoke.scale_sweeps)
+    assert smoke_jobs <= 12 and smoke.sweep.steps == 20 and smoke.sweep.num_train <= 500
+    for plan in (smoke, lecture):  # on a CPU: no metric that encodes the whole grid
+        assert not GRID_METRICS & set(plan.sweep.metrics) and "downstream" in plan.sweep.metrics
+    assert lecture.sweep.steps <= 2000 and len(lecture.sweep.configs()) <= 24
+    assert set(full.sweep.methods) == {"beta_vae", "annealed_vae", "factor_vae", "dip_vae_i", "dip_vae_ii",
+                                       "beta_tcvae"}
+    assert len(full.sweep.configs()) == 6 * 6 * 5 and full.sweep.steps == 300_000
+    assert GRID_METRICS <= set(full.sweep.metrics) and full.sweep.num_train == 10_000
+    with pytest.raises(ValueError, match="profile='lecture'"):
+        study_plan("lecture", tmp_path)
+
+
+def _signed_permutation(rng, dims):
+    return np.eye(dims)[rng.permutation(dims)] * rng.choice([-1.0, 1.0], dims)
+
+
+def test_udr_by_group_compares_seeds_of_one_setting_only():
+    """Group (a, 1): three models that are signed permutations of one code (UDR 0.9 with Lasso); group
+    (a, 2): three random rotations of it; group (b, 1): a single model (no UDR); a failed row (no UDR)."""
+    rng = np.random.RandomState(0)
+    z = FactorGrid((6, 6, 6)).sample(600, rng)[1] - 2.5
+    rows, posteriors = [], {}
+    for value, transform in ((1, _signed_permutation), (2, lambda r, d: np.linalg.qr(r.randn(d, d))[0])):
+        for seed in range(3):
+            run_dir = f"a-{value}-{seed}"
+            rows.append({"method": "a", "value": value, "seed": seed, "status": "ok", "run_dir": run_dir})
+            posteriors[run_dir] = (z @ transform(rng, 3), np.full((600, 3), -4.0))
+    rows += [{"method": "b", "value": 1, "seed": 0, "status": "ok", "run_dir": "b"},
+             {"method": "a", "value": 1, "seed": 9, "status": "failed", "run_dir": "broken"}]
+    posteriors["b"] = posteriors["a-1-0"]
+    table = pd.DataFrame(rows)
+    scores = udr_by_group(table, posteriors)
+    np.testing.assert_allclose(scores[:3], 0.9, atol=0.01)
+    assert (scores[3:6] < 0.85).all()
+    assert np.isnan(scores[6]) and np.isnan(scores[7])
+    # the same numbers as udr() on the group alone: other groups never enter a model's score
+    alone = udr([posteriors[f"a-2-{s}"][0] for s in range(3)], [posteriors[f"a-2-{s}"][1] for s in range(3)])
+    np.testing.assert_allclose(scores[3:6], alone["model_scores"])
+    with pytest.raises(ValueError, match="no entry for run_dir"):
+        udr_by_group(table, {k: v for k, v in posteriors.items() if k != "a-1-0"})
+
+
+def test_variance_chance_is_the_mean_share_of_groups_that_explain_nothing():
+    table = results()  # 27 models in 3 objectives x 3 values
+    chance = variance_chance(table)
+    assert chance == {"objective": pytest.approx(2 / 26), "objective x hyperparameter": pytest.approx(8 / 26)}
+    rng = np.random.RandomState(1)
+    shares = [variance_explained(table.assign(**{"mig.score": rng.randn(len(table))}), ["mig.score"]).loc["MIG"]
+              for _ in range(400)]
+    mean = pd.DataFrame(shares).mean()
+    assert mean["objective"] == pytest.approx(chance["objective"], abs=0.02)
+    assert mean["objective x hyperparameter"] == pytest.approx(chance["objective x hyperparameter"], abs=0.03)
+
+
+def test_labels_and_downstream_columns():
+    columns = ["downstream.logistic_regression_efficiency", "mig.score", "downstream.boosted_trees_5000",
+               "downstream.logistic_regression_100", "downstream.boosted_trees_100",
+               "downstream.logistic_regression_5000", "downstream.boosted_trees_efficiency"]
+    assert downstream_columns(pd.DataFrame(columns=columns)) == [
+        "downstream.boosted_trees_100", "downstream.boosted_trees_5000", "downstream.boosted_trees_efficiency",
+        "downstream.logistic_regression_100", "downstream.logistic_regression_5000",
+        "downstream.logistic_regression_efficiency"]
+    assert [column_label(c) for c in ("mig.score", "tc_sampled", "downstream.boosted_trees_5000",
+                                      "downstream.logistic_regression_efficiency", "other")] == [
+        "MIG", "TC (sampled)", "GBT acc. (5,000)", "LR efficiency", "other"]
+
+
+def scale_rows():
+    rows = []
+    for steps, width in ((250, 1), (500, 1), (500, 2)):
+        for seed in (0, 1):
+            rows.append({"method": "beta_vae", "value": 4, "seed": seed, "steps": steps, "width": width,
+                         "status": "ok", "mig.score": steps / 1000 + width / 10, "elbo": -steps})
+    return pd.DataFrame(rows)
+
+
+def test_scale_results_take_the_main_sweeps_matching_runs():
+    main = pd.DataFrame([{"method": m, "value": v, "seed": s, "steps": 1000, "width": 1, "status": "ok",
+                          "mig.score": 0.5, "elbo": -1000} for m in ("beta_vae", "dip_vae_i") for v in (1, 4)
+                         for s in (0, 1)])
+    table = scale_results(main, [scale_rows()], value=4)
+    assert len(table) == 2 + 6 and set(table["method"]) == {"beta_vae"} and set(table["value"]) == {4}
+    assert list(table[table["width"] == 1]["steps"]) == [250, 250, 500, 500, 1000, 1000]
+    figure = plot_scale(table, "steps", ["mig.score", "elbo"], {"width": 1})
+    assert [ax.get_title() for ax in figure.axes] == ["MIG", "ELBO"]
+    assert figure.axes[0].get_xlabel() == "training steps"
+    np.testing.assert_allclose(figure.axes[0].lines[0].get_ydata(), [0.35, 0.6, 0.5])  # medians at 250, 500, 1000
+    assert plot_scale(table, "width", ["mig.score"], {"steps": 500}).axes[0].get_xlabel() == "width multiplier"
+    with pytest.raises(ValueError, match="x='seed'"):
+        plot_scale(table, "seed", ["mig.score"])
+    plt.close("all")
+
+
+def test_figures_are_labelled():
+    table = results(value_effect=0.1).assign(hyperparameter="beta")
+    figure = plot_tc_by_regularisation(table)
+    assert len(figure.axes) == 3 and all(ax.get_ylabel() == "Gaussian TC (nats)" for ax in figure.axes)
+    assert figure.axes[0].get_xlabel() == "beta" and figure.axes[0].get_legend() is not None
+    ax = plot_variance_explained(variance_explained(table, ["mig.score"]), variance_chance(table))
+    assert ax.get_xlabel().startswith("share") and len(ax.patches) == 3
+    figure = plot_scores_against(table, ["elbo", "tc_sampled"], "mig.score")
+    assert [a.get_xlabel() for a in figure.axes] == ["ELBO", "TC (sampled)"]
+    rho = table[["elbo", "mig.score"]].corr("spearman").iloc[0, 1]
+    assert figure.axes[0].get_title() == f"Spearman ρ = {rho:.2f}" and 0.5 < rho < 1
+    figure = plot_by_method(table, ["mig.score"])
+    assert len(figure.axes[0].collections) == 9 and figure.axes[0].get_ylabel() == "MIG"
+    plt.close("all")
+
+
+def test_run_study_and_add_udr_on_trained_runs(tmp_path):
+    """A tiny plan end to end on an in-process Dask cluster: the main sweep, a scale sweep, UDR over seeds."""
+    common = {"metrics": ("mig",), "num_train": 64, "num_test": 32, "device": "cpu"}
+    plan = StudyPlan(Sweep(methods=("beta_vae",), values=[2, 4], seeds=(0, 1), steps=3, out=str(tmp_path / "main"),
+                           **common),
+                     (Sweep(methods=("beta_vae",), values=[2], seeds=(0,), steps=2, out=str(tmp_path / "scale"),
+                            **common),), scale_value=2, udr_points=50)
+    main, scale = run_study(plan, workers=1, processes=False, progress=False)
+    assert len(main) == 4 and (main["status"] == "ok").all()
+    assert sorted(scale["steps"]) == [2, 3, 3] and set(scale["value"]) == {2}
+    scored = add_udr(main, num_points=plan.udr_points, device="cpu")
+    assert scored["udr"].between(0, 1).all()
+    pairs = scored.groupby("value")["udr"].agg(["min", "max"])
+    assert (pairs["max"] - pairs["min"] < 0.05).all()  # two seeds: each one's UDR is its similarity to the other
+    bad = StudyPlan(plan.sweep, (Sweep(methods=("beta_vae",), values=[-1], out=str(tmp_path / "bad")),), 2, 50)
+    with pytest.raises(ValueError, match="beta=-1"):
+        run_study(bad, workers=1, processes=False, progress=False)
+    assert not (tmp_path / "bad").exists()
