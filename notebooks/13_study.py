@@ -1,0 +1,456 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 13 · The study: Locatello et al.'s findings in miniature, and scale
+#
+# Notebooks 02–06 trained one model per objective and looked inside it; notebook 08 measured it.
+# Locatello et al. (2019) asked what happens when one does this **at scale and without wishful
+# thinking**: they trained 12,600 models (six objectives × six hyperparameter values × 50 seeds ×
+# seven data sets, 1,800 of them on dSprites), scored every one with the six metrics and asked
+# whether the field's assumptions hold. This notebook repeats their analyses on a sweep that the
+# kit trains here, and adds a question of its own:
+#
+# 1. Do the objectives make the **representation** (the mean code) uncorrelated, or only the sampled code?
+# 2. Do the **metrics agree** with each other?
+# 3. How much of a score is explained by the **objective**, by its **hyperparameter**, and how much
+#    is left to the **random seed**?
+# 4. Can we **select** good models without labels — by the ELBO, the total correlation, or UDR
+#    (Duan et al. 2020)? Does a good hyperparameter **transfer** from one seed to another?
+# 5. Do better disentanglement scores make **downstream** predictors more sample-efficient?
+# 6. **Scale**: does β-VAE disentangle better with more training steps or a wider network?
+#
+# Each analysis states the paper's claim beside the kit's numbers. The numbers are what they are:
+# the `lecture` profile trains 24 young models (1,000 steps or fewer; the paper: 300,000) on one data
+# set, so where the kit disagrees with the paper, the first suspect is its size, and the text says so.
+#
+# | profile | objectives | values each | seeds | steps | metrics (draws) | scale study (β-VAE) |
+# |---|---|---|---|---|---|---|
+# | `smoke` | β-VAE, DIP-VAE-I | 2 | 2 | 20 | MIG, SAP, Modularity, downstream (200) | 5 and 10 steps; width 2 |
+# | `lecture` | β-VAE, β-TCVAE, DIP-VAE-I | 3 | 2 | 1,000 | MIG, SAP, DCI, Modularity, downstream (5,000) | 250 and 500 steps; width 2 |
+# | `full` | all six | 6 | 5 | 300,000 | all seven (10,000) | 75k and 150k steps; widths 2, 4 |
+#
+# `smoke` only proves that the code runs (its numbers mean nothing). `lecture` trains 24 models:
+# about half an hour to 40 minutes on an idle 2-core CPU, longer on a busy one (Section 1); it leaves
+# out the BetaVAE and
+# FactorVAE scores, which encode all 737,280 images per model (about 2.5 minutes each on such a
+# CPU), and uses half the study's metric draws. `full` is the paper's design on dSprites, with 5
+# seeds instead of 50: about 180 + 20 GPU-runs of 300,000 steps, meant for a cluster (`scheduler`).
+
+# %% tags=["parameters"]
+profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
+device = "auto"
+seed = 0
+scheduler = None  # address of a running Dask scheduler ("tcp://host:8786"); None starts a LocalCluster here
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from course_lib.device import get_device
+from course_lib.metric_comparison import plot_rank_correlation
+from course_lib.profiles import get_profile
+from course_lib.seeding import seed_everything
+from course_lib.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer,
+                              plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
+                              plot_variance_explained, rank_correlation, run_study, score_agreement, study_plan,
+                              tc_by_regularisation, variance_chance, variance_explained)
+from course_lib.training import default_runs_dir
+
+P = get_profile(profile)
+DEVICE = get_device(device)
+random_state = seed_everything(seed)
+OUT = default_runs_dir() / f"study-{P.name}"  # finished jobs here are skipped on a rerun
+plan = study_plan(P, OUT, device=str(DEVICE), first_seed=seed)
+print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_sweep_values = {P.num_sweep_values}")
+print(f"device:  {DEVICE}")
+print(f"seed:    {seed} (the sweep's seeds: {plan.sweep.seeds})")
+print(f"output:  {OUT}")
+
+# %% [markdown]
+# ## 1 · The sweep, on Dask
+#
+# A **job** is one model: train one (objective, hyperparameter value, seed) for the given steps,
+# then evaluate its mean representation with the metrics and add the unsupervised scores (rate,
+# distortion, ELBO, the Gaussian TC of the mean and of the sampled code). `course_lib.sweep.run_sweep`
+# sends the jobs to a **Dask** cluster: here a `LocalCluster` with one single-threaded worker
+# process per core (per GPU on CUDA); with `scheduler` set, a running cluster of any size gets the
+# same jobs unchanged. Each job writes its run directory and a `result.json` under the output
+# folder; a rerun **skips finished jobs**, so running this cell again costs seconds.
+#
+# `course_lib.study.study_plan` derives the grid from the profile: the objectives, the
+# profile's `num_sweep_values` of each objective's six study values (spread from the smallest to the
+# largest), the seeds, and for the scale study (Section 7) β-VAE at a quarter and half the steps and at
+# twice the width. `run_study` starts one cluster and runs every sweep on it.
+
+# %%
+for sweep in (plan.sweep, *plan.scale_sweeps):
+    print(f"{len(sweep.configs()):3d} jobs: {', '.join(sweep.methods)}; values {sweep.values}; seeds {sweep.seeds}; "
+          f"{sweep.steps:,} steps; width {sweep.width}; metrics {', '.join(sweep.metrics)} "
+          f"({sweep.num_train:,} / {sweep.num_test:,} draws)")
+
+# %%
+start = time.perf_counter()
+main, scale = run_study(plan, scheduler=scheduler, processes=True)
+results = add_udr(main, num_points=plan.udr_points, random_state=seed, device=DEVICE)  # UDR: Section 5
+jobs = pd.concat([main, scale]).drop_duplicates("run_dir")
+print(f"{len(jobs)} models, {(jobs['status'] == 'ok').sum()} ok, in {time.perf_counter() - start:.0f} s this session "
+      f"(finished jobs are loaded, not retrained); the jobs' own time: {jobs['seconds'].sum() / 60:.1f} worker-minutes")
+if (jobs["status"] != "ok").any():
+    print(jobs.loc[jobs["status"] != "ok", ["run_dir", "error"]].to_string())
+shown = ["method", "value", "seed", "mig.score", "dci.disentanglement", "modularity.modularity", "elbo",
+         "tc_mean", "tc_sampled", "udr"]
+results[[c for c in shown if c in results]].rename(columns=column_label).round(3)
+
+# %% [markdown]
+# Every row is one trained model. In the paper each (objective, value) has 50 such rows; here it has
+# two, and every conclusion below inherits that.
+#
+# The measured cost of the `lecture` sweep on our 2-core CPU: **159 worker-minutes** for the 24 models,
+# about 80 minutes of wall time, because the machine was shared with other jobs that roughly halved each
+# worker's speed (1.8–4.5 training steps per second and worker, where an idle core manages about twice
+# that); on an idle 2-core machine the same work takes about half an hour to 40 minutes. The sweep
+# resumes: a rerun after an interruption trains only what is missing.
+
+# %% [markdown]
+# ## 2 · Key result 1: the mean representation is not decorrelated
+#
+# Every objective of the study pushes the **aggregate posterior** $q(z) = \mathbb E_x\, q(z \mid x)$
+# towards a factorised distribution: β-VAE through the KL to $\mathcal N(0, I)$, β-TCVAE and
+# FactorVAE through the total correlation of the **sampled** code $z \sim q(z \mid x)$, DIP-VAE-I
+# through the covariance of the **mean** code $\mu(x)$. But the representation that the metrics (and
+# any user) read is the mean code. Locatello et al. fitted a Gaussian to each and measured its total
+# correlation $\mathrm{TC} = \tfrac12 (\sum_j \log \Sigma_{jj} - \log\det\Sigma)$ (notebook 04).
+#
+# > **The paper** (Section 5.1, Figure 1): as regularisation grows, the TC of the **sampled**
+# > representation *decreases*, but the TC of the **mean** representation *increases* — except for
+# > DIP-VAE-I, which penalises the covariance of the means directly and keeps their TC low. "The
+# > dimensions of the representation (which is taken to be the mean) are correlated."
+
+# %%
+plot_tc_by_regularisation(results)
+plt.show()
+tc_by_regularisation(results).rename(columns=column_label).round(3)
+
+# %% [markdown]
+# **What to notice.** *(`lecture` numbers; two seeds per point.)*
+# * The **sampled** code's TC falls with every regulariser, as designed: β-TCVAE from 4.2 to 0.1 nats
+#   (β 1 → 10), β-VAE to 0.2 at β = 16, DIP-VAE-I from 4.0 to 2.0.
+# * The **mean** code's TC stays well above it — and for β-VAE it turns back up: 3.4 nats at β = 4,
+#   4.3 at β = 16, while the sampled TC keeps falling. That is the paper's key result 1 in miniature:
+#   a strong β decorrelates the noisy sample, not the representation the metrics read.
+# * β-TCVAE brings the mean's TC down too here (5.6 → 1.0); in the paper it rises at larger β. With
+#   1,000 steps its latents are still few and weak, and a code with little signal has little
+#   correlation to show. DIP-VAE-I, which penalises the covariance of the means directly, keeps the two
+#   TCs close (2.5 and 2.0 at λ = 50), as the paper says.
+# * β = 1 is the same model for β-VAE and β-TCVAE (both objectives are the ELBO there, same seed):
+#   the two leftmost points coincide.
+
+# %% [markdown]
+# ## 3 · Key result 2: do the metrics agree?
+#
+# Notebook 08 showed on constructed codes that each metric measures something different. Over trained
+# models, the question is whether they *rank* the models alike: the Spearman rank correlation between
+# every pair of scores over all models (Locatello et al.'s Figure 2).
+#
+# > **The paper** (Section 5.2): on dSprites all metrics except Modularity are correlated — mildly for
+# > most pairs, strongly for MIG with DCI Disentanglement (and the BetaVAE with the FactorVAE score).
+
+# %%
+plot_rank_correlation(rank_correlation(results), title="Key result 2: Spearman ρ between the metrics over all models")
+plt.show()
+
+# %% [markdown]
+# **What to notice.**
+# * MIG, SAP and DCI rank the 18 models alike to a degree (ρ = 0.38 to 0.61, SAP with MIG strongest);
+#   Modularity agrees with none of them (|ρ| ≤ 0.09) — as in the paper, where Modularity is the odd one out.
+# * The paper's strong MIG–DCI link is weaker here (0.38; Exercise 2 puts its 90 % interval at −0.04 to
+#   0.74): young models whose scores differ by a few hundredths are ranked partly by noise.
+
+# %% [markdown]
+# ## 4 · Key result 3: objective, hyperparameter, or seed?
+#
+# For a score $x$ over the models and a grouping of the models (by objective; by objective and
+# hyperparameter value), the share of variance the grouping explains is
+#
+# $$
+# \eta^2 = \frac{\sum_g n_g (\bar x_g - \bar x)^2}{\sum_i (x_i - \bar x)^2},
+# $$
+#
+# and what objective × hyperparameter leaves unexplained is the spread between models that differ
+# only by their **random seed**. Beware a small sweep: even a score that ignores the groups entirely
+# gets $\eta^2 = (G - 1)/(N - 1)$ on average for $G$ groups of $N$ models (`variance_chance`), which
+# is large with few seeds per group — the dotted and dashed lines below.
+#
+# > **The paper** (Section 5.3, Figures 3–5): "random seeds and hyperparameters seem to matter more
+# > than the model choice"; a good run with a bad hyperparameter can beat a bad run with a good one,
+# > so no objective reliably yields a disentangled model.
+
+# %%
+shares, chance = variance_explained(results), variance_chance(results)
+plot_variance_explained(shares, chance)
+plt.show()
+print(f"chance level: objective {chance['objective']:.2f}, objective x hyperparameter "
+      f"{chance['objective x hyperparameter']:.2f}")
+shares.round(2)
+
+# %%
+plot_by_method(results, [c for c in ("mig.score", "dci.disentanglement", "modularity.modularity") if c in results])
+plt.show()
+
+# %% [markdown]
+# **What to notice.**
+# * Compare each bar with the chance lines (0.12 for the objective, 0.47 for objective × value). Only
+#   MIG is clearly explained by the objective (η² = 0.42) and by objective × value (0.69); SAP is above
+#   chance for the objective (0.26) but at chance once the value is added (0.46), and DCI and Modularity
+#   are *below* chance: what moves them is the seed.
+# * In the strip plot, the two seeds of one setting are often further apart than two settings (e.g. β-VAE
+#   β = 4: MIG 0.019 and 0.080). The paper's conclusion — seeds and hyperparameters matter more than the
+#   objective — holds here even more strongly, partly because 1,000-step models are noisier still.
+
+# %% [markdown]
+# ## 5 · Key result 4: choosing models without labels
+#
+# A practitioner has no factors: to pick a model, only **unsupervised** scores are available. The
+# paper tried the usual ones (the ELBO, the reconstruction, the Gaussian TC of the sampled and the
+# mean code). **UDR** (Duan et al. 2020) is a later answer built on an observation: models that
+# disentangle agree with each other up to permutation and sign of the latents, while entangled ones
+# each find their own rotation. For every pair of models $i, j$ trained with the same objective and
+# hyperparameter but different seeds, a Lasso regression of $j$'s standardised mean code on $i$'s
+# gives a similarity matrix $R$ (informative latents only), scored by
+#
+# $$
+# S(R) = \tfrac12\Big[\tfrac1{D_j} \sum_b \frac{\max_a R_{ab}^2}{\sum_a |R_{ab}|}
+# + \tfrac1{D_i} \sum_a \frac{\max_b R_{ab}^2}{\sum_b |R_{ab}|}\Big] \in [0, 1],
+# $$
+#
+# 1 for a signed permutation; a model's UDR is the median of its similarities to the others
+# (`course_lib.metrics.udr`; `add_udr` loads each run and compares it with the other seeds of its
+# group on the same 1,000 images). With two seeds per group, both models of a group get (nearly) the
+# same UDR: here it can rank hyperparameters, not seeds.
+#
+# > **The paper** (Section 5.4, Figure 7 and Table 3): the unsupervised scores it tried do not reliably
+# > pick models that the metrics rate well, and choosing a hyperparameter by its score on another run
+# > does not reliably give a good model. **Duan et al.** report that UDR, unlike those scores,
+# > correlates well with the supervised metrics.
+#
+# Signs: a good selector has ρ > 0 for the ELBO and UDR (higher is better) and ρ < 0 for the TCs
+# (lower is better).
+
+# %%
+unsupervised = [c for c in ("elbo", "tc_sampled", "tc_mean", "udr") if results[c].notna().sum() > 2]
+agreement = score_agreement(results, unsupervised=unsupervised).rename(index=column_label)
+plot_rank_correlation(agreement, title="Key result 4: Spearman ρ, unsupervised score (rows) vs metric")
+plt.show()
+key_metric = "dci.disentanglement" if "dci.disentanglement" in results else "mig.score"
+plot_scores_against(results, unsupervised, key_metric)
+plt.show()
+
+# %% [markdown]
+# **Transfer across seeds.** For each objective, pick the value that scored best on one seed and look
+# at how it does on another (`hyperparameter_transfer`, all ordered seed pairs): `agreement` is how
+# often both seeds prefer the same value, `regret` how far the transferred value falls short of the
+# other seed's best, `random_regret` the same for a value picked at random.
+
+# %%
+metric_columns = [c for c in ("mig.score", "sap.score", "dci.disentanglement", "modularity.modularity") if c in results]
+transfer = pd.concat({column_label(c): hyperparameter_transfer(results, c) for c in metric_columns})
+transfer.round(3)
+
+# %% [markdown]
+# **What to notice.**
+# * No unsupervised score is a reliable selector here. The sampled TC is the best of them for MIG
+#   (ρ = −0.54, the right sign: lower TC, higher MIG); the ELBO points the wrong way (ρ = −0.43: the
+#   better-fitting, less regularised models score lower MIG). With DCI every |ρ| ≤ 0.09.
+# * UDR agrees with MIG a little (ρ = 0.39) and not with DCI (−0.03). With two seeds per group it ranks
+#   groups, not models, and 1,000-step models share few latents to agree on (UDR 0.14–0.28 throughout,
+#   where Duan et al.'s disentangled models reach 0.5 and more).
+# * Transfer across seeds: for β-TCVAE the best β on one seed is the best on the other for MIG, SAP and
+#   DCI (agreement 1, regret 0); for β-VAE and DIP-VAE-I it never is, and the transferred value does
+#   *worse* than a random one (regret 0.032 vs 0.021 for β-VAE's MIG). With two seeds this is two coin
+#   flips per objective — the paper's key result 4 says the same at scale.
+
+# %% [markdown]
+# ## 6 · Key result 5: disentanglement and downstream sample efficiency
+#
+# One promise of disentangled representations is that simple predictors need **few labels** on top
+# of them. The `downstream` metric trains, per factor, a logistic regression (LR) and gradient-boosted
+# trees (GBT) on the first 100 training codes and on all of them, and reports the test accuracy
+# averaged over factors and the **efficiency** = accuracy at 100 / accuracy at all (the study: 100 vs
+# 10,000; `lecture`: 100 vs 5,000).
+#
+# > **The paper** (Section 5.5, Figures 9–10): the metrics correlate with downstream *accuracy* on
+# > dSprites (less so, or not at all, on other data sets), but **not** with sample *efficiency*:
+# > "increased disentanglement does not seem to lead to a decreased sample complexity of learning for
+# > downstream tasks".
+
+# %%
+downstream = score_agreement(results, unsupervised=downstream_columns(results)).rename(index=column_label)
+plot_rank_correlation(downstream.T, title="Key result 5: Spearman ρ, metric (rows) vs downstream accuracy / efficiency")
+plt.show()
+plot_scores_against(results, [c for c in metric_columns if c != "sap.score"][:3],
+                    [c for c in downstream_columns(results) if c.endswith("efficiency")][-1])
+plt.show()
+
+# %% [markdown]
+# **What to notice.**
+# * With boosted trees the metrics correlate with accuracy (SAP ρ = 0.61 at 100 samples, DCI 0.51 at
+#   5,000); with logistic regression MIG correlates *negatively* with accuracy at 5,000 samples
+#   (ρ = −0.79): the high-MIG models are the strongly regularised ones, which keep less information.
+# * MIG and SAP correlate with the LR *efficiency* (ρ = 0.65 and 0.62) — but efficiency is a ratio,
+#   accuracy at 100 over accuracy at 5,000, and it rises when the denominator falls. Here the "gain"
+#   comes from worse large-sample accuracy, not from better small-sample accuracy (MIG vs LR accuracy
+#   at 100: ρ = −0.08), so it is no evidence that disentanglement buys sample efficiency — the paper's
+#   conclusion.
+
+# %% [markdown]
+# ## 7 · Scale: more steps, a wider network
+#
+# In much of deep learning, more training and bigger networks help. Does the same hold for
+# disentanglement, or is it set by the objective's inductive bias whatever the scale? The scale
+# study trains β-VAE at one β of the sweep (β = `plan.scale_value`) for a quarter, a half and all of
+# the sweep's steps with the study's network, and at half the steps with every channel and hidden
+# layer `width` times wider (`TrainConfig.width`; width 2 has about 4 times the parameters and
+# costs about 2.3 times the time per step on a CPU). Every point has the same seeds.
+#
+# > **The question** (the course's scale report): does disentanglement improve with scale? The paper
+# > does not vary it — every model has 300,000 steps and the same network — so there is no claim to
+# > confirm, only numbers to report.
+
+# %%
+scale_columns = [c for c in ("mig.score", "dci.disentanglement", "modularity.modularity", "elbo", "num_active")
+                 if c in scale]
+plot_scale(scale, "steps", scale_columns, {"width": 1})
+plt.suptitle(f"β-VAE (β = {plan.scale_value:g}) against training steps (width 1)")
+plt.show()
+WIDTH_STEPS = plan.scale_sweeps[1].steps
+plot_scale(scale, "width", scale_columns, {"steps": WIDTH_STEPS})
+plt.suptitle(f"β-VAE (β = {plan.scale_value:g}) against network width ({WIDTH_STEPS:,} steps)")
+plt.show()
+scale.groupby(["width", "steps"])[scale_columns].agg(["median", "min", "max"]).rename(columns=column_label).round(3)
+
+# %% [markdown]
+# **What to notice.**
+# * **Steps.** At 250 steps every latent is inactive (posterior collapse: KL < 0.1 nats each) and the
+#   ELBO is −825; by 1,000 steps all ten are active and the ELBO is −192. The metrics barely move:
+#   median MIG 0.029 → 0.036 → 0.050 (seeds 0.019 and 0.080 at 1,000), DCI 0.106 → 0.084 → 0.099,
+#   Modularity ≈ 0.85. Note that a collapsed model still scores DCI 0.11 and Modularity 0.86: these
+#   scores are not zero for a code that carries almost nothing.
+# * **Width.** At 500 steps, the network twice as wide fits much better (ELBO −265 against −392) but
+#   its MIG is lower (0.022 against 0.036) and its DCI the same (0.085 against 0.084).
+# * So at this scale more steps and more parameters buy reconstruction, not disentanglement — within
+#   a seed-to-seed spread as large as the effects. Whether that holds at 300,000 steps is the `full`
+#   profile's question; the paper does not vary scale, so there is nothing to confirm.
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1
+#
+# Section 5 asked whether unsupervised scores rank *all* models like the metrics. A practitioner who
+# has already chosen an objective only needs to rank models **within** it. Compute the Spearman
+# correlation between the ELBO (and UDR) and DCI Disentanglement (or MIG) separately for each
+# objective. Is the ELBO a better selector within an objective than across objectives? How much do
+# you trust a correlation over six models?
+
+# %% tags=["solution"]
+within = {method: score_agreement(rows, unsupervised=["elbo", "udr"], supervised=[key_metric]).iloc[:, 0]
+          for method, rows in results.groupby("method") if len(rows) > 3}
+pd.DataFrame(within).T.round(2)
+
+# %% [markdown]
+# Within an objective the ELBO mostly tracks the hyperparameter: a larger β (or TC or covariance
+# weight) lowers the ELBO, so the ELBO's ranking is largely the ranking by regularisation strength,
+# and whether it agrees with a metric depends on whether that metric rises or falls with the
+# regulariser. With six models (three values × two seeds) a Spearman ρ has a wide sampling spread
+# (Exercise 2): |ρ| ≈ 0.8 is needed before it differs from 0 at the 5 % level. Locatello et al. drew
+# their conclusion from 300 models per objective per data set.
+
+# %% [markdown]
+# ### Exercise 2
+#
+# How uncertain is a rank correlation between two metrics over this sweep's models? Resample the
+# models with replacement (a bootstrap, 1,000 times) and report a 90 % interval for the Spearman ρ
+# between MIG and the other metrics. Which conclusions of Section 3 survive?
+
+# %% tags=["solution"]
+table = results[results["status"] == "ok"]
+others = [c for c in metric_columns if c != "mig.score"]
+draws = pd.DataFrame([table.sample(len(table), replace=True, random_state=random_state)[["mig.score", *others]]
+                      .corr("spearman").loc["mig.score", others] for _ in range(1000)])
+pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").loc["mig.score", others],
+              "5 %": draws.quantile(0.05), "95 %": draws.quantile(0.95)}).rename(index=column_label).round(2)
+
+# %% [markdown]
+# With 18 models the 90 % intervals are wide, often about ±0.3 around the point estimate: a pair of
+# metrics with ρ ≈ 0.8 is clearly correlated, one with ρ ≈ 0.3 may be uncorrelated. This is why
+# the paper trained 50 seeds per setting — and why a miniature study should quote intervals, not
+# point values, before it claims to confirm or contradict a large one.
+
+# %% [markdown]
+# ### Exercise 3
+#
+# disentanglement_lib offers two flavours of UDR: Lasso similarities (UDR$_L$, the default above) and
+# Spearman correlations (UDR$_S$). Recompute UDR with `correlation="spearman"` and compare the two
+# scores' agreement with the metrics. Why does UDR$_L$ of a perfect signed permutation come out as 0.9
+# rather than 1 (see `tests/test_udr.py`)?
+
+# %% tags=["solution"]
+udr_s = add_udr(main, num_points=plan.udr_points, random_state=seed, device=DEVICE, correlation="spearman")
+both = results.assign(udr_s=udr_s["udr"])
+print(f"Spearman ρ between UDR_L and UDR_S over the models: {both[['udr', 'udr_s']].corr('spearman').iloc[0, 1]:.2f}")
+score_agreement(both, unsupervised=["udr", "udr_s"], supervised=metric_columns).round(2)
+
+# %% [markdown]
+# The two flavours rank the groups similarly when the models' latents either match cleanly or not at
+# all; they differ for partial matches, where Lasso's sparsity zeroes weak links that Spearman keeps.
+# Lasso with $\alpha = 0.1$ on standardised codes shrinks every coefficient by 0.1, so a perfect
+# match scores $0.9^2/0.9 = 0.9$: UDR$_L$ is capped below 1, and only the ranking matters for
+# selection.
+
+# %% [markdown]
+# ## Summary
+#
+# * A sweep is a grid of independent jobs; `run_sweep` sends them to Dask (a local cluster or any
+#   running one) and skips finished ones, so the same notebook runs a 2-core miniature and the
+#   paper-sized study on a cluster.
+# * Key result 1: decorrelating the sampled code does not reliably decorrelate the mean code (β-VAE's
+#   mean TC rises again at β = 16); DIP-VAE-I, which acts on the means, keeps the two close.
+# * Key results 2–3: the metrics only partly agree, and seeds and hyperparameters move scores as much
+#   as objectives do — measure the spread before comparing methods.
+# * Key result 4: unsupervised scores are weak guides to disentanglement; UDR compares seeds and is
+#   the best-motivated of them, but needs several seeds per setting.
+# * Key result 5: accuracy and sample efficiency of downstream predictors are different questions.
+# * Scale: report the numbers; more steps mostly buy reconstruction, and a wider network is not a
+#   recipe for disentanglement by itself.
+#
+# ## References
+#
+# * F. Locatello, S. Bauer, M. Lucic, G. Rätsch, S. Gelly, B. Schölkopf, O. Bachem. *Challenging
+#   Common Assumptions in the Unsupervised Learning of Disentangled Representations.* ICML 2019.
+# * S. Duan, L. Matthey, A. Saraiva, N. Watters, C. Burgess, A. Lerchner, I. Higgins. *Unsupervised
+#   Model Selection for Variational Disentangled Representation Learning.* ICLR 2020.
+# * I. Higgins, L. Matthey, A. Pal, C. Burgess, X. Glorot, M. Botvinick, S. Mohamed, A. Lerchner.
+#   *β-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework.* ICLR 2017.
+# * R. T. Q. Chen, X. Li, R. Grosse, D. Duvenaud. *Isolating Sources of Disentanglement in VAEs.*
+#   NeurIPS 2018.
+# * A. Kumar, P. Sattigeri, A. Balakrishnan. *Variational Inference of Disentangled Latent Concepts
+#   from Unlabeled Observations.* ICLR 2018.
+# * H. Kim, A. Mnih. *Disentangling by Factorising.* ICML 2018.
+# * C. Eastwood, C. K. I. Williams. *A Framework for the Quantitative Evaluation of Disentangled
+#   Representations.* ICLR 2018.
+# * K. Ridgeway, M. C. Mozer. *Learning Deep Disentangled Embeddings with the F-Statistic Loss.*
+#   NeurIPS 2018.
+# * M. Rocklin. *Dask: Parallel Computation with Blocked Algorithms and Task Scheduling.* SciPy 2015.
