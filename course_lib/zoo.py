@@ -130,7 +130,8 @@ def add_run(run_dir, root=None, device="cpu") -> dict:
                                                                                        key=lambda e: e["slug"])})
     total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     if total > SIZE_LIMIT_BYTES:
-        raise ValueError(f"the zoo at {root} holds {total / 2**20:.1f} MB; the limit is {SIZE_LIMIT_BYTES / 2**20:.0f} MB")
+        raise ValueError(f"the zoo at {root} holds {total / 2**20:.1f} MB; "
+                         f"the limit is {SIZE_LIMIT_BYTES / 2**20:.0f} MB")
     return entry
 
 
