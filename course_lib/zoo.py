@@ -158,9 +158,10 @@ def install(config, directory, root=None) -> bool:
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     shutil.copyfile(folder / CONFIG_FILE, staging / CONFIG)
     (staging / LOG).write_bytes(gzip.decompress((folder / LOG_FILE).read_bytes()))
+    generators = torch.load(folder / RNG_FILE, weights_only=True)
     torch.save({"step": config.steps, "identity": json.dumps(_identity(config), sort_keys=True),
-                "model": model.state_dict(), "objective": objective.state_dict(),
-                "rng": torch.load(folder / RNG_FILE, weights_only=True)}, staging / CHECKPOINT)
+                "model": model.state_dict(), "objective": objective.state_dict(), "rng": generators},
+               staging / CHECKPOINT)
     if directory.exists():
         shutil.rmtree(directory)  # a run killed before its first checkpoint: nothing to keep
     staging.rename(directory)

@@ -10,16 +10,11 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from course_lib.checks import check_positive_int
 from course_lib.data import GroundTruthData
 from course_lib.seeding import as_random_state
 
 Encode = Callable[[np.ndarray], np.ndarray]
-
-
-def check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
-    return int(value)
 
 
 def encode_checked(encode: Encode, observations: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from course_lib.checks import check_positive_int
 from course_lib.objectives.base import Objective, check_non_negative
 from course_lib.objectives.beta_tcvae import BetaTCVAE
 from course_lib.objectives.beta_vae import BetaVAE
@@ -136,12 +137,6 @@ def shift_rtd_per_latent(model, observations, shift: float = SHIFT, num_bars: in
     return scores
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
-    return value
-
-
 class TopDis(Objective):
     """A base objective (β-VAE, β-TCVAE or FactorVAE) + γ · the TopDis term, switched on after `delay` steps.
 
@@ -165,8 +160,8 @@ class TopDis(Objective):
         if factor_gamma is not None and base != "factor_vae":
             raise ValueError(f"factor_gamma={factor_gamma!r} is not allowed with base={base!r}; use beta")
         self.gamma = check_non_negative("gamma", gamma)
-        self.delay = _check_int("delay", delay, 0)
-        self.num_bars = _check_int("num_bars", num_bars, 1)
+        self.delay = check_positive_int("delay", delay, 0)
+        self.num_bars = check_positive_int("num_bars", num_bars, 1)
         if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 < shift < 1:
             raise ValueError(f"shift={shift!r} is not allowed; use a number in (0, 1)")
         if not isinstance(orthogonalize, bool):

@@ -47,6 +47,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
 
+from course_lib.checks import check_positive_int
 from course_lib.seeding import as_random_state
 from course_lib.topology.persistence import check_points
 
@@ -57,12 +58,6 @@ LIMIT_DIMENSION = 2  # simplices up to triangles: enough for H1
 
 
 # --------------------------------------------------------------------------------------- checks
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
-    return int(value)
-
-
 def _check_gamma(gamma, n_points: int) -> float:
     if gamma is None:
         return default_gamma(n_points)
@@ -260,7 +255,7 @@ def relative_living_times(bars, alpha_max: float, i_max: int = 100) -> np.ndarra
     constant: #(births ≤ s) − #(deaths ≤ s) at the segment's left end s. Counts ≥ i_max are not
     recorded, so a row sums to 1 exactly when β1 stays below i_max. No bars → e₀ = (1, 0, ...).
     """
-    i_max = _check_int("i_max", i_max, 1)
+    i_max = check_positive_int("i_max", i_max, 1)
     bars = np.asarray(bars, dtype=np.float64).reshape(-1, 2)
     result = np.zeros(i_max)
     if len(bars) == 0 or not alpha_max > 0:
@@ -304,8 +299,8 @@ def draw_landmarks(n_points: int, n_landmarks: int, n_draws: int, random_state) 
 
 def _check_common(points, n_landmarks, gamma, i_max, engine):
     points = check_points(points, min_points=2)
-    return (points, _check_int("n_landmarks", n_landmarks, 2), _check_gamma(gamma, len(points)),
-            _check_int("i_max", i_max, 1), _check_engine(engine))
+    return (points, check_positive_int("n_landmarks", n_landmarks, 2), _check_gamma(gamma, len(points)),
+            check_positive_int("i_max", i_max, 1), _check_engine(engine))
 
 
 def rlt(points, n_landmarks: int = 64, gamma: float | None = None, i_max: int = 100, random_state=0,
@@ -330,7 +325,7 @@ def rlts(points, n_landmarks: int = 64, gamma: float | None = None, i_max: int =
     engine        "numpy" (vectorised construction) or "gudhi" (gudhi.WitnessComplex): same values
     """
     points, n_landmarks, gamma, i_max, engine = _check_common(points, n_landmarks, gamma, i_max, engine)
-    n_draws = _check_int("n_draws", n_draws, 1)
+    n_draws = check_positive_int("n_draws", n_draws, 1)
     n_jobs = _check_n_jobs(n_jobs)
     landmark_sets = draw_landmarks(len(points), n_landmarks, n_draws, random_state)
     if n_jobs == 1 or n_draws == 1:

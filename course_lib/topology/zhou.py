@@ -54,8 +54,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from course_lib.checks import check_positive_int
 from course_lib.seeding import as_random_state
-from course_lib.topology.rlt import _check_engine, _check_int, _check_n_jobs, rlts
+from course_lib.topology.rlt import _check_engine, _check_n_jobs, rlts
 
 __all__ = ["CoclusterScore", "RandomConvEmbedding", "SubmanifoldRLTs", "TopologicalScores", "WASSERSTEIN_MODES",
            "barycenter_distances", "cocluster_score", "embed_images", "factor_submanifold_rlts",
@@ -85,8 +86,8 @@ class RandomConvEmbedding(nn.Module):
 
     def __init__(self, num_channels: int = 1, out_dim: int = 64, seed: int = 0):
         super().__init__()
-        _check_int("num_channels", num_channels, 1)
-        _check_int("out_dim", out_dim, 1)
+        check_positive_int("num_channels", num_channels, 1)
+        check_positive_int("out_dim", out_dim, 1)
         self.net = nn.Sequential(
             nn.AvgPool2d(2),
             nn.Conv2d(num_channels, 16, 5, stride=2, padding=2), nn.ReLU(),
@@ -152,8 +153,8 @@ def latent_submanifold_codes(num_latent: int, num_base: int = 1000, num_values: 
     """(base codes (num_base, D) ~ N(0, I), values (D, num_values) ~ N(0, 1), sorted per latent).
 
     The submanifold (d, v) is `base` with column d set to v (Zhou et al., Section 3)."""
-    num_latent = _check_int("num_latent", num_latent, 1)
-    num_base, num_values = _check_int("num_base", num_base, 3), _check_int("num_values", num_values, 1)
+    num_latent = check_positive_int("num_latent", num_latent, 1)
+    num_base, num_values = check_positive_int("num_base", num_base, 3), check_positive_int("num_values", num_values, 1)
     random_state = as_random_state(random_state)
     base = random_state.randn(num_base, num_latent).astype(np.float32)
     values = np.sort(random_state.randn(num_latent, num_values), axis=1).astype(np.float32)
@@ -221,10 +222,10 @@ def _settings(n_draws, n_landmarks, gamma, i_max, reg, n_jobs, engine, num_base,
         raise ValueError(f"gamma={gamma!r} is not allowed; use a positive number (paper: 1/128) or None")
     if isinstance(reg, bool) or not isinstance(reg, (int, float)) or not 0 < reg < np.inf:
         raise ValueError(f"reg={reg!r} is not allowed; use a positive number (entropic regularisation)")
-    return {"n_draws": _check_int("n_draws", n_draws, 1), "n_landmarks": _check_int("n_landmarks", n_landmarks, 2),
-            "gamma": gamma, "i_max": _check_int("i_max", i_max, 2), "reg": float(reg),
+    return {"n_draws": check_positive_int("n_draws", n_draws, 1), "n_landmarks": check_positive_int("n_landmarks", n_landmarks, 2),
+            "gamma": gamma, "i_max": check_positive_int("i_max", i_max, 2), "reg": float(reg),
             "n_jobs": _check_n_jobs(n_jobs), "engine": _check_engine(engine),
-            "num_base": _check_int("num_base", num_base, 3), "num_values": _check_int("num_values", num_values, 1)}
+            "num_base": check_positive_int("num_base", num_base, 3), "num_values": check_positive_int("num_values", num_values, 1)}
 
 
 def latent_submanifold_rlts(decoder, num_latent: int | None = None, *, num_base: int = 1000, num_values: int = 10,
@@ -238,7 +239,7 @@ def latent_submanifold_rlts(decoder, num_latent: int | None = None, *, num_base:
     """
     settings = _settings(n_draws, n_landmarks, gamma, i_max, reg, n_jobs, engine, num_base, num_values)
     decode_fn, num_latent = _as_decode(decoder, num_latent)
-    num_latent = _check_int("num_latent", num_latent, 1)
+    num_latent = check_positive_int("num_latent", num_latent, 1)
     random_state = as_random_state(random_state)
     code_seed, landmark_seed = (int(s) for s in random_state.randint(2**31, size=2))
     base, values = latent_submanifold_codes(num_latent, num_base, num_values, code_seed)
@@ -431,7 +432,7 @@ def profile_settings(num_samples: int) -> dict:
     reached from 40,000 samples on (`full`); `lecture` (10,000) uses 250 base codes, 5 values and 20
     draws of 62 landmarks (about a minute per model on a 2-core CPU), `smoke` the smallest sizes that
     still run every step."""
-    num_samples = _check_int("num_samples", num_samples, 1)
+    num_samples = check_positive_int("num_samples", num_samples, 1)
     num_base = int(np.clip(num_samples // 40, 40, 1000))
     return {"num_base": num_base, "num_values": int(np.clip(num_samples // 2000, 2, 10)),
             "n_draws": int(np.clip(num_samples // 500, 3, 100)), "n_landmarks": int(np.clip(num_base // 4, 10, 64)),
