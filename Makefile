@@ -9,7 +9,7 @@ DEVICE  ?= auto
 SEED    ?= 0
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv data report test exercises lab sync bench clean
+.PHONY: venv data report test exercises lab sync bench gpu-check clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ bench: data
 	$(PY) benchmarks/bench_geomancer.py
 	$(PY) benchmarks/bench_geometry.py --device $(DEVICE)
 	$(PY) benchmarks/bench_topology.py
+
+# On a machine with CUDA: every notebook (smoke) and the benchmarks on the GPU; reports/gpu_check/
+gpu-check: $(STAMP)
+	PYTHON=$(PY) bash benchmarks/gpu_check.sh
 
 clean:
 	rm -rf reports build .pytest_cache

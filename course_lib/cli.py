@@ -44,6 +44,7 @@ HYPERPARAMETER_FLAGS = {  # flag -> (objective argument, type)
 
 
 def _train(args) -> int:
+    from course_lib.checks import check_writable_directory
     from course_lib.training import TrainConfig, train
 
     hyperparameters = {name: getattr(args, name) for name, _ in HYPERPARAMETER_FLAGS.values()
@@ -52,23 +53,33 @@ def _train(args) -> int:
                          batch_size=args.batch_size, lr=args.lr, num_latent=args.num_latent,
                          architecture=args.architecture, width=args.width, variant=args.variant, seed=args.seed,
                          checkpoint_every=args.checkpoint_every)
+    check_writable_directory("--out", args.out)
     run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite)
     print(f"trained {config.method} for {run.step} steps into {run.directory}")
     return 0
 
 
 def _evaluate(args) -> int:
+    from course_lib.checks import check_writable_directory
     from course_lib.data import DSprites
     from course_lib.io import write_text_atomic
     from course_lib.metrics import evaluate
     from course_lib.representation import mean_code_function
     from course_lib.training import load_run
 
+    out = Path(args.out) if args.out else Path(args.run) / "metrics.csv"
+    if out.is_dir():
+        raise ValueError(f"--out={str(out)!r} is a folder; give the path of a CSV file")
+    check_writable_directory("folder of --out" if args.out else "--run", out.parent)  # before hours of scoring
     run = load_run(args.run, device=args.device)
+    if run.step < run.config.steps:
+        unfinished = f"run={args.run!r} is unfinished: it stopped at step {run.step} of {run.config.steps}"
+        if not args.allow_unfinished:
+            raise ValueError(f"{unfinished}; finish it with `train --resume` (same flags) or pass --allow-unfinished")
+        print(f"warning: {unfinished}; scoring it as it is", file=sys.stderr)
     metrics = {"metrics": args.metrics} if args.metrics else {}
     table = evaluate(DSprites(run.config.variant), mean_code_function(run.model), **metrics,
                      random_state=args.seed, num_train=args.num_train, num_test=args.num_test)
-    out = Path(args.out) if args.out else Path(args.run) / "metrics.csv"
     write_text_atomic(out, table.to_csv(index=False))
     print(table.to_string(index=False))
     print(f"written to {out}")
@@ -196,6 +207,8 @@ def main(argv=None) -> int:
     evaluation.add_argument("--num-test", type=int, default=5_000, help="the study's: 5,000")
     evaluation.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     evaluation.add_argument("--out", default=None, help="CSV file (default: RUN/metrics.csv)")
+    evaluation.add_argument("--allow-unfinished", action="store_true",
+                            help="score a run that stopped before its configured steps (refused otherwise)")
     evaluation.set_defaults(func=_evaluate)
 
     sweep = commands.add_parser("sweep", help="train and evaluate a grid of models on Dask")

@@ -18,12 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from course_lib.checks import check_writable_directory
+from course_lib.device import get_device
 from course_lib.geometry import (geodesic, jacobian, magnification_factor, mean_decoder, metric_from_jacobian,
                                  rank_statistics)
 from course_lib.io import write_text_atomic
+from course_lib.profiles import get_profile
+from course_lib.training import read_run_config
 from course_lib.runner import NOTEBOOKS_DIR, execute_notebook
 from course_lib.seeding import as_random_state
-from course_lib.training import CONFIG, SUMMARY, TrainConfig, load_run, train_or_load
+from course_lib.training import CHECKPOINT, CONFIG, SUMMARY, TrainConfig, load_run, train_or_load
 
 REPORT_NOTEBOOK = NOTEBOOKS_DIR / "report.py"
 
@@ -37,17 +41,24 @@ LITERATURE_RANGES = {
 }
 
 
+def run_directory(run) -> Path:
+    """The run directory that `run` names (the directory, or a checkpoint inside it), its config.json
+    checked: a ValueError naming the folder or the file when either is not a run's."""
+    path = Path(run)
+    directory = path.parent if path.is_file() else path
+    if not (directory / CONFIG).is_file() or not (directory / CHECKPOINT).is_file():
+        raise ValueError(f"run={str(run)!r} is neither a run directory nor a checkpoint inside one "
+                         f"(needs {CONFIG} and {CHECKPOINT})")
+    read_run_config(directory)
+    return directory
+
+
 def resolve_run(run=None, method: str = "beta_vae", hyperparameters: dict | None = None, seed: int = 0,
                 steps: int = 2000, device="auto", runs_dir=None):
     """The model to report on: `run` (a run directory or a checkpoint file in one), else the run of
     the configuration (method, hyperparameters, seed, steps), trained if it is not cached yet."""
     if run is not None:
-        path = Path(run)
-        directory = path.parent if path.is_file() else path
-        if not (directory / CONFIG).is_file():
-            raise ValueError(f"run={str(run)!r} is neither a run directory nor a checkpoint inside one "
-                             f"(no {CONFIG} beside it)")
-        return load_run(directory, device=device)
+        return load_run(run_directory(run), device=device)
     config = TrainConfig(method=method, hyperparameters=dict(hyperparameters or {}), steps=steps, seed=seed)
     return train_or_load(config.validate(), root=runs_dir, device=device)
 
@@ -116,11 +127,21 @@ def write_report(out_dir="reports", name: str | None = None, profile=None, devic
     """Execute the report notebook with `parameters` (run=..., or method=..., hyperparameters=..., ...)
     and write `out_dir/<name>.html` (and the executed `.ipynb`); return the HTML path.
 
-    Raises RuntimeError when the notebook fails (its partial HTML is still written)."""
-    out_dir = Path(out_dir)
+    Bad parameters raise ValueError before the notebook starts; RuntimeError when the notebook fails
+    (its partial HTML is still written)."""
+    out_dir = check_writable_directory("out_dir", out_dir)
+    train_steps = get_profile(profile).train_steps
+    get_device(device)
+    if parameters.get("run") is not None:
+        directory = run_directory(parameters["run"])
+    else:  # the configuration the notebook would train: checked here, with the notebook's defaults
+        directory = None
+        TrainConfig(method=parameters.get("method", "beta_vae"),
+                    hyperparameters=dict(parameters.get("hyperparameters") or {}),
+                    steps=parameters.get("steps") or train_steps, seed=parameters.get("seed", 0)).validate()
     out_dir.mkdir(parents=True, exist_ok=True)
     if name is None:
-        name = Path(parameters["run"]).name if parameters.get("run") else _config_name(parameters)
+        name = directory.name if directory is not None else _config_name(parameters)
     values = {"profile": profile, "device": device, **{k: (str(v) if isinstance(v, Path) else v)
                                                        for k, v in parameters.items()}}
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".report-") as scratch:
@@ -161,8 +182,11 @@ def write_sweep_reports(sweep_dir, out_dir="reports", profile=None, device="auto
     if not (sweep_dir / RESULTS_TABLE).is_file():
         raise ValueError(f"sweep_dir={str(sweep_dir)!r} has no {RESULTS_TABLE}; run the sweep first")
     results = pd.read_csv(sweep_dir / RESULTS_TABLE)
+    finished = results.loc[results["status"] == "ok", "run_dir"]
+    for run_dir in finished:  # every run checked before the first report starts
+        run_directory(run_dir)
     links = {}
-    for run_dir in results.loc[results["status"] == "ok", "run_dir"]:
+    for run_dir in finished:
         links[run_dir] = write_report(out_dir, run=run_dir, profile=profile, device=device).name
     page = out_dir / f"{sweep_dir.name}-comparison.html"
     write_text_atomic(page, comparison_page(results, links, f"Sweep {sweep_dir.name}"))

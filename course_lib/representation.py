@@ -64,7 +64,7 @@ def decode(model, codes, batch_size: int = 256) -> np.ndarray:
 
 def kl_per_latent(means: np.ndarray, log_vars: np.ndarray) -> np.ndarray:
     """Mean over samples of KL(q(z_d|x) || N(0, 1)) for each latent d: how much d is used. Shape (D,)."""
-    return kl_to_standard_normal(torch.from_numpy(means), torch.from_numpy(log_vars)).mean(0).numpy()
+    return kl_to_standard_normal(torch.from_numpy(means), torch.from_numpy(log_vars)).mean(0).cpu().numpy()
 
 
 def traversal_codes(base_code: np.ndarray, ranges: np.ndarray, num_steps: int) -> np.ndarray:

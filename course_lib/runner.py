@@ -3,14 +3,16 @@
 Used by `make report` (profile `lecture` by default) and by the tests (profile `smoke`). Each
 notebook's `.py` (jupytext percent format) is the source: it is read with jupytext, executed with
 papermill (parameters `profile`, `device`, `seed`), saved as an executed `.ipynb` and exported to
-HTML with its figures embedded. A failing notebook does not stop the others; its index entry shows
-the error and the failing cell. Every file is written atomically.
+HTML with its figures embedded. A failing notebook (or a failed HTML export) does not stop the
+others; its index entry shows the error and the failing cell. Every file is written atomically.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import html
+import os
 import platform
 import re
 import tempfile
@@ -27,6 +29,7 @@ from course_lib.seeding import check_seed
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 KERNEL_NAME = "python3"  # ipykernel's own spec: the interpreter that runs the runner
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
 @dataclasses.dataclass
@@ -50,6 +53,8 @@ def course_order(path: Path) -> tuple:
 
 def discover_notebooks(notebooks_dir=NOTEBOOKS_DIR) -> list[Path]:
     """The `.py` notebook sources of a folder, in course order (files starting with '_' skipped)."""
+    if not Path(notebooks_dir).is_dir():
+        raise ValueError(f"notebooks_dir='{notebooks_dir}' is not a folder; give the folder of the .py notebooks")
     sources = [p for p in Path(notebooks_dir).glob("*.py") if not p.name.startswith("_")]
     return sorted(sources, key=course_order)
 
@@ -95,8 +100,25 @@ def export_html(notebook: nbformat.NotebookNode, html_path: Path) -> None:
     write_text_atomic(html_path, body)
 
 
+@contextlib.contextmanager
+def inline_figures():
+    """Kernels started inside draw their figures into the notebook, whatever `MPLBACKEND` says.
+
+    A kernel inherits the environment: with `MPLBACKEND=Agg` (common on headless servers) its
+    figures would be drawn nowhere. The caller's value is restored afterwards."""
+    saved = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["MPLBACKEND"]
+        else:
+            os.environ["MPLBACKEND"] = saved
+
+
 def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s: int) -> NotebookResult:
-    """Execute one notebook into `out_dir` (executed `.ipynb` + `.html`); never raises on cell errors."""
+    """Execute one notebook into `out_dir` (executed `.ipynb` + `.html`); never raises on cell or export errors."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -106,10 +128,11 @@ def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as scratch:
         executed_path = Path(scratch) / f"{source_py.stem}.ipynb"
         try:
-            papermill.execute_notebook(
-                notebook, str(executed_path), parameters=parameters, kernel_name=KERNEL_NAME,
-                cwd=str(source_py.parent), execution_timeout=timeout_s, progress_bar=False,
-            )
+            with inline_figures():
+                papermill.execute_notebook(
+                    notebook, str(executed_path), parameters=parameters, kernel_name=KERNEL_NAME,
+                    cwd=str(source_py.parent), execution_timeout=timeout_s, progress_bar=False,
+                )
         except PapermillExecutionError as error:
             result.status, result.error = "failed", f"{error.ename}: {error.evalue}"
             result.failing_cell, result.failing_source = error.exec_count, error.source
@@ -120,8 +143,12 @@ def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s
             executed = nbformat.read(executed_path, as_version=4)
             nbformat.validate(executed)
             write_text_atomic(out_dir / executed_path.name, nbformat.writes(executed))
-            result.html = f"{source_py.stem}.html"
-            export_html(executed, out_dir / result.html)
+            try:
+                export_html(executed, out_dir / f"{source_py.stem}.html")
+                result.html = f"{source_py.stem}.html"
+            except Exception as error:  # e.g. nbconvert's template missing: report, go on
+                export_error = f"HTML export failed: {type(error).__name__}: {error}"
+                result.status, result.error = "failed", "; ".join(filter(None, [result.error, export_error]))
     return result
 
 
@@ -134,6 +161,9 @@ def run_notebooks(out_dir="reports", profile=None, device="auto", seed: int = 0,
     device_name = str(get_device(device))
     seed = check_seed(seed)
     sources = discover_notebooks(notebooks_dir)
+    if not sources:
+        raise ValueError(f"notebooks_dir='{notebooks_dir}' holds no notebooks; give a folder of .py notebooks "
+                         "(jupytext percent format)")
     if names is not None:
         unknown = sorted(set(names) - {p.stem for p in sources})
         if unknown:

@@ -6,8 +6,8 @@ per model to a `dask.distributed` cluster (a LocalCluster sized to the machine, 
 scheduler's address) and gathers one table. A job trains into `OUT/<run slug>/` (resuming a partial
 run), evaluates the mean representation with `course_lib.metrics.evaluate`, adds unsupervised scores
 (rate, distortion, ELBO, Gaussian TC of the mean and the sampled code) and writes `result.json`
-atomically. A rerun skips every job whose `result.json` says ok; a failing job writes its error
-there and the others go on.
+atomically. A rerun skips every job whose `result.json` says ok, and redoes one whose `result.json`
+is damaged (its row's `note` says so); a failing job writes its error there and the others go on.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from course_lib.checks import check_positive_int, check_writable_directory
+from course_lib.device import ALLOWED_DEVICES
 from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
@@ -56,31 +58,68 @@ class Sweep:
         """A sweep from a YAML mapping with the field names above; `overrides` (not None) win."""
         import yaml
 
-        spec = yaml.safe_load(Path(path).read_text()) or {}
-        if not isinstance(spec, dict) or set(spec) - {f.name for f in dataclasses.fields(cls)}:
-            allowed = [f.name for f in dataclasses.fields(cls)]
-            raise ValueError(f"{path}: expected a mapping with keys from {allowed}; got {spec!r:.200}")
+        try:
+            spec = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"config={str(path)!r} cannot be read: {error}") from None
+        except yaml.YAMLError as error:  # a MarkedYAMLError says where, and often what it was reading there
+            mark, opened = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            since = f" ({error.context} from line {opened.line + 1})" if opened and error.context else ""
+            raise ValueError(f"config={str(path)!r} is not valid YAML{where}: "
+                             f"{getattr(error, 'problem', None) or error}{since}") from None
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(spec, dict):
+            raise ValueError(f"config={str(path)!r} must hold a mapping with keys from {allowed}; got {spec!r:.200}")
+        unknown = [key for key in spec if key not in allowed]
+        if unknown:
+            raise ValueError(f"config={str(path)!r} has unknown keys {unknown}; allowed: {allowed}")
         spec.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**{key: tuple(value) if isinstance(value, list) and key != "values" else value
                       for key, value in spec.items()})
 
     def values_of(self, method: str) -> tuple:
+        """The swept values of `method`'s hyperparameter; (None,) for the VAE, which has none."""
         if method == "vae":
             return (None,)
         if isinstance(self.values, dict):
             return tuple(self.values.get(method, STUDY_SWEEPS[method][1]))
         return tuple(self.values) if self.values is not None else STUDY_SWEEPS[method][1]
 
+    def validate(self) -> Sweep:
+        """Raise ValueError naming the first bad field; every check needs no training."""
+        for name, allowed in (("methods", tuple(OBJECTIVES)), ("metrics", ALL_METRICS)):
+            chosen = getattr(self, name)
+            if not isinstance(chosen, (list, tuple)) or not chosen or any(c not in allowed for c in chosen):
+                raise ValueError(f"{name}={chosen!r} is not allowed; give a list from {allowed}")
+        if isinstance(self.values, dict):
+            stray = [m for m in self.values if m not in self.methods or m not in STUDY_SWEEPS]
+            if stray:
+                raise ValueError(f"values names {stray}, which methods={self.methods!r} does not sweep; name only "
+                                 f"listed methods that have a hyperparameter: {tuple(STUDY_SWEEPS)}")
+            lists = {f"values[{m!r}]": numbers for m, numbers in self.values.items()}
+        else:
+            lists = {} if self.values is None else {"values": self.values}
+        for name, numbers in lists.items():
+            if (not isinstance(numbers, (list, tuple)) or not numbers
+                    or any(isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) for v in numbers)):
+                raise ValueError(f"{name}={numbers!r} is not allowed; give a list of numbers such as [1, 4]")
+        if not isinstance(self.seeds, (list, tuple)) or not self.seeds:
+            raise ValueError(f"seeds={self.seeds!r} is not allowed; give a list of seeds such as [0, 1, 2]")
+        for seed in self.seeds:
+            check_seed(seed)
+        for name, minimum in (("steps", 1), ("num_train", 2), ("num_test", 2), ("width", 1)):
+            check_positive_int(name, getattr(self, name), minimum)
+        device = self.device.strip().lower() if isinstance(self.device, str) else ""
+        if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
+            # the form only: whether that device exists is a question for the machine the jobs run on
+            raise ValueError(f"device={self.device!r} is not allowed; use one of {ALLOWED_DEVICES}")
+        check_writable_directory("out", self.out)
+        return self
+
     def configs(self) -> list[TrainConfig]:
-        """One validated TrainConfig per job; a bad method, value, seed or step count raises here."""
-        unknown = [m for m in self.methods if m not in OBJECTIVES]
-        if unknown or not self.methods:
-            raise ValueError(f"methods={self.methods!r} is not allowed; choose from {tuple(OBJECTIVES)}")
-        bad_metrics = [m for m in self.metrics if m not in ALL_METRICS]
-        if bad_metrics or not self.metrics:
-            raise ValueError(f"metrics={self.metrics!r} is not allowed; choose from {ALL_METRICS}")
-        if not self.seeds:
-            raise ValueError("seeds=() is not allowed; give at least one seed")
+        """One validated TrainConfig per job; a bad field or hyperparameter value raises here, before any job."""
+        self.validate()
         configs = []
         for method in self.methods:
             for value in self.values_of(method):
@@ -119,6 +158,20 @@ def evaluate_run(run, sweep: Sweep) -> dict[str, float]:
     return scores | unsupervised_scores(run.model, dataset, sweep.num_train, run.config.seed)
 
 
+def _read_result(path: Path) -> tuple[dict, str | None]:
+    """(an earlier job's result or {}, a note when that result was damaged and the job must be redone)."""
+    if not path.is_file():
+        return {}, None
+    try:
+        previous = json.loads(path.read_text())
+        if isinstance(previous, dict):
+            return previous, None
+        problem = f"holds {type(previous).__name__}, not a result"
+    except (OSError, ValueError) as error:  # ValueError: truncated JSON or bytes that are not UTF-8
+        problem = f"{type(error).__name__}: {error}"
+    return {}, f"the earlier {path} was damaged ({problem}); the job was run again"
+
+
 def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None) -> dict:
     """Train (or resume) and evaluate one model; its row of the results table. Never raises."""
     import torch
@@ -129,13 +182,13 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None) -> di
         torch.set_num_threads(threads)
     directory = Path(sweep.out) / config.slug()
     done = directory / RESULT
-    if done.is_file():
-        previous = json.loads(done.read_text())
-        if previous.get("status") == "ok":
-            return previous
+    previous, note = _read_result(done)
+    if previous.get("status") == "ok":
+        return previous
     hyperparameter = next(iter(config.hyperparameters.items()), (None, None))
     row = {"method": config.method, "hyperparameter": hyperparameter[0], "value": hyperparameter[1],
            "seed": config.seed, "steps": config.steps, "width": config.width, "run_dir": str(directory)}
+    row |= {"note": note} if note else {}
     start = time.perf_counter()
     try:
         run = train_or_load(config, root=sweep.out, device=sweep.device, progress=False)

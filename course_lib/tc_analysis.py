@@ -96,7 +96,7 @@ def exact_kl_decomposition(means, log_vars, num_samples: int = 20_000, random_st
         log_q_z_given_x = gaussian_log_density(zc, mean_t[own], log_var_t[own]).sum(1)
         log_p_z = gaussian_log_density(zc, torch.zeros_like(zc), torch.zeros_like(zc)).sum(1)
         values.append(torch.stack([log_q_z_given_x - log_q_z, log_q_z - log_prod_q_zj, log_prod_q_zj - log_p_z], 1))
-    values = torch.cat(values).double().numpy()
+    values = torch.cat(values).double().cpu().numpy()
     result = dict(zip(TERMS, values.mean(0).tolist()))
     result.update({f"{t}_se": s for t, s in zip(TERMS, (values.std(0) / math.sqrt(num_samples)).tolist())})
     return result

@@ -6,12 +6,18 @@ A run directory holds
   checkpoint.pt    state dicts of the model, the objective (FactorVAE's discriminator), every optimiser,
                    the RNG states and the step; loaded with torch.load(weights_only=True)
   summary.json     written at the end: steps, wall time, steps per second, the last terms
+  .lock            held (flock) while a process trains here: a second `train` into the folder is refused
 
 The loop never branches on the method: it calls `objective(x, out, step)` and
 `objective.auxiliary_step(out)` for all of them. Terms stay on the device and are checked for NaN
 and inf, logged and checkpointed every `checkpoint_every` steps, so a GPU run is not synchronised
 every step. A non-finite term stops training with an error that names it and its first step; the
 last good checkpoint is kept.
+
+Nothing a user wrote is ever lost: `overwrite=True` deletes only the files a run writes (a folder
+holding anything else is refused, and so are the root, home, current and checkout folders); a
+resumed run's log is cut back to its checkpoint's step, so a run killed between a log flush and
+its checkpoint logs every step once; a checkpoint's CRCs are verified before it is loaded.
 """
 from __future__ import annotations
 
@@ -20,7 +26,6 @@ import dataclasses
 import io
 import json
 import platform
-import shutil
 import time
 from pathlib import Path
 
@@ -31,17 +36,24 @@ from tqdm.auto import tqdm
 import course_lib
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import get_device
-from course_lib.io import atomic_open, write_json_atomic
+from course_lib.checks import check_writable_directory
+from course_lib.io import LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective
 from course_lib.seeding import check_seed, seed_everything
 
 ARCHITECTURES = ("conv", "mlp")
 CHECKPOINT, CONFIG, LOG, SUMMARY = "checkpoint.pt", "config.json", "log.csv", "summary.json"
+# Every file a run folder may hold: the run's own, `evaluate`'s metrics.csv and a sweep job's result.json.
+RUN_FILES = (CONFIG, LOG, CHECKPOINT, SUMMARY, "metrics.csv", "result.json", LOCK_FILE)
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(ValueError):
     """A training term became NaN or infinite."""
+
+
+class UnusableRunError(ValueError):
+    """A run folder whose checkpoint cannot continue this configuration: damaged, or another configuration's."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +85,9 @@ class TrainConfig:
         if self.width != 1 and self.architecture != "conv":
             raise ValueError(f"width={self.width} is not allowed for architecture={self.architecture!r}; only conv scales")
         check_seed(self.seed)
+        if not isinstance(self.hyperparameters, dict):
+            raise ValueError(f"hyperparameters={self.hyperparameters!r} is not allowed; use a mapping of the "
+                             "objective's arguments, e.g. {'beta': 4}")
         make_objective(self.method, self.num_latent, **self.hyperparameters)
         from course_lib.data import VARIANTS
 
@@ -133,17 +148,18 @@ def _optimizers(model_optimizer, objective) -> dict:
     return {"model": model_optimizer, **objective.optimizers}
 
 
-def _identity(config: TrainConfig) -> dict:
-    """What a checkpoint must match to be resumed or loaded into this configuration."""
+def checkpoint_identity(config: TrainConfig) -> str:
+    """What a checkpoint must match to be resumed or loaded into this configuration (a JSON string)."""
     identity = {"method": config.method, "architecture": config.architecture, "num_latent": config.num_latent,
                 "variant": config.variant, "hyperparameters": config.hyperparameters}
-    return identity | ({"width": config.width} if config.width != 1 else {})  # the study's width: as before
+    identity |= {"width": config.width} if config.width != 1 else {}  # the study's width: as before
+    return json.dumps(identity, sort_keys=True)
 
 
 def save_checkpoint(path: Path, step, config, model, objective, model_optimizer, sampler) -> None:
     state = {
         "step": step,
-        "identity": json.dumps(_identity(config), sort_keys=True),
+        "identity": checkpoint_identity(config),
         "model": model.state_dict(),
         "objective": objective.state_dict(),
         "optimizers": {name: opt.state_dict() for name, opt in _optimizers(model_optimizer, objective).items()},
@@ -153,16 +169,21 @@ def save_checkpoint(path: Path, step, config, model, objective, model_optimizer,
         torch.save(state, handle)
 
 
-def load_checkpoint(path: Path, config: TrainConfig, device) -> dict:
-    """The checkpoint's state, loaded without unpickling code; ValueError when corrupt or foreign."""
+def load_checkpoint(path: Path, config: TrainConfig) -> dict:
+    """The checkpoint's state on the CPU, CRC-checked and loaded without unpickling code.
+
+    Everything stays on the CPU: `load_state_dict` copies weights and optimiser states to the
+    model's device, and the generators' states must be CPU byte tensors whatever the device.
+    UnusableRunError when damaged or written by another configuration."""
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # truncated zip, bad magic number, unsupported type: all mean unusable
-        raise ValueError(f"checkpoint {path} is truncated or corrupt ({type(error).__name__}: {error})") from None
-    expected = json.dumps(_identity(config), sort_keys=True)
+        check_zip_integrity(path)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, bad CRC, bad magic number, unsupported type: all mean unusable
+        raise UnusableRunError(f"checkpoint {path} is truncated or corrupt ({type(error).__name__}: {error})") from None
+    expected = checkpoint_identity(config)
     if state.get("identity") != expected:
-        raise ValueError(f"checkpoint {path} was written by another configuration: {state.get('identity')}; "
-                         f"this run is {expected}")
+        raise UnusableRunError(f"checkpoint {path} was written by another configuration: {state.get('identity')}; "
+                               f"this run is {expected}")
     return state
 
 
@@ -171,20 +192,78 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
+def _written_by_a_run(path: Path) -> bool:
+    """A run's file, or the temporary file of one that an interrupted atomic write left behind."""
+    temporary = path.name.startswith(tuple(f".{name}." for name in RUN_FILES)) and path.name.endswith(".tmp")
+    return path.is_file() and (path.name in RUN_FILES or temporary)
+
+
+def check_overwritable(out_dir) -> Path:
+    """`out_dir` as a Path when `overwrite=True` may clear it, else a ValueError that says why not."""
+    resolved = Path(out_dir).resolve()
+    protected = {Path("/"), Path.home().resolve(), Path.cwd().resolve(), Path(__file__).resolve().parents[1]}
+    if resolved in protected:
+        raise ValueError(f"out_dir={str(out_dir)!r} is {resolved}: overwrite never clears the root, home, current "
+                         "or checkout folder; give the run its own folder")
+    foreign = sorted(p.name for p in resolved.iterdir() if not _written_by_a_run(p)) if resolved.is_dir() else []
+    if foreign:
+        raise ValueError(f"out_dir={str(out_dir)!r} holds files that a run does not write ({', '.join(foreign[:5])}); "
+                         "overwrite only clears run folders: move them, or choose another folder")
+    return Path(out_dir)
+
+
+def clear_run_directory(out_dir) -> None:
+    """Delete what a run wrote in `out_dir` (not its lock); refuse a folder that is not a run's."""
+    for path in check_overwritable(out_dir).iterdir():
+        if path.name != LOCK_FILE:
+            path.unlink()
+
+
 def _prepare_directory(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> bool:
-    """Create or clear the run directory; return whether a checkpoint should be resumed."""
-    if out_dir.exists() and any(out_dir.iterdir()):
+    """Check or clear the locked run directory; return whether a checkpoint should be resumed."""
+    if any(p.name != LOCK_FILE for p in out_dir.iterdir()):
         if overwrite:
-            shutil.rmtree(out_dir)
+            clear_run_directory(out_dir)
         elif not resume:
             raise ValueError(f"out_dir={str(out_dir)!r} is not empty; pass resume=True (--resume) to continue it "
                              "or overwrite=True (--overwrite) to start again")
         elif (out_dir / CONFIG).is_file():
-            saved = json.loads((out_dir / CONFIG).read_text())["config"]
-            if saved != dataclasses.asdict(config):
-                raise ValueError(f"out_dir={str(out_dir)!r} holds a run with another configuration: {saved}")
-    out_dir.mkdir(parents=True, exist_ok=True)
+            saved = read_config_file(out_dir / CONFIG)
+            if saved != config:
+                raise UnusableRunError(f"out_dir={str(out_dir)!r} holds a run with another configuration: {saved}")
+    for interrupted in out_dir.glob(".*.tmp"):  # an atomic write that a kill interrupted; we hold the lock
+        interrupted.unlink()
     return resume and (out_dir / CHECKPOINT).is_file()
+
+
+def read_config_file(path) -> TrainConfig:
+    """The validated TrainConfig that a run's config.json holds ({"config": {field: value}, ...}).
+
+    UnusableRunError naming the file when it is not JSON, holds no "config" mapping, or holds keys or
+    values that TrainConfig does not allow."""
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise UnusableRunError(f"{path} is not readable JSON: {error}") from None
+    fields = saved.get("config") if isinstance(saved, dict) else None
+    if not isinstance(fields, dict):
+        raise UnusableRunError(f'{path} holds no "config" mapping of training arguments; `train` writes one')
+    allowed = [field.name for field in dataclasses.fields(TrainConfig)]
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise UnusableRunError(f'{path}: unknown keys {unknown} in "config"; allowed: {allowed}')
+    try:
+        return TrainConfig(**fields).validate()
+    except (TypeError, ValueError) as error:  # TypeError: e.g. an argument the objective does not take
+        raise UnusableRunError(f"{path}: {error}") from None
+
+
+def read_run_config(run_dir) -> TrainConfig:
+    """The TrainConfig of the run in `run_dir`, which must hold config.json and checkpoint.pt."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).is_file() or not (run_dir / CHECKPOINT).is_file():
+        raise ValueError(f"run_dir={str(run_dir)!r} holds no run (needs {CONFIG} and {CHECKPOINT})")
+    return read_config_file(run_dir / CONFIG)
 
 
 def _flatten_terms(terms: dict) -> tuple[list[str], torch.Tensor]:
@@ -202,8 +281,12 @@ def _flush(rows: list, steps: list, columns: list, log_path: Path) -> dict:
     bad = ~np.isfinite(table)
     if bad.any():
         row, column = np.argwhere(bad)[0]
-        raise NonFiniteLossError(f"term {columns[column]!r} is {table[row, column]} at step {steps[row]}; "
-                                 "training stopped, the last good checkpoint is kept")
+        kept = steps[0] - 1
+        raise NonFiniteLossError(
+            f"term {columns[column]!r} is {table[row, column]} at step {steps[row]}; training stopped in "
+            f"{log_path.parent}, where the last good checkpoint (step {kept}) is kept. Lower the learning rate or "
+            "the objective's weight (e.g. beta), then rerun with --overwrite to start again"
+            + (" or --resume to continue from that checkpoint" if kept else ""))
     new_file = not log_path.is_file()
     with open(log_path, "a", newline="") as handle:
         writer = csv.writer(handle)
@@ -215,21 +298,39 @@ def _flush(rows: list, steps: list, columns: list, log_path: Path) -> dict:
 
 
 def _truncate_log(log_path: Path, last_step: int) -> None:
-    """Drop log rows written after the checkpoint (a run killed between a log flush and its checkpoint)."""
+    """Keep the log's complete rows up to `last_step`, the checkpoint's: a run killed between a log flush
+    and its checkpoint (or in the middle of a row) then logs every step once. Step 0: no log at all."""
     if not log_path.is_file():
         return
-    lines = log_path.read_text().splitlines(keepends=True)
-    kept = [lines[0]] + [line for line in lines[1:] if int(line.split(",", 1)[0]) <= last_step]
+    if last_step == 0:
+        log_path.unlink()
+        return
+    with open(log_path, newline="") as handle:
+        header, *rows = list(csv.reader(handle)) or [[]]
+    kept = [row for row in rows if len(row) == len(header) and row[0].isdigit() and int(row[0]) <= last_step]
     with atomic_open(log_path, "w") as handle:
-        handle.write("".join(kept))
+        csv.writer(handle).writerows([header, *kept])
 
 
 def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, overwrite: bool = False,
           dataset=None, progress: bool = True) -> Run:
-    """Train `config` into `out_dir`. `dataset` defaults to dSprites of `config.variant`."""
+    """Train `config` into `out_dir`. `dataset` defaults to dSprites of `config.variant`.
+
+    `resume`: continue from the folder's checkpoint; `overwrite`: delete what a run wrote there and
+    start again. The folder is locked while training: a second `train` into it is refused."""
     config = config.validate()
+    if not str(out_dir).strip():
+        raise ValueError(f"out_dir={str(out_dir)!r} is not allowed; name the run's folder")
+    out_dir = check_writable_directory("out_dir", out_dir)
+    if overwrite:
+        check_overwritable(out_dir)  # before the lock file is made: nothing is written into a refused folder
     device = get_device(device)
-    out_dir = Path(out_dir)
+    with directory_lock(out_dir, "run folder"):
+        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress)
+
+
+def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
+                  progress: bool) -> Run:
     resuming = _prepare_directory(out_dir, config, resume, overwrite)
     if dataset is None:
         from course_lib.data import DSprites
@@ -245,7 +346,7 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
         objective.attach(model, sampler)
     start_step = 0
     if resuming:
-        state = load_checkpoint(out_dir / CHECKPOINT, config, device)
+        state = load_checkpoint(out_dir / CHECKPOINT, config)
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
         _set_rng_states(state["rng"], sampler)  # a reloaded run leaves the generators as training left them
@@ -254,11 +355,11 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
         for name, optimizer in _optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
         start_step = state["step"]
-        _truncate_log(out_dir / LOG, start_step)
     else:
         write_json_atomic(out_dir / CONFIG, {"config": dataclasses.asdict(config), "device": str(device),
                                              "seed": config.seed, "versions": _versions()})
 
+    _truncate_log(out_dir / LOG, start_step)
     model.train()
     rows, row_steps, columns, last_terms = [], [], None, {}
     clock = time.perf_counter()
@@ -294,12 +395,10 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
 def load_run(run_dir, device="auto") -> Run:
     """A finished or partial run, rebuilt from its config and checkpoint (weights only)."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).is_file() or not (run_dir / CHECKPOINT).is_file():
-        raise ValueError(f"run_dir={str(run_dir)!r} holds no run (needs {CONFIG} and {CHECKPOINT})")
-    config = TrainConfig(**json.loads((run_dir / CONFIG).read_text())["config"]).validate()
+    config = read_run_config(run_dir)
     device = get_device(device)
     model, objective = config.build(device)
-    state = load_checkpoint(run_dir / CHECKPOINT, config, device)
+    state = load_checkpoint(run_dir / CHECKPOINT, config)
     model.load_state_dict(state["model"])
     objective.load_state_dict(state["objective"])
     model.eval()
@@ -320,8 +419,8 @@ def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, p
     """The finished run of `config` under `root` (default `default_runs_dir()`), training it if needed.
 
     A configuration that the pretrained zoo holds (`course_lib.zoo`) is installed from it first.
-    A finished run with the same configuration is loaded; a partial one is resumed; anything
-    unusable there (another configuration, a corrupt checkpoint) is replaced.
+    A finished run with the same configuration is loaded; a partial one is resumed; a run folder
+    that is unusable (another configuration, a damaged checkpoint) is replaced.
     """
     from course_lib.zoo import install
 
@@ -329,5 +428,6 @@ def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, p
     install(config, directory)  # from data/pretrained when the cache lacks it (it says so)
     try:
         return train(config, directory, device=device, resume=True, dataset=dataset, progress=progress)
-    except ValueError:
+    except UnusableRunError as error:
+        print(f"{directory}: {error}; training it again")
         return train(config, directory, device=device, overwrite=True, dataset=dataset, progress=progress)

@@ -10,14 +10,17 @@ Each entry is a folder named by its run slug (`TrainConfig.slug()`), holding
   log.csv.gz    the training log (every logged term per step), for the notebooks' training curves
 
 and `manifest.json` lists every entry with the CLI command that trains it, the commit it was exported
-at, the SHA-256 and size of its `model.pt`, and two metrics of the shipped weights (MIG and DCI
-disentanglement at `CHECK_SIZES`, seed 0) that `tests/test_zoo.py` recomputes.
+at, the SHA-256 of each of its four files and the size of its `model.pt`, and two metrics of the
+shipped weights (MIG and DCI disentanglement at `CHECK_SIZES`, seed 0) that `tests/test_zoo.py`
+recomputes. `manifest.json.sha256` holds the manifest's own SHA-256 (`sha256sum -c` reads it). A file
+that differs from its recorded sum is refused with a message that names it, before anything is written.
 
 `install(config, directory)` is what `training.train_or_load` calls before training: when the runs
 cache has no checkpoint of `config` and the zoo has an entry for it, it writes a finished run
 directory there from the zoo (the weights in float32 again; a freshly initialised objective, since
 FactorVAE's discriminator is not shipped: it is not part of the representation) and says so. Delete
-the run directory and the entry's folder, or set COURSE_PRETRAINED=0, to train instead.
+the run directory and the entry's folder, or set COURSE_PRETRAINED=0, to train instead. A damaged
+manifest is reported and ignored (every model is then trained); a damaged entry is refused.
 `add_run` exports a finished run into the zoo (`python -m course_lib zoo add RUN_DIR ...`).
 """
 from __future__ import annotations
@@ -26,16 +29,15 @@ import dataclasses
 import gzip
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import torch
 
-from course_lib.io import atomic_open, sha256_of_file, write_json_atomic
+from course_lib.io import (atomic_open, check_sha256, directory_lock, sha256_of_file, write_json_atomic,
+                           write_text_atomic)
 
-MANIFEST = "manifest.json"
+MANIFEST, MANIFEST_SUM = "manifest.json", "manifest.json.sha256"
 WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE = "model.pt", "rng.pt", "config.json", "log.csv.gz"
 CHECK_SIZES = {"num_train": 1000, "num_test": 500}  # the manifest's metric sizes (seconds per model on a CPU)
 SIZE_LIMIT_BYTES = 30 * 2**20  # the whole zoo stays below 30 MB
@@ -48,10 +50,44 @@ def zoo_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "pretrained"
 
 
+ENTRY_FILES = (WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE)
+
+
 def read_manifest(root=None) -> dict:
-    """{slug: entry} of the zoo at `root` (default `zoo_dir()`); empty when there is no zoo."""
-    path = Path(root or zoo_dir()) / MANIFEST
-    return {entry["slug"]: entry for entry in json.loads(path.read_text())["models"]} if path.is_file() else {}
+    """{slug: entry} of the zoo at `root` (default `zoo_dir()`); empty when there is no zoo.
+
+    ValueError naming the file when the manifest differs from its recorded SHA-256 or is not a zoo's."""
+    root = Path(root or zoo_dir())
+    path = root / MANIFEST
+    if not path.is_file():
+        return {}
+    recorded = (root / MANIFEST_SUM).read_text().split()[0] if (root / MANIFEST_SUM).is_file() else ""
+    check_sha256(path, recorded)
+    try:
+        models = json.loads(path.read_text())["models"]
+        return {entry["slug"]: entry | {"files": dict(entry["files"])} for entry in models}
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is not a zoo manifest ({type(error).__name__}: {error})") from None
+
+
+def write_manifest(root, models) -> None:
+    """Write `manifest.json` (entries sorted by slug) and then its SHA-256 beside it."""
+    root = Path(root)
+    write_json_atomic(root / MANIFEST, {"check_sizes": CHECK_SIZES,
+                                        "models": sorted(models, key=lambda entry: entry["slug"])})
+    write_text_atomic(root / MANIFEST_SUM, f"{sha256_of_file(root / MANIFEST)}  {MANIFEST}\n")
+
+
+def check_entry(entry: dict, root=None) -> Path:
+    """The entry's folder, once each of its files matches the manifest's SHA-256; ValueError naming a file."""
+    folder = Path(root or zoo_dir()) / entry["slug"]
+    for name in ENTRY_FILES:
+        try:
+            check_sha256(folder / name, entry["files"].get(name, ""))
+        except ValueError as error:
+            raise ValueError(f"{error}; the zoo entry is damaged: restore it (git checkout -- {folder}) or set "
+                             "COURSE_PRETRAINED=0 to train this model instead") from None
+    return folder
 
 
 def cli_command(config) -> str:
@@ -89,12 +125,10 @@ def check_metrics(model, variant: str = "binary", device="cpu") -> dict:
 
 def load_model(entry: dict, root=None, device="cpu"):
     """(TrainConfig, model in float32 and eval mode) of a manifest entry; refuses a file whose hash differs."""
-    from course_lib.training import TrainConfig
+    from course_lib.training import read_config_file
 
-    folder = Path(root or zoo_dir()) / entry["slug"]
-    if sha256_of_file(folder / WEIGHTS) != entry["sha256"]:
-        raise ValueError(f"{folder / WEIGHTS} does not match the manifest's sha256; the zoo entry is damaged")
-    config = TrainConfig(**json.loads((folder / CONFIG_FILE).read_text())["config"]).validate()
+    folder = check_entry(entry, root)
+    config = read_config_file(folder / CONFIG_FILE)
     model, _ = config.build(device)
     model.load_state_dict(torch.load(folder / WEIGHTS, map_location=device, weights_only=True))
     return config, model.eval()
@@ -102,7 +136,7 @@ def load_model(entry: dict, root=None, device="cpu"):
 
 def add_run(run_dir, root=None, device="cpu") -> dict:
     """Export a finished run into the zoo at `root` and record it in the manifest; returns the entry."""
-    from course_lib.training import CHECKPOINT, CONFIG, LOG, load_run
+    from course_lib.training import CHECKPOINT, CONFIG, LOG, load_checkpoint, load_run
 
     run = load_run(run_dir, device=device)
     if run.step != run.config.steps:
@@ -113,9 +147,8 @@ def add_run(run_dir, root=None, device="cpu") -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_open(folder / WEIGHTS, "wb") as handle:
         torch.save({k: v.half() if v.is_floating_point() else v for k, v in run.model.state_dict().items()}, handle)
-    checkpoint = torch.load(Path(run_dir) / CHECKPOINT, map_location="cpu", weights_only=True)
     with atomic_open(folder / RNG_FILE, "wb") as handle:
-        torch.save(checkpoint["rng"], handle)
+        torch.save(load_checkpoint(Path(run_dir) / CHECKPOINT, run.config)["rng"], handle)
     saved = json.loads((Path(run_dir) / CONFIG).read_text())
     write_json_atomic(folder / CONFIG_FILE, {**saved, "config": dataclasses.asdict(run.config)})
     with atomic_open(folder / LOG_FILE, "wb") as handle, gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as packed:
@@ -123,11 +156,10 @@ def add_run(run_dir, root=None, device="cpu") -> dict:
     entry = {"slug": run.config.slug(), "method": run.config.method, "hyperparameters": run.config.hyperparameters,
              "steps": run.config.steps, "seed": run.config.seed, "command": cli_command(run.config),
              "trained_on": saved.get("device"), "versions": saved.get("versions"), "commit": _commit(),
-             "bytes": (folder / WEIGHTS).stat().st_size, "sha256": sha256_of_file(folder / WEIGHTS)}
+             "bytes": (folder / WEIGHTS).stat().st_size,
+             "files": {name: sha256_of_file(folder / name) for name in ENTRY_FILES}}
     entry["metrics"] = check_metrics(load_model(entry, root, device)[1], run.config.variant, device)
-    models = {**read_manifest(root), entry["slug"]: entry}
-    write_json_atomic(root / MANIFEST, {"check_sizes": CHECK_SIZES, "models": sorted(models.values(),
-                                                                                       key=lambda e: e["slug"])})
+    write_manifest(root, {**read_manifest(root), entry["slug"]: entry}.values())
     total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
     if total > SIZE_LIMIT_BYTES:
         raise ValueError(f"the zoo at {root} holds {total / 2**20:.1f} MB; "
@@ -140,31 +172,40 @@ def install(config, directory, root=None) -> bool:
 
     The run directory gets the zoo's config.json and log, and a checkpoint with the weights, a freshly
     initialised objective (seeded by the run's seed), the generators' states and the finished step.
-    Returns whether it did."""
-    from course_lib.training import CHECKPOINT, CONFIG, LOG, _identity
+    Returns whether it did. Every file of the entry is checked before anything is written; the run
+    folder is locked meanwhile, and its checkpoint is written last, so an interrupted install is
+    simply done again."""
+    from course_lib.training import CHECKPOINT, CONFIG, LOG, checkpoint_identity, clear_run_directory
 
     directory = Path(directory)
-    entry = read_manifest(root).get(config.slug())
-    if entry is None or (directory / CHECKPOINT).is_file() or os.environ.get("COURSE_PRETRAINED", "1") == "0":
+    if (directory / CHECKPOINT).is_file() or os.environ.get("COURSE_PRETRAINED", "1") == "0":
+        return False
+    try:
+        entry = read_manifest(root).get(config.slug())
+    except ValueError as error:
+        print(f"the pretrained zoo is not used: {error}; restore it with git checkout -- {zoo_dir()}")
+        return False
+    if entry is None:
         return False
     with torch.random.fork_rng():  # building networks draws random numbers: keep the caller's generators
         saved, model = load_model(entry, root)
         torch.manual_seed(config.seed)
         _, objective = config.build("cpu")
-    if dataclasses.asdict(saved) != dataclasses.asdict(config):
+    if saved != config:
         return False  # the same slug, another configuration (e.g. checkpoint_every): train it
     folder = Path(root or zoo_dir()) / entry["slug"]
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    shutil.copyfile(folder / CONFIG_FILE, staging / CONFIG)
-    (staging / LOG).write_bytes(gzip.decompress((folder / LOG_FILE).read_bytes()))
     generators = torch.load(folder / RNG_FILE, weights_only=True)
-    torch.save({"step": config.steps, "identity": json.dumps(_identity(config), sort_keys=True),
-                "model": model.state_dict(), "objective": objective.state_dict(), "rng": generators},
-               staging / CHECKPOINT)
-    if directory.exists():
-        shutil.rmtree(directory)  # a run killed before its first checkpoint: nothing to keep
-    staging.rename(directory)
+    log = gzip.decompress((folder / LOG_FILE).read_bytes())
+    with directory_lock(directory, "run folder"):
+        if (directory / CHECKPOINT).is_file():
+            return False
+        clear_run_directory(directory)  # a run killed before its first checkpoint: nothing to keep
+        write_text_atomic(directory / CONFIG, (folder / CONFIG_FILE).read_text())
+        with atomic_open(directory / LOG, "wb") as handle:
+            handle.write(log)
+        with atomic_open(directory / CHECKPOINT, "wb") as handle:
+            torch.save({"step": config.steps, "identity": checkpoint_identity(config), "model": model.state_dict(),
+                        "objective": objective.state_dict(), "rng": generators}, handle)
     print(f"{config.slug()}: loaded from the pretrained zoo ({folder}), trained by `{entry['command']}`; "
           "set COURSE_PRETRAINED=0 (or delete that folder) to train it here instead")
     return True

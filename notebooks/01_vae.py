@@ -225,8 +225,8 @@ plt.show()
 logits = 3 * torch.randn(4, 1, 64, 64)
 x = (torch.rand(4, 1, 64, 64) < 0.1).float()
 by_hand = -(x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).flatten(1).sum(1)
-print("bernoulli_reconstruction:", bernoulli_reconstruction(logits, x).numpy().round(2))
-print("by the formula:          ", by_hand.numpy().round(2))
+print("bernoulli_reconstruction:", bernoulli_reconstruction(logits, x).cpu().numpy().round(2))
+print("by the formula:          ", by_hand.cpu().numpy().round(2))
 print(f"a decoder that outputs logits 0 (p = 1/2 everywhere) pays 4096 log 2 = {4096 * math.log(2):.1f} nats per image")
 
 # %% [markdown]
@@ -257,9 +257,9 @@ print(f"a decoder that outputs logits 0 (p = 1/2 everywhere) pays 4096 log 2 = {
 
 # %%
 mean, log_var = torch.tensor([[0.0, 2.0, 0.0, 1.0]]), torch.tensor([[0.0, 0.0, math.log(0.01), math.log(0.25)]])
-print("mean     ", mean.numpy()[0])
-print("variance ", log_var.exp().numpy()[0])
-print("KL (nats)", kl_to_standard_normal(mean, log_var).numpy()[0].round(4))
+print("mean     ", mean.cpu().numpy()[0])
+print("variance ", log_var.exp().cpu().numpy()[0])
+print("KL (nats)", kl_to_standard_normal(mean, log_var).cpu().numpy()[0].round(4))
 
 # %% [markdown]
 # ## 5 · Training the study's VAE on dSprites

@@ -123,7 +123,7 @@ def draw_gaussian(n):
 
 batch = draw_gaussian(P.num_samples)
 print(f"closed form: {TRUE_TC:.3f} nats; Gaussian fit to {P.num_samples:,} samples: "
-      f"{gaussian_total_correlation(batch.numpy()):.3f} nats")
+      f"{gaussian_total_correlation(batch.cpu().numpy()):.3f} nats")
 
 # %% [markdown]
 # ## 2 · Sampling the product of marginals: `permute_dims`
@@ -149,7 +149,7 @@ for row, (name, z) in zip(axes, batches.items()):
     assert torch.equal(z.sort(0).values, permuted.sort(0).values)  # the same values in every column
     for ax, codes, label in zip(row, (z, permuted), ("q(z)", "permute_dims: ∏ q(z_j)")):
         ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.4)
-        ax.set(title=f"{name}\n{label}: Gaussian TC {gaussian_total_correlation(codes.numpy()):.2f} nats",
+        ax.set(title=f"{name}\n{label}: Gaussian TC {gaussian_total_correlation(codes.cpu().numpy()):.2f} nats",
                xlabel="z_1", ylabel="z_2")
 plt.show()
 
@@ -222,7 +222,8 @@ ax.set(xlabel="discriminator step", ylabel="TC estimate (nats)", title=f"Density
 ax.legend()
 plt.show()
 print(f"true TC {TRUE_TC:.3f} nats; density-ratio estimate on {len(held_out):,} fresh codes: "
-      f"{tc_estimate(gaussian_D, held_out):.3f}; Gaussian fit: {gaussian_total_correlation(held_out.numpy()):.3f}")
+      f"{tc_estimate(gaussian_D, held_out):.3f}; "
+      f"Gaussian fit: {gaussian_total_correlation(held_out.cpu().numpy()):.3f}")
 
 # %% [markdown]
 # **What to notice.**
@@ -398,7 +399,7 @@ fresh = draw_ring(P.num_samples)
 log_joint, log_x, log_y = ring_log_densities(fresh)
 true_ring_tc = (log_joint - log_x - log_y).mean().item()
 print(f"ring: true TC {true_ring_tc:.3f} nats (Monte Carlo over {len(fresh):,} codes), density-ratio estimate "
-      f"{tc_estimate(ring_D, fresh):.3f} nats, Gaussian TC {gaussian_total_correlation(fresh.numpy()):.3f} nats")
+      f"{tc_estimate(ring_D, fresh):.3f} nats, Gaussian TC {gaussian_total_correlation(fresh.cpu().numpy()):.3f} nats")
 plt.plot(pd.Series(ring_estimates).rolling(50, min_periods=1).mean(), label="density-ratio estimate (trailing mean)")
 plt.axhline(true_ring_tc, color="k", linestyle="--", label="true TC")
 plt.gca().set(xlabel="discriminator step", ylabel="TC estimate (nats)", title="Density-ratio TC of the noisy ring")

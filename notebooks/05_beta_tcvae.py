@@ -230,7 +230,7 @@ plt.show()
 # %%
 B_SHOW, N_SHOW = 5, 100
 for estimator in ("mws", "mss"):
-    weights = log_importance_weights(B_SHOW, N_SHOW, estimator).exp().numpy()
+    weights = log_importance_weights(B_SHOW, N_SHOW, estimator).exp().cpu().numpy()
     print(f"{estimator.upper()}: w_ij for B = {B_SHOW}, N = {N_SHOW} (row i estimates q at z_i); "
           f"row sums {weights.sum(1).round(6)}")
     print(pd.DataFrame(weights, index=[f"i={i}" for i in range(B_SHOW)],
@@ -265,7 +265,7 @@ for estimator in ("mws", "mss"):
     ours = decompose(toy_z, toy_mean, toy_log_var, log_importance_weights(64, TOY_N, estimator))
     library = torch.stack([kl_decomposition(toy_z, toy_mean, toy_log_var, TOY_N, estimator)[t] for t in TERMS])
     assert torch.allclose(ours, library, atol=1e-5)
-    print(f"{estimator.upper()} on one batch of 64: MI, TC, dim-KL =", ours.numpy().round(3))
+    print(f"{estimator.upper()} on one batch of 64: MI, TC, dim-KL =", ours.cpu().numpy().round(3))
 
 # %% [markdown]
 # ## 4 · The estimators against the known answer
@@ -447,7 +447,7 @@ z_b = torch.from_numpy(sample_codes(means[pick], log_vars[pick], random_state)).
 mean_b, log_var_b = torch.from_numpy(means[pick]).float(), torch.from_numpy(log_vars[pick]).float()
 ours = decompose(z_b, mean_b, log_var_b, log_importance_weights(64, n, "mws"))
 printed = decompose(z_b, mean_b, log_var_b, log_importance_weights(64, n, "mws") - math.log(n))
-print("shift (MI, TC, dim-KL):", (printed - ours).detach().numpy().round(4))
+print("shift (MI, TC, dim-KL):", (printed - ours).detach().cpu().numpy().round(4))
 print("expected              :", np.round([math.log(n), (d - 1) * math.log(n), -d * math.log(n)], 4))
 print("sum unchanged:", torch.allclose(printed.sum(), ours.sum(), atol=1e-3))
 grad_ours, = torch.autograd.grad(ours[1], z_b, retain_graph=True)
@@ -490,8 +490,8 @@ def copied_log_weights(batch_size, dataset_size):
     return W.log()
 
 
-print("copied:\n", copied_log_weights(5, 100).exp().numpy().round(4))
-print("ours:\n", log_importance_weights(5, 100, "mss").exp().numpy().round(4))
+print("copied:\n", copied_log_weights(5, 100).exp().cpu().numpy().round(4))
+print("ours:\n", log_importance_weights(5, 100, "mss").exp().cpu().numpy().round(4))
 estimates = {"copied MSS": [], "our MSS": [], "MWS": []}
 for _ in range(NUM_BATCHES):
     pick = random_state.choice(TOY_N, 64, replace=False)
@@ -501,7 +501,7 @@ for _ in range(NUM_BATCHES):
     log_ws = {"copied MSS": copied_log_weights(64, TOY_N), "our MSS": log_importance_weights(64, TOY_N, "mss"),
               "MWS": log_importance_weights(64, TOY_N, "mws")}
     for name, log_w in log_ws.items():
-        estimates[name].append(decompose(z_b, mean_b, log_var_b, log_w).numpy())
+        estimates[name].append(decompose(z_b, mean_b, log_var_b, log_w).cpu().numpy())
 comparison = pd.DataFrame({name: np.mean(v, axis=0) for name, v in estimates.items()}, index=list(TERMS))
 comparison["exact"] = [exact[t] for t in TERMS]
 print(f"mean over {NUM_BATCHES} batches of 64:\n", comparison.round(3))

@@ -218,7 +218,8 @@ for _ in range(RTD_STEPS):
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
-for ax, cloud, title in zip(axes[:2], (torn, moving.detach().numpy()), ("b before", f"b after {RTD_STEPS} steps")):
+for ax, cloud, title in zip(axes[:2], (torn, moving.detach().cpu().numpy()),
+                            ("b before", f"b after {RTD_STEPS} steps")):
     ax.scatter(*cloud.T, c=np.arange(NUM_POINTS), cmap="viridis", s=12)
     ax.set(title=title, aspect="equal")
 axes[2].plot(losses)
@@ -267,8 +268,8 @@ print(f"kept {keep.double().mean():.3f} of the codes (expected 1 - C = 0.875); "
       f"ΔΦ: min {delta.min():.15f}, max {delta.max():.15f}")
 grid = np.linspace(-4, 4, 400)
 fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
-ax.hist(u.numpy(), bins=80, density=True, alpha=0.5, label="codes u ~ N(0, 1)")
-ax.hist(((moved - mean) / std).numpy(), bins=80, density=True, alpha=0.5, label="after the shift (kept rows)")
+ax.hist(u.cpu().numpy(), bins=80, density=True, alpha=0.5, label="codes u ~ N(0, 1)")
+ax.hist(((moved - mean) / std).cpu().numpy(), bins=80, density=True, alpha=0.5, label="after the shift (kept rows)")
 ax.plot(grid, stats.norm.pdf(grid) / (1 - 1 / 8) * (grid > stats.norm.ppf(1 / 8)), "k--",
         label="N(0, 1) density on the reached range, / 0.875")
 ax.set(xlabel="standardised code", ylabel="density", title="The CDF shift with C = +1/8")
@@ -312,14 +313,14 @@ kl = kl_per_latent(*codes)
 batch = torch.as_tensor(codes[0][:BATCH])
 top = int(np.argmax(kl))
 original, shifted = shift_latent(batch, top, 1 / 8)
-pair = decode(beta_vae.model, torch.cat([original[:8], shifted[:8]]).numpy())
+pair = decode(beta_vae.model, torch.cat([original[:8], shifted[:8]]).cpu().numpy())
 show_images(pair, ncols=8, row_labels=["z", f"z{top} shifted"])
 plt.suptitle(f"β-VAE (β = {BETA}): latent z{top} (KL {kl[top]:.1f} nats) shifted by C = 1/8")
 plt.show()
 
 # %%
-rtd_per_latent = shift_rtd_per_latent(beta_vae.model, images[:BATCH]).numpy()
-probability = latent_probabilities(beta_vae.model.decoder).numpy()
+rtd_per_latent = shift_rtd_per_latent(beta_vae.model, images[:BATCH]).cpu().numpy()
+probability = latent_probabilities(beta_vae.model.decoder).cpu().numpy()
 table = pd.DataFrame({"KL (nats)": kl, "P(chosen)": probability, "L_TD of its shift": rtd_per_latent},
                      index=[f"z{d}" for d in range(len(kl))])
 print(table.sort_values("KL (nats)", ascending=False).round(3).to_string())
@@ -482,8 +483,8 @@ plt.show()
 u = torch.randn(P.num_samples * 10, dtype=torch.float64)
 moved, keep = cdf_shift(u, 1 / 8)
 cut = stats.norm.ppf(1 / 8)
-shifted_codes = {"CDF shift": ((moved - u.mean()) / u.std()).numpy(),
-                 "additive shift": (u + (moved - u[keep]).median()).numpy()}
+shifted_codes = {"CDF shift": ((moved - u.mean()) / u.std()).cpu().numpy(),
+                 "additive shift": (u + (moved - u[keep]).median()).cpu().numpy()}
 for name, after in shifted_codes.items():
     after = after[after > cut]
     statistic = stats.kstest(after, stats.truncnorm(cut, np.inf).cdf).statistic

@@ -137,7 +137,7 @@ class Sphere(torch.nn.Module):
 
 sphere = Sphere()
 ends = np.array([[math.pi / 4, 0.0], [math.pi / 3, math.pi / 2]])
-x0, x1 = sphere(torch.as_tensor(ends)).numpy()
+x0, x1 = sphere(torch.as_tensor(ends)).cpu().numpy()
 sphere_geodesic = geodesic(sphere, ends[0], ends[1], n_points=N_POINTS, gtol=1e-6, max_steps=1000)
 print(f"great-circle distance {math.acos(x0 @ x1):.5f}; discrete geodesic {sphere_geodesic.length:.5f} "
       f"({sphere_geodesic.steps} L-BFGS steps); straight line in (θ, φ) {sphere_geodesic.linear_length:.5f}")
@@ -149,7 +149,7 @@ u, v = np.meshgrid(np.linspace(0, np.pi, 30), np.linspace(0, 2 * np.pi, 60))
 ax.plot_wireframe(np.sin(u) * np.cos(v), np.sin(u) * np.sin(v), np.cos(u), color="0.85", linewidth=0.4)
 for name, path, color in (("straight line in (θ, φ)", straight_line(*ends, N_POINTS), "tab:blue"),
                           ("geodesic", sphere_geodesic.path, "tab:red")):
-    points = sphere(torch.as_tensor(path)).numpy()
+    points = sphere(torch.as_tensor(path)).cpu().numpy()
     ax.plot(*points.T, "o-", color=color, markersize=3, label=name)
 ax.legend(loc="upper left")
 ax.set(title="Two curves between the same points", xticks=[], yticks=[], zticks=[])
@@ -494,7 +494,7 @@ z = torch.as_tensor(means[name][:32])
 nudge = 1e-5 * torch.randn(z.shape, generator=torch.Generator().manual_seed(seed))
 for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", decoders[name])):
     J0, J1 = jacobian(f, z), jacobian(f, z + nudge)
-    change = ((J1 - J0).flatten(1).norm(dim=1) / J0.flatten(1).norm(dim=1)).numpy()
+    change = ((J1 - J0).flatten(1).norm(dim=1) / J0.flatten(1).norm(dim=1)).cpu().numpy()
     print(f"{label:<22} relative change of J: median {np.median(change):.1e}; "
           f"identical up to float32 rounding (< 1e-6) at {np.mean(change < 1e-6):.0%} of the codes")
 

@@ -121,7 +121,8 @@ def test_cache_is_rendered_once_then_reused(tmp_path, counted_renders):
     assert manifest["sha256"] == cache.sha256_of_file(path)
 
 
-@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "drop_manifest", "garble_manifest"])
+@pytest.mark.parametrize("damage", ["flip_byte", "truncate", "drop_manifest", "garble_manifest", "[1, 2]", "null",
+                                    '"text"'])
 def test_damaged_cache_is_detected_and_rendered_again(tmp_path, counted_renders, damage):
     path = cache.ensure_grid_cache(tmp_path, progress=False)
     good = path.read_bytes()
@@ -132,8 +133,10 @@ def test_damaged_cache_is_detected_and_rendered_again(tmp_path, counted_renders,
         path.write_bytes(good[: len(good) // 2])
     elif damage == "drop_manifest":
         manifest.unlink()
-    else:
+    elif damage == "garble_manifest":
         manifest.write_text("{not json")
+    else:  # valid JSON of the wrong shape
+        manifest.write_text(damage)
     cache.ensure_grid_cache(tmp_path, progress=False)
     assert len(counted_renders) == 2
     assert path.read_bytes() == good

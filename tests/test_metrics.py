@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from course_lib.data import FactorGrid
-from course_lib.metrics import (EncodedDataset, beta_vae_score, dci, downstream, evaluate, factor_vae_score, mig,
-                                modularity_explicitness, sample_factor_codes, sap)
+from course_lib.metrics import (EncodedDataset, beta_vae_score, dci, downstream, evaluate, factor_vae_score,
+                                gaussian_total_correlation, mig, modularity_explicitness, sample_factor_codes, sap)
 from course_lib.metrics.constructed import constructed_representations
 from course_lib.metrics.dci import completeness, disentanglement
 from course_lib.metrics.modularity import modularity
@@ -203,6 +203,24 @@ CODES, FACTORS = np.random.RandomState(0).randn(50, 3), np.random.RandomState(0)
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_huge_codes_give_the_same_scale_free_scores_and_sap_refuses_them():
+    """Codes times 1e300 (finite, but their squares overflow): every score that a rescaling of the codes
+    cannot change stays the same; SAP, whose SVMs depend on the scale and hang near 1e80, refuses at once."""
+    codes_train, factors_train, codes_test, factors_test = train_test("rotated", 600, 300)
+    huge_train, huge_test = codes_train * 1e300, codes_test * 1e300
+    assert modularity_explicitness(huge_train, factors_train, huge_test, factors_test) == pytest.approx(
+        modularity_explicitness(codes_train, factors_train, codes_test, factors_test), rel=1e-9)
+    assert downstream(huge_train, factors_train, huge_test, factors_test, sizes=(50, 600)) == pytest.approx(
+        downstream(codes_train, factors_train, codes_test, factors_test, sizes=(50, 600)), rel=1e-9)
+    assert gaussian_total_correlation(huge_train) == pytest.approx(gaussian_total_correlation(codes_train), rel=1e-9)
+    assert mig(huge_train, factors_train) == pytest.approx(mig(codes_train, factors_train), rel=1e-9)
+    assert dci(huge_train, factors_train, huge_test, factors_test) == pytest.approx(
+        dci(codes_train, factors_train, codes_test, factors_test), rel=1e-9)
+    with pytest.raises(ValueError, match=r"codes reach .*e\+300.*beyond 1e\+06: standardise the codes first"):
+        sap(huge_train, factors_train, huge_test, factors_test)
+    assert 0 <= sap(codes_train, factors_train, codes_test, factors_test) <= 1
 
 
 def test_cli_evaluates_a_trained_run_into_its_directory(tmp_path, capsys):

@@ -1,12 +1,21 @@
-"""The model report: literature ranges, run resolution, the CLI end to end, the sweep comparison page."""
+"""The model report: literature ranges, run resolution, bad runs refused, the CLI end to end, the sweep
+comparison page."""
+import json
+import re
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+import course_lib.report as report_module
 from course_lib.cli import main
-from course_lib.report import comparison_page, geometry_summary, metrics_with_ranges, resolve_run, run_metadata
-from course_lib.training import CHECKPOINT
+from course_lib.report import (comparison_page, geometry_summary, metrics_with_ranges, resolve_run, run_metadata,
+                               write_sweep_reports)
+from course_lib.training import read_run_config
+from course_lib.sweep import RESULTS_TABLE
+from course_lib.training import CHECKPOINT, CONFIG, TrainConfig
 
 
 def test_metrics_are_placed_against_the_literature_ranges():
@@ -33,6 +42,68 @@ def test_resolve_run_from_a_directory_or_its_checkpoint(tiny_run, tmp_path):
     assert metadata["steps"] == 3 and metadata["seed"] == 0 and metadata["versions"]["torch"]
     with pytest.raises(ValueError, match="neither a run directory nor a checkpoint"):
         resolve_run(tmp_path)
+
+
+def test_read_run_config_gives_the_trained_configuration(tiny_run):
+    config = read_run_config(tiny_run)
+    assert config == TrainConfig(method="beta_vae", hyperparameters={"beta": 2.0}, steps=3)
+
+
+@pytest.fixture
+def no_notebook(monkeypatch):
+    def execute_notebook(*args, **kwargs):
+        raise AssertionError("the report notebook started although its input was refused")
+
+    monkeypatch.setattr(report_module, "execute_notebook", execute_notebook)
+
+
+@pytest.mark.parametrize("config_json, message", [
+    (None, "is neither a run directory nor a checkpoint inside one"),
+    ("{not json", "config.json is not readable JSON"),
+    ("[1, 2]", 'config.json holds no "config" mapping'),
+    ('{"config": [1]}', 'config.json holds no "config" mapping'),
+    ('{"config": {"method": "beta_vae", "colour": 1}}', "config.json: unknown keys \\['colour'\\]"),
+    ('{"config": {"steps": -1}}', "config.json: steps=-1 is not allowed"),
+    ('{"config": {"hyperparameters": [4]}}', "config.json: hyperparameters=\\[4\\] is not allowed"),
+    ('{"config": {"method": ["beta_vae"]}}', "config.json: unhashable"),
+    ('{"config": {"method": "gan"}}', "config.json: method='gan' is not allowed"),
+])
+def test_report_refuses_a_folder_that_is_not_a_good_run_before_starting(tmp_path, capsys, no_notebook,
+                                                                         config_json, message):
+    run, out = tmp_path / "run", tmp_path / "reports"
+    run.mkdir()
+    if config_json is not None:
+        (run / CONFIG).write_text(config_json)
+        (run / CHECKPOINT).write_bytes(b"")
+    assert main(["report", "--run", str(run), "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_report_refuses_a_bad_configuration_before_starting(tmp_path, capsys, no_notebook):
+    assert main(["report", "--method", "gan", "--out", str(tmp_path / "reports")]) == 2
+    assert "method='gan' is not allowed" in capsys.readouterr().err
+
+
+def test_sweep_reports_check_every_run_before_the_first_report(tiny_run, tmp_path, no_notebook):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    pd.DataFrame({"status": ["ok", "ok"], "run_dir": [str(tiny_run), str(tmp_path / "gone")]}).to_csv(
+        sweep / RESULTS_TABLE, index=False)
+    with pytest.raises(ValueError, match="gone'? is neither a run directory"):
+        write_sweep_reports(sweep, out_dir=tmp_path / "reports", device="cpu")
+
+
+def test_a_report_on_a_checkpoint_is_named_after_its_run(tiny_run, tmp_path, monkeypatch):
+    def execute_notebook(source, scratch, parameters, timeout_s):  # writes what papermill would, at once
+        (scratch / "report.html").write_text(json.dumps(parameters))
+        return types.SimpleNamespace(status="ok", error=None)
+
+    monkeypatch.setattr(report_module, "execute_notebook", execute_notebook)
+    page = report_module.write_report(tmp_path, run=tiny_run / CHECKPOINT, device="cpu")
+    assert page == tmp_path / "tiny.html" and json.loads(page.read_text())["run"] == str(tiny_run / CHECKPOINT)
 
 
 def test_cli_report_writes_the_html_named_after_the_run(tiny_run, tmp_path):

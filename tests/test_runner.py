@@ -1,10 +1,14 @@
 """The notebook runner on tiny notebooks with known outcomes."""
 import json
+import os
+import re
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from course_lib import runner
 from course_lib.cli import main
 from course_lib.runner import discover_notebooks, run_notebooks
 from course_lib.site_check import check_site, find_chromium
@@ -70,6 +74,39 @@ def test_cli_exits_non_zero_when_a_notebook_fails(three_notebooks, tmp_path):
     assert main(common + ["nope"]) == 2
 
 
+def test_figures_render_inline_whatever_mplbackend_says(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder, "00_plot", "# %%\nimport matplotlib.pyplot as plt\nplt.plot([0, 1]); plt.show()\n")
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as on many headless servers
+    (result,) = run_notebooks(tmp_path / "r", profile="smoke", device="cpu", notebooks_dir=folder, progress=False)
+    assert result.status == "ok", result.error
+    executed = nbformat.read(tmp_path / "r" / "00_plot.ipynb", as_version=4)
+    assert any("image/png" in output.get("data", {}) for cell in executed.cells for output in cell.get("outputs", []))
+    assert os.environ["MPLBACKEND"] == "Agg"  # the caller's environment is left as it was
+
+
+def test_a_failed_html_export_marks_that_notebook_failed_and_the_others_run(three_notebooks, tmp_path, monkeypatch):
+    real_export = runner.export_html
+
+    def export_html(notebook, html_path):
+        if html_path.stem == "00_first":
+            raise ValueError("No template sub-directory with name 'lab' found")
+        real_export(notebook, html_path)
+
+    monkeypatch.setattr(runner, "export_html", export_html)
+    out = tmp_path / "reports"
+    results = run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, progress=False)
+    assert [r.status for r in results] == ["failed", "failed", "ok"]
+    first = results[0]
+    assert first.error == "HTML export failed: ValueError: No template sub-directory with name 'lab' found"
+    assert first.html is None and not (out / "00_first.html").exists()
+    executed = nbformat.read(out / "00_first.ipynb", as_version=4)  # the executed notebook is kept
+    assert any("image/png" in output.get("data", {}) for cell in executed.cells for output in cell.get("outputs", []))
+    assert results[1].error == "ValueError: on purpose smoke" and (out / "02_last.html").is_file()
+    assert "HTML export failed" in (out / "index.html").read_text()
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"profile": "fast"}, "profile='fast'"),
     ({"device": "gpu"}, "device='gpu'"),
@@ -80,6 +117,19 @@ def test_bad_arguments_fail_before_any_file_is_written(three_notebooks, tmp_path
     out = tmp_path / "reports"
     with pytest.raises(ValueError, match=message):
         run_notebooks(out, notebooks_dir=three_notebooks, progress=False, **{"profile": "smoke", **kwargs})
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty"])
+def test_a_notebooks_dir_without_notebooks_is_refused_before_any_file_is_written(tmp_path, capsys, folder):
+    notebooks_dir, out = tmp_path / folder, tmp_path / "reports"
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "README.md").write_text("no notebooks here")
+    with pytest.raises(ValueError, match=re.escape(f"notebooks_dir='{notebooks_dir}'")):
+        run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=notebooks_dir, progress=False)
+    assert main(["notebooks", "--profile", "smoke", "--device", "cpu", "--out", str(out),
+                 "--notebooks-dir", str(notebooks_dir)]) == 2
+    assert f"notebooks_dir='{notebooks_dir}'" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -62,6 +62,64 @@ def test_sweep_trains_evaluates_skips_finished_jobs_and_records_failures(tmp_pat
     pd.testing.assert_series_equal(again.set_index("run_dir").loc[list(stamps), "mig.score"],
                                    table.set_index("run_dir").loc[list(stamps), "mig.score"])
 
+    damaged = sweep_module.Path(ok["run_dir"].iloc[0]) / RESULT  # e.g. a job killed while a disk filled up
+    damaged.write_text(damaged.read_text()[:40])
+    redone = run_sweep(sweep, processes=False, workers=1, progress=False).set_index("run_dir")
+    assert (redone["status"] == "ok").all()
+    assert redone.loc[str(damaged.parent), "note"].startswith(f"the earlier {damaged} was damaged (JSONDecodeError")
+    assert redone["note"].isna().sum() == 2  # only the damaged job says so
+    assert json.loads(damaged.read_text())["status"] == "ok"
+    assert pd.read_csv(tmp_path / "sweep" / RESULTS_TABLE)["note"].notna().sum() == 1
+
+
+GOOD_YAML = "methods: [beta_vae]\nvalues: [2]\nseeds: [0]\nsteps: 2\nmetrics: [mig]\nnum_train: 64\nnum_test: 32\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("seeds: 5", "seeds=5 is not allowed; give a list of seeds"),
+    ("seeds: [0, -1]", "seed=-1 is not allowed"),
+    ("values: {beta_vae: 4}", "values['beta_vae']=4 is not allowed; give a list of numbers"),
+    ("values: {factor_vae: [10]}", "values names ['factor_vae'], which methods=('beta_vae',) does not sweep"),
+    ("values: 4", "values=4 is not allowed"),
+    ("values: [1, yes]", "values=[1, True] is not allowed"),
+    ("methods: beta_vae", "methods='beta_vae' is not allowed; give a list from"),
+    ("methods: [gan]", "methods=('gan',) is not allowed"),
+    ("metrics: [irs]", "metrics=('irs',) is not allowed"),
+    ("steps: 0", "steps=0 is not allowed"),
+    ("num_train: -5", "num_train=-5 is not allowed"),
+    ("num_test: 1.5", "num_test=1.5 is not allowed"),
+    ("width: 0", "width=0 is not allowed"),
+    ("device: gpu", "device='gpu' is not allowed; use one of"),
+    ("values: [-1]", "beta=-1"),
+    ("colour: red", "has unknown keys ['colour']"),
+    ("methods: [beta_vae\nseeds: [1]", "not valid YAML at line 10, column 6: expected ',' or ']', but got ':' "
+                                        "(while parsing a flow sequence from line 9)"),
+    ("steps: 2\n  seeds: [1]", "not valid YAML at line 10"),
+])
+def test_a_bad_sweep_file_is_one_line_from_the_cli_before_any_job(tmp_path, capsys, line, message):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(GOOD_YAML + "device: cpu\n" + line + "\n")
+    out = tmp_path / "out"
+    assert main(["sweep", "--config", str(config), "--out", str(out), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text, message", [(None, "cannot be read"), ("- beta_vae\n", "must hold a mapping")])
+def test_a_missing_or_shapeless_sweep_file_is_named(tmp_path, text, message):
+    config = tmp_path / "sweep.yaml"
+    if text is not None:
+        config.write_text(text)
+    with pytest.raises(ValueError, match=f"config='{config}' {message}"):
+        Sweep.from_yaml(config)
+
+
+def test_a_sweep_refuses_an_out_it_cannot_write(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="out=.*file' is a file, not a folder"):
+        tiny(tmp_path / "file").configs()
+
 
 def test_cli_sweep_from_yaml_with_flag_overrides(tmp_path):
     config = tmp_path / "sweep.yaml"

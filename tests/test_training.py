@@ -10,7 +10,8 @@ import torch
 from course_lib.data.torch_sampler import GridBatchSampler, unpack_bits
 from course_lib.objectives import OBJECTIVES
 from course_lib.objectives.beta_vae import BetaVAE
-from course_lib.training import CHECKPOINT, LOG, SUMMARY, TrainConfig, load_checkpoint, load_run, train, train_or_load
+from course_lib.training import (CHECKPOINT, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_checkpoint, load_run,
+                                 train, train_or_load)
 
 SMOKE = dict(steps=40, batch_size=16, checkpoint_every=10)
 
@@ -82,7 +83,8 @@ def test_non_finite_term_stops_training_and_keeps_the_last_good_checkpoint(dspri
         return {**result, "total": result["total"] * (math.nan if step == 7 else 1.0)}
 
     monkeypatch.setattr(BetaVAE, "regulariser", poisoned)
-    with pytest.raises(RuntimeError, match="term 'total' is nan at step 7"):
+    with pytest.raises(NonFiniteLossError, match=r"term 'total' is nan at step 7.*checkpoint \(step 5\) is kept.*"
+                                                 r"--overwrite.*--resume"):
         train(small(steps=10, checkpoint_every=5), tmp_path, device="cpu", dataset=dsprites, progress=False)
     assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["step"] == 5
 
@@ -93,16 +95,16 @@ def test_truncated_foreign_and_pickled_checkpoints_are_rejected(dsprites, tmp_pa
     train(config, tmp_path, device="cpu", dataset=dsprites, progress=False)
     path = tmp_path / CHECKPOINT
     with pytest.raises(ValueError, match="another configuration"):
-        load_checkpoint(path, small("dip_vae_i", steps=5), "cpu")
+        load_checkpoint(path, small("dip_vae_i", steps=5))
     with pytest.raises(ValueError, match="another configuration"):
-        load_checkpoint(path, small(steps=5, num_latent=6), "cpu")
+        load_checkpoint(path, small(steps=5, num_latent=6))
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         train(config, tmp_path, device="cpu", dataset=dsprites, resume=True, progress=False)
     with open(path, "wb") as handle:  # an arbitrary pickle is never executed
         pickle.dump(np.random.RandomState(0), handle)
     with pytest.raises(ValueError, match="truncated or corrupt"):
-        load_checkpoint(path, config, "cpu")
+        load_checkpoint(path, config)
 
 
 def test_a_run_directory_is_never_overwritten_unless_asked(dsprites, tmp_path):

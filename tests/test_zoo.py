@@ -12,7 +12,7 @@ import torch
 from course_lib import cli
 from course_lib.representation import encode
 from course_lib.training import TrainConfig, train, train_or_load
-from course_lib.zoo import SIZE_LIMIT_BYTES, add_run, check_metrics, cli_command, load_model, read_manifest, zoo_dir
+from course_lib.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, check_metrics, cli_command, load_model, read_manifest, zoo_dir
 
 SHIPPED = read_manifest()
 
@@ -65,7 +65,8 @@ def test_a_run_added_to_a_zoo_is_installed_by_train_or_load_without_training(dsp
     rng_after_training = torch.get_rng_state()
     zoo = tmp_path / "zoo"
     entry = add_run(trained.directory, root=zoo)
-    assert entry["command"] == cli_command(config) and entry["sha256"] and entry["bytes"] > 0
+    assert entry["command"] == cli_command(config) and entry["bytes"] > 0
+    assert sorted(entry["files"]) == sorted(ENTRY_FILES) and all(len(digest) == 64 for digest in entry["files"].values())
 
     monkeypatch.setenv("COURSE_PRETRAINED_DIR", str(zoo))
     torch.manual_seed(123)  # anything: installing must leave the generators as training left them
@@ -90,7 +91,7 @@ def test_a_damaged_zoo_file_is_refused(dsprites, tmp_path):
     entry = add_run(trained.directory, root=tmp_path / "zoo")
     weights = tmp_path / "zoo" / entry["slug"] / "model.pt"
     weights.write_bytes(weights.read_bytes()[:-10])
-    with pytest.raises(ValueError, match="does not match the manifest's sha256"):
+    with pytest.raises(ValueError, match=r"model.pt is damaged: its SHA-256 differs"):
         load_model(entry, tmp_path / "zoo")
 
 

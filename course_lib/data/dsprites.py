@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib.checks import check_writable_directory
 from course_lib.data import dsprites_render as render
 from course_lib.data.ground_truth import GroundTruthData
 from course_lib.io import atomic_open, sha256_of_file, write_json_atomic
@@ -51,6 +52,8 @@ def _cache_is_valid(array_path: Path, manifest_path: Path) -> bool:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         return False
+    if not isinstance(manifest, dict):  # valid JSON of another shape ([1, 2], "x", null) is no manifest either
+        return False
     return manifest.get("size_bytes") == array_path.stat().st_size and manifest.get("sha256") == sha256_of_file(array_path)
 
 
@@ -58,11 +61,14 @@ def ensure_grid_cache(data_dir=None, progress: bool = True) -> Path:
     """Render the procedural grid into `data_dir` unless a cache with a matching checksum is there.
 
     The array is written atomically first, then its manifest (sha256 and size): a cache whose
-    manifest is missing, stale or unreadable, or whose file is truncated, is rendered again.
+    manifest is missing, stale, unreadable or not a mapping, or whose file is truncated, is rendered
+    again. A valid cache may sit in a read-only folder; one to be rendered needs a writable `data_dir`.
     """
-    array_path, manifest_path = cache_paths(data_dir or default_data_dir())
+    data_dir = data_dir or default_data_dir()
+    array_path, manifest_path = cache_paths(data_dir)
     if _cache_is_valid(array_path, manifest_path):
         return array_path
+    check_writable_directory("data_dir", data_dir)  # before the render, not after it
     packed = render.render_packed_grid(progress=progress)
     with atomic_open(array_path, "wb") as handle:
         np.save(handle, packed, allow_pickle=False)

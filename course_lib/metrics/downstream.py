@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 from lightgbm import LGBMClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
-from course_lib.metrics.utils import check_train_test
+from course_lib.metrics.utils import check_train_test, standardise
 
 PREDICTORS = ("logistic_regression", "boosted_trees")
 
@@ -49,8 +48,7 @@ def downstream(codes_train, factors_train, codes_test, factors_test, sizes=(100,
     unknown = [p for p in predictors if p not in PREDICTORS]
     if unknown or not predictors:
         raise ValueError(f"predictors={tuple(predictors)!r} is not allowed; choose from {PREDICTORS}")
-    scaler = StandardScaler().fit(codes_train)
-    codes_train, codes_test = scaler.transform(codes_train), scaler.transform(codes_test)
+    codes_train, codes_test = standardise(codes_train, codes_test)
     scores = {}
     for predictor in predictors:
         for n in sizes:

@@ -22,7 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import label_binarize
 
-from course_lib.metrics.utils import check_train_test, discrete_mutual_information, histogram_discretize
+from course_lib.metrics.utils import (check_train_test, discrete_mutual_information, histogram_discretize,
+                                      standardise)
 
 
 def modularity(mutual_information) -> float:
@@ -60,9 +61,7 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
     if factors_train.shape[1] < 2:
         raise ValueError(f"factors_train has {factors_train.shape[1]} column; modularity needs K >= 2 factors")
     information = discrete_mutual_information(histogram_discretize(codes_train), factors_train)
-    mean, scale = codes_train.mean(axis=0), codes_train.std(axis=0)
-    scale[scale == 0] = 1.0
-    standardised_train, standardised_test = (codes_train - mean) / scale, (codes_test - mean) / scale
+    standardised_train, standardised_test = standardise(codes_train, codes_test)
     explicitness = np.array([explicitness_per_factor(standardised_train, f_train, standardised_test, f_test)
                              for f_train, f_test in zip(factors_train.T, factors_test.T)])
     return {"modularity": modularity(information), "explicitness_train": float(explicitness[:, 0].mean()),

@@ -7,7 +7,10 @@ factors of the gap between the best and the second-best dimension:
     SAP = 1/K sum_k ( S[(1), k] - S[(2), k] ).
 
 Discrete factors (the study's setting): S[d, k] = test accuracy of a linear SVM (C = 0.01,
-balanced class weights) trained on the single feature c_d. Continuous factors: the squared
+balanced class weights) trained on the single feature c_d. That SVM is not scale-invariant (the
+same codes score 0.0 at 1e-3 times, 0.29 at 10 times and 0.03 at 1e5 times their size) and its
+solver stops converging, then hangs, for codes near 1e80: codes larger than `MAX_CODE_MAGNITUDE`
+are refused with a request to standardise them. Continuous factors: the squared
 correlation Cov(c_d, y_k)^2 / (Var c_d Var y_k), 0 for a constant dimension.
 """
 from __future__ import annotations
@@ -18,10 +21,17 @@ from sklearn.svm import LinearSVC
 from course_lib.metrics.utils import check_train_test, mean_top_two_gap
 
 
+MAX_CODE_MAGNITUDE = 1e6
+
+
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, continuous_factors=False) -> np.ndarray:
     """S (D, K): per (code dimension, factor) the predictability of the factor from that dimension."""
     codes_train, factors_train, codes_test, factors_test = check_train_test(
         codes_train, factors_train, codes_test, factors_test)
+    largest = max(np.abs(codes_train).max(), np.abs(codes_test).max())
+    if not continuous_factors and largest > MAX_CODE_MAGNITUDE:
+        raise ValueError(f"codes reach {largest:.3g}; SAP's linear SVMs (C = 0.01, as disentanglement_lib's) do not "
+                         f"converge for codes beyond {MAX_CODE_MAGNITUDE:g}: standardise the codes first")
     if continuous_factors:
         return np.array([[squared_correlation(code, factor) for factor in factors_train.T] for code in codes_train.T])
     return np.array([[_single_code_svm_accuracy(code_train, factor_train, code_test, factor_test)

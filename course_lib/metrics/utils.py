@@ -48,6 +48,20 @@ def check_train_test(codes_train, factors_train, codes_test, factors_test, min_d
     return codes_train, factors_train, codes_test, factors_test
 
 
+def standardise(codes_train, codes_test) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) codes minus the training mean, over the training standard deviation, per dimension.
+
+    Each dimension is first divided by its largest training magnitude: the result is the same, and
+    the arithmetic stays finite for any finite codes (squares of 1e300 overflow). A constant
+    dimension is divided by 1."""
+    magnitude = np.abs(codes_train).max(axis=0)
+    magnitude[magnitude == 0] = 1.0
+    codes_train, codes_test = codes_train / magnitude, codes_test / magnitude
+    mean, scale = codes_train.mean(axis=0), codes_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    return (codes_train - mean) / scale, (codes_test - mean) / scale
+
+
 def mean_top_two_gap(scores, normaliser=None) -> float:
     """Mean over factors (columns) of the gap between the two largest scores across codes (rows).
 

@@ -121,7 +121,7 @@ def embed_images(images, embedding=None, batch_size: int = 1024) -> np.ndarray:
     parts = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            parts.append(embedding(torch.from_numpy(images[start:start + batch_size])).double().numpy())
+            parts.append(embedding(torch.from_numpy(images[start:start + batch_size])).double().cpu().numpy())
     return np.concatenate(parts) if parts else np.zeros((0, 0))
 
 

@@ -1,0 +1,122 @@
+"""Bad places to write and unfinished runs: the CLI says so in one line (exit 2) before any work starts."""
+import json
+import os
+
+import pytest
+
+import course_lib.metrics
+from course_lib.checks import check_writable_directory
+from course_lib.cli import main
+from course_lib.data import dsprites_render as render
+from course_lib.training import CONFIG
+
+UNWRITABLE = "/proc/course-kit"  # /proc takes no new files, not even from root (who ignores chmod)
+
+
+def fails_with(capsys, argv, *phrases):
+    """Run the CLI; it must exit 2 with every phrase on stderr and no traceback."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    for phrase in phrases:
+        assert phrase in err, err
+
+
+def test_check_writable_directory_accepts_a_new_folder_and_creates_nothing(tmp_path):
+    target = tmp_path / "a" / "b"
+    assert check_writable_directory("out", str(target)) == target
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("place, message", [
+    ("{tmp}/file", "out='.*file' is a file, not a folder"),
+    ("{tmp}/file/run", "cannot be created: .*file is a file, not a folder"),
+    (UNWRITABLE + "/run", "/proc is not writable"),
+    (None, "out=None is not allowed"),
+])
+def test_check_writable_directory_refuses(tmp_path, place, message):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=message):
+        check_writable_directory("out", place and place.format(tmp=tmp_path))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a chmod 0o555 folder anyway")
+def test_check_writable_directory_refuses_a_read_only_folder(tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(ValueError, match="is not writable"):
+            check_writable_directory("out", tmp_path / "run")
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def train_argv(out):
+    return ["train", "--method", "beta_vae", "--beta", "2", "--steps", "2", "--out", str(out),
+            "--device", "cpu", "--checkpoint-every", "1"]
+
+
+@pytest.mark.parametrize("where", ["file", "unwritable"])
+def test_train_refuses_an_out_it_cannot_write(tmp_path, capsys, where):
+    out = tmp_path / "file" if where == "file" else UNWRITABLE
+    if where == "file":
+        out.write_text("keep me")
+    fails_with(capsys, train_argv(out), f"--out={str(out)!r}")
+    assert where != "file" or out.read_text() == "keep me"
+
+
+@pytest.fixture
+def no_render(monkeypatch):
+    def render_packed_grid(progress=True):
+        raise AssertionError("the grid was rendered although the data folder cannot hold it")
+
+    monkeypatch.setattr(render, "render_packed_grid", render_packed_grid)
+
+
+def test_data_refuses_a_data_dir_it_cannot_write_before_rendering(tmp_path, capsys, no_render):
+    fails_with(capsys, ["data", "--data-dir", UNWRITABLE], f"data_dir={UNWRITABLE!r}", "/proc is not writable")
+    (tmp_path / "file").write_text("x")
+    fails_with(capsys, ["data", "--data-dir", str(tmp_path / "file")], "is a file, not a folder")
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "finished"
+    assert main(train_argv(out)) == 0
+    return out
+
+
+def refuse_scoring(*args, **kwargs):
+    raise AssertionError("metrics were computed although the run or the output was refused")
+
+
+def test_evaluate_refuses_an_out_it_cannot_write_before_scoring(finished_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(course_lib.metrics, "evaluate", refuse_scoring)
+    fails_with(capsys, ["evaluate", "--run", str(finished_run), "--out", f"{UNWRITABLE}/metrics.csv"],
+               f"folder of --out={UNWRITABLE!r}", "/proc is not writable")
+    fails_with(capsys, ["evaluate", "--run", str(finished_run), "--out", str(tmp_path)], "is a folder")
+    assert not (finished_run / "metrics.csv").exists()
+
+
+def unfinished_copy(finished_run, tmp_path):
+    """The finished 2-step run, its configuration raised to 4 steps: a run stopped at step 2 of 4."""
+    run = tmp_path / "unfinished"
+    run.mkdir()
+    for path in finished_run.iterdir():
+        (run / path.name).write_bytes(path.read_bytes())
+    saved = json.loads((run / CONFIG).read_text())
+    saved["config"]["steps"] = 4
+    (run / CONFIG).write_text(json.dumps(saved))
+    return run
+
+
+def test_evaluate_refuses_an_unfinished_run_unless_allowed(finished_run, tmp_path, capsys, monkeypatch):
+    run = unfinished_copy(finished_run, tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setattr(course_lib.metrics, "evaluate", refuse_scoring)
+        fails_with(capsys, ["evaluate", "--run", str(run)], "stopped at step 2 of 4", "--allow-unfinished")
+    assert not (run / "metrics.csv").exists()
+    assert main(["evaluate", "--run", str(run), "--allow-unfinished", "--metrics", "mig", "--num-train", "64",
+                 "--num-test", "32", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "stopped at step 2 of 4" in captured.err
+    assert "mig" in captured.out and (run / "metrics.csv").read_text().startswith("metric,score,value")
