@@ -25,3 +25,53 @@ def get_device(device="auto"):
             raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
         return torch.device(name)
     raise ValueError(f"device={device!r} is not allowed; use one of {ALLOWED_DEVICES}")
+
+
+def available_bytes(device) -> int:
+    """Memory that a new allocation on `device` can still use: CUDA's free memory, or the host's available."""
+    import torch
+
+    device = get_device(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+def training_bytes(model, input_shape, batch_size: int) -> int:
+    """An estimate of the memory one training step of `model` needs at `batch_size`, in bytes.
+
+    Parameters, their gradients and Adam's two moments (4 copies), plus twice every module's output
+    for the batch (kept for the backward pass, then matched by its gradient). The outputs' sizes come
+    from one forward pass on the meta device: shapes only, no memory and no arithmetic."""
+    import copy
+
+    import torch
+
+    parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    outputs = []
+
+    def record(module, inputs, output):
+        tensors = output.values() if isinstance(output, dict) else output if isinstance(output, tuple) else [output]
+        outputs.extend(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
+
+    shadow = copy.deepcopy(model).to("meta")
+    hooks = [module.register_forward_hook(record) for module in shadow.modules() if not list(module.children())]
+    with torch.no_grad():
+        shadow(torch.zeros((1, *input_shape), device="meta"))
+    for hook in hooks:
+        hook.remove()
+    return 4 * parameter_bytes + 2 * batch_size * sum(outputs)
+
+
+def check_batch_fits(model, input_shape, batch_size: int, device, resident_bytes: int = 0) -> None:
+    """ValueError, before any work, when a training step at `batch_size` (plus `resident_bytes` already
+    bound for the device, e.g. the dataset) cannot fit in the memory `device` has available."""
+    needed = training_bytes(model, input_shape, batch_size) + resident_bytes
+    free = available_bytes(device)
+    if needed > free:
+        per_sample = max(1, training_bytes(model, input_shape, 2) - training_bytes(model, input_shape, 1))
+        largest = max(0, (free - needed) // per_sample + batch_size)
+        raise ValueError(f"batch_size={batch_size} needs about {needed / 2**30:.1f} GiB on {get_device(device)}, "
+                         f"which has {free / 2**30:.1f} GiB available; use batch_size <= {largest}")

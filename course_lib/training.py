@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 import course_lib
 from course_lib.data.torch_sampler import GridBatchSampler
-from course_lib.device import get_device
+from course_lib.device import check_batch_fits, get_device
 from course_lib.checks import check_writable_directory
 from course_lib.io import LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
@@ -325,6 +325,14 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     if overwrite:
         check_overwritable(out_dir)  # before the lock file is made: nothing is written into a refused folder
     device = get_device(device)
+    if dataset is None:
+        from course_lib.data import DSprites
+
+        dataset = DSprites(config.variant, progress=progress)
+    with torch.random.fork_rng():  # a model for the memory estimate only: the caller's generators stay as they are
+        model, _ = config.build("cpu")
+    check_batch_fits(model, dataset.observation_shape, config.batch_size, device,
+                     resident_bytes=dataset.packed_grid.nbytes if device.type == "cuda" else 0)
     with directory_lock(out_dir, "run folder"):
         return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress)
 
@@ -332,11 +340,6 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
                   progress: bool) -> Run:
     resuming = _prepare_directory(out_dir, config, resume, overwrite)
-    if dataset is None:
-        from course_lib.data import DSprites
-
-        dataset = DSprites(config.variant, progress=progress)
-
     seed_everything(config.seed)
     model, objective = config.build(device)
     # The fused kernel updates every parameter in one launch on a GPU; same arithmetic, same state dict.

@@ -120,3 +120,10 @@ def test_evaluate_refuses_an_unfinished_run_unless_allowed(finished_run, tmp_pat
     captured = capsys.readouterr()
     assert "warning: " in captured.err and "stopped at step 2 of 4" in captured.err
     assert "mig" in captured.out and (run / "metrics.csv").read_text().startswith("metric,score,value")
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_before_the_run_folder_exists(tmp_path, capsys):
+    out = tmp_path / "run"
+    fails_with(capsys, ["train", "--method", "vae", "--steps", "1", "--batch-size", str(10**9), "--device", "cpu",
+                        "--out", str(out)], f"batch_size={10**9} needs about", "use batch_size <= ")
+    assert not out.exists()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.device import get_device
+from course_lib.device import check_batch_fits, get_device, training_bytes
 from course_lib.profiles import PROFILES, get_profile
 from course_lib.seeding import as_random_state, seed_everything
 
@@ -69,3 +69,16 @@ def test_profiles_table_and_environment_default(monkeypatch):
     monkeypatch.setenv("COURSE_PROFILE", "huge")
     with pytest.raises(ValueError, match=r"\$COURSE_PROFILE='huge'"):
         get_profile()
+
+
+def test_training_bytes_of_a_linear_layer_is_its_closed_form():
+    layer = torch.nn.Linear(3, 2)  # 8 float32 parameters; 2 float32 outputs per sample
+    assert training_bytes(layer, (3,), batch_size=10) == 4 * 8 * 4 + 2 * 10 * 2 * 4
+
+
+def test_a_batch_beyond_the_memory_is_refused_with_the_largest_that_fits(monkeypatch):
+    layer = torch.nn.Linear(3, 2)
+    monkeypatch.setattr("course_lib.device.available_bytes", lambda device: 128 + 16 * 100)  # room for 100
+    check_batch_fits(layer, (3,), 100, "cpu")
+    with pytest.raises(ValueError, match=r"batch_size=101 needs about .* GiB on cpu, .*use batch_size <= 100"):
+        check_batch_fits(layer, (3,), 101, "cpu")
