@@ -1,5 +1,6 @@
 # The README's two commands are `make report` and `make test`; both create .venv when it is missing.
-PYTHON  ?= python3.11
+# python3.11 where it exists (torch's CPU wheel for it lies on the team's machines), else the newest python3.1x.
+PYTHON  ?= $(firstword $(foreach version,3.11 3.14 3.13 3.12,$(shell command -v python$(version) 2>/dev/null)))
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 # A CPU build of torch by default. For a CUDA build: make TORCH="torch==2.13.0 --index-url <pytorch wheel index>"
@@ -14,6 +15,8 @@ STAMP   := $(VENV)/.installed
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@test -x $(PY) || test -n "$(PYTHON)" || { echo "make: no python3.11-3.14 on the PATH; run make PYTHON=/path/to/python3"; exit 1; }
+	@test -x $(PY) || echo "make: creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e ".[dev]"
@@ -33,7 +36,7 @@ exercises: $(STAMP)
 	$(PY) -m course_lib exercises --out build/student
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m course_lib lab
 
 sync: $(STAMP)
 	$(PY) -m course_lib sync

@@ -9,10 +9,12 @@
   exercises   write the student build (solution cells replaced by prompts) to build/student
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
   zoo         list the pretrained zoo (data/pretrained), or add finished runs to it
+  lab         JupyterLab on the notebooks (what `make lab` runs); extra arguments go to jupyter lab
 """
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -168,6 +170,16 @@ def _sync(args) -> int:
     return 0
 
 
+def lab_command(*jupyter_args: str) -> list[str]:
+    """The command line of `make lab`: this interpreter's JupyterLab on the notebooks folder, where
+    jupytext opens each `.py` as a notebook and the "Python (course kit)" kernel is offered."""
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={NOTEBOOKS_DIR}", *jupyter_args]
+
+
+def _lab(args) -> int:
+    return subprocess.call(lab_command(*args.jupyter_args))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -263,6 +275,10 @@ def main(argv=None) -> int:
     zoo = commands.add_parser("zoo", help="list the pretrained zoo; --add RUN_DIR ... exports finished runs into it")
     zoo.add_argument("--add", nargs="+", metavar="RUN_DIR", help="finished run directories to add")
     zoo.set_defaults(func=_zoo)
+
+    lab = commands.add_parser("lab", help="JupyterLab on the notebooks (extra arguments go to jupyter lab)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="e.g. --port 8899 --no-browser")
+    lab.set_defaults(func=_lab)
 
     args = parser.parse_args(argv)
     try:

@@ -254,7 +254,7 @@ phi = 2 * np.pi / 39
 rho = np.array([[np.cos(phi), -np.sin(phi)], [np.sin(phi), np.cos(phi)]])
 print("f_a(g.w) = rho(g) f_a(w) on the block (cos, sin):", np.allclose(f_a(act(w, 2))[:, 3:], f_a(w)[:, 3:] @ rho.T))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # $f_a$ is disentangled: $G_x$ moves only coordinate 0, $G_y$ only 1, $G_s$ only 2, $G_\theta$ only
 # the 2-D block 3–4 (linearly, by $\rho$). $f_b$ carries exactly the same information — it is an
 # invertible linear map of $f_a$ — yet both translations change coordinates 0 *and* 1: no
@@ -434,7 +434,7 @@ try:
 except ValueError as error:
     print("leaving the range:", error)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At the border the factor $x + a$ does not exist (`index_of` refuses it), while `np.roll` would
 # carry the sprite out of the right edge and back in on the left — an image dSprites never contains.
 # Translations act on dSprites only partially; they would form the cyclic group $\mathbb{Z}_{32}$ only
@@ -467,7 +467,7 @@ print(f"{num_patches} distinct patches of 720 -> {num_patches * 32 * 32:,} disti
 print(pd.DataFrame([[len(np.unique(label[s, c])) for c in range(6)] for s in range(3)],
                    index=render.SHAPE_NAMES, columns=[f"scale {v:.1f}" for v in render.SCALES]))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Every shape loses one orientation to the $0 = 2\pi$ duplicate (39 of 40). The square loses more,
 # at almost every scale and most at the smallest: a rotation by 10 classes is 92.3°, only 2.3° away
 # from the square's 90° symmetry (20 classes: 184.6°, 4.6° away), and a square rasterised at
@@ -501,7 +501,7 @@ ax.set(xlabel="scale", ylabel="mean area (pixels)", title="Sprite area grows lik
 ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The three agree up to sampling noise and rasterisation (a few pixels). Area grows quadratically in
 # scale — doubling the scale quadruples the number of pixels — and at equal scale the square and
 # the heart cover almost the same area, the ellipse about a fifth less. So equal steps of a factor

@@ -473,7 +473,7 @@ for mu, sigma in [(0.0, 1.0), (1.0, 1.0), (2.0, 0.5), (0.0, 0.1), (-1.5, 2.0)]:
     print(f"mu = {mu:5.1f}, sigma = {sigma:4.1f}: Monte Carlo {log_ratio.mean().item():7.4f} ± {se:.4f},"
           f"  analytic {kl_to_standard_normal(mean, log_var).item():7.4f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The Monte Carlo averages agree with the formula within a few standard errors. At $\mu = 0,
 # \sigma = 1$ the log-ratio is exactly 0 for every draw ($q = p$), so the estimate has no variance.
 # The analytic KL is exact *and* free of sampling noise, which is why the VAE uses it instead of a
@@ -503,7 +503,7 @@ show_images(np.concatenate([sample[:8], decode(model, means[:8]), decode(run_big
             row_labels=["input", "β = 1", f"β = {big_beta}"])
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With the heavier KL, the KL falls (at `lecture` size from about 25 to about 7 nats) and the
 # reconstruction term rises (from about 110 to about 210 nats): information about the image is now
 # more expensive, so the model keeps less of it. Its reconstructions keep position and size but are
@@ -533,7 +533,7 @@ for beta, m in {1: model, big_beta: big_model}.items():
     for d in np.argsort(-m_kl):
         print(f"   z{d}: activity {activity[d]:7.4f}   KL {m_kl[d]:6.3f} nats")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Activity and KL rank the latents the same way. Averaged over images,
 # $\mathbb E_x[\mathrm{KL}_d] = \tfrac12 \big(\mathbb E_x[\mu_d^2] + \mathbb E_x[\sigma_d^2 - \log\sigma_d^2 - 1]\big)$
 # with $\mathbb E_x[\mu_d^2] = A_d + (\mathbb E_x \mu_d)^2$, so a latent with a large activity has a
@@ -570,7 +570,7 @@ with torch.no_grad():
     elbo = -(bernoulli_reconstruction(model(images)["logits"], images) + kl_to_standard_normal(mean, log_var).sum(1))
     print(f"{'ELBO (one z)':<24}:", elbo.cpu().numpy().round(1))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With the encoder as proposal the estimate is at or above the ELBO (the IWAE bound tightens the
 # ELBO; the difference estimates the gap $\mathrm{KL}(q \,\|\, p(z \mid x))$, which shows how good the
 # amortised posterior is: a few nats here). With the prior as proposal the estimate is far *below* —

@@ -321,7 +321,7 @@ for (b_i, p_i), (b_j, p_j) in zip(points.iloc[:-1].iterrows(), points.iloc[1:].i
     verdict = "inside" if b_i <= slope <= b_j else "outside"
     print(f"β {b_i:>2} -> {b_j:>2}: chord slope -ΔD/ΔR = {slope:7.2f}, {verdict} [{b_i}, {b_j}]")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # *Proof.* Model $i$ minimises $D + \beta_i R$ over the curve, so $D_i + \beta_i R_i \le D_j + \beta_i
 # R_j$, i.e. $\beta_i (R_i - R_j) \le D_j - D_i$; likewise $D_j + \beta_j R_j \le D_i + \beta_j R_i$.
 # With $\Delta R = R_j - R_i < 0$ (the larger β has the smaller rate), dividing both by $-\Delta R >
@@ -356,7 +356,7 @@ for beta in sides:
     print("(binning bias of an independent latent, (bins - 1)(classes - 1) / 2N:", bias.round(2).to_dict(), ")")
     print(pd.DataFrame(mi, index=[f"z{d}" for d in active], columns=data.factor_names).round(2), "\n")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The plug-in MI of a binned latent is biased upwards by about $(\text{bins} - 1)(\text{classes} -
 # 1)/2N$ even for an independent latent: that is all the orientation column shows (about 0.2 nats in
 # every row), and it is why a latent that carries almost nothing still shows 0.2–0.4 nats with the
@@ -386,7 +386,7 @@ for beta in study_betas:
 print(f"\nmean over pixels + summed KL  ==  β = {N} (the loss is divided by N; the minimiser is unchanged)")
 print(f"expected point: R ≈ 0, D ≈ D_0 = {d0:.0f} nats; β = {N} is {N // max(study_betas)} times the largest β of the study")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # (a) The study's β from 1 to 16 are $\beta_{\text{norm}}$ from about 0.002 to 0.04. (b) Dividing the
 # whole objective by $N$ does not change its minimiser, so "mean BCE + KL" is "sum BCE + $N \cdot$ KL",
 # a β-VAE with β = 4,096: far past the largest β of the sweep, the bottleneck is essentially closed —

@@ -320,7 +320,7 @@ for name, n in zip(data.factor_names, data.factors_num_values):
 for c_max in STUDY_SWEEPS["annealed_vae"][1]:
     print(f"C_max = {c_max:>3}: KL(q(z) || p(z)) >= {max(0.0, c_max - entropy_x):6.2f} nats")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The whole dataset holds $\log 737{,}280 \approx 13.5$ nats (the five factors' $\log n_k$ add up
 # to it: the grid is their product). Since $I_q(x; z) \le 13.5$, a model that spends
 # $C_{\max} = 25$ nats must put at least 11.5 of them into $\mathrm{KL}(q(z)\|p(z))$: posteriors that
@@ -350,7 +350,7 @@ for k, (name, n) in enumerate(zip(data.factor_names, data.factors_num_values)):
                  "pixels per nat": changed.mean() / np.log(n)})
 pd.DataFrame(rows).set_index("factor").sort_values("pixels per nat", ascending=False).round(1)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Redrawing a position moves the whole sprite, usually by more than its own width, so about twice
 # its area in pixels (some 300) changes; scale changes the rim of the sprite (about 130 pixels);
 # orientation and shape change a hundred or fewer edge pixels. By either column the positions come
@@ -395,7 +395,7 @@ study_kl = kl_per_latent(study_means, study_log_vars)
 match_latents_to_factors(normalized_mutual_information(study_means, factors), data.factor_names, study_kl,
                          THRESHOLD).sort_values("kl", ascending=False).round(2)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With $\gamma = 1000$ the KL follows $C(t)$ even more tightly (a mean $|\mathrm{KL} - C|$ of about
 # 0.14 nats against 0.27 in our `lecture` run), yet the reconstruction never leaves the plateau of
 # about 750 nats: the decoder keeps drawing a blurry average blob. The KL per latent rises in
@@ -424,7 +424,7 @@ table = pd.DataFrame({label: match_latents_to_factors(normalized_mutual_informat
                       for label, (codes, bins) in variants.items()})
 table[matches["active"]]
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Latents with a clear match (a large NMI gap) keep their factor under every choice: in our
 # `lecture` run the two position latents and the clearest scale latent do. The sampled codes add
 # the posterior noise $\sigma\varepsilon$, which lowers every NMI and can change the largest one

@@ -406,7 +406,7 @@ plt.gca().set(xlabel="discriminator step", ylabel="TC estimate (nats)", title="D
 plt.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The Gaussian fit sees a diagonal covariance (the ring is symmetric, so $\mathrm{Cov}(z_1, z_2) = 0$)
 # and reports TC ≈ 0. The discriminator learns that real codes lie near the circle while permuted
 # ones fill the square $[-1, 1]^2$: its running estimate climbs to the true TC (about 0.68 nats for
@@ -434,7 +434,7 @@ print(f"on permuted codes: estimate {tc_estimate(gaussian_D, permuted):.3f} nats
 print(f"on real codes:     estimate {tc_estimate(gaussian_D, draw_gaussian(P.num_samples)):.3f} nats, "
       f"closed form {TRUE_TC:.3f} nats")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # $\tfrac12(2/(1-\rho^2) - 2 + \log(1 - \rho^2)) \approx 1.27$ nats for $\rho = 0.8$, so the
 # optimal discriminator averages about $-1.27$ on permuted codes and $+0.51$ on real ones. The
 # trained one comes close to both, a little less accurately on the permuted side: there the
@@ -464,7 +464,7 @@ print(f"fresh batches:   estimate on fresh codes {tc_estimate(independent_D, fre
 print(f"one set of 16:   estimate on those 16 codes {tc_estimate(memorising_D, fixed):+.3f} nats, "
       f"on fresh codes {tc_estimate(memorising_D, fresh):+.3f} nats (true TC = 0)")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With fresh batches the estimate stays at 0: a discriminator cannot separate two samples of the
 # same distribution. With a fixed set of 16 codes the real codes are 16 points, while their
 # permutations fill a 16 × 16 grid of combinations: the discriminator learns to recognise the 16

@@ -454,7 +454,7 @@ grad_ours, = torch.autograd.grad(ours[1], z_b, retain_graph=True)
 grad_printed, = torch.autograd.grad(printed[1], z_b)
 print("same TC gradient:", torch.allclose(grad_ours, grad_printed, atol=1e-5))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Every log-density moves by the same constant $-\log N$, so only the logged values change; the
 # joint density is counted once in the TC and the $D$ marginals $D$ times, hence $(D-1)\log N$.
 
@@ -506,7 +506,7 @@ comparison = pd.DataFrame({name: np.mean(v, axis=0) for name, v in estimates.ite
 comparison["exact"] = [exact[t] for t in TERMS]
 print(f"mean over {NUM_BATCHES} batches of 64:\n", comparison.round(3))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In the copied matrix $1/N$ sits in column 0 and $\frac{N-M}{NM}$ in column 1 of every row (and
 # in row $B-2$ the last line overwrites the $1/N$, so that row sums to more than one). Apart from
 # rows 0 and 1 the own posterior gets $\frac1M = \frac1{B-1}$: nothing crashes, but this is MWS
@@ -536,7 +536,7 @@ print(f"largest MWS MI estimate {worst['mws']:.3f} <= log 64 = {math.log(64):.3f
 print(f"largest MSS MI estimate {worst['mss']:.3f} <= log N = {math.log(n):.3f}")
 assert worst["mws"] <= math.log(64) + 1e-4 and worst["mss"] <= math.log(n) + 1e-4
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # $\hat q(z_i) = \sum_j w_{ij}\, q(z_i \mid x_j) \ge w_{ii}\, q(z_i \mid x_i)$, so
 # $\log q(z_i \mid x_i) - \log \hat q(z_i) \le -\log w_{ii}$: that is $\log B$ for MWS and
 # $\log N$ for MSS, for every $i$ and hence for the average. If the posteriors do not overlap, all

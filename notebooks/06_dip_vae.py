@@ -302,7 +302,7 @@ scale = np.sqrt(np.outer(np.diag(cov_z), np.diag(cov_z)) / len(means))
 print(f"largest |difference| = {np.abs(cov_samples - cov_z).max():.4f}; "
       f"largest difference in units of the sampling error = {(np.abs(cov_samples - cov_z) / scale).max():.2f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The differences are a few sampling errors at most (the largest of 55 entries): the formula is
 # exact, the samples are noisy. That is why DIP-VAE-II needs no sampling to evaluate its penalty.
 
@@ -328,7 +328,7 @@ for name, code in (("whitened", whitened), ("whitened, rotated", whitened @ rota
 mixing = np.abs(np.corrcoef(whitened.T, (whitened @ rotation.T).T)[:10, 10:])
 print("largest |correlation| of each rotated coordinate with any original one:", mixing.max(0).round(2))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Both codes have penalty and TC zero up to rounding, yet every rotated coordinate is a mixture of
 # all the original ones (no correlation with any single one is close to 1). Covariance is invariant
 # under $\mu \mapsto R\mu$ only up to $R\,C\,R^\top$, and $R I R^\top = I$: second moments cannot
@@ -365,7 +365,7 @@ ax.set(xlabel="s (0: mean representation, 1: sampled)", ylabel="Gaussian TC (nat
 plt.show()
 print("monotone non-increasing:", bool(np.all(np.diff(tc) <= 1e-9)))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # (a) The kernel $K = \bigotimes_i K_i$ maps the joint $p(x)$ to $p(z)$, and the product of the
 # marginals $\prod_i p(x_i)$ to $\prod_i p(z_i)$ (each coordinate is noised on its own). The data
 # processing inequality, $\mathrm{KL}(Kp \,\|\, Kq) \le \mathrm{KL}(p \,\|\, q)$, gives

@@ -478,7 +478,7 @@ rows["random rotation"] = {"min |A_ij|": np.abs(matrices["random rotation"]).min
 print(f"MIG of the trained model: {scores['trained β-VAE']['MIG']:.3f}")
 print(pd.DataFrame(rows).T.round(3).to_string())
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # (a) Only the first row and column of $A$ depend much on $\alpha$: $A_{11} = 1 - 2\alpha$ falls
 # from 0.9 to 0.1 while $|A_{1j}| = 2\sqrt{\alpha(1-\alpha)/9}$ grows; the block $i, j > 1$ changes
 # little ($A_{ii}$ between 0.79 and 0.88). At `lecture` size MIG falls with α — from about the
@@ -514,7 +514,7 @@ for name, candidate in candidates.items():
     print(f"{name:<32} smallest KS p: coordinates {p['dimensions'].min():.2g}, "
           f"projections {p['projections'].min():.2g}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Only $f$ passes. A matrix without zero entries keeps a factorised distribution factorised only if
 # every factor is Gaussian (the Darmois–Skitovich theorem: two linear combinations of independent
 # variables, all coefficients non-zero, are independent only for Gaussians). Standardising fixes the
@@ -544,7 +544,7 @@ try:
 except ValueError as error:
     print("householder(1, 0.25) ->", error)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # (a) $A = (1)$ gives $f = $ identity; $A = (-1)$ gives $f(u) = F^{-1}(1 - F(u))$, for the exponential
 # $-\log(1 - e^{-u})$: a decreasing bijection that maps the distribution onto itself (the test does
 # not reject). (b) No: with one coordinate, $f(z)$ is a function of $z$ alone, so it still describes

@@ -538,7 +538,7 @@ for bins in (10, 20, 40, 80):
                  "mean second-best I/H": second.mean()})
 pd.DataFrame(rows).round(3)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With 10 or 20 bins the measured MIG sits just below the ceiling (0.78 against 0.79, 0.89 against
 # 0.91 in `lecture`): the best dimension keeps at most $\ln b$ nats of a factor with $n > b$ values,
 # a little less when the bins hold unequal numbers of values. From 40 bins on every value has its
@@ -562,7 +562,7 @@ transformed_table, _ = evaluate_many(grid, transformed, random_state=seed, num_t
 plot_score_table(transformed_table, title="The perfect code, rescaled and warped")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # * **DCI** (trees split on thresholds: any monotone map gives the same partitions) is invariant.
 #   **MIG** is invariant to rescaling (the bins follow the range) but not to warping: equal-width
 #   bins over $e^{5x}$ crowd most values into the first bins, and MIG drops (0.68 for $e^{5x}$, 0.82
@@ -601,7 +601,7 @@ for ax, estimator in zip(axes, ("lightgbm", "sklearn")):
 plt.show()
 print(f"the definition, each factor shared equally by 2 of 10 dimensions: C = 1 - log_10(2) = {1 - np.log10(2):.3f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # LightGBM breaks ties between identical features deterministically (the first one wins), so the
 # copies get no importance and C = 1. scikit-learn's trees consider the features in a random order
 # at each split, so the two copies share the importance about equally and C comes out near

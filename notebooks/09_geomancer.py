@@ -423,7 +423,7 @@ ax.legend()
 plt.show()
 print(f"largest difference: {np.abs(np.array(measured) - predicted).max():.1e} rad")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The points lie on the curve (up to the discretisation of the loop). The equator encloses area
 # $2\pi$, and a rotation by $2\pi$ is no rotation at all: the holonomy is the area *modulo* $2\pi$ —
 # a loop's holonomy only sees curvature through this angle. (Equivalently, the equator is a
@@ -445,7 +445,7 @@ for factors in (("S1", "S2"), ("S1", "S1")):
           f"{r.num_factors} factors (at {np.mean(r.counts == 2):.0%} of points), "
           f"mean error {subspace_angle_error(r, s).mean():.3f} rad, chance {chance_level:.3f} rad")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # On $S^1 \times S^2$ one eigenvalue stands apart ($m - 1 = 1$) and the error is small: holonomy
 # rotates the sphere's tangent plane and leaves the circle's direction alone, so the only invariant
 # subspaces are that line and that plane — the decomposition is unique. On the torus both
@@ -478,7 +478,7 @@ plt.show()
 print({c: round(float(e), 3) for c, e in zip(strengths, raw_errors)},
       f"| true latents, same points: {sweep_errors[2].mean():.3f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At $c = 0$ distances are exactly those of the true latents, so the kNN graph, the connection and
 # the result are the same as on the true latents: the error equals theirs (Section 4 used the same
 # `N_POINTS // 2` points). As $c$ grows the induced

@@ -472,7 +472,7 @@ original, transformed = rlts(toys["circle"], **same_seed), rlts(moved, **same_se
 print("Geometry Score, circle vs 10 x rotated, translated circle:", geometry_score(original, transformed))
 print("largest difference between the RLT rows:", np.abs(original - transformed).max())
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # A similarity (scaling, rotation, translation) multiplies every distance by the same factor, so
 # the witness tables have the same order, every filtration value and $\alpha_{\max}$ scale
 # together, and the *relative* living times do not change (up to float rounding — here exactly,
@@ -500,7 +500,7 @@ heights = topological_scores(runs[name].model, data, **ZHOU, factor_rlts=real, r
 print(f"{name}: unsupervised {scores.loc[name, 'unsupervised']:.0f} (distributions) vs "
       f"{heights.unsupervised.score:.0f} (heights)")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Between distributions over hole counts, moving all the mass from 1 to 3 holes costs 2, and the
 # mix of 0 and 2 holes is at distance 1 from "1 hole". Treating the ten *heights* as samples, the
 # first pair is identical (both are one 1 and nine 0s): the reference code's distance cannot see
@@ -524,7 +524,7 @@ print(f"spread (max - min): unsupervised {np.ptp(repeats['unsupervised']):.0f}, 
       f"supervised {np.ptp(repeats['supervised']):.0f}; "
       f"range over the five models: {np.ptp(scores['unsupervised']):.0f}, {np.ptp(scores['supervised']):.0f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In our `lecture` run the β-VAE's scores move by an amount comparable with the gaps between some
 # of the models: with 250 points per submanifold, five values and 20 draws, the ranking of models
 # whose scores are close is not reliable. The paper's sizes (1,000 points, 10 values, 100 draws;

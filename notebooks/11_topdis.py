@@ -461,7 +461,7 @@ plt.gca().set(xlabel="fraction of pairs shuffled", ylabel="RTD", title="RTD agai
 plt.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # A single swapped pair already adds bars: in one cloud the two points sit among their neighbours,
 # in the other across the circle, and the edges short in either cloud close loops that the first
 # cloud alone does not have. RTD grows roughly linearly with the fraction of broken pairs until it
@@ -491,7 +491,7 @@ for name, after in shifted_codes.items():
     print(f"{name:15s}: KS statistic {statistic:.3f}; above 2.58: {np.mean(after > 2.58):.2%} "
           f"(restricted prior: {stats.norm.sf(2.58) / stats.norm.sf(cut):.2%})")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The CDF-shifted codes are indistinguishable from the prior on their range (in our run a KS
 # statistic of 0.003, at the level of sampling noise, and 0.55 % in the tail against 0.56 %). The
 # additive shift with the same median move produces $\mathcal N(\delta, 1)$: a KS statistic of 0.13
@@ -513,7 +513,7 @@ spread = pd.DataFrame({name: [shift_rtd_per_latent(run.model, b).mean().item() f
 print(spread.round(3).to_string())
 print(spread.agg(["mean", "std"]).round(3).to_string())
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The batch-to-batch spread of the mean $\mathcal L_{TD}$ (a standard deviation of about 0.06 in
 # our `lecture` run) is of the same order as the difference between the models (0.79 against 0.71
 # on average), so a single batch proves little. But the comparison is *paired* — the same images

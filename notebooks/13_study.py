@@ -370,7 +370,7 @@ within = {method: score_agreement(rows, unsupervised=["elbo", "udr"], supervised
           for method, rows in results.groupby("method") if len(rows) > 3}
 pd.DataFrame(within).T.round(2)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Within an objective the ELBO mostly tracks the hyperparameter: a larger β (or TC or covariance
 # weight) lowers the ELBO, so the ELBO's ranking is largely the ranking by regularisation strength,
 # and whether it agrees with a metric depends on whether that metric rises or falls with the
@@ -393,7 +393,7 @@ draws = pd.DataFrame([table.sample(len(table), replace=True, random_state=random
 pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").loc["mig.score", others],
               "5 %": draws.quantile(0.05), "95 %": draws.quantile(0.95)}).rename(index=column_label).round(2)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With 18 models the 90 % intervals are wide, often about ±0.3 around the point estimate: a pair of
 # metrics with ρ ≈ 0.8 is clearly correlated, one with ρ ≈ 0.3 may be uncorrelated. This is why
 # the paper trained 50 seeds per setting — and why a miniature study should quote intervals, not
@@ -413,7 +413,7 @@ both = results.assign(udr_s=udr_s["udr"])
 print(f"Spearman ρ between UDR_L and UDR_S over the models: {both[['udr', 'udr_s']].corr('spearman').iloc[0, 1]:.2f}")
 score_agreement(both, unsupervised=["udr", "udr_s"], supervised=metric_columns).round(2)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The two flavours rank the groups similarly when the models' latents either match cleanly or not at
 # all; they differ for partial matches, where Lasso's sparsity zeroes weak links that Spearman keeps.
 # Lasso with $\alpha = 0.1$ on standardised codes shrinks every coefficient by 0.1, so a perfect

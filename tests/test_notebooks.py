@@ -3,11 +3,13 @@
 The execution tests use the profile in $COURSE_PROFILE (`make test` sets smoke) and default to smoke.
 """
 import os
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
-from course_lib.runner import discover_notebooks, ipynb_text, run_notebooks
+from course_lib.runner import NOTEBOOKS_DIR, discover_notebooks, ipynb_text, run_notebooks
 
 NOTEBOOKS = discover_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -52,3 +54,12 @@ def test_notebook_executes(source, tmp_path):
     (result,) = run_notebooks(tmp_path, profile=profile, device="auto", names=[source.stem], progress=False)
     assert result.status == "ok", f"{result.error} in cell [{result.failing_cell}]:\n{result.failing_source}"
     assert "data:image/png;base64" in (tmp_path / result.html).read_text()
+
+
+@pytest.mark.notebook
+def test_pytest_nbmake_runs_a_notebook_at_the_profile_of_the_environment():
+    """`COURSE_PROFILE=smoke pytest --nbmake notebooks/` runs the paired .ipynb files as pytest items."""
+    notebook = NOTEBOOKS_DIR / "00_disentanglement.ipynb"
+    result = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", "-q", "-p", "no:cacheprovider", str(notebook)],
+                            env={**os.environ, "COURSE_PROFILE": "smoke"}, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout[-3000:]
