@@ -4,27 +4,29 @@ from __future__ import annotations
 ALLOWED_DEVICES = ("auto", "cpu", "cuda", "cuda:<index>")
 
 
+def check_device_name(device) -> str:
+    """`device` as a lower-case name of an allowed form, or a ValueError; whether it exists here is not asked
+    (a sweep's workers may have GPUs that the machine planning it lacks)."""
+    name = device.strip().lower() if isinstance(device, str) else ""
+    if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ValueError(f"device={device!r} is not allowed; use one of {ALLOWED_DEVICES}")
+    return name
+
+
 def get_device(device="auto"):
     """torch.device for 'auto' | 'cpu' | 'cuda' | 'cuda:N' (or a torch.device); clear error otherwise."""
     import torch
 
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise ValueError(f"device={device!r} is not allowed; use one of {ALLOWED_DEVICES}")
-    name = device.strip().lower()
+    name = check_device_name(str(device) if isinstance(device, torch.device) else device)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+    if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} asks for CUDA but no CUDA GPU is available; use 'auto' or 'cpu'")
         index = int(name[5:]) if ":" in name else 0
         if index >= torch.cuda.device_count():
             raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
-        return torch.device(name)
-    raise ValueError(f"device={device!r} is not allowed; use one of {ALLOWED_DEVICES}")
+    return torch.device(name)
 
 
 def available_bytes(device) -> int:
