@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from course_lib.checks import check_positive_int, check_writable_directory
-from course_lib.device import ALLOWED_DEVICES
+from course_lib.device import check_device_name
 from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
@@ -110,10 +110,7 @@ class Sweep:
             check_seed(seed)
         for name, minimum in (("steps", 1), ("num_train", 2), ("num_test", 2), ("width", 1)):
             check_positive_int(name, getattr(self, name), minimum)
-        device = self.device.strip().lower() if isinstance(self.device, str) else ""
-        if device not in ("auto", "cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
-            # the form only: whether that device exists is a question for the machine the jobs run on
-            raise ValueError(f"device={self.device!r} is not allowed; use one of {ALLOWED_DEVICES}")
+        check_device_name(self.device)  # the form only: whether it exists is for the machine the jobs run on
         check_writable_directory("out", self.out)
         return self
 
