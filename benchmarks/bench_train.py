@@ -1,6 +1,7 @@
 """Training speed: the kit's loop against a textbook PyTorch loop, same model, objective and data.
 
     python benchmarks/bench_train.py [--device auto] [--steps 300] [--method beta_vae]
+    python benchmarks/bench_train.py --packed [--k 1 8 32 128] [--steps 40]
 
 Prints steps per second of both loops at batch 64 (the study's conv VAE), their ratio, the kit's
 data time as a share of a step, and the projected time of the study's 300,000-step run.
@@ -10,6 +11,13 @@ beta-VAE on one H100.
 The textbook loop: a TensorDataset of float32 images in host memory (a random subset of the grid,
 since all 737,280 images would take 12 GB), a shuffling DataLoader, `.to(device)` per batch, the
 loss read with `.item()` every step.
+
+`--packed`: model-steps per second of K models trained as one network (course_lib.packed) for each K
+(default 1, 8, 32, 128 on a GPU and 1, 2, 4 on the CPU), beside the kit's loop, and the projected
+device-hours of Locatello et al.'s grid (6 methods x 6 values x 50 seeds = 1,800 models x 300,000
+steps) at the best K, counting every model as a beta-VAE (FactorVAE's discriminator costs more). Each
+figure is the marginal cost of a step: steps / (time of 2 x steps - time of steps), which leaves out
+building the models and writing the checkpoints.
 """
 import argparse
 import json
@@ -24,9 +32,11 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_lib.data import DSprites
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import get_device
+from course_lib.packed import train_packed
 from course_lib.training import SUMMARY, TrainConfig, train
 
 STUDY_STEPS = 300_000
+STUDY_MODELS = 6 * 6 * 50  # methods x hyperparameter values x seeds (Locatello et al. 2019)
 
 
 def synchronize(device):
@@ -88,19 +98,82 @@ def textbook_steps_per_second(config, device, dataset, subset: int) -> float:
     return config.steps / (time.perf_counter() - start)
 
 
+def marginal_steps_per_second(train_for, steps: int) -> float:
+    """steps / (seconds of `train_for(2 * steps)` - seconds of `train_for(steps)`): a step's cost alone."""
+    seconds = []
+    for count in (steps, 2 * steps):
+        start = time.perf_counter()
+        train_for(count)
+        seconds.append(time.perf_counter() - start)
+    return steps / max(seconds[1] - seconds[0], 1e-9)
+
+
+def packed_model_steps_per_second(configs, device, dataset, steps: int) -> float:
+    """Model-steps per second of `configs` trained as one pack (K x the pack's steps per second)."""
+    def train_for(count):
+        with tempfile.TemporaryDirectory() as folder:
+            pack = [TrainConfig(**{**config.__dict__, "steps": count, "checkpoint_every": count}) for config in configs]
+            train_packed(pack, [Path(folder) / str(k) for k in range(len(pack))], device=device, dataset=dataset,
+                         progress=False)
+            synchronize(device)
+
+    train_for(5)  # warm-up: kernels, cuDNN plans, allocator
+    return len(configs) * marginal_steps_per_second(train_for, steps)
+
+
+def kit_marginal_steps_per_second(config, device, dataset, steps: int) -> float:
+    """The kit's loop (`training.train`), measured as the packs are."""
+    def train_for(count):
+        with tempfile.TemporaryDirectory() as folder:
+            train(TrainConfig(**{**config.__dict__, "steps": count, "checkpoint_every": count}), folder,
+                  device=device, dataset=dataset, progress=False)
+            synchronize(device)
+
+    train_for(5)
+    return marginal_steps_per_second(train_for, steps)
+
+
+def packed_main(args, device, dataset, name: str) -> None:
+    counts = args.k or ([1, 8, 32, 128] if device.type == "cuda" else [1, 2, 4])
+    print(f"{args.method}, batch 64, study conv VAE, packed; {args.steps} marginal steps on {name}")
+    kit = kit_marginal_steps_per_second(TrainConfig(method=args.method), device, dataset, args.steps)
+    print(f"kit loop (train):  {kit:9.1f} model-steps/s")
+    rates = {}
+    for count in counts:
+        configs = [TrainConfig(method=args.method, seed=seed) for seed in range(count)]
+        rates[count] = packed_model_steps_per_second(configs, device, dataset, args.steps)
+        print(f"packed K = {count:4d}:  {rates[count]:9.1f} model-steps/s   ({rates[count] / kit:.2f} x the kit loop)")
+    best = max(rates, key=rates.get)
+    unit = "GPU" if device.type == "cuda" else "CPU"
+    work = STUDY_MODELS * STUDY_STEPS
+    print(f"Locatello et al.'s grid ({STUDY_MODELS:,} models x {STUDY_STEPS:,} steps): "
+          f"{work / kit / 3600:,.0f} {unit}-hours with the kit loop, "
+          f"{work / rates[best] / 3600:,.0f} {unit}-hours packed at K = {best}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="timed steps (default 300; --packed: 100 on a GPU, 10 on the CPU)")
     parser.add_argument("--method", default="beta_vae")
     parser.add_argument("--subset", type=int, default=50_000, help="images in the textbook loop's TensorDataset")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop; the best counts")
+    parser.add_argument("--packed", action="store_true", help="model-steps/s of packed training for each K")
+    parser.add_argument("--k", type=int, nargs="+", default=None,
+                        help="pack sizes for --packed (default 1 8 32 128 on a GPU, 1 2 4 on the CPU)")
     args = parser.parse_args()
+    if (args.steps is not None and args.steps < 1) or any(k < 1 for k in args.k or []):
+        parser.error(f"--steps {args.steps} and --k {args.k} are not allowed; use integers >= 1")
 
     device = get_device(args.device)
+    args.steps = args.steps or (300 if not args.packed else 100 if device.type == "cuda" else 10)
     dataset = DSprites(progress=False)
-    config = TrainConfig(method=args.method, steps=args.steps, checkpoint_every=args.steps)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    if args.packed:
+        packed_main(args, device, dataset, name)
+        return
+    config = TrainConfig(method=args.method, steps=args.steps, checkpoint_every=args.steps)
     print(f"{config.method}, batch {config.batch_size}, study conv VAE, {args.steps} timed steps on {name}")
 
     kit_runs, textbook_runs = [], []

@@ -99,7 +99,7 @@ def _sweep(args) -> int:
 
     fields = {"methods": args.methods, "values": args.values, "seeds": args.seeds, "steps": args.steps,
               "out": args.out, "metrics": args.metrics, "num_train": args.num_train, "num_test": args.num_test,
-              "device": args.device, "width": args.width}
+              "device": args.device, "width": args.width, "pack": args.pack}
     fields = {key: tuple(value) if isinstance(value, list) and key != "values" else value
               for key, value in fields.items() if value is not None}
     sweep = Sweep.from_yaml(args.config, **fields) if args.config else Sweep(**fields)
@@ -236,6 +236,8 @@ def main(argv=None) -> int:
     sweep.add_argument("--num-test", type=int, default=None, help="... and 5,000)")
     sweep.add_argument("--device", default=None, help="auto | cpu | cuda")
     sweep.add_argument("--width", type=int, default=None, help="conv width multiplier (default 1: the study's)")
+    sweep.add_argument("--pack", type=int, default=None,
+                       help="train the jobs K at a time as one packed network, for a GPU (default 1: one by one)")
     sweep.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
     sweep.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
     sweep.set_defaults(func=_sweep)

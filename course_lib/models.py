@@ -100,6 +100,13 @@ class MLPDecoder(nn.Module):
         return self.net(z)
 
 
+def reparameterise(mean: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) from `generator` (torch's global one when None)
+    (Kingma & Welling 2014): a sample of N(mean, diag exp(log_var)) that is differentiable in both."""
+    eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return mean + torch.exp(0.5 * log_var) * eps
+
+
 class GaussianVAE(nn.Module):
     """q(z|x) = N(mean(x), diag exp(log_var(x))), p(z) = N(0, I), p(x|z) = Bernoulli(sigmoid(decoder(z)))."""
 
@@ -108,10 +115,12 @@ class GaussianVAE(nn.Module):
         self.encoder, self.decoder = encoder, decoder
         self.num_latent = encoder.num_latent
 
-    def forward(self, x) -> dict[str, torch.Tensor]:
-        """Encode, draw z = mean + exp(log_var / 2) * eps (the reparameterisation), decode."""
+    def forward(self, x, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Encode, draw z = mean + exp(log_var / 2) * eps (the reparameterisation), decode.
+
+        eps comes from `generator` (training passes the run's own), else from torch's global generator."""
         mean, log_var = self.encoder(x)
-        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        z = reparameterise(mean, log_var, generator)
         return {"mean": mean, "log_var": log_var, "z": z, "logits": self.decoder(z)}
 
     @torch.no_grad()

@@ -14,6 +14,18 @@ and inf, logged and checkpointed every `checkpoint_every` steps, so a GPU run is
 every step. A non-finite term stops training with an error that names it and its first step; the
 last good checkpoint is kept.
 
+Randomness: the initial weights come from torch's global generator, seeded with the run's seed just
+before they are built. Every random draw of a training step comes from one generator per run, the
+batch sampler's (`GridBatchSampler.generator`, on the training device, seeded with the run's seed):
+the batch, the reparameterisation's eps (`model(x, generator)`) and the objective's own draws
+(FactorVAE's permutation, TopDis's second batch, latent and sign, via `objective.attach`), in that
+order. A run's numbers thus depend on its seed alone, not on what else the process draws, which is
+what lets `course_lib.packed` train K runs as one network with the same numbers as K separate runs.
+The checkpoint keeps that generator's state ("rng": "sampler") and, as before, the global ones
+("torch_cpu", "torch_cuda"), restored on loading so that a notebook continues after a loaded run as
+after one it trained. (Runs trained before this design drew eps from the global generator: their
+checkpoints load and resume, and newly trained runs have other numbers than those did.)
+
 Nothing a user wrote is ever lost: `overwrite=True` deletes only the files a run writes (a folder
 holding anything else is refused, and so are the root, home, current and checkout folders); a
 resumed run's log is cut back to its checkpoint's step, so a run killed between a log flush and
@@ -130,8 +142,9 @@ class Run:
         return pd.read_csv(self.directory / LOG)
 
 
-def _rng_states(sampler) -> dict:
-    states = {"torch_cpu": torch.get_rng_state(), "sampler": sampler.state_dict()}
+def global_rng_states() -> dict:
+    """The states of torch's global generators: "torch_cpu", and "torch_cuda" (every GPU) when there is one."""
+    states = {"torch_cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["torch_cuda"] = torch.cuda.get_rng_state_all()
     return states
@@ -144,7 +157,8 @@ def _set_rng_states(states: dict, sampler) -> None:
         torch.cuda.set_rng_state_all(states["torch_cuda"])
 
 
-def _optimizers(model_optimizer, objective) -> dict:
+def run_optimizers(model_optimizer, objective) -> dict:
+    """Every optimiser of a run by the name its checkpoint uses: "model" and the objective's own."""
     return {"model": model_optimizer, **objective.optimizers}
 
 
@@ -156,14 +170,15 @@ def checkpoint_identity(config: TrainConfig) -> str:
     return json.dumps(identity, sort_keys=True)
 
 
-def save_checkpoint(path: Path, step, config, model, objective, model_optimizer, sampler) -> None:
+def save_checkpoint(path: Path, step, config, model, objective, model_optimizer, sampler, global_states) -> None:
+    """Write the run's state atomically; "rng" holds the sampler's generator and `global_states`."""
     state = {
         "step": step,
         "identity": checkpoint_identity(config),
         "model": model.state_dict(),
         "objective": objective.state_dict(),
-        "optimizers": {name: opt.state_dict() for name, opt in _optimizers(model_optimizer, objective).items()},
-        "rng": _rng_states(sampler),
+        "optimizers": {name: opt.state_dict() for name, opt in run_optimizers(model_optimizer, objective).items()},
+        "rng": {**global_states, "sampler": sampler.state_dict()},
     }
     with atomic_open(path, "wb") as handle:
         torch.save(state, handle)
@@ -187,9 +202,20 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict:
     return state
 
 
-def _versions() -> dict:
-    return {"course_lib": course_lib.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+def write_run_config(out_dir: Path, config: TrainConfig, device) -> None:
+    """config.json: every field of `config`, the device, the seed and the library versions."""
+    versions = {"course_lib": course_lib.__version__, "torch": torch.__version__, "numpy": np.__version__,
+                "python": platform.python_version()}
+    write_json_atomic(out_dir / CONFIG, {"config": dataclasses.asdict(config), "device": str(device),
+                                         "seed": config.seed, "versions": versions})
+
+
+def write_summary(out_dir: Path, config: TrainConfig, steps_run: int, elapsed: float, device, last_terms: dict,
+                  **extra) -> None:
+    """summary.json of a session that trained `steps_run` steps in `elapsed` seconds (and `extra` keys)."""
+    write_json_atomic(out_dir / SUMMARY, {
+        "steps": config.steps, "steps_this_session": steps_run, "seconds_this_session": round(elapsed, 2),
+        "steps_per_second": round(steps_run / elapsed, 2), "device": str(device), "last_terms": last_terms, **extra})
 
 
 def _written_by_a_run(path: Path) -> bool:
@@ -219,7 +245,7 @@ def clear_run_directory(out_dir) -> None:
             path.unlink()
 
 
-def _prepare_directory(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> bool:
+def prepare_run_directory(out_dir: Path, config: TrainConfig, resume: bool, overwrite: bool) -> bool:
     """Check or clear the locked run directory; return whether a checkpoint should be resumed."""
     if any(p.name != LOCK_FILE for p in out_dir.iterdir()):
         if overwrite:
@@ -266,7 +292,8 @@ def read_run_config(run_dir) -> TrainConfig:
     return read_config_file(run_dir / CONFIG)
 
 
-def _flatten_terms(terms: dict) -> tuple[list[str], torch.Tensor]:
+def flatten_terms(terms: dict) -> tuple[list[str], torch.Tensor]:
+    """(column names, one vector of values) of a step's terms; a vector term gives columns name_0, name_1, ..."""
     names, values = [], []
     for name, value in terms.items():
         value = value.detach().reshape(-1).float()
@@ -275,7 +302,7 @@ def _flatten_terms(terms: dict) -> tuple[list[str], torch.Tensor]:
     return names, torch.cat(values)
 
 
-def _flush(rows: list, steps: list, columns: list, log_path: Path) -> dict:
+def flush_log(rows: list, steps: list, columns: list, log_path: Path) -> dict:
     """Check the buffered rows for non-finite values, append them to the log, return the last row."""
     table = torch.stack(rows).cpu().numpy()
     bad = ~np.isfinite(table)
@@ -297,7 +324,7 @@ def _flush(rows: list, steps: list, columns: list, log_path: Path) -> dict:
     return {name: float(value) for name, value in zip(columns, table[-1])}
 
 
-def _truncate_log(log_path: Path, last_step: int) -> None:
+def truncate_log(log_path: Path, last_step: int) -> None:
     """Keep the log's complete rows up to `last_step`, the checkpoint's: a run killed between a log flush
     and its checkpoint (or in the middle of a row) then logs every step once. Step 0: no log at all."""
     if not log_path.is_file():
@@ -339,14 +366,13 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
 
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
                   progress: bool) -> Run:
-    resuming = _prepare_directory(out_dir, config, resume, overwrite)
+    resuming = prepare_run_directory(out_dir, config, resume, overwrite)
     seed_everything(config.seed)
     model, objective = config.build(device)
     # The fused kernel updates every parameter in one launch on a GPU; same arithmetic, same state dict.
     model_optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
-    sampler = GridBatchSampler(dataset, device, config.seed)
-    if hasattr(objective, "attach"):  # an objective that decodes or draws batches of its own (TopDis)
-        objective.attach(model, sampler)
+    sampler = GridBatchSampler(dataset, device, config.seed)  # its generator: every random draw of a step
+    objective.attach(model, sampler)
     start_step = 0
     if resuming:
         state = load_checkpoint(out_dir / CHECKPOINT, config)
@@ -355,14 +381,13 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
         _set_rng_states(state["rng"], sampler)  # a reloaded run leaves the generators as training left them
         if state["step"] >= config.steps:  # finished (or installed from the pretrained zoo): nothing to resume
             return Run(out_dir, config, model.eval(), objective, state["step"])
-        for name, optimizer in _optimizers(model_optimizer, objective).items():
+        for name, optimizer in run_optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
         start_step = state["step"]
     else:
-        write_json_atomic(out_dir / CONFIG, {"config": dataclasses.asdict(config), "device": str(device),
-                                             "seed": config.seed, "versions": _versions()})
+        write_run_config(out_dir, config, device)
 
-    _truncate_log(out_dir / LOG, start_step)
+    truncate_log(out_dir / LOG, start_step)
     model.train()
     rows, row_steps, columns, last_terms = [], [], None, {}
     clock = time.perf_counter()
@@ -370,27 +395,26 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
                initial=start_step, total=config.steps)
     for step in bar:
         x = sampler.sample(config.batch_size)
-        out = model(x)
+        out = model(x, sampler.generator)
         terms = objective(x, out, step)
         model_optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         model_optimizer.step()
         terms.update(objective.auxiliary_step(out))
-        names, values = _flatten_terms(terms)
+        names, values = flatten_terms(terms)
         columns = columns or names
         rows.append(values)
         row_steps.append(step)
         if step % config.checkpoint_every == 0 or step == config.steps:
-            last_terms = _flush(rows, row_steps, columns, out_dir / LOG)
-            save_checkpoint(out_dir / CHECKPOINT, step, config, model, objective, model_optimizer, sampler)
+            last_terms = flush_log(rows, row_steps, columns, out_dir / LOG)
+            save_checkpoint(out_dir / CHECKPOINT, step, config, model, objective, model_optimizer, sampler,
+                            global_rng_states())
             bar.set_postfix(loss=f"{last_terms['total']:.1f}")
             rows, row_steps = [], []
     elapsed = time.perf_counter() - clock
     steps_run = config.steps - start_step
     if steps_run:  # a finished run that is only reloaded keeps the summary of the session that trained it
-        write_json_atomic(out_dir / SUMMARY, {
-            "steps": config.steps, "steps_this_session": steps_run, "seconds_this_session": round(elapsed, 2),
-            "steps_per_second": round(steps_run / elapsed, 2), "device": str(device), "last_terms": last_terms})
+        write_summary(out_dir, config, steps_run, elapsed, device, last_terms)
     model.eval()
     return Run(out_dir, config, model, objective, config.steps)
 

@@ -72,6 +72,17 @@ def test_sweep_trains_evaluates_skips_finished_jobs_and_records_failures(tmp_pat
     assert pd.read_csv(tmp_path / "sweep" / RESULTS_TABLE)["note"].notna().sum() == 1
 
 
+def test_a_packed_sweep_gives_the_unpacked_sweeps_results(tmp_path):
+    alone = run_sweep(tiny(tmp_path / "alone"), processes=False, workers=1, progress=False)
+    packed = run_sweep(tiny(tmp_path / "packed", pack=2), processes=False, workers=1, progress=False)
+    assert len(packed) == 3 and (packed["status"] == "ok").all() and "note" not in packed
+    summaries = [json.loads((sweep_module.Path(d) / "summary.json").read_text()) for d in packed["run_dir"]]
+    assert [s.get("pack_size") for s in summaries] == [2, None, 2]  # beta 1 and the VAE trained as one pack
+    numbers = [c for c in alone.columns if alone[c].dtype.kind == "f" and c != "seconds"]
+    assert {"mig.score", "elbo", "rate", "tc_sampled"} <= set(numbers)
+    pd.testing.assert_frame_equal(packed[numbers], alone[numbers], rtol=1e-4, atol=1e-6)
+
+
 GOOD_YAML = "methods: [beta_vae]\nvalues: [2]\nseeds: [0]\nsteps: 2\nmetrics: [mig]\nnum_train: 64\nnum_test: 32\n"
 
 
@@ -89,6 +100,7 @@ GOOD_YAML = "methods: [beta_vae]\nvalues: [2]\nseeds: [0]\nsteps: 2\nmetrics: [m
     ("num_train: -5", "num_train=-5 is not allowed"),
     ("num_test: 1.5", "num_test=1.5 is not allowed"),
     ("width: 0", "width=0 is not allowed"),
+    ("pack: 0", "pack=0 is not allowed"),
     ("device: gpu", "device='gpu' is not allowed; use one of"),
     ("values: [-1]", "beta=-1"),
     ("colour: red", "has unknown keys ['colour']"),

@@ -68,6 +68,26 @@ def test_same_seed_same_numbers(dsprites, tmp_path):
     assert first.log.equals(second.log) and not first.log.equals(third.log)
 
 
+@pytest.mark.parametrize("method, hyperparameters", [("factor_vae", {}), ("topdis", {"delay": 1})])
+def test_a_run_draws_only_from_its_own_generator(method, hyperparameters, dsprites, tmp_path, monkeypatch):
+    """Batches, eps, FactorVAE's permutation, TopDis's batch, latent and sign: all from the sampler's
+    generator, so draws from torch's global generator between steps change nothing."""
+    config = small(method, hyperparameters=hyperparameters, steps=4, checkpoint_every=2, architecture="mlp",
+                   num_latent=3, batch_size=8)
+    quiet = train(config, tmp_path / "quiet", device="cpu", dataset=dsprites, progress=False)
+    original = GridBatchSampler.sample
+
+    def noisy(self, batch_size):
+        torch.rand(7), torch.randn(3), torch.randperm(5)  # someone else's draws, in the same process
+        return original(self, batch_size)
+
+    monkeypatch.setattr(GridBatchSampler, "sample", noisy)
+    disturbed = train(config, tmp_path / "disturbed", device="cpu", dataset=dsprites, progress=False)
+    assert (tmp_path / "quiet" / LOG).read_text() == (tmp_path / "disturbed" / LOG).read_text()
+    for a, b in zip(quiet.model.state_dict().values(), disturbed.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
 def test_load_run_restores_the_trained_model(dsprites, tmp_path):
     run = train(small(steps=10), tmp_path, device="cpu", dataset=dsprites, progress=False)
     loaded = load_run(tmp_path, device="cpu")

@@ -4,9 +4,14 @@ The packed grid (377 MB for dSprites) is moved to the device once; a batch is an
 a seeded `torch.Generator` on that device, a gather, and a bit unpack. Uniform indices over a full
 factor grid are uniform, independent factors, so this samples what `sample_factors` samples.
 The colour and noisy variants draw their colours and noise from the same generator.
+
+The generator is a training run's one source of randomness: the model's reparameterisation and the
+objectives draw from it too (course_lib.training), and it is checkpointed with the run. Several
+runs trained side by side (course_lib.packed) share one grid on the device (`with_seed`).
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import torch
@@ -30,6 +35,12 @@ class GridBatchSampler:
         self.variant = dataset.variant
         self.device = torch.device(device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    def with_seed(self, seed: int) -> "GridBatchSampler":
+        """A sampler of the same grid (shared on the device, not copied) with its own generator."""
+        sibling = copy.copy(self)
+        sibling.generator = torch.Generator(device=self.device).manual_seed(seed)
+        return sibling
 
     def sample(self, batch_size: int) -> torch.Tensor:
         index = torch.randint(len(self.packed), (batch_size,), device=self.device, generator=self.generator)

@@ -5,6 +5,11 @@ An objective is called as `objective(x, out, step)` with the batch x, the model'
 scalars (averaged over the batch) or vectors (e.g. KL per latent), with "total" the loss to minimise.
 Objectives that train networks of their own (FactorVAE's discriminator) own them and their
 optimisers, and update them in `auxiliary_step(out)`, which the loop calls after the model's step.
+
+Before training the loop calls `attach(model, sampler)`: the model being trained and the run's batch
+sampler, whose generator is the run's one source of randomness; an objective that draws random numbers
+(FactorVAE's permutation, TopDis's latent and sign) draws them from `self.generator`, so a run's
+numbers depend on its seed only, whatever else runs in the process (course_lib.packed trains several).
 """
 from __future__ import annotations
 
@@ -28,6 +33,18 @@ class Objective(nn.Module):
     def __init__(self):
         super().__init__()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self._attached = (None, None)  # (model, sampler): a tuple, so neither joins this module's state dict
+
+    def attach(self, model: nn.Module, sampler=None) -> None:
+        """Give the objective the model it trains and, optionally, the run's batch sampler (with
+        `sample(batch_size)` and `generator`). The training loop calls this once before training."""
+        self._attached = (model, sampler)
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        """The run's generator (the attached sampler's); None, torch's global one, when none is attached."""
+        sampler = self._attached[1]
+        return None if sampler is None else sampler.generator
 
     def hyperparameters(self) -> dict:
         return {}

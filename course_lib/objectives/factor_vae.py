@@ -89,5 +89,5 @@ class FactorVAE(Objective):
         return {"total_correlation": tc, "total": terms["reconstruction"] + terms["kl"] + self.gamma * tc}
 
     def auxiliary_step(self, out):
-        logged = discriminator_step(self.discriminator, self.optimizers["discriminator"], out["z"])
+        logged = discriminator_step(self.discriminator, self.optimizers["discriminator"], out["z"], self.generator)
         return {name: logged[name] for name in ("discriminator_loss", "discriminator_accuracy")}

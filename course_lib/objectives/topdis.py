@@ -31,11 +31,12 @@ loop's single `total.backward()` needs no change and no part of the graph is dif
 
 Interface (course_lib.objectives.base): TopDis needs the model's decoder and a second batch, which
 `objective(x, out, step)` does not carry. The training loop calls `attach(model, sampler)` once
-before training (course_lib.training.train); the second batch is `sampler.sample(len(x))`, so it is
-seeded and checkpointed with the run, and the latent and sign come from torch's global CPU generator
-(seeded by `seed_everything`, checkpointed by the loop). Without a sampler (a model attached by
-hand) the current batch's codes are used. The base objective (β-VAE, β-TCVAE or FactorVAE) is a
-submodule: FactorVAE's discriminator and its optimiser are trained as in FactorVAE.
+before training (course_lib.training.train); the second batch is `sampler.sample(len(x))`, and its
+codes, the latent and the sign are drawn from the sampler's generator, the run's one source of
+randomness, so all of it is seeded and checkpointed with the run. Without a sampler (a model attached
+by hand) the current batch's codes are used and the latent and sign come from torch's global
+generator. The base objective (β-VAE, β-TCVAE or FactorVAE) is a submodule: FactorVAE's
+discriminator and its optimiser are trained as in FactorVAE.
 
 Differences from the authors' code: RTD here runs on the CPU with gudhi (theirs needs ripser++ on
 CUDA); the quantile normalisation is differentiated; deaths are read from the true filtration
@@ -47,6 +48,7 @@ import torch
 from torch import nn
 
 from course_lib.checks import check_positive_int
+from course_lib.models import reparameterise
 from course_lib.objectives.base import Objective, check_non_negative
 from course_lib.objectives.beta_tcvae import BetaTCVAE
 from course_lib.objectives.beta_vae import BetaVAE
@@ -173,7 +175,6 @@ class TopDis(Objective):
             cls = BetaVAE if base == "beta_vae" else BetaTCVAE
             self.base_objective = cls(**({} if beta is None else {"beta": beta}))
         self.optimizers = self.base_objective.optimizers  # FactorVAE's discriminator optimiser, checkpointed by the loop
-        self._attached = (None, None)  # (model, sampler): a tuple, so neither joins this module's state dict
 
     def hyperparameters(self):
         base = self.base_objective.hyperparameters()
@@ -183,9 +184,10 @@ class TopDis(Objective):
                 "num_bars": self.num_bars, "orthogonalize": self.orthogonalize}
 
     def attach(self, model: nn.Module, sampler=None) -> None:
-        """Give the objective the model it trains (for its decoder and parameters) and, optionally, a
-        batch sampler with `sample(batch_size)` for the second batch. The training loop calls this."""
-        self._attached = (model, sampler)
+        """The model (for its decoder and parameters) and the sampler (the second batch, the generator),
+        for this objective and its base (FactorVAE's permutation draws from the generator too)."""
+        super().attach(model, sampler)
+        self.base_objective.attach(model, sampler)
 
     def forward(self, x, out, step: int) -> dict[str, torch.Tensor]:
         terms = self.base_objective(x, out, step)
@@ -213,14 +215,15 @@ class TopDis(Objective):
 
     def topological_loss(self, x, out) -> tuple[torch.Tensor, dict]:
         """L_TD on a second batch (or this batch's codes without a sampler), and what was drawn."""
-        model, sampler = self._model(), self._attached[1]
+        model, sampler, generator = self._model(), self._attached[1], self.generator
         if sampler is not None:
-            mean, log_var = model.encoder(sampler.sample(len(x)))
-            z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+            z = reparameterise(*model.encoder(sampler.sample(len(x))), generator)
         else:
             z = out["z"]
-        index = int(torch.multinomial(latent_probabilities(model.decoder), 1))
-        sign = 1.0 if torch.randint(2, (1,)).item() else -1.0
+        where = generator.device if generator is not None else "cpu"  # a CUDA generator draws on the GPU
+        probabilities = latent_probabilities(model.decoder).to(where)
+        index = int(torch.multinomial(probabilities, 1, generator=generator))
+        sign = 1.0 if torch.randint(2, (1,), generator=generator, device=where).item() else -1.0
         original, shifted = shift_latent(z, index, sign * self.shift)
         info = {"topdis_latent": float(index), "topdis_shift": sign * self.shift, "topdis_points": float(len(original))}
         if len(original) < MIN_POINTS:
