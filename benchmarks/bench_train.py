@@ -16,8 +16,8 @@ loss read with `.item()` every step.
 (default 1, 8, 32, 128 on a GPU and 1, 2, 4 on the CPU), beside the kit's loop, and the projected
 device-hours of Locatello et al.'s grid (6 methods x 6 values x 50 seeds = 1,800 models x 300,000
 steps) at the best K, counting every model as a beta-VAE (FactorVAE's discriminator costs more). Each
-figure is the marginal cost of a step: steps / (time of 2 x steps - time of steps), which leaves out
-building the models and writing the checkpoints.
+figure is the training loop's own rate (summary.json) after a 5-step warm-up, as for the kit's loop:
+building the models is left out.
 """
 import argparse
 import json
@@ -98,50 +98,26 @@ def textbook_steps_per_second(config, device, dataset, subset: int) -> float:
     return config.steps / (time.perf_counter() - start)
 
 
-def marginal_steps_per_second(train_for, steps: int) -> float:
-    """steps / (seconds of `train_for(2 * steps)` - seconds of `train_for(steps)`): a step's cost alone."""
-    seconds = []
-    for count in (steps, 2 * steps):
-        start = time.perf_counter()
-        train_for(count)
-        seconds.append(time.perf_counter() - start)
-    return steps / max(seconds[1] - seconds[0], 1e-9)
-
-
-def packed_model_steps_per_second(configs, device, dataset, steps: int) -> float:
-    """Model-steps per second of `configs` trained as one pack (K x the pack's steps per second)."""
-    def train_for(count):
-        with tempfile.TemporaryDirectory() as folder:
-            pack = [TrainConfig(**{**config.__dict__, "steps": count, "checkpoint_every": count}) for config in configs]
-            train_packed(pack, [Path(folder) / str(k) for k in range(len(pack))], device=device, dataset=dataset,
-                         progress=False)
-            synchronize(device)
-
-    train_for(5)  # warm-up: kernels, cuDNN plans, allocator
-    return len(configs) * marginal_steps_per_second(train_for, steps)
-
-
-def kit_marginal_steps_per_second(config, device, dataset, steps: int) -> float:
-    """The kit's loop (`training.train`), measured as the packs are."""
-    def train_for(count):
-        with tempfile.TemporaryDirectory() as folder:
-            train(TrainConfig(**{**config.__dict__, "steps": count, "checkpoint_every": count}), folder,
-                  device=device, dataset=dataset, progress=False)
-            synchronize(device)
-
-    train_for(5)
-    return marginal_steps_per_second(train_for, steps)
+def packed_model_steps_per_second(configs, device, dataset) -> float:
+    """Model-steps per second of `configs` trained as one pack: K x the pack's loop rate (summary.json)."""
+    with tempfile.TemporaryDirectory() as folder:
+        folders = [Path(folder) / str(k) for k in range(len(configs))]
+        warm_up = [TrainConfig(**{**config.__dict__, "steps": 5, "checkpoint_every": 5}) for config in configs]
+        train_packed(warm_up, folders, device=device, dataset=dataset, progress=False, overwrite=True)
+        train_packed(configs, folders, device=device, dataset=dataset, progress=False, overwrite=True)
+        return len(configs) * json.loads((folders[0] / SUMMARY).read_text())["steps_per_second"]
 
 
 def packed_main(args, device, dataset, name: str) -> None:
     counts = args.k or ([1, 8, 32, 128] if device.type == "cuda" else [1, 2, 4])
-    print(f"{args.method}, batch 64, study conv VAE, packed; {args.steps} marginal steps on {name}")
-    kit = kit_marginal_steps_per_second(TrainConfig(method=args.method), device, dataset, args.steps)
+    print(f"{args.method}, batch 64, study conv VAE, packed; {args.steps} timed steps on {name}")
+    timed = {"method": args.method, "steps": args.steps, "checkpoint_every": args.steps}
+    kit = kit_steps_per_second(TrainConfig(**timed), device, dataset)
     print(f"kit loop (train):  {kit:9.1f} model-steps/s")
     rates = {}
     for count in counts:
-        configs = [TrainConfig(method=args.method, seed=seed) for seed in range(count)]
-        rates[count] = packed_model_steps_per_second(configs, device, dataset, args.steps)
+        configs = [TrainConfig(**timed, seed=seed) for seed in range(count)]
+        rates[count] = packed_model_steps_per_second(configs, device, dataset)
         print(f"packed K = {count:4d}:  {rates[count]:9.1f} model-steps/s   ({rates[count] / kit:.2f} x the kit loop)")
     best = max(rates, key=rates.get)
     unit = "GPU" if device.type == "cuda" else "CPU"
