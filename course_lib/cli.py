@@ -65,10 +65,12 @@ def _evaluate(args) -> int:
     from course_lib.checks import check_writable_directory
     from course_lib.data import DSprites
     from course_lib.io import write_text_atomic
-    from course_lib.metrics import evaluate
+    from course_lib.metrics import METRICS, evaluate
+    from course_lib.metrics.evaluate import check_evaluation
     from course_lib.representation import mean_code_function
     from course_lib.training import load_run
 
+    check_evaluation(args.metrics or METRICS, args.num_train, args.num_test, args.seed)  # before the run is loaded
     out = Path(args.out) if args.out else Path(args.run) / "metrics.csv"
     if out.is_dir():
         raise ValueError(f"--out={str(out)!r} is a folder; give the path of a CSV file")

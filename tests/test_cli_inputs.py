@@ -127,3 +127,11 @@ def test_a_batch_that_cannot_fit_in_memory_is_refused_before_the_run_folder_exis
     fails_with(capsys, ["train", "--method", "vae", "--steps", "1", "--batch-size", str(10**9), "--device", "cpu",
                         "--out", str(out)], f"batch_size={10**9} needs about", "use batch_size <= ")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, phrase", [(["--metrics", "irs"], "metrics=('irs',) is not allowed"),
+                                           (["--num-train", "1"], "num_train=1 is not allowed"),
+                                           (["--seed", "-3"], "seed=-3")])
+def test_evaluate_checks_its_arguments_before_loading_the_run(tmp_path, capsys, monkeypatch, flags, phrase):
+    monkeypatch.setattr("course_lib.training.load_run", lambda *a, **k: pytest.fail("the run was loaded"))
+    fails_with(capsys, ["evaluate", "--run", str(tmp_path / "no-run-needed"), *flags], phrase)

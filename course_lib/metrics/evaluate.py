@@ -68,6 +68,18 @@ def _run_metric(name, dataset, encode, seed, num_train, num_test, num_variance_e
     return dci(*arrays) if name == "dci" else modularity_explicitness(*arrays)
 
 
+def check_evaluation(metrics, num_train, num_test, random_state) -> tuple[tuple, int, int, int]:
+    """(metrics, num_train, num_test, seed) checked, before any model is loaded or image encoded."""
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    unknown = [m for m in metrics if m not in ALL_METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"metrics={metrics!r} is not allowed; choose from {ALL_METRICS}")
+    num_train, num_test = check_positive_int("num_train", num_train, 2), check_positive_int("num_test", num_test, 2)
+    seed = (int(random_state.randint(2**31)) if isinstance(random_state, np.random.RandomState)
+            else check_seed(random_state))
+    return metrics, num_train, num_test, seed
+
+
 def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_state=0,
              num_train: int = 10_000, num_test: int = 5_000, num_variance_estimate: int = 10_000,
              cache_codes: bool | None = None, progress: bool = True) -> pd.DataFrame:
@@ -76,13 +88,7 @@ def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_s
     `random_state` is a seed, or a RandomState from which one seed is drawn. `cache_codes` (default:
     whenever the dataset allows) encodes each image at most once.
     """
-    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
-    unknown = [m for m in metrics if m not in ALL_METRICS]
-    if unknown or not metrics:
-        raise ValueError(f"metrics={metrics!r} is not allowed; choose from {ALL_METRICS}")
-    num_train, num_test = check_positive_int("num_train", num_train, 2), check_positive_int("num_test", num_test, 2)
-    seed = (int(random_state.randint(2**31)) if isinstance(random_state, np.random.RandomState)
-            else check_seed(random_state))
+    metrics, num_train, num_test, seed = check_evaluation(metrics, num_train, num_test, random_state)
     allowed = getattr(dataset, "deterministic", False) and hasattr(dataset, "index_of")
     if cache_codes is None:
         cache_codes = allowed
