@@ -286,10 +286,11 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
     from course_lib.data import ensure_grid_cache
 
     configs = sweep.configs()
+    if scheduler is None:  # the jobs run here: the device must exist here, before anything is written
+        workers = workers or default_workers(sweep.device)
     Path(sweep.out).mkdir(parents=True, exist_ok=True)
     ensure_grid_cache(progress=progress)  # rendered once here, not by every worker at the same time
     if scheduler is None:
-        workers = workers or default_workers(sweep.device)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                dashboard_address=None)
         threads = max(1, (os.cpu_count() or 1) // workers)

@@ -143,3 +143,10 @@ def test_cli_sweep_from_yaml_with_flag_overrides(tmp_path):
     row = json.loads(result.read_text())
     assert row["method"] == "beta_vae" and row["value"] == 2 and row["seed"] == 3 and row["status"] == "ok"
     assert "beta_vae-beta2-" in result.parent.name
+
+
+def test_a_local_sweep_on_a_missing_gpu_is_refused_before_its_folder_exists(tmp_path, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ValueError, match="asks for CUDA but no CUDA GPU is available"):
+        run_sweep(tiny(tmp_path / "sweep", device="cuda"), processes=False, progress=False)
+    assert not (tmp_path / "sweep").exists()
