@@ -96,44 +96,47 @@ def annotated_heatmap(matrix, ax, cmap: str = "viridis", vmin=None, vmax=None, f
             if np.isfinite(value):
                 red, green, blue, _ = image.cmap(image.norm(value))
                 dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-                ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=7,
+                ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=9,
                         color="white" if dark else "black")
     return ax
 
 
-def plot_score_table(table: pd.DataFrame, ax=None, title: str | None = None):
-    """Heatmap of a (representation x score) table in [0, 1], annotated with the values."""
+def plot_score_table(table: pd.DataFrame, ax=None, title: str | None = None, row_label: str = "representation"):
+    """Heatmap of a (representation x score) table in [0, 1], annotated with the values; axes named."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.9 * table.shape[1] + 3.5, 0.4 * table.shape[0] + 1.8), layout="constrained")
     annotated_heatmap(table.to_numpy(dtype=float), ax, vmin=0, vmax=1, xticklabels=table.columns,
                       yticklabels=table.index, cbar_label="score")
-    ax.set(xlabel="score", title=title or "")
+    ax.set(xlabel="metric (score)", ylabel=row_label, title=title or "")
     ax.tick_params(axis="x", labelrotation=45)
     return ax
 
 
-def plot_rank_correlation(correlation: pd.DataFrame, ax=None, title: str | None = None):
-    """Heatmap of a Spearman matrix in [-1, 1], annotated (as Locatello et al.'s Figure 2); NaN: no ranking."""
+def plot_rank_correlation(correlation: pd.DataFrame, ax=None, title: str | None = None, row_label: str = "metric",
+                          col_label: str = "metric"):
+    """Heatmap of a Spearman matrix in [-1, 1], annotated (as Locatello et al.'s Figure 2); NaN: no ranking.
+
+    The axes are named `row_label` and `col_label` (both metrics unless said otherwise)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.7 * len(correlation) + 2.5, 0.6 * len(correlation) + 1.5), layout="constrained")
     annotated_heatmap(correlation.to_numpy(dtype=float), ax, cmap="RdBu_r", vmin=-1, vmax=1,
                       xticklabels=correlation.columns, yticklabels=correlation.index, cbar_label="Spearman ρ")
-    ax.set(title=title or "")
+    ax.set(xlabel=col_label, ylabel=row_label, title=title or "")
     ax.tick_params(axis="x", labelrotation=45)
     return ax
 
 
 def plot_matrix(matrix, ax, title: str, row_label: str = "code dimension", col_labels=None, vmax=None,
-                fmt: str = ".2f", cbar_label: str = ""):
-    """One annotated (code dimension x factor) matrix: MI, SAP scores, DCI importances, votes."""
+                fmt: str = ".2f", cbar_label: str = "", col_label: str = "factor"):
+    """One annotated (code dimension x factor) matrix: MI, SAP scores, DCI importances, votes; axes named."""
     matrix = np.asarray(matrix, dtype=float)
     annotated_heatmap(matrix, ax, cmap="magma_r", vmin=0, vmax=vmax if vmax is not None else max(matrix.max(), 1e-12),
                       fmt=fmt, xticklabels=col_labels, cbar_label=cbar_label, annotate=matrix.size <= 120)
-    ax.set(title=title, ylabel=row_label)
+    ax.set(title=title, xlabel=col_label, ylabel=row_label)
     return ax
 
 

@@ -192,7 +192,9 @@ def _run_info(parameters: dict) -> dict:
 def write_index(results: list[NotebookResult], out_dir: Path, parameters: dict) -> None:
     """`index.json` (for tools) and `index.html` (for people): every notebook in course order."""
     info = _run_info(parameters)
-    write_json_atomic(out_dir / "index.json", {"run": info, "notebooks": [dataclasses.asdict(r) for r in results]})
+    total_s = round(sum(r.duration_s for r in results), 2)
+    write_json_atomic(out_dir / "index.json", {"run": {**info, "total_s": total_s},
+                                               "notebooks": [dataclasses.asdict(r) for r in results]})
     write_text_atomic(out_dir / "index.html", render_index_html(results, info))
 
 
@@ -200,12 +202,19 @@ _INDEX_STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }
 table { border-collapse: collapse; width: 100%; } th, td { border-bottom: 1px solid #ddd; padding: .5rem; }
 th { text-align: left; background: #f4f4f4; } .ok { color: #17692b; font-weight: bold; }
+.run { font-size: 1.35rem; margin: .5rem 0; } .total td { font-weight: bold; border-top: 2px solid #999; }
 .failed { color: #b00020; font-weight: bold; } pre { background: #fff3f3; padding: .5rem; overflow-x: auto; }
 """
 
 
 def render_index_html(results: list[NotebookResult], info: dict) -> str:
+    """The index page: one line "profile X on device Y" with the total time on top, then a row per notebook."""
     esc = html.escape
+
+    def duration(seconds: float) -> str:
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{seconds:.1f} s" if seconds < 60 else f"{minutes} min {rest:02d} s"
+
     rows = []
     for r in results:
         link = f'<a href="{esc(r.html)}">{esc(r.title)}</a>' if r.html else esc(r.title)
@@ -218,15 +227,21 @@ def render_index_html(results: list[NotebookResult], info: dict) -> str:
                 detail += f"<pre>{esc(r.failing_source)}</pre>"
         rows.append(
             f"<tr><td>{esc(r.name)}</td><td>{link}</td><td>{params}</td><td>{esc(r.parameters['device'])}</td>"
-            f"<td>{r.duration_s:.1f} s</td><td class=\"{esc(r.status)}\">{esc(r.status)}{detail}</td></tr>"
+            f"<td>{duration(r.duration_s)}</td><td class=\"{esc(r.status)}\">{esc(r.status)}{detail}</td></tr>"
         )
     failed = sum(r.status != "ok" for r in results)
+    total = duration(sum(r.duration_s for r in results))
+    rows.append(f"<tr class=\"total\"><td colspan=\"4\">total, {len(results)} notebooks</td><td>{total}</td>"
+                "<td></td></tr>")
     summary = f"{len(results)} notebooks, {failed} failed" if failed else f"{len(results)} notebooks, all ran"
+    headline = (f"profile <strong>{esc(str(info.get('profile', '?')))}</strong> on device "
+                f"<strong>{esc(str(info.get('device', '?')))}</strong> · total time <strong>{total}</strong>")
     run = ", ".join(f"{esc(k)}: {esc(str(v))}" for k, v in info.items())
     return (
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>Disentanglement course kit</title><style>{_INDEX_STYLE}</style></head><body>"
-        f"<h1>The disentanglement course kit</h1><p><strong>{summary}</strong></p><p>{run}</p>"
+        f"<h1>The disentanglement course kit</h1><p class=\"run\">{headline}</p>"
+        f"<p><strong>{summary}</strong></p><p>{run}</p>"
         "<table><thead><tr><th>notebook</th><th>title</th><th>parameters</th><th>device</th><th>duration</th>"
         f"<th>status</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"
     )

@@ -48,8 +48,8 @@ def _check_labels(name: str, labels, expected: int, meaning: str):
     return [str(label) for label in labels]
 
 
-def show_images(images, ncols: int = 8, titles=None, row_labels=None, cell_size: float = 1.2):
-    """A grid of images, `ncols` per row, with optional per-image titles and per-row labels."""
+def show_images(images, ncols: int = 8, titles=None, row_labels=None, cell_size: float = 1.2, title: str | None = None):
+    """A grid of images, `ncols` per row, with optional per-image titles, per-row labels and a figure title."""
     images = _check_images(images)
     ncols = min(_check_positive_int("ncols", ncols), len(images))
     if isinstance(cell_size, bool) or not isinstance(cell_size, (int, float)) or not cell_size > 0:
@@ -57,7 +57,8 @@ def show_images(images, ncols: int = 8, titles=None, row_labels=None, cell_size:
     nrows = math.ceil(len(images) / ncols)
     titles = _check_labels("titles", titles, len(images), "one per image")
     row_labels = _check_labels("row_labels", row_labels, nrows, "one per row")
-    figsize = (ncols * cell_size + (1.2 if row_labels else 0), nrows * cell_size * (1.25 if titles else 1))
+    figsize = (ncols * cell_size + (1.2 if row_labels else 0),
+               nrows * cell_size * (1.25 if titles else 1) + (0.45 if title else 0))
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, layout="constrained")
     for index, ax in enumerate(axes.flat):
         if index >= len(images):
@@ -71,9 +72,11 @@ def show_images(images, ncols: int = 8, titles=None, row_labels=None, cell_size:
         ax.set_xticks([])
         ax.set_yticks([])
         if titles:
-            ax.set_title(titles[index], fontsize=9)
+            ax.set_title(titles[index], fontsize=11)
     for row, label in enumerate(row_labels or ()):
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=11)
+    if title:
+        fig.suptitle(title, fontsize=12)
     return fig
 
 
@@ -155,18 +158,19 @@ def plot_factor_histograms(dataset, factors):
 
 # --- trained models ---------------------------------------------------------------------------------
 
-def plot_reconstructions(observations, reconstructions, num: int = 8):
+def plot_reconstructions(observations, reconstructions, num: int = 8, title: str | None = None):
     """Originals (top row) above their reconstructions (bottom row)."""
     originals, rebuilt = _check_images(observations)[:num], _check_images(reconstructions)[:num]
     return show_images(np.concatenate([originals, rebuilt]), ncols=len(originals),
-                       row_labels=["input", "reconstruction"])
+                       row_labels=["input", "reconstruction"], title=title)
 
 
-def plot_traversals(traversals, order, kl=None):
+def plot_traversals(traversals, order, kl=None, title: str | None = None):
     """A grid of decoded traversals (D, S, C, H, W): one row per latent, labelled with its index and KL."""
     traversals = np.asarray(traversals)
     labels = [f"z{d}" + (f"\nKL {kl[d]:.2f}" if kl is not None else "") for d in order]
-    return show_images(traversals.reshape(-1, *traversals.shape[2:]), ncols=traversals.shape[1], row_labels=labels)
+    return show_images(traversals.reshape(-1, *traversals.shape[2:]), ncols=traversals.shape[1], row_labels=labels,
+                       title=title)
 
 
 def traversal_gif(path, traversals, seconds_per_frame: float = 0.1) -> None:
@@ -194,17 +198,17 @@ def plot_kl_per_latent(log):
     for column in columns:
         ax.plot(log["step"], log[column], label=f"z{column.rsplit('_', 1)[1]}")
     ax.set(xlabel="training step", ylabel="KL(q(z_d|x) || p(z_d)) (nats)", title="KL per latent during training")
-    ax.legend(ncol=2, fontsize=8)
+    ax.legend(ncol=2, fontsize=10)
     return fig
 
 
-def plot_loss_curves(log, terms=("total", "reconstruction", "kl")):
-    """One panel per logged term against the training step."""
+def plot_loss_curves(log, terms=("total", "reconstruction", "kl"), ylabel: str = "nats per image"):
+    """One panel per logged term against the training step (every term of the kit's objectives is in nats)."""
     missing = [t for t in terms if t not in log.columns]
     if missing:
         raise ValueError(f"terms {missing} are not in the log; it has {list(log.columns)}")
     fig, axes = plt.subplots(1, len(terms), figsize=(4.2 * len(terms), 3.4), squeeze=False, layout="constrained")
     for ax, term in zip(axes[0], terms):
         ax.plot(log["step"], log[term])
-        ax.set(xlabel="training step", title=term)
+        ax.set(xlabel="training step", ylabel=ylabel, title=term)
     return fig

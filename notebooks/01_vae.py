@@ -33,6 +33,11 @@
 # meaningless models that only prove the code runs; `lecture` (2,000 steps) gives models worth
 # looking at; the study trains for 300,000. **Figures about trained models are only meaningful from
 # `lecture` on.**
+#
+# **Time** (measured with `python -m course_lib notebooks --only 01_vae` on a 2-core CPU shared with
+# other jobs; the index that `make report` writes shows yours): `smoke` 28 s; `lecture` minutes —
+# its trained models are loaded from the pretrained zoo (`data/pretrained`), none is trained here
+# (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -46,7 +51,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from IPython.display import Image, display
+from IPython.display import Image, Markdown, display
 from scipy.stats import norm
 
 from course_lib.data import DSprites
@@ -64,6 +69,7 @@ P = get_profile(profile)
 DEVICE = get_device(device)
 random_state = seed_everything(seed)
 CHECKPOINT_EVERY = max(1, P.train_steps // 4)
+ACTIVE_KL = 0.1  # nats: a latent whose mean KL exceeds this counts as used (Section 7)
 print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
 print(f"device:  {DEVICE}")
 print(f"seed:    {seed}")
@@ -178,16 +184,46 @@ print(f"seed:    {seed}")
 # A one-dimensional check with a known answer: $q = \mathcal N(\mu, \sigma^2)$, $f(z) = z^2$, so
 # $\mathbb E[f] = \mu^2 + \sigma^2$ and $\partial_\mu \mathbb E[f] = 2\mu$. The single-sample estimates
 # are $f(z)\,(z - \mu)/\sigma^2$ (score function) and $f'(z) = 2z$ (reparameterised).
+#
+# **Their spreads in closed form.** Write the draw as $z = \mu + \sigma\varepsilon$ with
+# $\varepsilon \sim \mathcal N(0, 1)$, whose moments are $\mathbb E\varepsilon^2 = 1$,
+# $\mathbb E\varepsilon^4 = 3$, $\mathbb E\varepsilon^6 = 15$ and 0 for odd powers. The two estimates are
+#
+# $$
+# \hat g_{\mathrm{SF}} = \frac{(\mu + \sigma\varepsilon)^2\, \varepsilon}{\sigma}
+# = \frac{\mu^2 \varepsilon + 2\mu\sigma\varepsilon^2 + \sigma^2\varepsilon^3}{\sigma}, \qquad
+# \hat g_{\mathrm{RP}} = 2\mu + 2\sigma\varepsilon .
+# $$
+#
+# Both have mean $2\mu$ (only the $\varepsilon^2$ term survives in $\hat g_{\mathrm{SF}}$). Squaring,
+# the cross terms with odd powers vanish and
+# $\mathbb E[\hat g_{\mathrm{SF}}^2] = (\mu^4 + 3 \cdot 4\mu^2\sigma^2 + 15\sigma^4 + 2 \cdot 3\mu^2\sigma^2)/\sigma^2$, so
+#
+# $$
+# \mathrm{Var}\,\hat g_{\mathrm{SF}} = \frac{\mu^4 + 14\mu^2\sigma^2 + 15\sigma^4}{\sigma^2}, \qquad
+# \mathrm{Var}\,\hat g_{\mathrm{RP}} = 4\sigma^2, \qquad
+# \frac{\mathrm{sd}\,\hat g_{\mathrm{SF}}}{\mathrm{sd}\,\hat g_{\mathrm{RP}}}
+# = \frac{\sqrt{\mu^4 + 14\mu^2\sigma^2 + 15\sigma^4}}{2\sigma^2} .
+# $$
+#
+# At $\mu = \sigma = 1$ the factor is $\sqrt{30}/2 \approx 2.74$. The cell computes it from this
+# formula and from the draws.
 
 # %%
 mu, sigma = 1.0, 1.0
 z = mu + sigma * random_state.randn(P.num_samples)
 estimates = {"score function": z**2 * (z - mu) / sigma**2, "reparameterised": 2 * z}
+exact_std = {"score function": math.sqrt(mu**4 + 14 * mu**2 * sigma**2 + 15 * sigma**4) / sigma,
+             "reparameterised": 2 * sigma}
 fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
 for name, g in estimates.items():
     print(f"{name:>16}: mean {g.mean():6.3f} ± {g.std() / math.sqrt(len(g)):.3f} (s.e.), "
-          f"std of one sample {g.std():6.2f}")
+          f"std of one sample {g.std():6.2f} (exact {exact_std[name]:.2f})")
     ax.hist(g, bins=np.linspace(-10, 20, 121), alpha=0.6, density=True, label=name)
+factor_mc = estimates["score function"].std() / estimates["reparameterised"].std()
+factor_exact = exact_std["score function"] / exact_std["reparameterised"]
+print(f"ratio of the standard deviations: {factor_mc:.2f} from {len(z):,} draws, "
+      f"{factor_exact:.3f} exact (√(μ⁴ + 14μ²σ² + 15σ⁴) / (2σ²))")
 ax.axvline(2 * mu, color="k", linestyle="--", label=r"true gradient $2\mu$")
 ax.set(xlabel=r"single-sample estimate of $\partial_\mu \mathbb{E}[z^2]$", ylabel="density",
        title=f"Two unbiased gradient estimators, {P.num_samples:,} draws each")
@@ -197,8 +233,10 @@ plt.show()
 # %% [markdown]
 # **What to notice.**
 # * Both estimators are unbiased: their means agree with $2\mu = 2$ within a few standard errors.
-# * The reparameterised estimate has standard deviation $2\sigma = 2$; the score-function one about
-#   2.5 times more, with most of its draws piled up near 0 and a long tail on both sides. The number
+# * The reparameterised estimate has standard deviation $2\sigma = 2$; the score-function one
+#   $\sqrt{30} \approx 5.48$, i.e. $\sqrt{30}/2 \approx 2.74$ times more (the printout sets the draws'
+#   ratio beside it; its heavy tail makes the sample value wobble), with most of its draws piled up
+#   near 0 and a long tail on both sides. The number
 #   of samples needed for a given precision grows with the *square* of the standard deviation — and
 #   with a 10-dimensional $z$ and a deep decoder the gap is far larger, which is why the VAE trains
 #   with a single reparameterised $z$ per image.
@@ -338,20 +376,23 @@ plt.show()
 
 # %%
 kl = kl_per_latent(means, log_vars)
+num_active = int((kl > ACTIVE_KL).sum())
 fig, ax = plt.subplots(figsize=(7, 3.5), layout="constrained")
-ax.bar(np.arange(len(kl)), kl, color=["tab:blue" if k > 0.1 else "tab:gray" for k in kl])
-ax.set(xticks=np.arange(len(kl)), xticklabels=[f"z{d}" for d in range(len(kl))], ylabel="mean KL (nats)",
-       title=f"KL per latent over {len(means):,} images (grey: below 0.1 nats)")
+ax.bar(np.arange(len(kl)), kl, color=["tab:blue" if k > ACTIVE_KL else "tab:gray" for k in kl])
+ax.set(xticks=np.arange(len(kl)), xticklabels=[f"z{d}" for d in range(len(kl))], xlabel="latent",
+       ylabel="mean KL (nats)", title=f"KL per latent over {len(means):,} images (grey: below {ACTIVE_KL} nats)")
 plt.show()
 plot_kl_per_latent(run.log.rolling(window, min_periods=1).mean().assign(step=run.log["step"]))
 plt.show()
+display(Markdown(
+    f"**What to notice.** *(Meaningful from `lecture` on.)* After {P.train_steps:,} steps this VAE has "
+    f"**{num_active} of its {len(kl)} latents** above {ACTIVE_KL} nats, from {kl.min():.2f} to {kl.max():.2f} "
+    "nats each (our `lecture` run: all ten, 1.5 to 3.5 nats)."))
 
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on.)*
-# * After 2,000 steps this VAE spreads its KL over all ten latents, 1.5 to 3.5 nats each: with β = 1
-#   information is cheap, and nothing forces a latent to stay unused (notebook 02 shows what a larger
-#   price does). dSprites has only five factors, so the code is redundant — several latents share
-#   the same factors.
+# * With β = 1 information is cheap, and nothing forces a latent to stay unused (notebook 02 shows
+#   what a larger price does). dSprites has only five factors, so a code that uses more than five
+#   latents is redundant — several latents share the same factors.
 # * In the training curves the latents do **not** switch on together: one or two latents carry all
 #   the information for the first few hundred steps (the sprite's coarse position and size), then
 #   the others join, and the early ones give some KL back. Each latent is adopted when the
@@ -500,7 +541,8 @@ print(rate_distortion_table({1: model, big_beta: run_big.model}, sample, seed=se
       .rename_axis("beta").rename(columns={"rate": "KL", "distortion": "reconstruction"}).round(1))
 big_means = encode(run_big.model, sample)[0]
 show_images(np.concatenate([sample[:8], decode(model, means[:8]), decode(run_big.model, big_means[:8])]), ncols=8,
-            row_labels=["input", "β = 1", f"β = {big_beta}"])
+            row_labels=["input", "β = 1", f"β = {big_beta}"],
+            title=f"Reconstructions of the same images with β = 1 and β = {big_beta} ({P.train_steps:,} steps)")
 plt.show()
 
 # %% [markdown] tags=["solution"]
@@ -588,9 +630,14 @@ with torch.no_grad():
 # * The reparameterisation $z = \mu + \sigma \odot \varepsilon$ gives low-variance gradients; the
 #   Bernoulli term is a per-image *sum* of binary cross-entropies on logits; the Gaussian KL is
 #   $\tfrac12 \sum_d (\mu_d^2 + \sigma_d^2 - \log \sigma_d^2 - 1)$.
-# * A trained VAE uses only a few latents (KL per latent), switches them on one at a time, and its
-#   traversals mix factors: the ELBO is blind to rotations of the latent space.
-#
+
+# %%
+display(Markdown(
+    f"* With β = 1 nothing makes a VAE leave latents unused — this run uses {num_active} of its {len(kl)} "
+    f"(KL above {ACTIVE_KL} nats after {P.train_steps:,} steps, Section 7). It switches them on a few at a "
+    "time, and its traversals mix factors: the ELBO is blind to rotations of the latent space."))
+
+# %% [markdown]
 # **Next:** notebook 02 weights the KL term by β and studies the trade-off between reconstruction and
 # KL as a rate–distortion curve.
 #

@@ -31,6 +31,11 @@
 # meaningless models that only prove the code runs; `lecture` (2,000 steps) gives models worth
 # looking at; the study trains for 300,000. **Figures about trained models are only meaningful from
 # `lecture` on.**
+#
+# **Time** (measured with `python -m course_lib notebooks --only 02_beta_vae` on a 2-core CPU shared
+# with other jobs; the index that `make report` writes shows yours): `smoke` 14 s; `lecture` minutes
+# — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is trained here
+# (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -414,8 +419,8 @@ print(f"expected point: R ≈ 0, D ≈ D_0 = {d0:.0f} nats; β = {N} is {N // ma
 #   *Understanding disentangling in β-VAE.* arXiv:1804.03599, 2018.
 # * A. A. Alemi, B. Poole, I. Fischer, J. V. Dillon, R. A. Saurous, K. Murphy. *Fixing a Broken
 #   ELBO.* ICML 2018.
-# * N. Tishby, F. C. Pereira, W. Bialek. *The Information Bottleneck Method.* Allerton Conference on
-#   Communication, Control and Computing, 1999.
+# * N. Tishby, F. C. Pereira, W. Bialek. *The Information Bottleneck Method.* Proc. 37th Annual Allerton
+#   Conference on Communication, Control and Computing, 1999 (arXiv:physics/0004057, 2000).
 # * D. P. Kingma, M. Welling. *Auto-Encoding Variational Bayes.* ICLR 2014.
 # * Y. Burda, R. Grosse, R. Salakhutdinov. *Importance Weighted Autoencoders.* ICLR 2016.
 # * F. Locatello, S. Bauer, M. Lucic, G. Rätsch, S. Gelly, B. Schölkopf, O. Bachem. *Challenging

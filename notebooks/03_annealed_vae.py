@@ -29,10 +29,16 @@
 #   after the other, and each can be matched to the factor it encodes — which factor comes first?
 #
 # One model is trained with the profile's number of steps (`smoke`: 20, a meaningless model that
-# only proves the code runs; `lecture`: 2,000 — a few minutes on a laptop CPU; the paper and
+# only proves the code runs; `lecture`: 2,000 — a few minutes to train on a laptop CPU, loaded from
+# the pretrained zoo instead; the paper and
 # Locatello et al. 2019: 300,000). **Figures about the trained model are only meaningful from
 # `lecture` on**, and even there the model is far from converged: read them as a sketch of the
 # paper's figures, not as a replication.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 03_annealed_vae` on a 2-core CPU
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` 44 s; `lecture`
+# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -94,7 +100,7 @@ print(f"C_max = {C_MAX} nats, gamma = {GAMMA:g}, annealing over {ANNEALING_STEPS
 # The KL per latent, $\tfrac12(\mu^2 + \sigma^2 - \log \sigma^2 - 1)$, grows when the posteriors
 # are narrow ($\sigma \ll 1$: many distinguishable messages) and spread out ($\mu$ far from 0).
 #
-# This is the **information bottleneck** (Tishby, Pereira & Bialek 2000): β-VAE maximises
+# This is the **information bottleneck** (Tishby, Pereira & Bialek 1999): β-VAE maximises
 # $\mathbb E[\log p(x \mid z)] - \beta\, \mathrm{KL}$, reconstruction under a *price* $\beta$ per nat of
 # channel use. Burgess et al. argue that, under this pressure, the cheapest way to reconstruct well
 # is to spend the few nats on whatever reduces the reconstruction error most, and to place images
@@ -455,7 +461,8 @@ table[matches["active"]]
 #   (arXiv:1804.03599, 2018).
 # * I. Higgins, L. Matthey, A. Pal, C. Burgess, X. Glorot, M. Botvinick, S. Mohamed, A. Lerchner.
 #   *β-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework.* ICLR 2017.
-# * N. Tishby, F. C. Pereira, W. Bialek. *The Information Bottleneck Method.* arXiv:physics/0004057, 2000.
+# * N. Tishby, F. C. Pereira, W. Bialek. *The Information Bottleneck Method.* Proc. 37th Annual Allerton
+#   Conference on Communication, Control and Computing, 1999 (arXiv:physics/0004057, 2000).
 # * A. Alemi, I. Fischer, J. Dillon, K. Murphy. *Deep Variational Information Bottleneck.* ICLR 2017.
 # * F. Locatello, S. Bauer, M. Lucic, G. Rätsch, S. Gelly, B. Schölkopf, O. Bachem. *Challenging
 #   Common Assumptions in the Unsupervised Learning of Disentangled Representations.* ICML 2019.

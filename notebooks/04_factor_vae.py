@@ -32,6 +32,11 @@
 # only proves the code runs; `lecture`: 2,000; Kim & Mnih and Locatello et al. 2019: 300,000).
 # **Figures about the trained model are only meaningful from `lecture` on**, and even there the
 # model is young. The synthetic experiments of Sections 1–3 are meaningful at every profile.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 04_factor_vae` on a 2-core CPU
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` 21 s; `lecture`
+# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -263,6 +268,8 @@ print(log[shown].iloc[[0, len(log) // 2, -1]].to_string(index=False))
 smooth = log.set_index("step").rolling(SMOOTH, min_periods=1).mean()
 panels = [("discriminator_accuracy", 0.5, "chance (0.5)"), ("discriminator_loss", math.log(2), "chance (log 2)"),
           ("total_correlation", 0.0, "independent (0)"), ("reconstruction", None, None)]
+units = {"discriminator_accuracy": "fraction classified right", "discriminator_loss": "cross-entropy (nats)",
+         "total_correlation": "TC estimate (nats)", "reconstruction": "nats per image"}
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.4), layout="constrained")
 for ax, (term, reference, label) in zip(axes, panels):
     ax.plot(log["step"], log[term], color="0.8", linewidth=0.6)
@@ -270,7 +277,7 @@ for ax, (term, reference, label) in zip(axes, panels):
     if reference is not None:
         ax.axhline(reference, color="k", linestyle="--", linewidth=1, label=label)
         ax.legend()
-    ax.set(xlabel="training step", title=term)
+    ax.set(xlabel="training step", ylabel=units[term], title=term)
 fig.suptitle(f"FactorVAE (γ = {GAMMA}) during training (grey: per batch; blue: trailing mean of {SMOOTH} steps)")
 plt.show()
 

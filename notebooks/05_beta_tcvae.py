@@ -31,6 +31,11 @@
 # only prove the code runs; `lecture`: 2,000; the paper and Locatello et al. 2019: 300,000).
 # Figures about trained models are only meaningful from `lecture` on; the constructed experiment of
 # Sections 2–4 is meaningful at every profile.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 05_beta_tcvae` on a 2-core CPU
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` 38 s; `lecture`
+# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)

@@ -31,6 +31,11 @@
 # Models train for the profile's number of steps (`smoke`: 20, meaningless models that only prove
 # the code runs; `lecture`: 2,000; the study: 300,000). Figures about trained models are only
 # meaningful from `lecture` on.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 06_dip_vae` on a 2-core CPU shared
+# with other jobs; the index that `make report` writes shows yours): `smoke` 32 s; `lecture` minutes
+# — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is trained here
+# (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)

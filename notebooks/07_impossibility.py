@@ -35,6 +35,11 @@
 # The trained model is notebook 02's β-VAE with β = 16, trained for `P.train_steps` steps (`smoke`:
 # 20 steps, a meaningless model that only proves the code runs; `lecture`: 2,000). Figures about the
 # trained model are only meaningful from `lecture` on; the theorem's sections are exact at any size.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 07_impossibility` on a 2-core CPU
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` 29 s; `lecture`
+# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)

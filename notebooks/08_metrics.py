@@ -31,8 +31,15 @@
 #   02–06 (Locatello et al.'s Figure 2 in miniature).
 #
 # The known-answer experiments take seconds and are meaningful at every profile. The trained models
-# are only read from the runs directory (nothing is trained here); they are meaningful from
-# `lecture` on, after notebooks 02–06 have run with the same profile.
+# are the ones notebooks 02–06 train, with the same configurations (`course_lib.lecture_models`),
+# obtained through `train_or_load`: at `lecture` they are installed from the pretrained zoo (nothing
+# is trained, and 02–06 need not have run), at `smoke` they train in seconds. They are meaningful
+# from `lecture` on.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 08_metrics` on a 2-core CPU shared
+# with other jobs; the index that `make report` writes shows yours): `smoke` 62 s; `lecture` 5
+# minutes (measured with an empty runs cache: its 12 models installed from the pretrained zoo, none
+# trained).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -40,18 +47,20 @@ device = "auto"
 seed = 0
 
 # %%
+import itertools
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 
 from course_lib.data import DSprites, FactorGrid
 from course_lib.data import dsprites_render as render
 from course_lib.device import get_device
+from course_lib.lecture_models import lecture_models, select
 from course_lib.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix,
-                                          finished_runs, plot_matrix, plot_rank_correlation, plot_score_table,
-                                          rank_correlation)
+                                          plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
 from course_lib.metrics import (beta_vae_score, dci, discrete_entropy, discrete_mutual_information,
                                 factor_vae_score, histogram_discretize, mig, modularity_explicitness,
                                 sample_factor_codes, sap)
@@ -63,7 +72,7 @@ from course_lib.metrics.sap import sap_score_matrix
 from course_lib.profiles import get_profile
 from course_lib.representation import mean_code_function
 from course_lib.seeding import seed_everything
-from course_lib.training import default_runs_dir, load_run
+from course_lib.training import train_or_load
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -459,63 +468,73 @@ plot_rank_correlation(family_correlation, title=f"Spearman ρ over the family ({
 plt.show()
 
 # %% [markdown]
-# Now the trained models: every finished run of `P.train_steps` steps in the runs directory, each
+# Now the trained models: those of notebooks 02–06, with the configurations those notebooks use
+# (`lecture_models`; at `smoke` an evenly spread `MAX_MODELS` of them), each from `train_or_load` —
+# the runs cache, else the pretrained zoo (every `lecture` model is in it), else trained here — and
 # represented by the mean of $q(z \mid x)$ (as in the study). On a CPU each model encodes a coarser
 # dSprites grid (every 4th orientation and position in `lecture`: 3 × 6 × 10 × 8 × 8 = 11,520 images,
 # about 8 s per model on 2 cores) instead of all 737,280 images; `full` uses the whole grid.
 
 # %%
-runs = finished_runs(P.train_steps)
-if MAX_MODELS is not None and len(runs) > MAX_MODELS:
-    runs = dict(list(runs.items())[:MAX_MODELS])
-print(f"{len(runs)} finished runs of {P.train_steps:,} steps in {default_runs_dir()}", *runs, sep="\n  ")
+models = select(lecture_models(P, seed), MAX_MODELS)
+runs = {m.label: train_or_load(m.config, device=DEVICE, progress=False) for m in models}
+print(f"{len(runs)} models of {P.train_steps:,} steps:", *(f"{m.notebook}: {m.label}" for m in models), sep="\n  ")
 model_data = DSprites("binary")
 if MODEL_GRID_STEPS is not None:
     model_data = SubGrid(model_data, MODEL_GRID_STEPS)
 print(f"evaluated on {model_data.factors_num_values} = {np.prod(model_data.factors_num_values):,} images")
-model_table = None
-if len(runs) >= 3:
-    start = time.perf_counter()
-    encoders = {label: mean_code_function(load_run(path, device=DEVICE).model) for label, path in runs.items()}
-    model_table, model_long = evaluate_many(model_data, encoders, random_state=seed, num_train=NUM_TRAIN,
-                                            num_test=NUM_TEST)
-    print(f"{len(runs)} models encoded and scored in {time.perf_counter() - start:.0f} s")
-    plot_score_table(model_table, title=f"Trained models ({P.train_steps:,} steps)")
-    plt.show()
-else:
-    print(f"Only {len(runs)} finished run(s) of {P.train_steps:,} steps: a rank correlation needs at least 3. "
-          "Run notebooks 02-06 with this profile first; the comparison over trained models is skipped.")
+start = time.perf_counter()
+encoders = {label: mean_code_function(run.model) for label, run in runs.items()}
+model_table, model_long = evaluate_many(model_data, encoders, random_state=seed, num_train=NUM_TRAIN,
+                                        num_test=NUM_TEST)
+print(f"{len(runs)} models encoded and scored in {time.perf_counter() - start:.0f} s")
+plot_score_table(model_table, title=f"Trained models of notebooks 02–06 ({P.train_steps:,} steps)", row_label="model")
+plt.show()
 
 # %%
-if model_table is not None:
-    model_correlation = rank_correlation(model_table, DISENTANGLEMENT_SCORES)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
-    plot_rank_correlation(family_correlation, axes[0], f"constructed family ({len(family_table)})")
-    plot_rank_correlation(model_correlation, axes[1], f"trained models ({len(model_table)}, {P.train_steps:,} steps)")
-    plt.show()
-    bound = 1.96 / np.sqrt(len(model_table) - 1)  # the normal approximation to ρ's spread under independence
-    print(f"with n = {len(model_table)} models, |ρ| below ≈ {bound:.2f} is compatible with no correlation "
-          "at the 5 % level" if bound < 1 else f"with n = {len(model_table)} models no ρ is significant at 5 %")
+model_correlation = rank_correlation(model_table, DISENTANGLEMENT_SCORES)
+fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained")
+plot_rank_correlation(family_correlation, axes[0], f"constructed family ({len(family_table)})")
+plot_rank_correlation(model_correlation, axes[1], f"trained models ({len(model_table)}, {P.train_steps:,} steps)")
+fig.suptitle("Spearman ρ between the metrics: the constructed family and the trained models")
+plt.show()
+bound = 1.96 / np.sqrt(len(model_table) - 1)  # the normal approximation to ρ's spread under independence
+print(f"with n = {len(model_table)} models, |ρ| below ≈ {bound:.2f} is compatible with no correlation "
+      "at the 5 % level" if bound < 1 else f"with n = {len(model_table)} models no ρ is significant at 5 %")
 
 # %% [markdown]
 # **What to notice.** *(The trained-model half is meaningful from `lecture` on.)*
-# * Over the family, every pair is positively correlated — the family was built from clear winners
-#   and losers, and any sensible metric ranks perfect above noise. The weakest links are the
-#   disagreements of Section 9: SAP with DCI D and with Modularity (ρ ≈ 0.26, 0.19), MIG with
-#   Modularity (0.35). Change the family and these numbers change: a rank correlation over
-#   hand-picked cases says more about the cases than about the metrics.
-# * Over the trained models (nine in our `lecture` run), BetaVAE, FactorVAE, MIG and SAP order them alike
-#   (ρ ≈ 0.7–0.9), while **Modularity is negatively correlated** with all of them (ρ ≈ −0.5 to
-#   −0.7) and DCI D only weakly with any — the study's "all but Modularity" in miniature. The models
-#   are young (2,000 steps) and few; a Spearman ρ from 9 models has an uncertainty of ±0.7, so read
-#   the signs of the large entries, not the digits.
-# * Here, DCI D agrees only weakly with MIG (ρ ≈ 0.4) although the study found them strongly
-#   correlated: at 2,000 steps no model is well disentangled (MIG ≤ 0.14), and among uniformly
-#   entangled codes the metrics' noise and quirks decide the order.
-# * The failure modes of Section 9 show up in real models: the AnnealedVAE with γ = 1000 has a mean
-#   code that barely moves (standard deviations 0.01–0.04 against ≈ 1 for the VAE). FactorVAE
-#   declares every dimension collapsed and scores it 0.00; Modularity scores it 1.00, the highest
-#   of all.
+
+# %%
+pairs = {f"{a} with {b}": family_correlation.loc[a, b] for a, b in (("SAP", "DCI D"), ("SAP", "Modularity"),
+                                                                    ("MIG", "Modularity"))}
+display(Markdown(
+    f"* Over the family the lowest ρ is {np.nanmin(family_correlation.to_numpy()):.2f} — the family was built from "
+    "clear winners and losers, and any sensible metric ranks perfect above noise. Section 9's disagreements show up "
+    "as weak links: " + ", ".join(f"{k} ρ = {v:.2f}" for k, v in pairs.items()) + ". Change the family and these "
+    "numbers change: a rank correlation over hand-picked cases says more about the cases than about the metrics."))
+
+# %%
+alike = [model_correlation.loc[a, b] for a, b in itertools.combinations(["BetaVAE", "FactorVAE", "MIG", "SAP"], 2)]
+modularity = model_correlation.loc["Modularity"].drop("Modularity")
+best, collapsed = model_table["MIG"].idxmax(), "annealed_vae c_max=10 gamma=1000"
+lines = [f"* Over the {len(model_table)} trained models, BetaVAE, FactorVAE, MIG and SAP order them with ρ from "
+         f"{pd.Series(alike).min():.2f} to {pd.Series(alike).max():.2f}; Modularity's ρ with the other five runs from "
+         f"{modularity.min():.2f} to {modularity.max():.2f}, and DCI D's with MIG is "
+         f"{model_correlation.loc['DCI D', 'MIG']:.2f}. Locatello et al. found every metric but Modularity "
+         f"correlated. With {len(model_table)} models any |ρ| below {min(bound, 1):.2f} is compatible with no "
+         "correlation: read the signs of the large entries, not the digits.",
+         f"* The highest MIG is {model_table['MIG'].max():.2f} ({best}), after {P.train_steps:,} steps (the study: "
+         "300,000). Among codes that are all entangled, the metrics' noise and quirks decide much of the order."]
+if collapsed in encoders:
+    spread_ = encoders[collapsed](model_data.sample(1000, seed)[1]).std(0)
+    lines.append(f"* The failure modes of Section 9 in a real model: the AnnealedVAE with γ = 1000 (notebook 03, "
+                 f"Exercise 3) has a mean code whose dimensions move little (standard deviations {spread_.min():.2f}–"
+                 f"{spread_.max():.2f}). FactorVAE, which drops dimensions below 0.05, scores it "
+                 f"{model_table.loc[collapsed, 'FactorVAE']:.2f}; Modularity scores it "
+                 f"{model_table.loc[collapsed, 'Modularity']:.2f} (rank "
+                 f"{int(model_table['Modularity'].rank(ascending=False)[collapsed])} of {len(model_table)}).")
+display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # ## Exercises

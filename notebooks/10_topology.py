@@ -34,6 +34,11 @@
 # (`smoke`: 20 — meaningless; `lecture`: 2,000 — young; the papers: 300,000). Sections 1–2 are
 # meaningful at every profile. The `lecture` profile also shrinks Zhou et al.'s sizes (see the next
 # cell) to fit a laptop CPU; the scores are then noisy, and Exercise 3 measures how noisy.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 10_topology` on a 2-core CPU shared
+# with other jobs; the index that `make report` writes shows yours): `smoke` 106 s; `lecture`
+# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)

@@ -37,6 +37,11 @@
 # the code runs; `lecture`: 2,000, the TopDis term switched on for the second half; Balabin et al.:
 # about a million). **Figures about trained models are only meaningful from `lecture` on.** The
 # point clouds of Sections 1–3 are meaningful at every profile.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 11_topdis` on a 2-core CPU shared
+# with other jobs; the index that `make report` writes shows yours): `smoke` 62 s; `lecture` minutes
+# — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is trained here
+# (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -117,7 +122,7 @@ def circle(n, radius=1.0, centre=(0.0, 0.0), noise=0.02):
 def plot_bars(ax, bars, title):
     """A barcode: one horizontal segment [birth, death) per bar, longest at the top."""
     ax.hlines(np.arange(len(bars))[::-1], bars[:, 0], bars[:, 1], linewidth=2)
-    ax.set(title=title, xlabel="α (normalised distance)", yticks=[])
+    ax.set(title=title, xlabel="α (normalised distance)", ylabel="bars (longest at the top)", yticks=[])
 
 
 # %%
@@ -126,7 +131,7 @@ two = np.r_[circle(NUM_POINTS // 2, 0.5, (-1.5, 0.0)), circle(NUM_POINTS - NUM_P
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), layout="constrained")
 for ax, cloud, title in zip(axes[:2], (one, two), ("a: one circle", "b: two circles")):
     ax.scatter(*cloud.T, c=np.arange(NUM_POINTS), cmap="viridis", s=12)
-    ax.set(title=title, aspect="equal")
+    ax.set(title=title, xlabel="x₁", ylabel="x₂", aspect="equal")
 plot_bars(axes[2], cross_barcode(one, two), "R-Cross-Barcode₁(a, b)")
 plot_bars(axes[3], cross_barcode(two, one), "R-Cross-Barcode₁(b, a)")
 plt.show()
@@ -170,7 +175,7 @@ scores = {name: rtd(one, cloud) for name, cloud in variants.items()}
 fig, axes = plt.subplots(2, 4, figsize=(15, 7.2), layout="constrained")
 for ax, (name, cloud) in zip(axes.flat, variants.items()):
     ax.scatter(*cloud.T, c=np.arange(NUM_POINTS), cmap="viridis", s=10)
-    ax.set(title=f"{name}\nRTD = {scores[name]:.3f}", aspect="equal", xticks=[], yticks=[])
+    ax.set(title=f"{name}\nRTD = {scores[name]:.3f}", xlabel="x₁", ylabel="x₂", aspect="equal", xticks=[], yticks=[])
 plt.show()
 
 # %% [markdown]
@@ -221,7 +226,7 @@ fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
 for ax, cloud, title in zip(axes[:2], (torn, moving.detach().cpu().numpy()),
                             ("b before", f"b after {RTD_STEPS} steps")):
     ax.scatter(*cloud.T, c=np.arange(NUM_POINTS), cmap="viridis", s=12)
-    ax.set(title=title, aspect="equal")
+    ax.set(title=title, xlabel="x₁", ylabel="x₂", aspect="equal")
 axes[2].plot(losses)
 axes[2].set(xlabel="Adam step", ylabel="RTD(a, b)", title="RTD while b moves")
 plt.show()
@@ -387,8 +392,9 @@ active = topdis.log[topdis.log["step"] > DELAY].set_index("step").rolling(window
 axes[2].plot(active.index, active["topdis"], color="C1")
 axes[3].plot(active.index, active["topdis_cosine"], color="C1")
 axes[3].axhline(0, color="k", linewidth=0.8)
-for ax, title in zip(axes, ("reconstruction (nats)", "KL (nats)", "L_TD (second batch)", "cos(g_TD, g_rec) before projection")):
-    ax.set(xlabel="training step", title=title)
+titles = ("reconstruction", "KL", "L_TD (second batch)", "cos(g_TD, g_rec) before projection")
+for ax, title, unit in zip(axes, titles, ("nats per image", "nats per image", "RTD", "cosine")):
+    ax.set(xlabel="training step", ylabel=unit, title=title)
 axes[0].legend()
 fig.suptitle(f"Training curves (running mean over {window} steps); TopDis on from step {DELAY + 1:,}")
 plt.show()

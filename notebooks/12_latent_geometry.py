@@ -36,6 +36,11 @@
 # loaded, not retrained): `smoke` (20 steps) gives meaningless models that only prove the code runs;
 # **figures about trained models are only meaningful from `lecture` on** (2,000 steps; the study
 # trains 300,000). Sections 1 and 5 are meaningful at every profile.
+#
+# **Time** (measured with `python -m course_lib notebooks --only 12_latent_geometry` on a 2-core CPU
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` 80 s; `lecture`
+# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here (not timed end to end).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -223,7 +228,8 @@ for ax, (title, values) in zip(axes, planes.items()):
 fig.suptitle(f"2-D VAE ({P.train_steps:,} steps): magnification factor ½ log det G, codes coloured by position_x")
 plt.show()
 show_images(np.concatenate([decode(run_2d.model, path) for path in paths.values()]), ncols=N_POINTS,
-            row_labels=list(paths), cell_size=0.8)
+            row_labels=list(paths), cell_size=0.8,
+            title=f"2-D VAE: the three paths of the plane above, decoded ({N_POINTS} points each)")
 plt.show()
 
 # %% [markdown]
@@ -243,11 +249,16 @@ plt.show()
 # %% [markdown]
 # ## 3 · Four models of the course
 #
-# Shukla et al. compared a VAE with β-VAE, β-TCVAE and DIP-VAE. We load the same four families as
-# notebooks 01, 02, 05 and 06 trained them (same configurations, hence the same cached runs): the
-# VAE, β-VAE at the study's largest β, β-TCVAE at β = 6 and DIP-VAE-I at the study's largest
-# $\lambda_{od}$. For each we encode the same images, measure the KL of each latent (which latents
-# are *active*, KL > 0.1 nats) and match every latent to the factor it is most informative about
+# Shukla et al. compared a plain VAE with three models built for disentangled representations, on
+# two image datasets (so their abstract says; we could not check here which three models and which
+# data, and do not name them). Here four models of the course play those roles: the **VAE** stands in
+# for their VAE, and **β-VAE, β-TCVAE and DIP-VAE-I**, the course's unsupervised disentangling
+# objectives, stand in for their disentangling models. This section asks their *questions* of these
+# models; it cannot confirm or refute their numbers. We load the four as notebooks 01, 02, 05 and 06
+# trained them (same configurations, hence the same cached runs): the VAE, β-VAE at the study's
+# largest β, β-TCVAE at β = 6 and DIP-VAE-I at the study's largest $\lambda_{od}$. For each we encode
+# the same images, measure the KL of each latent (which latents are *active*, KL > 0.1 nats) and
+# match every latent to the factor it is most informative about
 # (normalised mutual information, as in notebook 03).
 #
 # **Which image?** The decoders output Bernoulli logits. We use the **mean image**
@@ -374,9 +385,10 @@ for name, decoder in decoders.items():
     for label, path in (("linear", straight_line(*z_pair, N_POINTS)), ("geodesic", result.path)):
         strips[f"{name}\n{label}"] = decode(models[name], path)
         speeds.setdefault(name, {})[label] = step_lengths(decoder, path)
-show_images(pair_images, ncols=2, titles=["start", "end"], cell_size=1.0)
+show_images(pair_images, ncols=2, titles=["start", "end"], cell_size=1.0, title="The two images")
 plt.show()
-show_images(np.concatenate(list(strips.values())), ncols=N_POINTS, row_labels=list(strips), cell_size=0.75)
+show_images(np.concatenate(list(strips.values())), ncols=N_POINTS, row_labels=list(strips), cell_size=0.75,
+            title=f"Linear and geodesic interpolation between them, decoded by each model ({N_POINTS} points)")
 plt.show()
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.4), layout="constrained", sharey=True)
 for ax, (name, paths) in zip(axes, speeds.items()):
@@ -569,7 +581,8 @@ results = {label: geodesic(f, z_pair[0], z_pair[1], N_POINTS, max_steps=MAX_STEP
 for label, result in results.items():
     print(f"{label:<15} linear {result.linear_length:9.1f}, geodesic {result.length:9.1f}, ratio {result.ratio:.3f}")
 show_images(np.concatenate([decode(models[name], r.path) for r in results.values()]), ncols=N_POINTS,
-            row_labels=[f"geodesic of the {label}" for label in results], cell_size=0.75)
+            row_labels=[f"geodesic of the {label}" for label in results], cell_size=0.75,
+            title=f"{name}: geodesics under the metric of the mean image and of the logits")
 plt.show()
 with torch.no_grad():
     logits = models[name].decoder(torch.as_tensor(z_pair))

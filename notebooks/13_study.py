@@ -46,6 +46,12 @@
 # FactorVAE scores, which encode all 737,280 images per model (about 2.5 minutes each on such a
 # CPU), and uses half the study's metric draws. `full` is the paper's design on dSprites, with 5
 # seeds instead of 50: about 180 + 20 GPU-runs of 300,000 steps, meant for a cluster (`scheduler`).
+#
+# **Time** (measured with `python -m course_lib notebooks --only 13_study` on a 2-core CPU shared
+# with other jobs; the index that `make report` writes shows yours): `smoke` 111 s; `lecture` over
+# half an hour: its sweep alone trains 24 models, which the zoo does not hold — about 80 minutes
+# measured on a shared 2-core CPU, half an hour to 40 minutes on an idle one (Section 1); a rerun
+# skips finished jobs.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -252,7 +258,8 @@ plt.show()
 # %%
 unsupervised = [c for c in ("elbo", "tc_sampled", "tc_mean", "udr") if results[c].notna().sum() > 2]
 agreement = score_agreement(results, unsupervised=unsupervised).rename(index=column_label)
-plot_rank_correlation(agreement, title="Key result 4: Spearman ρ, unsupervised score (rows) vs metric")
+plot_rank_correlation(agreement, title="Key result 4: Spearman ρ, unsupervised score (rows) vs metric",
+                      row_label="unsupervised score")
 plt.show()
 key_metric = "dci.disentanglement" if "dci.disentanglement" in results else "mig.score"
 plot_scores_against(results, unsupervised, key_metric)
@@ -298,7 +305,8 @@ transfer.round(3)
 
 # %%
 downstream = score_agreement(results, unsupervised=downstream_columns(results)).rename(index=column_label)
-plot_rank_correlation(downstream.T, title="Key result 5: Spearman ρ, metric (rows) vs downstream accuracy / efficiency")
+plot_rank_correlation(downstream.T, title="Key result 5: Spearman ρ, metric (rows) vs downstream accuracy / efficiency",
+                      col_label="downstream task")
 plt.show()
 plot_scores_against(results, [c for c in metric_columns if c != "sap.score"][:3],
                     [c for c in downstream_columns(results) if c.endswith("efficiency")][-1])

@@ -14,10 +14,14 @@
 # %% [markdown]
 # # Model report
 #
-# A report on one trained model: what it was trained with, how training went, what it reconstructs,
-# how much each latent is used, what each latent does, every disentanglement metric of
-# `course_lib.metrics` beside the range the literature reports, Zhou et al.'s topological scores and
-# a summary of the latent geometry. Run it on your own model:
+# **Why a report.** "Is my model disentangled?" has no single-number answer. Notebook 08 showed that
+# the six metrics ask different questions and fail in different ways, notebook 07 that no
+# unsupervised objective guarantees a disentangled code, and notebook 13 how much of a score is
+# left to the random seed. So this report puts the views of the course side by side, each read with its
+# caveats: what the model was trained with, how training went, what it reconstructs, how much each
+# latent is used, what each latent does, every disentanglement metric of `course_lib.metrics` beside
+# the range the study's models reach (and what the numbers mean together), Zhou et al.'s topological
+# scores and a summary of the latent geometry. Run it on your own model:
 #
 # ```bash
 # python -m course_lib report --run runs/<run directory>           # a trained run (or its checkpoint)
@@ -28,6 +32,11 @@
 # or execute this notebook with papermill and the parameters below. With no `run` it reports on the
 # configuration `method` / `hyperparameters` / `seed` / `steps` (default: the profile's step count),
 # training it first when the runs cache does not hold it.
+#
+# **Time** (measured with `python -m course_lib notebooks --only report` on a 2-core CPU shared with
+# other jobs; the index that `make report` writes shows yours): `smoke` 20–66 s over two runs;
+# `lecture` not timed; it trains its default model (2,000 steps, about 2 minutes at the README's 15
+# steps/s) unless the runs cache holds it, then scores it.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -42,11 +51,13 @@ steps = None  # None: the profile's train_steps
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
 from course_lib.geometry import straight_line
 from course_lib.geometry_plots import plot_singular_spectra
+from course_lib.metric_comparison import SCORES
 from course_lib.metrics import evaluate
 from course_lib.profiles import get_profile
 from course_lib.report import geometry_summary, metrics_with_ranges, resolve_run, run_metadata
@@ -126,9 +137,43 @@ labels = [f"{m}\n{s}" for m, s in zip(scores["metric"], scores["score"])]
 ax.bar(labels, scores["literature_high"] - scores["literature_low"], bottom=scores["literature_low"],
        color="tab:gray", alpha=0.35, label="indicative range (Locatello et al. 2019)")
 ax.scatter(labels, scores["value"], color="tab:red", zorder=3, label="this model")
-ax.set(ylim=(0, 1.05), ylabel="score", title="This model's metrics against the study's dSprites models")
+ax.set(ylim=(0, 1.05), xlabel="metric and score", ylabel="score",
+       title="This model's metrics against the study's dSprites models")
 ax.legend(loc="upper right")
 plt.show()
+
+# %% [markdown]
+# **Reading the metrics together.** DCI disentanglement asks whether each code dimension, weighted by
+# how much it is used, predicts mostly *one* factor; MIG asks whether each factor has *one* dimension
+# that carries clearly more information about it than the second-best. A code whose dimensions are
+# each about one factor while a factor is spread over several of them (split, or duplicated) scores
+# a **high D and a low MIG**; DCI completeness, low when factors are spread, backs that reading. Both
+# low: the dimensions mix the factors. The cell below reads this model's numbers.
+
+# %%
+value = table.set_index(["metric", "score"])["value"]
+mig_value, dci_d, dci_c = value[("mig", "score")], value[("dci", "disentanglement")], value[("dci", "completeness")]
+verdicts = scores["versus_literature"].value_counts()
+placed = ", ".join(f"{SCORES[m, s]} {v:.2f} ({w})"
+                   for m, s, v, w in scores[["metric", "score", "value", "versus_literature"]].itertuples(index=False))
+if dci_d > 2 * mig_value:
+    pattern = ("D is more than twice MIG: the dimensions are each mostly about one factor, but factors are spread over "
+               "several dimensions" + ("; the lower completeness agrees" if dci_c < dci_d else
+                                       "; completeness is not lower than D, so look at MIG's MI matrix (notebook 08)"))
+elif max(dci_d, mig_value) < 0.1:
+    pattern = "D and MIG are both below 0.1: the dimensions mix the factors, or carry little about them"
+else:
+    pattern = "D and MIG agree to within a factor of two"
+display(Markdown("\n".join([
+    f"* **Against the study's ranges:** {verdicts.get('within', 0)} of {len(scores)} scores within, "
+    f"{verdicts.get('below', 0)} below, {verdicts.get('above', 0)} above — {placed}.",
+    f"* **DCI D {dci_d:.2f}, MIG {mig_value:.2f}, DCI completeness {dci_c:.2f}:** {pattern}.",
+    f"* **Caveats.** {NUM_TRAIN:,} training and {NUM_TEST:,} test draws per metric (profile `{P.name}`; the "
+    f"study: 10,000 and 5,000). One model (seed {run.config.seed}) scored with one evaluation seed ({seed}): "
+    "Exercise 2 measures that spread, notebook 13 the spread over training seeds (Locatello et al. found seeds "
+    f"and hyperparameters to matter more than the objective). {run.step:,} training steps against the study's "
+    "300,000: a short run is expected below ranges that come from converged models, and the ranges themselves "
+    "are indicative, read off the study's figures."])))
 
 # %% [markdown]
 # ## 5 · Topological scores

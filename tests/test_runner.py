@@ -159,3 +159,25 @@ def test_check_site_reports_dead_links_and_broken_images(tmp_path):
     assert set(report.broken_images) == {str(tmp_path / "index.html"), str(tmp_path / "page.html")}
     with pytest.raises(ValueError, match="does not exist"):
         check_site(tmp_path / "nothing.html")
+
+
+def test_the_index_opens_with_the_profile_the_device_and_the_total_time():
+    results = [runner.NotebookResult("00_a", "A", {"profile": "lecture", "device": "cuda:0", "seed": 0}, "ok", 30.5,
+                                     html="00_a.html"),
+               runner.NotebookResult("01_b", "B", {"profile": "lecture", "device": "cuda:0", "seed": 0}, "ok", 95.0)]
+    page = runner.render_index_html(results, {"profile": "lecture", "device": "cuda:0", "seed": 0})
+    text = re.sub(r"<[^>]+>", "", page)
+    headline = re.search(r'<p class="run">(.*?)</p>', page).group(1)
+    assert re.sub(r"<[^>]+>", "", headline) == "profile lecture on device cuda:0 · total time 2 min 06 s"
+    assert page.index('class="run"') < page.index("<table>")  # on top, before the notebooks
+    assert "30.5 s" in text and "1 min 35 s" in text  # each notebook's own time
+    assert "total, 2 notebooks2 min 06 s" in text  # and a total row under them
+
+
+def test_index_json_records_the_total_time(three_notebooks, tmp_path):
+    out = tmp_path / "reports"
+    results = run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, names=["02_last"],
+                            progress=False)
+    run = json.loads((out / "index.json").read_text())["run"]
+    assert run["total_s"] == results[0].duration_s and run["profile"] == "smoke" and run["device"] == "cpu"
+    assert "profile <strong>smoke</strong> on device <strong>cpu</strong>" in (out / "index.html").read_text()

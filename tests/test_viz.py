@@ -181,3 +181,51 @@ def test_histogram_bars_are_the_empirical_frequencies():
 def test_histogram_rejects_bad_factors(factors, message):
     with pytest.raises(ValueError, match=message):
         viz.plot_factor_histograms(Toy(), factors)
+
+
+# titles and axis names (a projector needs both) -------------------------------------------------------
+
+def test_image_grids_take_a_figure_title():
+    images = np.random.RandomState(2).uniform(size=(4, 1, 5, 5))
+    assert viz.show_images(images, title="A strip")._suptitle.get_text() == "A strip"
+    assert viz.show_images(images)._suptitle is None  # no title asked, none drawn
+    fig = viz.plot_reconstructions(images, images, num=4, title="Inputs and reconstructions")
+    assert fig._suptitle.get_text() == "Inputs and reconstructions"
+    assert [fig.axes[i].get_ylabel() for i in (0, 4)] == ["input", "reconstruction"]
+    fig = viz.plot_traversals(images.reshape(2, 2, 1, 5, 5), order=[1, 0], kl=np.array([0.5, 2.0]), title="T")
+    assert fig._suptitle.get_text() == "T" and fig.axes[0].get_ylabel() == "z1\nKL 2.00"
+    titled = viz.show_images(images, titles=list("abcd"))
+    assert all(ax.title.get_fontsize() >= 11 for ax in titled.axes)
+    plt.close("all")
+
+
+def test_loss_curves_name_both_axes():
+    import pandas as pd
+
+    log = pd.DataFrame({"step": [1, 2, 3], "total": [3.0, 2.0, 1.0], "kl": [0.1, 0.2, 0.3]})
+    fig = viz.plot_loss_curves(log, ("total", "kl"))
+    assert [(ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) for ax in fig.axes] == [
+        ("training step", "nats per image", "total"), ("training step", "nats per image", "kl")]
+    assert viz.plot_loss_curves(log, ("kl",), ylabel="nats").axes[0].get_ylabel() == "nats"
+    plt.close("all")
+
+
+def test_metric_heatmaps_name_their_axes():
+    import pandas as pd
+
+    from course_lib.metric_comparison import plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation
+
+    table = pd.DataFrame(np.random.RandomState(4).uniform(size=(4, 3)), index=list("abcd"),
+                         columns=["MIG", "SAP", "DCI D"])
+    ax = plot_score_table(table, title="t")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("metric (score)", "representation")
+    assert plot_score_table(table, row_label="model").get_ylabel() == "model"
+    ax = plot_rank_correlation(rank_correlation(table))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("metric", "metric")
+    ax = plot_rank_correlation(rank_correlation(table), row_label="unsupervised score", col_label="task")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("task", "unsupervised score")
+    _, ax = plt.subplots()
+    plot_matrix(np.arange(6).reshape(3, 2), ax, "m", col_labels=["x", "y"])
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("factor", "code dimension", "m")
+    assert all(text.get_fontsize() >= 9 for text in ax.texts)
+    plt.close("all")

@@ -1,0 +1,87 @@
+"""The models that the lecture notebooks 02-06 train, configured exactly as those notebooks do.
+
+Notebook 08 compares the metrics over these models, and must not depend on 02-06 having run first:
+it asks `training.train_or_load` for each configuration listed here. At the `lecture` profile every
+one of them is in the pretrained zoo (`data/pretrained`, `tests/test_lecture_models.py` checks it),
+so they are installed from it, not trained; at `smoke` they train in seconds; at `full` they train
+(or are loaded from an earlier run of the notebooks).
+
+Each notebook's own constants are repeated here (with the notebook named) because the notebooks are
+the teaching text; `tests/test_lecture_models.py` holds the two in step through the zoo, whose
+entries carry exactly the configurations the notebooks ask `train_or_load` for.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from course_lib.objectives import STUDY_SWEEPS
+from course_lib.profiles import Profile, get_profile
+from course_lib.training import TrainConfig
+
+ANNEALED_STUDY_GAMMA = 1000.0  # notebook 03: the study's (and the paper's) weight of the capacity penalty
+ANNEALED_SHORT_GAMMA = 30.0  # notebook 03: runs shorter than 100,000 steps stall with gamma = 1000
+TCVAE_BETA = 6  # notebook 05
+
+
+@dataclasses.dataclass(frozen=True)
+class LectureModel:
+    """One trained model of a lecture notebook: the notebook that trains it and its configuration."""
+
+    notebook: str
+    config: TrainConfig
+
+    @property
+    def label(self) -> str:
+        """A short name, e.g. 'beta_vae beta=4' (as `metric_comparison.run_label`)."""
+        from course_lib.metric_comparison import run_label
+
+        return run_label(self.config)
+
+
+def spread(values, count: int) -> list:
+    """`count` values spread evenly over `values`, from the first to the last (duplicates dropped), as
+    notebooks 02 and 06 pick `P.num_sweep_values` points of the study's sweeps."""
+    picks = np.unique(np.round(np.linspace(0, len(values) - 1, count)).astype(int))
+    return [values[i] for i in picks]
+
+
+def _profile(profile) -> Profile:
+    return profile if isinstance(profile, Profile) else get_profile(profile)
+
+
+def lecture_models(profile=None, seed: int = 0) -> list[LectureModel]:
+    """The trained models of notebooks 02-06 at `profile` (a name, a Profile, or None: $COURSE_PROFILE)
+    and `seed`, in notebook order; each configuration once (notebook 02's beta = 1 is notebook 01's VAE)."""
+    P = _profile(profile)
+    steps = P.train_steps
+    settings = dict(steps=steps, checkpoint_every=max(1, steps // 4), seed=seed)
+    models = []
+    for beta in spread(STUDY_SWEEPS["beta_vae"][1], P.num_sweep_values):  # 02: the beta sweep
+        config = TrainConfig("vae", **settings) if beta == 1 else TrainConfig("beta_vae", {"beta": beta}, **settings)
+        models.append(LectureModel("02_beta_vae", config))
+    c_max = STUDY_SWEEPS["annealed_vae"][1][1]  # 03: 10 nats
+    annealing = {"c_max": c_max, "annealing_steps": max(1, 3 * steps // 4)}
+    short_gamma = ANNEALED_STUDY_GAMMA if steps >= 100_000 else ANNEALED_SHORT_GAMMA
+    for gamma in dict.fromkeys((short_gamma, ANNEALED_STUDY_GAMMA)):  # the section's run, then Exercise 3's
+        models.append(LectureModel("03_annealed_vae", TrainConfig("annealed_vae", {**annealing, "gamma": gamma},
+                                                                  **settings)))
+    models.append(LectureModel("04_factor_vae", TrainConfig("factor_vae", {"gamma": STUDY_SWEEPS["factor_vae"][1][3]},
+                                                            **settings)))
+    for beta in (1, TCVAE_BETA):  # 05: the reference and the section's model
+        models.append(LectureModel("05_beta_tcvae", TrainConfig("beta_tcvae", {"beta": beta}, **settings)))
+    lambdas = spread(STUDY_SWEEPS["dip_vae_i"][1], P.num_sweep_values)  # 06
+    for lam in lambdas:
+        models.append(LectureModel("06_dip_vae", TrainConfig("dip_vae_i", {"lambda_od": lam}, **settings)))
+    models.append(LectureModel("06_dip_vae", TrainConfig("dip_vae_ii", {"lambda_od": lambdas[-1]}, **settings)))
+    return models
+
+
+def select(models: list[LectureModel], limit: int | None) -> list[LectureModel]:
+    """At most `limit` of `models`, spread evenly over the list (so over the notebooks); None: all."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"limit={limit!r} is not allowed; use a positive integer or None")
+    if limit is None or len(models) <= limit:
+        return list(models)
+    return [models[i] for i in np.unique(np.round(np.linspace(0, len(models) - 1, limit)).astype(int))]
