@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from course_lib.data.manifolds import sphere_product
-from course_lib.geomancer import geomancer, subspace_angle_error
+from course_lib.analysis.geomancer import geomancer, subspace_angle_error
 
 
 def load_reference(path):

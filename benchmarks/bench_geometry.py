@@ -3,7 +3,7 @@
     python benchmarks/bench_geometry.py [--points 64] [--pairs 5] [--run runs/<slug>] [--device auto]
 
 1. Jacobians of the study's deconvolutional decoder (Bernoulli mean, d = 10 latents, D = 4,096
-   pixels) at `--points` codes: `course_lib.geometry.jacobian` (forward mode, all directions and
+   pixels) at `--points` codes: `course_lib.analysis.geometry.jacobian` (forward mode, all directions and
    points of a chunk at once) against a Python loop over the d latent directions (one batched JVP
    each) and against a loop over points (`torch.autograd.functional.jacobian`, timed on a few
    points and scaled). The three must agree.
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from course_lib.device import get_device
-from course_lib.geometry import geodesic, jacobian, mean_decoder
+from course_lib.analysis.geometry import geodesic, jacobian, mean_decoder
 from course_lib.models import conv_vae
 
 

@@ -12,7 +12,7 @@ The textbook loop: a TensorDataset of float32 images in host memory (a random su
 since all 737,280 images would take 12 GB), a shuffling DataLoader, `.to(device)` per batch, the
 loss read with `.item()` every step.
 
-`--packed`: model-steps per second of K models trained as one network (course_lib.packed) for each K
+`--packed`: model-steps per second of K models trained as one network (course_lib.training.packed) for each K
 (default 1, 8, 32, 128 on a GPU and 1, 2, 4 on the CPU), beside the kit's loop, and the projected
 device-hours of Locatello et al.'s grid (6 methods x 6 values x 50 seeds = 1,800 models x 300,000
 steps) at the best K, counting every model as a beta-VAE (FactorVAE's discriminator costs more). Each
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_lib.data import DSprites
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import get_device
-from course_lib.packed import train_packed
+from course_lib.training import train_packed
 from course_lib.training import SUMMARY, TrainConfig, train
 
 STUDY_STEPS = 300_000

@@ -1,5 +1,5 @@
 import sys
 
-from course_lib.cli import main
+from course_lib.kit.cli import main
 
 sys.exit(main())

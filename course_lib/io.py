@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Iterator
 
 LOCK_FILE = ".lock"
+CHECKOUT = Path(__file__).resolve().parents[1]  # the folder of pyproject.toml, notebooks/ and data/
 
 
 @contextlib.contextmanager

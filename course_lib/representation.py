@@ -10,7 +10,7 @@ import copy
 import numpy as np
 import torch
 
-from course_lib.objectives.terms import kl_to_standard_normal
+from course_lib.distributions import kl_to_standard_normal
 
 
 def device_of(model) -> torch.device:

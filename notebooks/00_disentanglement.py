@@ -49,7 +49,7 @@ from course_lib.data import dsprites_render as render
 from course_lib.device import get_device
 from course_lib.profiles import get_profile
 from course_lib.seeding import seed_everything
-from course_lib.viz import plot_factor_histograms, plot_factor_sweeps, show_images
+from course_lib.lab.viz import plot_factor_histograms, plot_factor_sweeps, show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)

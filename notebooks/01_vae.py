@@ -56,14 +56,14 @@ from scipy.stats import norm
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.objectives.terms import bernoulli_reconstruction, kl_to_standard_normal
+from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_normal
 from course_lib.profiles import get_profile
-from course_lib.rate_distortion import constant_decoder_distortion
+from course_lib.analysis.rate_distortion import constant_decoder_distortion
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import (plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals,
-                            show_images, traversal_gif)
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import (plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals, show_images, traversal_gif)
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -500,11 +500,11 @@ plt.show()
 #
 # Verify the analytic KL by Monte Carlo. For a few pairs $(\mu, \sigma)$ — include a narrow
 # posterior ($\sigma = 0.1$) — draw $z \sim \mathcal N(\mu, \sigma^2)$ `P.num_samples` times, average
-# $\log q(z) - \log p(z)$ (use `gaussian_log_density` from `course_lib.objectives.terms`) and compare
+# $\log q(z) - \log p(z)$ (use `gaussian_log_density` from `course_lib.distributions`) and compare
 # with `kl_to_standard_normal` within a few standard errors.
 
 # %% tags=["solution"]
-from course_lib.objectives.terms import gaussian_log_density
+from course_lib.distributions import gaussian_log_density
 
 for mu, sigma in [(0.0, 1.0), (1.0, 1.0), (2.0, 0.5), (0.0, 0.1), (-1.5, 2.0)]:
     mean, log_var = torch.tensor([mu]), torch.tensor([2 * math.log(sigma)])
@@ -531,7 +531,7 @@ for mu, sigma in [(0.0, 1.0), (1.0, 1.0), (2.0, 0.5), (0.0, 0.1), (-1.5, 2.0)]:
 
 # %% tags=["solution"]
 from course_lib.objectives import STUDY_SWEEPS
-from course_lib.rate_distortion import rate_distortion_table
+from course_lib.analysis.rate_distortion import rate_distortion_table
 
 big_beta = STUDY_SWEEPS["beta_vae"][1][-1]
 run_big = train_or_load(TrainConfig("beta_vae", {"beta": big_beta}, steps=P.train_steps,
@@ -598,7 +598,7 @@ for beta, m in {1: model, big_beta: big_model}.items():
 # on $\log p(x)$ that is tighter than the ELBO.)
 
 # %% tags=["solution"]
-from course_lib.objectives.terms import gaussian_log_density
+from course_lib.distributions import gaussian_log_density
 
 K, images = 200, torch.from_numpy(observations[:4]).to(DEVICE)
 with torch.no_grad():

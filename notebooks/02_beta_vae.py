@@ -52,11 +52,12 @@ from course_lib.data import DSprites
 from course_lib.device import get_device
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.profiles import get_profile
-from course_lib.rate_distortion import constant_decoder_distortion, plot_rate_distortion, rate_distortion_table
+from course_lib.analysis.rate_distortion import constant_decoder_distortion, plot_rate_distortion, rate_distortion_table
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import show_images
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)

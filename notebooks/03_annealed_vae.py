@@ -52,15 +52,15 @@ import pandas as pd
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.factor_matching import (kl_onset_steps, match_latents_to_factors, normalized_mutual_information,
-                                        plot_encoding_order)
+from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors, normalized_mutual_information, plot_encoding_order)
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives.annealed_vae import capacity
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import plot_kl_per_latent, plot_loss_curves, plot_traversals
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import plot_kl_per_latent, plot_loss_curves, plot_traversals
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -219,7 +219,7 @@ plt.show()
 # $\mathrm{NMI}_{dk} = 1$ means that latent $d$ determines factor $k$; 0 means they are independent.
 # The normalisation makes a 3-class factor (shape, $H = \log 3$ nats) comparable with a 32-class one
 # (position, $\log 32$). Each active latent is matched to the factor with the largest NMI
-# (`course_lib.factor_matching`; MIG, notebook 08, uses the same matrix).
+# (`course_lib.analysis.factor_matching`; MIG, notebook 08, uses the same matrix).
 
 # %%
 data = DSprites("binary")

@@ -56,12 +56,13 @@ from course_lib.device import get_device
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives import factor_vae
-from course_lib.objectives.terms import permute_dims
+from course_lib.distributions import permute_dims
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import plot_kl_per_latent, plot_traversals
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import plot_kl_per_latent, plot_traversals
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -141,7 +142,7 @@ print(f"closed form: {TRUE_TC:.3f} nats; Gaussian fit to {P.num_samples:,} sampl
 # coordinates of a row now come from different codes, so every dependence between columns is
 # broken: the rows are (approximately, for a finite batch) samples of $\prod_j q(z_j)$.
 #
-# Two batches, before and after `course_lib.objectives.terms.permute_dims`: the correlated Gaussian,
+# Two batches, before and after `course_lib.distributions.permute_dims`: the correlated Gaussian,
 # and a non-linear dependence (codes on a noisy ring) whose correlation is zero:
 
 # %%

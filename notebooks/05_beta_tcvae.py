@@ -54,14 +54,14 @@ from course_lib.data import DSprites
 from course_lib.device import get_device
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives.beta_tcvae import kl_decomposition, log_importance_weights
-from course_lib.objectives.terms import gaussian_log_density
+from course_lib.distributions import gaussian_log_density
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.tc_analysis import (TERMS, correlated_gaussian_posteriors, estimator_study, exact_kl_decomposition,
-                                    plot_estimator_study, sample_codes)
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import plot_traversals
+from course_lib.analysis.tc_analysis import (TERMS, correlated_gaussian_posteriors, estimator_study, exact_kl_decomposition, plot_estimator_study, sample_codes)
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import plot_traversals
 
 P = get_profile(profile)
 DEVICE = get_device(device)

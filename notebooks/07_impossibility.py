@@ -23,7 +23,7 @@
 #
 # * read **Theorem 1** and its proof, and build the proof's bijection
 #   $f = g^{-1} \circ h^{-1} \circ A \circ h \circ g$ step by step, drawing each map
-#   (`course_lib.impossibility`);
+#   (`course_lib.analysis.impossibility`);
 # * check the theorem's two claims numerically: $f(z)$ has the distribution of $z$ (two-sample tests
 #   on $10^5$ samples), and every partial derivative $\partial f_i / \partial z_j$ is non-zero;
 # * apply $f$ to a **trained β-VAE**: the new model has the same prior, the same $p(x)$ and the same
@@ -55,13 +55,13 @@ import torch
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test,
-                                      finite_difference_jacobian, householder, ks_tests, plot_proof_stages,
-                                      plot_traversal_panels, random_orthogonal)
+from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test, finite_difference_jacobian, householder, ks_tests, plot_proof_stages, random_orthogonal)
+from course_lib.lab.viz import plot_traversal_panels
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals, mean_code_function
 from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig, train_or_load
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
 
 P = get_profile(profile)
 DEVICE = get_device(device)

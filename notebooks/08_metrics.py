@@ -31,7 +31,7 @@
 #   02–06 (Locatello et al.'s Figure 2 in miniature).
 #
 # The known-answer experiments take seconds and are meaningful at every profile. The trained models
-# are the ones notebooks 02–06 train, with the same configurations (`course_lib.lecture_models`),
+# are the ones notebooks 02–06 train, with the same configurations (`course_lib.lab.lecture_models`),
 # obtained through `train_or_load`: at `lecture` they are installed from the pretrained zoo (nothing
 # is trained, and 02–06 need not have run), at `smoke` they train in seconds. They are meaningful
 # from `lecture` on.
@@ -58,9 +58,8 @@ from IPython.display import Markdown, display
 from course_lib.data import DSprites, FactorGrid
 from course_lib.data import dsprites_render as render
 from course_lib.device import get_device
-from course_lib.lecture_models import lecture_models, select
-from course_lib.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix,
-                                          plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
+from course_lib.lab.lecture_models import lecture_models, select
+from course_lib.lab.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix, plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
 from course_lib.metrics import (beta_vae_score, dci, discrete_entropy, discrete_mutual_information,
                                 factor_vae_score, histogram_discretize, mig, modularity_explicitness,
                                 sample_factor_codes, sap)
@@ -72,7 +71,7 @@ from course_lib.metrics.sap import sap_score_matrix
 from course_lib.profiles import get_profile
 from course_lib.representation import mean_code_function
 from course_lib.seeding import seed_everything
-from course_lib.training import train_or_load
+from course_lib.kit.runs import train_or_load
 
 P = get_profile(profile)
 DEVICE = get_device(device)

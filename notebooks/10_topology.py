@@ -67,8 +67,9 @@ from course_lib.topology.rlt import (draw_landmarks, geometry_score, mean_rlt, p
 from course_lib.topology.zhou import (RandomConvEmbedding, factor_submanifold_rlts, histogram_wasserstein,
                                       latent_submanifold_codes, plot_coclusters, plot_submanifold_barycenters,
                                       profile_settings, topological_scores)
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import show_images
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)

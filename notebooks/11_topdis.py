@@ -63,8 +63,9 @@ from course_lib.profiles import get_profile
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
 from course_lib.seeding import seed_everything
 from course_lib.topology.rtd import cross_barcode, rtd, rtd_loss
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import plot_traversals, show_images
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import plot_traversals, show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)

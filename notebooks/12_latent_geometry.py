@@ -58,18 +58,16 @@ from scipy.spatial.distance import cdist
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.factor_matching import match_latents_to_factors, normalized_mutual_information
-from course_lib.geometry import (RBFStd, curve_length, geodesic, graph_distances, jacobian, latent_plane,
-                                 magnification_factor, mean_decoder, metric_from_jacobian, mlp_decoder,
-                                 pullback_metric, rank_statistics, separability, stacked_decoder, step_lengths,
-                                 straight_line, traversal_curvature)
-from course_lib.geometry_plots import plot_grouped_bars, plot_metric_plane, plot_singular_spectra, plot_step_lengths
+from course_lib.analysis.factor_matching import match_latents_to_factors, normalized_mutual_information
+from course_lib.analysis.geometry import (RBFStd, curve_length, geodesic, graph_distances, jacobian, latent_plane, magnification_factor, mean_decoder, metric_from_jacobian, mlp_decoder, pullback_metric, rank_statistics, separability, stacked_decoder, step_lengths, straight_line, traversal_curvature)
+from course_lib.lab.geometry_plots import plot_grouped_bars, plot_metric_plane, plot_singular_spectra, plot_step_lengths
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.profiles import get_profile
 from course_lib.representation import decode, encode, kl_per_latent, quantile_ranges
 from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig, train_or_load
-from course_lib.viz import show_images
+from course_lib.training import TrainConfig
+from course_lib.kit.runs import train_or_load
+from course_lib.lab.viz import show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -119,7 +117,7 @@ print(f"codes per model = {NUM_CODES:,}, Jacobians = {NUM_JACOBIANS}, images per
 # E \approx \frac{n-1}{2} \sum_{i=0}^{n-2} \|f(z_{i+1}) - f(z_i)\|^2 .
 # $$
 #
-# `course_lib.geometry.geodesic` fixes $z_0$ and $z_{n-1}$, starts from the straight line and moves the
+# `course_lib.analysis.geometry.geodesic` fixes $z_0$ and $z_{n-1}$, starts from the straight line and moves the
 # interior points by L-BFGS on $E$ (Shao et al. 2018 descend the same discrete energy), until the
 # scale-free gradient $\|\nabla E\|\,\|z_1 - z_0\| / E$ falls below a tolerance. The **magnification
 # factor** $\tfrac12 \log\det G(z) = \log \sqrt{\det J^\top J}$ is the log of the factor by which the

@@ -66,13 +66,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from course_lib.device import get_device
-from course_lib.metric_comparison import plot_rank_correlation
+from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.profiles import get_profile
 from course_lib.seeding import seed_everything
-from course_lib.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer,
-                              plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
-                              plot_variance_explained, rank_correlation, run_study, score_agreement, study_plan,
-                              tc_by_regularisation, variance_chance, variance_explained)
+from course_lib.kit.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer, plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained, rank_correlation, run_study, score_agreement, study_plan, tc_by_regularisation, variance_chance, variance_explained)
 from course_lib.training import default_runs_dir
 
 P = get_profile(profile)
@@ -90,13 +87,13 @@ print(f"output:  {OUT}")
 #
 # A **job** is one model: train one (objective, hyperparameter value, seed) for the given steps,
 # then evaluate its mean representation with the metrics and add the unsupervised scores (rate,
-# distortion, ELBO, the Gaussian TC of the mean and of the sampled code). `course_lib.sweep.run_sweep`
+# distortion, ELBO, the Gaussian TC of the mean and of the sampled code). `course_lib.kit.sweep.run_sweep`
 # sends the jobs to a **Dask** cluster: here a `LocalCluster` with one single-threaded worker
 # process per core (per GPU on CUDA); with `scheduler` set, a running cluster of any size gets the
 # same jobs unchanged. Each job writes its run directory and a `result.json` under the output
 # folder; a rerun **skips finished jobs**, so running this cell again costs seconds.
 #
-# `course_lib.study.study_plan` derives the grid from the profile: the objectives, the
+# `course_lib.kit.study.study_plan` derives the grid from the profile: the objectives, the
 # profile's `num_sweep_values` of each objective's six study values (spread from the smallest to the
 # largest), the seeds, and for the scale study (Section 7) β-VAE at a quarter and half the steps and at
 # twice the width. `run_study` starts one cluster and runs every sweep on it.

@@ -55,16 +55,16 @@ from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.geometry import straight_line
-from course_lib.geometry_plots import plot_singular_spectra
-from course_lib.metric_comparison import SCORES
+from course_lib.analysis.geometry import straight_line
+from course_lib.lab.geometry_plots import plot_singular_spectra
+from course_lib.lab.metric_comparison import SCORES
 from course_lib.metrics import evaluate
 from course_lib.profiles import get_profile
-from course_lib.report import geometry_summary, metrics_with_ranges, resolve_run, run_metadata
+from course_lib.kit.report import geometry_summary, metrics_with_ranges, resolve_run, run_metadata
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
 from course_lib.seeding import seed_everything
 from course_lib.topology.zhou import plot_coclusters, profile_settings, topological_scores
-from course_lib.viz import plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals, show_images
+from course_lib.lab.viz import plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals, show_images
 
 P = get_profile(profile)
 DEVICE = get_device(device)
@@ -123,7 +123,7 @@ plt.show()
 #
 # All six metrics of Locatello et al. (2019) through `course_lib.metrics.evaluate` (each metric from
 # its own random state, seed `seed`), with an indicative range of what the study's dSprites models
-# score (`course_lib.report.LITERATURE_RANGES`; 300,000-step models, so a short run sits below it).
+# score (`course_lib.kit.report.LITERATURE_RANGES`; 300,000-step models, so a short run sits below it).
 
 # %%
 table = metrics_with_ranges(evaluate(data, mean_code_function(model), random_state=seed, num_train=NUM_TRAIN,

@@ -6,7 +6,7 @@ import pytest
 
 import course_lib.metrics
 from course_lib.checks import check_writable_directory
-from course_lib.cli import main
+from course_lib.kit.cli import main
 from course_lib.data import dsprites_render as render
 from course_lib.training import CONFIG
 

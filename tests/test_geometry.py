@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import geometry as g
+from course_lib.analysis import geometry as g
 from course_lib.models import DeconvDecoder, conv_vae
 
 

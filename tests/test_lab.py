@@ -10,9 +10,9 @@ import urllib.request
 
 import pytest
 
-from course_lib.cli import lab_command
-from course_lib.runner import NOTEBOOKS_DIR
-from course_lib.site_check import Chromium, find_chromium
+from course_lib.kit.cli import lab_command
+from course_lib.kit.runner import NOTEBOOKS_DIR
+from course_lib.kit.site_check import Chromium, find_chromium
 
 TOKEN = "course-kit-test"
 LAB_READY_JS = """new Promise((resolve) => {

@@ -1,8 +1,8 @@
-"""The lecture notebooks' trained models (course_lib.lecture_models): what notebook 08 compares."""
+"""The lecture notebooks' trained models (course_lib.lab.lecture_models): what notebook 08 compares."""
 import pytest
 
-from course_lib import zoo
-from course_lib.lecture_models import lecture_models, select, spread
+from course_lib.kit import zoo
+from course_lib.lab.lecture_models import lecture_models, select, spread
 from course_lib.profiles import get_profile
 from course_lib.training import CHECKPOINT, read_config_file
 

@@ -224,7 +224,7 @@ def test_huge_codes_give_the_same_scale_free_scores_and_sap_refuses_them():
 
 
 def test_cli_evaluates_a_trained_run_into_its_directory(tmp_path, capsys):
-    from course_lib.cli import main
+    from course_lib.kit.cli import main
 
     run = tmp_path / "run"
     assert main(["train", "--method", "beta_vae", "--steps", "2", "--out", str(run), "--device", "cpu"]) == 0

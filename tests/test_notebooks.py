@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from course_lib.runner import NOTEBOOKS_DIR, discover_notebooks, ipynb_text, run_notebooks
+from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks, ipynb_text, run_notebooks
 
 NOTEBOOKS = discover_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]

@@ -11,8 +11,7 @@ from course_lib.objectives.annealed_vae import capacity
 from course_lib.objectives.beta_tcvae import kl_decomposition, log_importance_weights
 from course_lib.objectives.dip_vae import dip_penalty
 from course_lib.objectives.factor_vae import density_ratio_tc, fit_density_ratio
-from course_lib.objectives.terms import (bernoulli_reconstruction, covariance, gaussian_log_density,
-                                         kl_to_standard_normal, permute_dims)
+from course_lib.distributions import (bernoulli_reconstruction, covariance, gaussian_log_density, kl_to_standard_normal, permute_dims)
 
 
 @pytest.fixture(autouse=True)

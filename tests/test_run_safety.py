@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib import cli
+from course_lib.kit import cli
 from course_lib.io import directory_lock
-from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, train, train_or_load
-from course_lib.zoo import MANIFEST, add_run
+from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, train
+from course_lib.kit.runs import train_or_load
+from course_lib.kit.zoo import MANIFEST, add_run
 
 TINY = dict(architecture="mlp", num_latent=3, batch_size=8)
 CHECKOUT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def test_overwrite_clears_a_run_folder_and_refuses_one_holding_anything_else(dsp
 
 KILLER = """
 import os, signal, sys
-import course_lib.training as training
+import course_lib.training.loop as training
 when = sys.argv[1]
 if when == "before_checkpoint":  # after the first log write, before the first checkpoint
     training.save_checkpoint = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
@@ -76,7 +77,7 @@ else:  # in the middle of writing the second checkpoint: its temporary file exis
             os.kill(os.getpid(), signal.SIGKILL)
         return original(*args, **kwargs)
     training.torch.save = save
-from course_lib import cli
+from course_lib.kit import cli
 sys.exit(cli.main(sys.argv[2:]))
 """
 
@@ -157,7 +158,7 @@ def test_checkpoints_load_to_the_cpu_whatever_the_device(dsprites, tmp_path, mon
     seen = []
     original_load = torch.load
     monkeypatch.setattr(torch, "load", lambda *a, **k: seen.append(k.get("map_location")) or original_load(*a, **k))
-    monkeypatch.setattr("course_lib.training.get_device", lambda device: torch.device("meta"))
+    monkeypatch.setattr("course_lib.training.loop.get_device", lambda device: torch.device("meta"))
     loaded = load_run(tmp_path, device="cuda")  # the meta device stands in for a GPU: available everywhere
     assert seen == ["cpu"] and next(loaded.model.parameters()).device.type == "meta"
 
@@ -196,7 +197,7 @@ def test_a_damaged_manifest_is_reported_and_models_are_trained_instead(zoo_with_
 
 
 def test_the_shipped_zoo_files_match_their_recorded_sums():
-    from course_lib.zoo import check_entry, read_manifest
+    from course_lib.kit.zoo import check_entry, read_manifest
 
     shipped = read_manifest()
     assert shipped

@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib import runner
-from course_lib.cli import main
-from course_lib.runner import discover_notebooks, run_notebooks
-from course_lib.site_check import check_site, find_chromium
+from course_lib.kit import runner
+from course_lib.kit.cli import main
+from course_lib.kit.runner import discover_notebooks, run_notebooks
+from course_lib.kit.site_check import check_site, find_chromium
 
 HEADER = """\
 # ---

@@ -4,9 +4,9 @@ import json
 import pandas as pd
 import pytest
 
-import course_lib.sweep as sweep_module
-from course_lib.cli import main
-from course_lib.sweep import RESULT, RESULTS_TABLE, Sweep, run_sweep
+import course_lib.kit.sweep as sweep_module
+from course_lib.kit.cli import main
+from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_sweep
 
 
 def tiny(out, **fields):

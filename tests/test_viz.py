@@ -1,4 +1,4 @@
-"""Tests for course_lib.viz on small fake ground-truth datasets (no dSprites needed)."""
+"""Tests for course_lib.lab.viz on small fake ground-truth datasets (no dSprites needed)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib import viz  # noqa: E402
+from course_lib.lab import viz
 from course_lib.data import GroundTruthData  # noqa: E402
 
 
@@ -213,7 +213,7 @@ def test_loss_curves_name_both_axes():
 def test_metric_heatmaps_name_their_axes():
     import pandas as pd
 
-    from course_lib.metric_comparison import plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation
+    from course_lib.lab.metric_comparison import plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation
 
     table = pd.DataFrame(np.random.RandomState(4).uniform(size=(4, 3)), index=list("abcd"),
                          columns=["MIG", "SAP", "DCI D"])

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import cli
+from course_lib.kit import cli
 from course_lib.representation import encode
-from course_lib.training import TrainConfig, train, train_or_load
-from course_lib.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, check_metrics, cli_command, load_model, read_manifest, zoo_dir
+from course_lib.training import TrainConfig, train
+from course_lib.kit.runs import train_or_load
+from course_lib.kit.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, check_metrics, load_model, read_manifest, zoo_dir
+from course_lib.kit.flags import cli_command
 
 SHIPPED = read_manifest()
 

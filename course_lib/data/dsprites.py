@@ -22,7 +22,7 @@ import numpy as np
 from course_lib.checks import check_writable_directory
 from course_lib.data import dsprites_render as render
 from course_lib.data.ground_truth import GroundTruthData
-from course_lib.io import atomic_open, sha256_of_file, write_json_atomic
+from course_lib.io import CHECKOUT, atomic_open, sha256_of_file, write_json_atomic
 from course_lib.seeding import as_random_state
 
 VARIANTS = ("binary", "color", "noisy")
@@ -34,9 +34,8 @@ def default_data_dir() -> Path:
     """$COURSE_DATA_DIR, else the checkout's `data/` folder, else ~/.cache/course_kit."""
     if os.environ.get("COURSE_DATA_DIR"):
         return Path(os.environ["COURSE_DATA_DIR"])
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / "data"
+    if (CHECKOUT / "pyproject.toml").is_file():
+        return CHECKOUT / "data"
     return Path.home() / ".cache" / "course_kit"
 
 

@@ -7,7 +7,7 @@ The colour and noisy variants draw their colours and noise from the same generat
 
 The generator is a training run's one source of randomness: the model's reparameterisation and the
 objectives draw from it too (course_lib.training), and it is checkpointed with the run. Several
-runs trained side by side (course_lib.packed) share one grid on the device (`with_seed`).
+runs trained side by side (course_lib.training.packed) share one grid on the device (`with_seed`).
 """
 from __future__ import annotations
 

@@ -9,14 +9,14 @@ optimisers, and update them in `auxiliary_step(out)`, which the loop calls after
 Before training the loop calls `attach(model, sampler)`: the model being trained and the run's batch
 sampler, whose generator is the run's one source of randomness; an objective that draws random numbers
 (FactorVAE's permutation, TopDis's latent and sign) draws them from `self.generator`, so a run's
-numbers depend on its seed only, whatever else runs in the process (course_lib.packed trains several).
+numbers depend on its seed only, whatever else runs in the process (course_lib.training.packed trains several).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from course_lib.objectives.terms import bernoulli_reconstruction, kl_to_standard_normal
+from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_normal
 
 
 def check_non_negative(name: str, value) -> float:

@@ -15,7 +15,7 @@ from torch import nn
 from tqdm.auto import trange
 
 from course_lib.objectives.base import Objective, check_non_negative
-from course_lib.objectives.terms import permute_dims
+from course_lib.distributions import permute_dims
 
 
 def discriminator(num_latent: int, hidden: int = 1000, depth: int = 6) -> nn.Sequential:

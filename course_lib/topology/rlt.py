@@ -66,7 +66,7 @@ def _check_gamma(gamma, n_points: int) -> float:
     return float(gamma)
 
 
-def _check_n_jobs(n_jobs) -> int:
+def check_n_jobs(n_jobs) -> int:
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
         raise ValueError(f"n_jobs={n_jobs!r} is not allowed; use a positive number of processes or -1 (all cores)")
     return int(n_jobs)
@@ -220,7 +220,7 @@ def _gudhi_witness_tree(dT: np.ndarray, alpha: float):
 ENGINES = {"numpy": _witness_tree, "gudhi": _gudhi_witness_tree}
 
 
-def _check_engine(engine: str) -> str:
+def check_engine(engine: str) -> str:
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r} is not allowed; use one of {tuple(ENGINES)}")
     return engine
@@ -245,7 +245,7 @@ def witness_h1_bars(points, landmark_index, gamma: float, engine: str = "numpy")
     """
     points = check_points(points, min_points=2)
     landmark_index = np.asarray(landmark_index, dtype=np.intp)
-    return _bars_from_table(cdist(points[landmark_index], points), gamma, _check_engine(engine))
+    return _bars_from_table(cdist(points[landmark_index], points), gamma, check_engine(engine))
 
 
 def relative_living_times(bars, alpha_max: float, i_max: int = 100) -> np.ndarray:
@@ -300,7 +300,7 @@ def draw_landmarks(n_points: int, n_landmarks: int, n_draws: int, random_state) 
 def _check_common(points, n_landmarks, gamma, i_max, engine):
     points = check_points(points, min_points=2)
     return (points, check_positive_int("n_landmarks", n_landmarks, 2), _check_gamma(gamma, len(points)),
-            check_positive_int("i_max", i_max, 1), _check_engine(engine))
+            check_positive_int("i_max", i_max, 1), check_engine(engine))
 
 
 def rlt(points, n_landmarks: int = 64, gamma: float | None = None, i_max: int = 100, random_state=0,
@@ -326,7 +326,7 @@ def rlts(points, n_landmarks: int = 64, gamma: float | None = None, i_max: int =
     """
     points, n_landmarks, gamma, i_max, engine = _check_common(points, n_landmarks, gamma, i_max, engine)
     n_draws = check_positive_int("n_draws", n_draws, 1)
-    n_jobs = _check_n_jobs(n_jobs)
+    n_jobs = check_n_jobs(n_jobs)
     landmark_sets = draw_landmarks(len(points), n_landmarks, n_draws, random_state)
     if n_jobs == 1 or n_draws == 1:
         return _rlts_of_draws(points, landmark_sets, gamma, i_max, engine, progress)

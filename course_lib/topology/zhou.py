@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 
 from course_lib.checks import check_positive_int
 from course_lib.seeding import as_random_state
-from course_lib.topology.rlt import _check_engine, _check_n_jobs, rlts
+from course_lib.topology.rlt import check_engine, check_n_jobs, rlts
 
 __all__ = ["CoclusterScore", "RandomConvEmbedding", "SubmanifoldRLTs", "TopologicalScores", "WASSERSTEIN_MODES",
            "barycenter_distances", "cocluster_score", "embed_images", "factor_submanifold_rlts",
@@ -224,7 +224,7 @@ def _settings(n_draws, n_landmarks, gamma, i_max, reg, n_jobs, engine, num_base,
         raise ValueError(f"reg={reg!r} is not allowed; use a positive number (entropic regularisation)")
     return {"n_draws": check_positive_int("n_draws", n_draws, 1), "n_landmarks": check_positive_int("n_landmarks", n_landmarks, 2),
             "gamma": gamma, "i_max": check_positive_int("i_max", i_max, 2), "reg": float(reg),
-            "n_jobs": _check_n_jobs(n_jobs), "engine": _check_engine(engine),
+            "n_jobs": check_n_jobs(n_jobs), "engine": check_engine(engine),
             "num_base": check_positive_int("num_base", num_base, 3), "num_values": check_positive_int("num_values", num_values, 1)}
 
 

@@ -35,7 +35,7 @@ class LectureModel:
     @property
     def label(self) -> str:
         """A short name, e.g. 'beta_vae beta=4' (as `metric_comparison.run_label`)."""
-        from course_lib.metric_comparison import run_label
+        from course_lib.lab.metric_comparison import run_label
 
         return run_label(self.config)
 

@@ -20,14 +20,14 @@ import pandas as pd
 
 from course_lib.checks import check_writable_directory
 from course_lib.device import get_device
-from course_lib.geometry import (geodesic, jacobian, magnification_factor, mean_decoder, metric_from_jacobian,
-                                 rank_statistics)
+from course_lib.analysis.geometry import (geodesic, jacobian, magnification_factor, mean_decoder, metric_from_jacobian, rank_statistics)
 from course_lib.io import write_text_atomic
 from course_lib.profiles import get_profile
 from course_lib.training import read_run_config
-from course_lib.runner import NOTEBOOKS_DIR, execute_notebook
+from course_lib.kit.runner import NOTEBOOKS_DIR, execute_notebook
 from course_lib.seeding import as_random_state
-from course_lib.training import CHECKPOINT, CONFIG, SUMMARY, TrainConfig, load_run, train_or_load
+from course_lib.training import CHECKPOINT, CONFIG, SUMMARY, TrainConfig, load_run
+from course_lib.kit.runs import train_or_load
 
 REPORT_NOTEBOOK = NOTEBOOKS_DIR / "report.py"
 
@@ -93,7 +93,7 @@ def geometry_summary(model, means, num_jacobians: int = 64, num_pairs: int = 4, 
                      max_steps: int = 200, random_state=0) -> GeometrySummary:
     """The pullback metric G = JᵀJ of the model's Bernoulli-mean decoder at `num_jacobians` of the mean
     codes `means` (N, d), and 16-point geodesics between `num_pairs` random pairs of them
-    (`course_lib.geometry`; notebook 12 explains every figure)."""
+    (`course_lib.analysis.geometry`; notebook 12 explains every figure)."""
     means = np.asarray(means)
     if means.ndim != 2 or len(means) < 2:
         raise ValueError(f"means has shape {means.shape}; expected (N, d) codes of at least 2 images")
@@ -176,7 +176,7 @@ def comparison_page(results: pd.DataFrame, report_links: dict, title: str) -> st
 
 def write_sweep_reports(sweep_dir, out_dir="reports", profile=None, device="auto") -> Path:
     """One report per finished run of a sweep (its results.csv) and `out_dir/<sweep>-comparison.html`."""
-    from course_lib.sweep import RESULTS_TABLE
+    from course_lib.kit.sweep import RESULTS_TABLE
 
     sweep_dir, out_dir = Path(sweep_dir), Path(out_dir)
     if not (sweep_dir / RESULTS_TABLE).is_file():

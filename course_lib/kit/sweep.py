@@ -9,7 +9,7 @@ run), evaluates the mean representation with `course_lib.metrics.evaluate`, adds
 atomically. A rerun skips every job whose `result.json` says ok, and redoes one whose `result.json`
 is damaged (its row's `note` says so); a failing job writes its error there and the others go on.
 
-`pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.packed: the same numbers
+`pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.training.packed: the same numbers
 as separate runs, far more model-steps per second on a GPU, where a single small model leaves the
 device idle); each pack is one Dask task, so Dask still spreads the packs over GPUs and workers, and
 every job still gets its own run folder and result.json. A pack that cannot train together (a run
@@ -58,7 +58,7 @@ class Sweep:
     num_test: int = 5_000
     device: str = "auto"
     width: int = 1  # the conv VAE's width multiplier (the scale study); 1 is the study's network
-    pack: int = 1  # jobs trained together as one packed network (course_lib.packed); 1: one by one
+    pack: int = 1  # jobs trained together as one packed network (course_lib.training.packed); 1: one by one
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> Sweep:
@@ -136,9 +136,9 @@ class Sweep:
 
 def unsupervised_scores(model, dataset, num: int, seed: int) -> dict[str, float]:
     """Rate, distortion and ELBO (nats per image) and the Gaussian TC of the mean and sampled codes."""
-    from course_lib.rate_distortion import rate_distortion
+    from course_lib.analysis.rate_distortion import rate_distortion
     from course_lib.representation import encode
-    from course_lib.tc_analysis import mean_and_sampled_tc
+    from course_lib.analysis.tc_analysis import mean_and_sampled_tc
 
     _, observations = dataset.sample(num, np.random.RandomState(seed))
     scores = rate_distortion(model, observations, seed=seed)
@@ -182,7 +182,7 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     `note`: how the job came to run (e.g. its pack failed), kept in the row."""
     import torch
 
-    from course_lib.training import train_or_load
+    from course_lib.kit.runs import train_or_load
 
     if threads:
         torch.set_num_threads(threads)
@@ -212,7 +212,7 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
 def packs(configs: list[TrainConfig], size: int) -> list[list[TrainConfig]]:
     """The jobs in groups of at most `size` that can train as one network (the same SHARED_FIELDS),
     in the sweep's order, so that a pack mostly holds one method."""
-    from course_lib.packed import SHARED_FIELDS
+    from course_lib.training.packed import SHARED_FIELDS
 
     groups: dict[tuple, list] = {}
     for config in configs:
@@ -235,14 +235,14 @@ def _resumable(config: TrainConfig, directory: Path) -> bool:
 
 
 def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = None) -> list[dict]:
-    """Train the pack's unfinished jobs as one network (course_lib.packed), then evaluate each job with
+    """Train the pack's unfinished jobs as one network (course_lib.training.packed), then evaluate each job with
     `run_job` (which finds its run trained); the rows of the results table. Never raises: when the
     pack cannot train, each job trains alone in `run_job` and its row's note says why."""
     import torch
 
-    from course_lib.packed import train_packed
+    from course_lib.training import train_packed
     from course_lib.training import NonFiniteLossError
-    from course_lib.zoo import install
+    from course_lib.kit.zoo import install
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,7 +1,7 @@
 """Figures of notebook 12 (latent geometry): metric heat maps on a latent plane, paths, spectra, bars.
 
 Every function draws on the axes it is given (or returns its Figure) and validates only what it
-needs; the numbers come from `course_lib.geometry`.
+needs; the numbers come from `course_lib.analysis.geometry`.
 """
 from __future__ import annotations
 

@@ -460,7 +460,7 @@ def elbo_terms(model, observations, num_samples: int = 1, seed: int = 0,
     covariance, eps from a torch generator seeded with `seed`. Returns arrays (N,) 'reconstruction',
     'kl', 'elbo' in nats.
     """
-    from course_lib.objectives.terms import bernoulli_reconstruction
+    from course_lib.distributions import bernoulli_reconstruction
     from course_lib.representation import device_of
 
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
@@ -528,32 +528,4 @@ def plot_proof_stages(entangler: EntanglingMap, random_state, num_points: int = 
         low, high = np.quantile(stages["z"], [0.005, 0.995], axis=0)
         pad = 0.05 * (high - low)
         ax.set(xlim=(low[0] - pad[0], high[0] + pad[0]), ylim=(low[1] - pad[1], high[1] + pad[1]))
-    return fig
-
-
-def plot_traversal_panels(panels: dict, title: str = ""):
-    """Traversal grids of several models side by side, one row per KL rank, grey columns between models.
-
-    panels maps a model's name to (traversals (D, S, C, H, W), order, kl) as returned by
-    `course_lib.representation.latent_traversals` and `kl_per_latent`; each row is labelled
-    "z<latent> <KL>" for every model, in the order of the panels.
-    """
-    from course_lib.viz import show_images
-
-    if not panels:
-        raise ValueError("panels={} is not allowed; give at least one model's (traversals, order, kl)")
-    grids = [np.asarray(traversals) for traversals, _, _ in panels.values()]
-    if len({g.shape for g in grids}) != 1:
-        raise ValueError(f"panels have traversals of shapes {[g.shape for g in grids]}; they must all be equal")
-    num_latent, num_steps = grids[0].shape[:2]
-    gap = np.full_like(grids[0][:, :1], 0.5)
-    pieces = [piece for grid in grids for piece in (grid, gap)][:-1]
-    grid = np.concatenate(pieces, axis=1)
-    labels = ["  |  ".join(f"z{order[r]} {kl[order[r]]:.2f}" for _, order, kl in panels.values())
-              for r in range(num_latent)]
-    fig = show_images(grid.reshape(-1, *grid.shape[2:]), ncols=grid.shape[1], row_labels=labels, cell_size=0.7)
-    for column in range(num_steps, grid.shape[1], num_steps + 1):
-        for ax in fig.axes[column::grid.shape[1]]:
-            ax.set_visible(False)
-    fig.suptitle(title + ("\n" if title else "") + "   ·   ".join(panels))
     return fig

@@ -20,7 +20,7 @@ batch sampler's (`GridBatchSampler.generator`, on the training device, seeded wi
 the batch, the reparameterisation's eps (`model(x, generator)`) and the objective's own draws
 (FactorVAE's permutation, TopDis's second batch, latent and sign, via `objective.attach`), in that
 order. A run's numbers thus depend on its seed alone, not on what else the process draws, which is
-what lets `course_lib.packed` train K runs as one network with the same numbers as K separate runs.
+what lets `course_lib.training.packed` train K runs as one network with the same numbers as K separate runs.
 The checkpoint keeps that generator's state ("rng": "sampler") and, as before, the global ones
 ("torch_cpu", "torch_cuda"), restored on loading so that a notebook continues after a loaded run as
 after one it trained. (Runs trained before this design drew eps from the global generator: their
@@ -49,7 +49,7 @@ import course_lib
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import check_batch_fits, get_device
 from course_lib.checks import check_writable_directory
-from course_lib.io import LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
+from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective
 from course_lib.seeding import check_seed, seed_everything
@@ -227,7 +227,7 @@ def _written_by_a_run(path: Path) -> bool:
 def check_overwritable(out_dir) -> Path:
     """`out_dir` as a Path when `overwrite=True` may clear it, else a ValueError that says why not."""
     resolved = Path(out_dir).resolve()
-    protected = {Path("/"), Path.home().resolve(), Path.cwd().resolve(), Path(__file__).resolve().parents[1]}
+    protected = {Path("/"), Path.home().resolve(), Path.cwd().resolve(), CHECKOUT}
     if resolved in protected:
         raise ValueError(f"out_dir={str(out_dir)!r} is {resolved}: overwrite never clears the root, home, current "
                          "or checkout folder; give the run its own folder")
@@ -438,23 +438,4 @@ def default_runs_dir() -> Path:
 
     if os.environ.get("COURSE_RUNS_DIR"):
         return Path(os.environ["COURSE_RUNS_DIR"])
-    checkout = Path(__file__).resolve().parents[1]
-    return checkout / "runs" if (checkout / "pyproject.toml").is_file() else Path.home() / ".cache/course_kit/runs"
-
-
-def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True) -> Run:
-    """The finished run of `config` under `root` (default `default_runs_dir()`), training it if needed.
-
-    A configuration that the pretrained zoo holds (`course_lib.zoo`) is installed from it first.
-    A finished run with the same configuration is loaded; a partial one is resumed; a run folder
-    that is unusable (another configuration, a damaged checkpoint) is replaced.
-    """
-    from course_lib.zoo import install
-
-    directory = Path(root or default_runs_dir()) / config.slug()
-    install(config, directory)  # from data/pretrained when the cache lacks it (it says so)
-    try:
-        return train(config, directory, device=device, resume=True, dataset=dataset, progress=progress)
-    except UnusableRunError as error:
-        print(f"{directory}: {error}; training it again")
-        return train(config, directory, device=device, overwrite=True, dataset=dataset, progress=progress)
+    return CHECKOUT / "runs" if (CHECKOUT / "pyproject.toml").is_file() else Path.home() / ".cache/course_kit/runs"

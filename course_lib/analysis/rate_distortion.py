@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from course_lib.objectives.terms import bernoulli_reconstruction, kl_to_standard_normal
+from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_normal
 from course_lib.representation import device_of
 
 ACTIVITY_THRESHOLD = 0.01  # Burda, Grosse & Salakhutdinov (2016)

@@ -212,3 +212,29 @@ def plot_loss_curves(log, terms=("total", "reconstruction", "kl"), ylabel: str =
         ax.plot(log["step"], log[term])
         ax.set(xlabel="training step", ylabel=ylabel, title=term)
     return fig
+
+
+def plot_traversal_panels(panels: dict, title: str = ""):
+    """Traversal grids of several models side by side, one row per KL rank, grey columns between models.
+
+    panels maps a model's name to (traversals (D, S, C, H, W), order, kl) as returned by
+    `course_lib.representation.latent_traversals` and `kl_per_latent`; each row is labelled
+    "z<latent> <KL>" for every model, in the order of the panels.
+    """
+    if not panels:
+        raise ValueError("panels={} is not allowed; give at least one model's (traversals, order, kl)")
+    grids = [np.asarray(traversals) for traversals, _, _ in panels.values()]
+    if len({g.shape for g in grids}) != 1:
+        raise ValueError(f"panels have traversals of shapes {[g.shape for g in grids]}; they must all be equal")
+    num_latent, num_steps = grids[0].shape[:2]
+    gap = np.full_like(grids[0][:, :1], 0.5)
+    pieces = [piece for grid in grids for piece in (grid, gap)][:-1]
+    grid = np.concatenate(pieces, axis=1)
+    labels = ["  |  ".join(f"z{order[r]} {kl[order[r]]:.2f}" for _, order, kl in panels.values())
+              for r in range(num_latent)]
+    fig = show_images(grid.reshape(-1, *grid.shape[2:]), ncols=grid.shape[1], row_labels=labels, cell_size=0.7)
+    for column in range(num_steps, grid.shape[1], num_steps + 1):
+        for ax in fig.axes[column::grid.shape[1]]:
+            ax.set_visible(False)
+    fig.suptitle(title + ("\n" if title else "") + "   ·   ".join(panels))
+    return fig

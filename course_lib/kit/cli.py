@@ -18,7 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course_lib.runner import NOTEBOOKS_DIR
+from course_lib.kit.flags import HYPERPARAMETER_FLAGS
+from course_lib.kit.runner import NOTEBOOKS_DIR
 
 
 def _data(args) -> int:
@@ -26,23 +27,6 @@ def _data(args) -> int:
 
     print(ensure_grid_cache(args.data_dir))
     return 0
-
-
-def number(text: str) -> int | float:
-    """'16' -> 16, '16.0' -> 16.0, '1e-3' -> 0.001: a value written as an integer stays one, so the CLI names a
-    run as the notebooks do (run slugs spell values as given: beta16, gamma1000.0)."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-HYPERPARAMETER_FLAGS = {  # flag -> (objective argument, type)
-    "--beta": ("beta", number), "--c-max": ("c_max", number), "--gamma": ("gamma", number),
-    "--annealing-steps": ("annealing_steps", int), "--lambda-od": ("lambda_od", number),
-    "--lambda-d": ("lambda_d", number), "--estimator": ("estimator", str), "--dataset-size": ("dataset_size", int),
-    "--base": ("base", str), "--delay": ("delay", int), "--factor-gamma": ("factor_gamma", number),  # topdis
-}
 
 
 def _train(args) -> int:
@@ -97,7 +81,7 @@ def _number(text: str) -> int | float:
 
 
 def _sweep(args) -> int:
-    from course_lib.sweep import Sweep, run_sweep
+    from course_lib.kit.sweep import Sweep, run_sweep
 
     fields = {"methods": args.methods, "values": args.values, "seeds": args.seeds, "steps": args.steps,
               "out": args.out, "metrics": args.metrics, "num_train": args.num_train, "num_test": args.num_test,
@@ -113,7 +97,7 @@ def _sweep(args) -> int:
 
 
 def _notebooks(args) -> int:
-    from course_lib.runner import run_notebooks
+    from course_lib.kit.runner import run_notebooks
 
     results = run_notebooks(out_dir=args.out, profile=args.profile, device=args.device, seed=args.seed,
                             notebooks_dir=args.notebooks_dir, names=args.only)
@@ -124,7 +108,7 @@ def _notebooks(args) -> int:
 
 
 def _report(args) -> int:
-    from course_lib.report import write_report, write_sweep_reports
+    from course_lib.kit.report import write_report, write_sweep_reports
 
     common = {"out_dir": args.out, "profile": args.profile, "device": args.device}
     if args.sweep:
@@ -139,7 +123,7 @@ def _report(args) -> int:
 
 
 def _exercises(args) -> int:
-    from course_lib.student import build_student
+    from course_lib.kit.student import build_student
 
     written = build_student(args.out)
     print(f"{len(written)} student notebooks in {args.out}")
@@ -147,7 +131,7 @@ def _exercises(args) -> int:
 
 
 def _zoo(args) -> int:
-    from course_lib.zoo import add_run, read_manifest
+    from course_lib.kit.zoo import add_run, read_manifest
 
     for run_dir in args.add or []:
         entry = add_run(run_dir)
@@ -159,7 +143,7 @@ def _zoo(args) -> int:
 
 
 def _sync(args) -> int:
-    from course_lib.runner import discover_notebooks, ipynb_text, sync_notebooks
+    from course_lib.kit.runner import discover_notebooks, ipynb_text, sync_notebooks
 
     if args.check:
         stale = [p for p in discover_notebooks() if not p.with_suffix(".ipynb").is_file()

@@ -1,4 +1,4 @@
-"""Analyses of a sweep's results table (`course_lib.sweep`), after Locatello et al. 2019's key results.
+"""Analyses of a sweep's results table (`course_lib.kit.sweep`), after Locatello et al. 2019's key results.
 
 The table has a row per trained model: method, hyperparameter value, seed, every metric
 ("<metric>.<score>" columns) and the unsupervised scores (elbo, tc_mean, tc_sampled, ...).
@@ -31,7 +31,7 @@ import pandas as pd
 from course_lib.metrics import ALL_METRICS
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.seeding import as_random_state, check_seed
-from course_lib.sweep import Sweep
+from course_lib.kit.sweep import Sweep
 
 DISENTANGLEMENT_COLUMNS = {"beta_vae.eval_accuracy": "BetaVAE", "factor_vae.eval_accuracy": "FactorVAE",
                            "mig.score": "MIG", "sap.score": "SAP", "dci.disentanglement": "DCI",
@@ -245,7 +245,7 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
 
     from distributed import LocalCluster
 
-    from course_lib.sweep import default_workers, run_sweep
+    from course_lib.kit.sweep import default_workers, run_sweep
 
     sweeps = (plan.sweep, *plan.scale_sweeps)
     for sweep in sweeps:

@@ -17,7 +17,7 @@ import jupytext
 import nbformat
 
 from course_lib.io import write_text_atomic
-from course_lib.runner import NOTEBOOKS_DIR, discover_notebooks
+from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks
 
 SOLUTION_TAG, EXERCISE_TAG = "solution", "exercise"
 EXERCISE_PROMPT = ("# Your turn: solve the exercise above here (add Markdown cells for answers in words).\n"

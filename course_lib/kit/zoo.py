@@ -34,8 +34,9 @@ from pathlib import Path
 
 import torch
 
-from course_lib.io import (atomic_open, check_sha256, directory_lock, sha256_of_file, write_json_atomic,
+from course_lib.io import (CHECKOUT, atomic_open, check_sha256, directory_lock, sha256_of_file, write_json_atomic,
                            write_text_atomic)
+from course_lib.kit.flags import cli_command
 
 MANIFEST, MANIFEST_SUM = "manifest.json", "manifest.json.sha256"
 WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE = "model.pt", "rng.pt", "config.json", "log.csv.gz"
@@ -47,7 +48,7 @@ def zoo_dir() -> Path:
     """$COURSE_PRETRAINED_DIR, else the checkout's data/pretrained."""
     if os.environ.get("COURSE_PRETRAINED_DIR"):
         return Path(os.environ["COURSE_PRETRAINED_DIR"])
-    return Path(__file__).resolve().parents[1] / "data" / "pretrained"
+    return CHECKOUT / "data" / "pretrained"
 
 
 ENTRY_FILES = (WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE)
@@ -90,23 +91,9 @@ def check_entry(entry: dict, root=None) -> Path:
     return folder
 
 
-def cli_command(config) -> str:
-    """The `python -m course_lib train ...` command line that trains `config` (a TrainConfig)."""
-    from course_lib.cli import HYPERPARAMETER_FLAGS
-
-    flags = {name: flag for flag, (name, _) in HYPERPARAMETER_FLAGS.items()}
-    parts = ["python -m course_lib train", f"--method {config.method}"]
-    parts += [f"{flags[name]} {value}" for name, value in sorted(config.hyperparameters.items())]
-    parts += [f"--steps {config.steps}", f"--seed {config.seed}", f"--batch-size {config.batch_size}",
-              f"--lr {config.lr:g}", f"--num-latent {config.num_latent}", f"--architecture {config.architecture}",
-              f"--width {config.width}", f"--variant {config.variant}", f"--checkpoint-every {config.checkpoint_every}",
-              f"--out runs/{config.slug()}"]
-    return " ".join(parts)
-
-
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parents[1],
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT,
                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -23,11 +23,11 @@ import jupytext
 import nbformat
 from tqdm.auto import tqdm
 
-from course_lib.io import write_json_atomic, write_text_atomic
+from course_lib.io import CHECKOUT, write_json_atomic, write_text_atomic
 from course_lib.profiles import get_profile
 from course_lib.seeding import check_seed
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS_DIR = CHECKOUT / "notebooks"
 KERNEL_NAME = "python3"  # ipykernel's own spec: the interpreter that runs the runner
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
