@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from course_lib.data import DSprites, ensure_grid_cache
+from course_lib.data import DSprites
 from course_lib.data import dsprites_render as render
+from course_lib.data import ensure_grid_cache
 
 
 def peak_rss_gib() -> float:

@@ -14,10 +14,8 @@ import argparse
 import importlib.util
 import time
 
-import numpy as np
-
-from course_lib.data.manifolds import sphere_product
 from course_lib.analysis.geomancer import geomancer, subspace_angle_error
+from course_lib.data.manifolds import sphere_product
 
 
 def load_reference(path):

@@ -20,8 +20,8 @@ import time
 import numpy as np
 import torch
 
-from course_lib.device import get_device
 from course_lib.analysis.geometry import geodesic, jacobian, mean_decoder
+from course_lib.device import get_device
 from course_lib.models import conv_vae
 
 

@@ -32,8 +32,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from course_lib.data import DSprites
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import get_device
-from course_lib.training import train_packed
-from course_lib.training import SUMMARY, TrainConfig, train
+from course_lib.training import SUMMARY, TrainConfig, train, train_packed
 
 STUDY_STEPS = 300_000
 STUDY_MODELS = 6 * 6 * 50  # methods x hyperparameter values x seeds (Locatello et al. 2019)

@@ -63,7 +63,8 @@ from course_lib.representation import decode, encode, kl_per_latent, latent_trav
 from course_lib.seeding import seed_everything
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.viz import (plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals, show_images, traversal_gif)
+from course_lib.lab.viz import (plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals,
+                                show_images, traversal_gif)
 
 P = get_profile(profile)
 DEVICE = get_device(device)

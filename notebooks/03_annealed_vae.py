@@ -52,7 +52,8 @@ import pandas as pd
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors, normalized_mutual_information, plot_encoding_order)
+from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors,
+                                                 normalized_mutual_information, plot_encoding_order)
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives.annealed_vae import capacity
 from course_lib.profiles import get_profile

@@ -58,7 +58,8 @@ from course_lib.distributions import gaussian_log_density
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.analysis.tc_analysis import (TERMS, correlated_gaussian_posteriors, estimator_study, exact_kl_decomposition, plot_estimator_study, sample_codes)
+from course_lib.analysis.tc_analysis import (TERMS, correlated_gaussian_posteriors, estimator_study,
+                                             exact_kl_decomposition, plot_estimator_study, sample_codes)
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
 from course_lib.lab.viz import plot_traversals

@@ -56,7 +56,8 @@ from course_lib.objectives.dip_vae import dip_penalty
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
-from course_lib.analysis.tc_analysis import (aggregate_posterior_covariance, correlated_gaussian_posteriors, mean_and_sampled_tc, plot_covariance_heatmaps, sample_codes)
+from course_lib.analysis.tc_analysis import (aggregate_posterior_covariance, correlated_gaussian_posteriors,
+                                             mean_and_sampled_tc, plot_covariance_heatmaps, sample_codes)
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
 from course_lib.lab.viz import plot_traversals

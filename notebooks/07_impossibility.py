@@ -55,7 +55,9 @@ import torch
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
-from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test, finite_difference_jacobian, householder, ks_tests, plot_proof_stages, random_orthogonal)
+from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test,
+                                               finite_difference_jacobian, householder, ks_tests, plot_proof_stages,
+                                               random_orthogonal)
 from course_lib.lab.viz import plot_traversal_panels
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals, mean_code_function

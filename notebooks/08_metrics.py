@@ -59,7 +59,8 @@ from course_lib.data import DSprites, FactorGrid
 from course_lib.data import dsprites_render as render
 from course_lib.device import get_device
 from course_lib.lab.lecture_models import lecture_models, select
-from course_lib.lab.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix, plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
+from course_lib.lab.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix,
+                                              plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
 from course_lib.metrics import (beta_vae_score, dci, discrete_entropy, discrete_mutual_information,
                                 factor_vae_score, histogram_discretize, mig, modularity_explicitness,
                                 sample_factor_codes, sap)

@@ -51,8 +51,14 @@ import numpy as np
 
 from course_lib.data.manifolds import flat_torus, sample_product, sphere_product
 from course_lib.device import get_device
-from course_lib.analysis.geomancer import (bottom_eigenpairs, cluster_directions, connection_laplacian, count_small_eigenvalues, ffdiag, geomancer, knn_graph, largest_principal_angle, local_tangents, subspace_angle_error, to_matrices)
-from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy, plot_graph_on_factor, plot_spectrum, plot_sphere_transport, plot_subspaces_on_sphere, plot_torus_transport, product_loop, pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae, transport)
+from course_lib.analysis.geomancer import (bottom_eigenpairs, cluster_directions, connection_laplacian,
+                                           count_small_eigenvalues, ffdiag, geomancer, knn_graph,
+                                           largest_principal_angle, local_tangents, subspace_angle_error, to_matrices)
+from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy,
+                                          plot_graph_on_factor, plot_spectrum, plot_sphere_transport,
+                                          plot_subspaces_on_sphere, plot_torus_transport, product_loop,
+                                          pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae,
+                                          transport)
 from course_lib.profiles import get_profile
 from course_lib.seeding import seed_everything
 

@@ -59,7 +59,10 @@ from scipy.spatial.distance import cdist
 from course_lib.data import DSprites
 from course_lib.device import get_device
 from course_lib.analysis.factor_matching import match_latents_to_factors, normalized_mutual_information
-from course_lib.analysis.geometry import (RBFStd, curve_length, geodesic, graph_distances, jacobian, latent_plane, magnification_factor, mean_decoder, metric_from_jacobian, mlp_decoder, pullback_metric, rank_statistics, separability, stacked_decoder, step_lengths, straight_line, traversal_curvature)
+from course_lib.analysis.geometry import (RBFStd, curve_length, geodesic, graph_distances, jacobian, latent_plane,
+                                          magnification_factor, mean_decoder, metric_from_jacobian, mlp_decoder,
+                                          pullback_metric, rank_statistics, separability, stacked_decoder,
+                                          step_lengths, straight_line, traversal_curvature)
 from course_lib.lab.geometry_plots import plot_grouped_bars, plot_metric_plane, plot_singular_spectra, plot_step_lengths
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.profiles import get_profile

@@ -69,7 +69,10 @@ from course_lib.device import get_device
 from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.profiles import get_profile
 from course_lib.seeding import seed_everything
-from course_lib.kit.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer, plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained, rank_correlation, run_study, score_agreement, study_plan, tc_by_regularisation, variance_chance, variance_explained)
+from course_lib.kit.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer, plot_by_method,
+                                  plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained,
+                                  rank_correlation, run_study, score_agreement, study_plan, tc_by_regularisation,
+                                  variance_chance, variance_explained)
 from course_lib.training import default_runs_dir
 
 P = get_profile(profile)

@@ -6,8 +6,8 @@ import pytest
 
 import course_lib.metrics
 from course_lib.checks import check_writable_directory
-from course_lib.kit.cli import main
 from course_lib.data import dsprites_render as render
+from course_lib.kit.cli import main
 from course_lib.training import CONFIG
 
 UNWRITABLE = "/proc/course-kit"  # /proc takes no new files, not even from root (who ignores chmod)

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.data import DSprites, GroundTruthData, load_official_npz
+from course_lib.data import DSprites, GroundTruthData
 from course_lib.data import dsprites as cache
 from course_lib.data import dsprites_render as render
+from course_lib.data import load_official_npz
 
 
 def test_grid_has_dsprites_factors(dsprites):

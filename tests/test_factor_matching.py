@@ -3,7 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors, normalized_mutual_information, plot_encoding_order, smoothed_kl_per_latent)
+from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors,
+                                                 normalized_mutual_information, plot_encoding_order,
+                                                 smoothed_kl_per_latent)
 
 matplotlib.use("Agg")
 

@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from course_lib.analysis.geomancer import (GeomancerResult, cluster_directions, conjugation_blocks,
+                                           connection_laplacian, connections, count_small_eigenvalues, ffdiag,
+                                           geomancer, graph_edges, knn_graph, largest_principal_angle, local_tangents,
+                                           off_diagonal_norm, subspace_angle_error, sym_traceless_basis,
+                                           to_coefficients, to_matrices)
 from course_lib.data.manifolds import flat_torus, haar_orthogonal, sample_product, sphere_product
-from course_lib.analysis.geomancer import (GeomancerResult, cluster_directions, conjugation_blocks, connection_laplacian, connections, count_small_eigenvalues, ffdiag, geomancer, graph_edges, knn_graph, largest_principal_angle, local_tangents, off_diagonal_norm, subspace_angle_error, sym_traceless_basis, to_coefficients, to_matrices)
 
 
 def random_sym_traceless(rs, n, d):

@@ -7,9 +7,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.data.manifolds import sphere_product  # noqa: E402
 from course_lib.analysis.geomancer import geomancer, subspace_angle_error
-from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy, plot_graph_on_factor, plot_spectrum, plot_sphere_transport, plot_subspaces_on_sphere, plot_torus_transport, product_loop, pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae, transport)
+from course_lib.data.manifolds import sphere_product  # noqa: E402
+from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy,
+                                          plot_graph_on_factor, plot_spectrum, plot_sphere_transport,
+                                          plot_subspaces_on_sphere, plot_torus_transport, product_loop,
+                                          pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae,
+                                          transport)
 
 
 @pytest.mark.parametrize("colatitude", [0.3, 1.0, np.pi / 2, 2.4])

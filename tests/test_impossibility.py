@@ -4,10 +4,12 @@ import pytest
 import scipy.stats as st
 import torch
 
-from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, check_orthogonal, energy_distance_test, elbo_terms, finite_difference_jacobian, householder, kl_full_covariance, ks_tests, plot_proof_stages, random_orthogonal)
+from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, check_orthogonal, elbo_terms,
+                                               energy_distance_test, finite_difference_jacobian, householder,
+                                               kl_full_covariance, ks_tests, plot_proof_stages, random_orthogonal)
+from course_lib.distributions import kl_to_standard_normal
 from course_lib.lab.viz import plot_traversal_panels
 from course_lib.models import mlp_vae
-from course_lib.distributions import kl_to_standard_normal
 from course_lib.representation import encode
 
 NUM = 100_000  # samples of the two-sample tests

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from course_lib.data.manifolds import (flat_torus, haar_orthogonal, parse_factor, rotation_product, sample_product,
-                                       sample_sphere, sample_special_orthogonal, skew_basis, sphere_product)
+                                       sample_special_orthogonal, sample_sphere, skew_basis, sphere_product)
 
 
 def gram(t):

@@ -5,13 +5,14 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib.distributions import (bernoulli_reconstruction, covariance, gaussian_log_density, kl_to_standard_normal,
+                                      permute_dims)
 from course_lib.models import GaussianVAE, conv_vae
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS, make_objective
 from course_lib.objectives.annealed_vae import capacity
 from course_lib.objectives.beta_tcvae import kl_decomposition, log_importance_weights
 from course_lib.objectives.dip_vae import dip_penalty
 from course_lib.objectives.factor_vae import density_ratio_tc, fit_density_ratio
-from course_lib.distributions import (bernoulli_reconstruction, covariance, gaussian_log_density, kl_to_standard_normal, permute_dims)
 
 
 @pytest.fixture(autouse=True)

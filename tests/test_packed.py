@@ -8,10 +8,9 @@ import torch
 import course_lib.training.packed as packed_module
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.objectives.beta_vae import BetaVAE
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_run, train,
+                                 train_packed)
 from course_lib.training.packed import PackedVAE, pack_state_dicts, unpack_state_dict
-from course_lib.training import train_packed
-from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_run,
-                                 train)
 
 SMALL = dict(steps=6, batch_size=8, checkpoint_every=2, num_latent=4)
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib.analysis.rate_distortion import (active_latents, constant_decoder_distortion, latent_activity,
+                                                 plot_rate_distortion, rate_distortion, rate_distortion_table)
 from course_lib.models import GaussianVAE
-from course_lib.analysis.rate_distortion import (active_latents, constant_decoder_distortion, latent_activity, plot_rate_distortion, rate_distortion, rate_distortion_table)
 
 matplotlib.use("Agg")
 

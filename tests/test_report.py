@@ -11,10 +11,10 @@ import torch
 
 import course_lib.kit.report as report_module
 from course_lib.kit.cli import main
-from course_lib.kit.report import (comparison_page, geometry_summary, metrics_with_ranges, resolve_run, run_metadata, write_sweep_reports)
-from course_lib.training import read_run_config
+from course_lib.kit.report import (comparison_page, geometry_summary, metrics_with_ranges, resolve_run, run_metadata,
+                                   write_sweep_reports)
 from course_lib.kit.sweep import RESULTS_TABLE
-from course_lib.training import CHECKPOINT, CONFIG, TrainConfig
+from course_lib.training import CHECKPOINT, CONFIG, TrainConfig, read_run_config
 
 
 def test_metrics_are_placed_against_the_literature_ranges():

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from course_lib.lab.viz import plot_kl_per_latent, plot_loss_curves, plot_traversals, traversal_gif
 from course_lib.models import GaussianVAE, conv_vae
 from course_lib.representation import (decode, encode, kl_per_latent, latent_traversals, mean_code_function,
                                        quantile_ranges, traversal_codes)
-from course_lib.lab.viz import plot_kl_per_latent, plot_loss_curves, plot_traversals, traversal_gif
 
 matplotlib.use("Agg")
 

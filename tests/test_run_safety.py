@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib.kit import cli
 from course_lib.io import directory_lock
-from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, train
+from course_lib.kit import cli
 from course_lib.kit.runs import train_or_load
 from course_lib.kit.zoo import MANIFEST, add_run
+from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, train
 
 TINY = dict(architecture="mlp", num_latent=3, batch_size=8)
 CHECKOUT = Path(__file__).resolve().parents[1]

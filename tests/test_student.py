@@ -6,7 +6,8 @@ import papermill
 import pytest
 
 from course_lib.kit.runner import KERNEL_NAME, discover_notebooks
-from course_lib.kit.student import (EXERCISE_PROMPT, EXERCISE_STATEMENT, EXERCISE_TAG, build_student, exercises, is_solution, student_notebook)
+from course_lib.kit.student import (EXERCISE_PROMPT, EXERCISE_STATEMENT, EXERCISE_TAG, build_student, exercises,
+                                    is_solution, student_notebook)
 
 NOTEBOOKS = discover_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib.kit.study import (hyperparameter_transfer, rank_correlation, score_agreement, tc_by_regularisation, variance_explained)
+from course_lib.kit.study import (hyperparameter_transfer, rank_correlation, score_agreement, tc_by_regularisation,
+                                  variance_explained)
 
 METHODS = {"beta_vae": 0.2, "factor_vae": 0.5, "dip_vae_i": 0.8}
 
@@ -62,10 +63,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from course_lib.data import FactorGrid  # noqa: E402
+from course_lib.kit.study import (DESIGNS, StudyPlan, add_udr, column_label, downstream_columns, plot_by_method,
+                                  plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained,
+                                  run_study, scale_results, spread_values, study_plan, udr_by_group, variance_chance)
+from course_lib.kit.sweep import Sweep
 from course_lib.metrics.udr import udr  # noqa: E402
 from course_lib.profiles import PROFILES  # noqa: E402
-from course_lib.kit.study import (DESIGNS, StudyPlan, add_udr, column_label, downstream_columns, plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained, run_study, scale_results, spread_values, study_plan, udr_by_group, variance_chance)
-from course_lib.kit.sweep import Sweep
 
 GRID_METRICS = {"beta_vae", "factor_vae"}  # the two scores that encode all 737,280 images per model
 

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from course_lib.analysis.tc_analysis import (TERMS, aggregate_posterior_covariance, correlated_gaussian_posteriors,
+                                             estimator_study, exact_kl_decomposition, mean_and_sampled_tc,
+                                             plot_covariance_heatmaps, plot_estimator_study, sample_codes)
 from course_lib.distributions import kl_to_standard_normal
-from course_lib.analysis.tc_analysis import (TERMS, aggregate_posterior_covariance, correlated_gaussian_posteriors, estimator_study, exact_kl_decomposition, mean_and_sampled_tc, plot_covariance_heatmaps, plot_estimator_study, sample_codes)
 
 matplotlib.use("Agg")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.topology.rtd import (critical_entries, cross_barcode, cross_matrix, normalised_distances, rtd,
-                                     rtd_loss, torch_cross_barcode)
+from course_lib.topology.rtd import (critical_entries, cross_barcode, cross_matrix, normalised_distances, rtd, rtd_loss,
+                                     torch_cross_barcode)
 
 
 # ------------------------------------------------------------------------------ brute force

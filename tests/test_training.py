@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from course_lib.data.torch_sampler import GridBatchSampler, unpack_bits
+from course_lib.kit.runs import train_or_load
 from course_lib.objectives import OBJECTIVES
 from course_lib.objectives.beta_vae import BetaVAE
-from course_lib.training import (CHECKPOINT, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_checkpoint, load_run, train)
-from course_lib.kit.runs import train_or_load
+from course_lib.training import (CHECKPOINT, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_checkpoint, load_run,
+                                 train)
 
 SMOKE = dict(steps=40, batch_size=16, checkpoint_every=10)
 

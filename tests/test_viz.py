@@ -7,8 +7,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from course_lib.lab import viz
 from course_lib.data import GroundTruthData  # noqa: E402
+from course_lib.lab import viz
 
 
 class Toy(GroundTruthData):

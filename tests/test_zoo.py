@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from course_lib.kit import cli
-from course_lib.representation import encode
-from course_lib.training import TrainConfig, train
+from course_lib.kit.flags import cli_command
 from course_lib.kit.runs import train_or_load
 from course_lib.kit.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, check_metrics, load_model, read_manifest, zoo_dir
-from course_lib.kit.flags import cli_command
+from course_lib.representation import encode
+from course_lib.training import TrainConfig, train
 
 SHIPPED = read_manifest()
 

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from course_lib.distributions import gaussian_log_density
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives.beta_tcvae import ESTIMATORS, kl_decomposition
-from course_lib.distributions import gaussian_log_density
 from course_lib.seeding import as_random_state
 
 TERMS = ("mutual_information", "total_correlation", "dimensionwise_kl")

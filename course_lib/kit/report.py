@@ -18,16 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from course_lib.analysis.geometry import (geodesic, jacobian, magnification_factor, mean_decoder, metric_from_jacobian,
+                                          rank_statistics)
 from course_lib.checks import check_writable_directory
 from course_lib.device import get_device
-from course_lib.analysis.geometry import (geodesic, jacobian, magnification_factor, mean_decoder, metric_from_jacobian, rank_statistics)
 from course_lib.io import write_text_atomic
-from course_lib.profiles import get_profile
-from course_lib.training import read_run_config
 from course_lib.kit.runner import NOTEBOOKS_DIR, execute_notebook
-from course_lib.seeding import as_random_state
-from course_lib.training import CHECKPOINT, CONFIG, SUMMARY, TrainConfig, load_run
 from course_lib.kit.runs import train_or_load
+from course_lib.profiles import get_profile
+from course_lib.seeding import as_random_state
+from course_lib.training import CHECKPOINT, CONFIG, SUMMARY, TrainConfig, load_run, read_run_config
 
 REPORT_NOTEBOOK = NOTEBOOKS_DIR / "report.py"
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from course_lib.kit.sweep import Sweep
 from course_lib.metrics import ALL_METRICS
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.seeding import as_random_state, check_seed
-from course_lib.kit.sweep import Sweep
 
 DISENTANGLEMENT_COLUMNS = {"beta_vae.eval_accuracy": "BetaVAE", "factor_vae.eval_accuracy": "FactorVAE",
                            "mig.score": "MIG", "sap.score": "SAP", "dci.disentanglement": "DCI",

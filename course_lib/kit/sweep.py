@@ -137,8 +137,8 @@ class Sweep:
 def unsupervised_scores(model, dataset, num: int, seed: int) -> dict[str, float]:
     """Rate, distortion and ELBO (nats per image) and the Gaussian TC of the mean and sampled codes."""
     from course_lib.analysis.rate_distortion import rate_distortion
-    from course_lib.representation import encode
     from course_lib.analysis.tc_analysis import mean_and_sampled_tc
+    from course_lib.representation import encode
 
     _, observations = dataset.sample(num, np.random.RandomState(seed))
     scores = rate_distortion(model, observations, seed=seed)
@@ -240,9 +240,8 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
     pack cannot train, each job trains alone in `run_job` and its row's note says why."""
     import torch
 
-    from course_lib.training import train_packed
-    from course_lib.training import NonFiniteLossError
     from course_lib.kit.zoo import install
+    from course_lib.training import NonFiniteLossError, train_packed
 
     if threads:
         torch.set_num_threads(threads)

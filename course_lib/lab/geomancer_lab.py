@@ -17,8 +17,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_lib.data.manifolds import haar_orthogonal
 from course_lib.analysis.geomancer import check_data, largest_principal_angle, polar_factor
+from course_lib.data.manifolds import haar_orthogonal
 from course_lib.seeding import as_random_state
 
 
@@ -212,8 +212,8 @@ def train_vector_vae(observations, num_latent: int, steps: int, batch_size: int 
     from tqdm.auto import tqdm
 
     from course_lib.device import get_device
-    from course_lib.models import mlp_vae
     from course_lib.distributions import kl_to_standard_normal
+    from course_lib.models import mlp_vae
     from course_lib.seeding import check_seed
 
     data = check_data(observations, "observations")

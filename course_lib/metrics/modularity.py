@@ -22,8 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import label_binarize
 
-from course_lib.metrics.utils import (check_train_test, discrete_mutual_information, histogram_discretize,
-                                      standardise)
+from course_lib.metrics.utils import check_train_test, discrete_mutual_information, histogram_discretize, standardise
 
 
 def modularity(mutual_information) -> float:

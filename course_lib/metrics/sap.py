@@ -20,7 +20,6 @@ from sklearn.svm import LinearSVC
 
 from course_lib.metrics.utils import check_train_test, mean_top_two_gap
 
-
 MAX_CODE_MAGNITUDE = 1e6
 
 

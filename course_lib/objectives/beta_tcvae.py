@@ -23,8 +23,8 @@ import math
 
 import torch
 
-from course_lib.objectives.base import Objective, check_non_negative
 from course_lib.distributions import gaussian_log_density
+from course_lib.objectives.base import Objective, check_non_negative
 
 ESTIMATORS = ("mws", "mss")
 

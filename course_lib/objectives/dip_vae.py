@@ -8,8 +8,8 @@ The study's defaults: lambda_d = 10 lambda_od for I and lambda_d = lambda_od for
 """
 import torch
 
-from course_lib.objectives.base import Objective, check_non_negative
 from course_lib.distributions import covariance
+from course_lib.objectives.base import Objective, check_non_negative
 
 DIP_TYPES = ("i", "ii")
 

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
-from course_lib.objectives.base import Objective, check_non_negative
 from course_lib.distributions import permute_dims
+from course_lib.objectives.base import Objective, check_non_negative
 
 
 def discriminator(num_latent: int, hidden: int = 1000, depth: int = 6) -> nn.Sequential:

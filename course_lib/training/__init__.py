@@ -3,10 +3,10 @@ folder's lock) and packed multi-model training (`packed`: K models of one archit
 The names below are what the layers above use; `course_lib.kit.runs.train_or_load` adds the runs
 cache and the pretrained zoo.
 """
-from course_lib.training.loop import (
-    CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, UnusableRunError, TrainConfig, Run, train, load_run,
-    load_checkpoint, read_config_file, read_run_config, default_runs_dir, check_overwritable,
-    clear_run_directory, checkpoint_identity)
+from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, Run, TrainConfig,
+                                      UnusableRunError, check_overwritable, checkpoint_identity, clear_run_directory,
+                                      default_runs_dir, load_checkpoint, load_run, read_config_file, read_run_config,
+                                      train)
 from course_lib.training.packed import train_packed
 
 __all__ = [

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
 import platform
 import time
@@ -46,9 +45,9 @@ import torch
 from tqdm.auto import tqdm
 
 import course_lib
+from course_lib.checks import check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import check_batch_fits, get_device
-from course_lib.checks import check_writable_directory
 from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective

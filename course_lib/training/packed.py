@@ -44,7 +44,10 @@ from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import get_device
 from course_lib.io import directory_lock
 from course_lib.seeding import seed_everything
-from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_overwritable, flatten_terms, flush_log, global_rng_states, load_checkpoint, prepare_run_directory, run_optimizers, save_checkpoint, truncate_log, write_run_config, write_summary)
+from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_overwritable,
+                                      flatten_terms, flush_log, global_rng_states, load_checkpoint,
+                                      prepare_run_directory, run_optimizers, save_checkpoint, truncate_log,
+                                      write_run_config, write_summary)
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
 SHARED_FIELDS = ("architecture", "width", "num_latent", "variant", "batch_size", "steps", "checkpoint_every")
