@@ -90,31 +90,26 @@ def test_models_of_different_architectures_do_not_pack():
 
 
 # ------------------------------------------------------------------------------ packed training
-@pytest.mark.parametrize("architecture", ["mlp", "conv"])
-def test_packed_runs_equal_separately_trained_runs(architecture, dsprites, tmp_path):
-    configs = trio(architecture)
+ON_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.parametrize("architecture, third, device", [
+    ("mlp", "vae", "cpu"), ("conv", "vae", "cpu"),
+    pytest.param("conv", "factor_vae", "cuda", marks=ON_CUDA),  # CUDA generators: batches, eps, the permutation
+])
+def test_packed_runs_equal_separately_trained_runs(architecture, third, device, dsprites, tmp_path):
+    configs = trio(architecture, third=third)
     for k, config in enumerate(configs):
-        train(config, tmp_path / f"alone{k}", device="cpu", dataset=dsprites, progress=False)
-    runs = train_packed(configs, [tmp_path / f"packed{k}" for k in range(3)], device="cpu", dataset=dsprites,
+        train(config, tmp_path / f"alone{k}", device=device, dataset=dsprites, progress=False)
+    runs = train_packed(configs, [tmp_path / f"packed{k}" for k in range(3)], device=device, dataset=dsprites,
                         progress=False)
     for k, run in enumerate(runs):
         assert_same_run(tmp_path / f"alone{k}", run.directory, exact=False)
         summary = json.loads((run.directory / SUMMARY).read_text())
         assert summary["steps"] == 6 and summary["pack_size"] == 3 and summary["last_terms"]["total"] > 0
-        loaded = load_run(run.directory, device="cpu")
+        loaded = load_run(run.directory, device=device)
         assert loaded.step == 6 and loaded.config == configs[k]
         torch.testing.assert_close(loaded.model.state_dict(), run.model.state_dict(), rtol=0, atol=0)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_packed_runs_equal_separately_trained_runs_on_cuda(dsprites, tmp_path):
-    configs = trio("conv", third="factor_vae")  # CUDA generators for the batches, eps and the permutation
-    for k, config in enumerate(configs):
-        train(config, tmp_path / f"alone{k}", device="cuda", dataset=dsprites, progress=False)
-    runs = train_packed(configs, [tmp_path / f"packed{k}" for k in range(3)], device="cuda", dataset=dsprites,
-                        progress=False)
-    for k, run in enumerate(runs):
-        assert_same_run(tmp_path / f"alone{k}", run.directory, exact=False)
 
 
 class Killed(Exception):
