@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU path, checked on a machine with CUDA: every notebook at profile `smoke` on the GPU, then the
-# training and metric benchmarks on the GPU. Writes OUT/gpu_check_summary.md (the machine, each step's
+# The GPU path, checked on a machine with CUDA: every notebook at profile `smoke` on the GPU, the
+# CUDA-only tests (packed = separate runs, exact resume), then the training and metric benchmarks.
+# Writes OUT/gpu_check_summary.md (the machine, each step's
 # status and seconds, each notebook's status and seconds, the benchmarks' printed figures), beside
 # OUT/notebooks/ (the runner's output) and OUT/logs/ (each step's stdout and stderr).
 #
@@ -47,10 +48,10 @@ run_step data "$PYTHON" -m course_lib data
 # shellcheck disable=SC2086  # NOTEBOOKS is a list of stems
 run_step notebooks "$PYTHON" -m course_lib notebooks --profile smoke --device cuda --out "$OUT/notebooks" \
   ${NOTEBOOKS:+--only $NOTEBOOKS}
+# the tests that only run on CUDA: packed = separate runs, a killed run resumes exactly (needs pytest there)
+run_step cuda_tests "$PYTHON" -m pytest -q -p no:cacheprovider -k cuda tests/test_packed.py tests/test_training.py
 run_step bench_train "$PYTHON" benchmarks/bench_train.py --device cuda
-if "$PYTHON" benchmarks/bench_train.py --help 2>/dev/null | grep -q -- "--packed"; then
-  run_step bench_train_packed "$PYTHON" benchmarks/bench_train.py --device cuda --packed
-fi
+run_step bench_train_packed "$PYTHON" benchmarks/bench_train.py --device cuda --packed
 run_step bench_metrics "$PYTHON" benchmarks/bench_metrics.py --device cuda
 
 {
@@ -80,7 +81,7 @@ for nb in json.loads(index.read_text())["notebooks"]:
     error = (nb["error"] or "").replace("|", "\\|").replace("\n", " ")[:300]
     print(f"| {nb['name']} | {nb['status']} | {nb['duration_s']:.1f} | {error}{cell} |")
 EOF
-  for step in bench_train bench_train_packed bench_metrics; do
+  for step in cuda_tests bench_train bench_train_packed bench_metrics; do
     [[ -f $OUT/logs/$step.out ]] || continue
     echo
     echo "## $step"
