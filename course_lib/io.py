@@ -17,6 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from course_lib.checks import check_choice
+
 LOCK_FILE = ".lock"
 CHECKOUT = Path(__file__).resolve().parents[1]  # the folder of pyproject.toml, notebooks/ and data/
 
@@ -24,8 +26,7 @@ CHECKOUT = Path(__file__).resolve().parents[1]  # the folder of pyproject.toml, 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary sibling of `path` for writing; on success move it onto `path`."""
-    if mode not in ("w", "wb"):
-        raise ValueError(f"mode={mode!r} is not allowed; use 'w' or 'wb'")
+    check_choice("mode", mode, ("w", "wb"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -15,17 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _check_width(width: int) -> int:
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width={width!r} is not allowed; use an integer >= 1 (1 is the study's network)")
-    return width
-
-
-def _check_latent(num_latent: int) -> int:
-    if isinstance(num_latent, bool) or not isinstance(num_latent, int) or num_latent < 1:
-        raise ValueError(f"num_latent={num_latent!r} is not allowed; use an integer >= 1")
-    return num_latent
+from course_lib.checks import check_int
 
 
 class ConvEncoder(nn.Module):
@@ -33,8 +23,8 @@ class ConvEncoder(nn.Module):
 
     def __init__(self, num_latent: int = 10, num_channels: int = 1, width: int = 1):
         super().__init__()
-        self.num_latent = _check_latent(num_latent)
-        w = _check_width(width)
+        self.num_latent = check_int("num_latent", num_latent, 1)
+        w = check_int("width", width, 1, note=" (1 is the study's network)")
         self.features = nn.Sequential(
             nn.Conv2d(num_channels, 32 * w, 4, stride=2, padding=1), nn.ReLU(),  # 64 -> 32
             nn.Conv2d(32 * w, 32 * w, 4, stride=2, padding=1), nn.ReLU(),  # 32 -> 16
@@ -55,8 +45,8 @@ class DeconvDecoder(nn.Module):
 
     def __init__(self, num_latent: int = 10, num_channels: int = 1, width: int = 1):
         super().__init__()
-        _check_latent(num_latent)
-        w = _check_width(width)
+        check_int("num_latent", num_latent, 1)
+        w = check_int("width", width, 1, note=" (1 is the study's network)")
         self.net = nn.Sequential(
             nn.Linear(num_latent, 256 * w), nn.ReLU(),
             nn.Linear(256 * w, 1024 * w), nn.ReLU(),
@@ -76,7 +66,7 @@ class MLPEncoder(nn.Module):
 
     def __init__(self, num_latent: int = 2, observation_shape=(1, 64, 64), hidden: int = 256):
         super().__init__()
-        self.num_latent = _check_latent(num_latent)
+        self.num_latent = check_int("num_latent", num_latent, 1)
         size = int(torch.tensor(observation_shape).prod())
         self.features = nn.Sequential(nn.Flatten(), nn.Linear(size, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
         self.head = nn.Linear(hidden, 2 * num_latent)
@@ -89,7 +79,7 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     def __init__(self, num_latent: int = 2, observation_shape=(1, 64, 64), hidden: int = 256):
         super().__init__()
-        _check_latent(num_latent)
+        check_int("num_latent", num_latent, 1)
         size = int(torch.tensor(observation_shape).prod())
         self.net = nn.Sequential(
             nn.Linear(num_latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),

@@ -10,6 +10,7 @@ import copy
 import numpy as np
 import torch
 
+from course_lib.checks import check_int
 from course_lib.distributions import kl_to_standard_normal
 
 
@@ -72,8 +73,7 @@ def traversal_codes(base_code: np.ndarray, ranges: np.ndarray, num_steps: int) -
     base_code, ranges = np.asarray(base_code, np.float64), np.asarray(ranges, np.float64)
     if base_code.ndim != 1 or ranges.shape != (len(base_code), 2):
         raise ValueError(f"base_code {base_code.shape} and ranges {ranges.shape} must be (D,) and (D, 2)")
-    if num_steps < 2:
-        raise ValueError(f"num_steps={num_steps!r} is not allowed; use an integer >= 2")
+    num_steps = check_int("num_steps", num_steps, 2)
     steps = np.linspace(ranges[:, 0], ranges[:, 1], num_steps)  # (S, D)
     codes = np.tile(base_code, (len(base_code), num_steps, 1))
     diagonal = np.arange(len(base_code))

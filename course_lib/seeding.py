@@ -11,13 +11,14 @@ import random
 
 import numpy as np
 
+from course_lib.checks import check_int
+
 MAX_SEED = 2**32 - 1
 
 
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed={seed!r} is not allowed; use an integer in [0, {MAX_SEED}]")
-    return int(seed)
+    """`seed` as an int when it is an integer numpy's RandomState takes: 0 <= seed <= MAX_SEED."""
+    return check_int("seed", seed, 0, MAX_SEED)
 
 
 def as_random_state(random_state) -> np.random.RandomState:

@@ -64,7 +64,7 @@ def no_notebook(monkeypatch):
     ('{"config": {"method": "beta_vae", "colour": 1}}', "config.json: unknown keys \\['colour'\\]"),
     ('{"config": {"steps": -1}}', "config.json: steps=-1 is not allowed"),
     ('{"config": {"hyperparameters": [4]}}', "config.json: hyperparameters=\\[4\\] is not allowed"),
-    ('{"config": {"method": ["beta_vae"]}}', "config.json: unhashable"),
+    ('{"config": {"method": ["beta_vae"]}}', "config.json: method=\\['beta_vae'\\] is not allowed"),
     ('{"config": {"method": "gan"}}', "config.json: method='gan' is not allowed"),
 ])
 def test_report_refuses_a_folder_that_is_not_a_good_run_before_starting(tmp_path, capsys, no_notebook,

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from course_lib.checks import check_int, check_number
 from course_lib.metrics import discrete_entropy, discrete_mutual_information, histogram_discretize
 
 KL_PREFIX = "kl_per_latent_"
@@ -75,8 +76,7 @@ def kl_columns(log) -> list[str]:
 
 def smoothed_kl_per_latent(log, smooth: int = 1) -> pd.DataFrame:
     """(steps, D) KL per latent, indexed by step, each the trailing mean over `smooth` logged steps."""
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, np.integer)) or smooth < 1:
-        raise ValueError(f"smooth={smooth!r} is not allowed; use an integer >= 1")
+    smooth = check_int("smooth", smooth, 1)
     columns = kl_columns(log)
     kl = log.set_index("step")[columns].sort_index()
     kl.columns = [int(c[len(KL_PREFIX):]) for c in columns]
@@ -85,8 +85,7 @@ def smoothed_kl_per_latent(log, smooth: int = 1) -> pd.DataFrame:
 
 def kl_onset_steps(log, threshold: float = 0.5, smooth: int = 1) -> pd.Series:
     """First step at which each latent's (smoothed) KL reaches `threshold` nats; NaN if it never does."""
-    if not threshold > 0:
-        raise ValueError(f"threshold={threshold!r} is not allowed; use a positive number of nats")
+    check_number("threshold", threshold, 0, low_open=True, finite=False, note=" of nats")
     kl = smoothed_kl_per_latent(log, smooth)
     reached = kl >= threshold
     onsets = reached.idxmax().astype(np.float64).where(reached.any())

@@ -41,6 +41,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from tqdm.auto import tqdm
 
+from course_lib.checks import check_int, check_number
 from course_lib.seeding import as_random_state
 
 COSINE_THRESHOLD = 0.5
@@ -48,12 +49,6 @@ _CHUNK_ELEMENTS = 4_000_000  # floats per batched temporary (about 32 MB)
 
 
 # --------------------------------------------------------------------------------------- checks
-def _check_int(name: str, value, minimum: int, meaning: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}{meaning}")
-    return int(value)
-
-
 def check_data(data, name: str = "data") -> np.ndarray:
     """`data` as a float64 (N, D) array, or a ValueError that says what is wrong."""
     if hasattr(data, "detach"):
@@ -78,7 +73,7 @@ def knn_graph(data, n_neighbors: int) -> sp.csr_matrix:
     from sklearn.neighbors import NearestNeighbors
 
     data = check_data(data)
-    n_neighbors = _check_int("n_neighbors", n_neighbors, 1)
+    n_neighbors = check_int("n_neighbors", n_neighbors, 1)
     if n_neighbors >= len(data):
         raise ValueError(f"n_neighbors={n_neighbors} is not allowed for {len(data)} points; use at most "
                          f"{len(data) - 1}")
@@ -105,7 +100,7 @@ def local_tangents(data, graph, manifold_dim: int) -> np.ndarray:
     """
     data = check_data(data)
     n, ambient = data.shape
-    d = _check_int("manifold_dim", manifold_dim, 1)
+    d = check_int("manifold_dim", manifold_dim, 1)
     degree = np.diff(graph.indptr)
     if degree.min() < d:
         raise ValueError(f"a point has only {degree.min()} neighbours; local PCA of a {d}-dimensional tangent "
@@ -154,7 +149,7 @@ def sym_traceless_basis(d: int) -> np.ndarray:
     Off-diagonal elements (E_ab + E_ba)/√2 for a < b, then diagonal ones diag(1, ..., 1, -k, 0, ...)/√(k(k+1))
     with k ones (the Helmert basis of the vectors orthogonal to (1, ..., 1)).
     """
-    d = _check_int("d", d, 2)
+    d = check_int("d", d, 2)
     a, b = np.triu_indices(d, 1)
     off = np.zeros((len(a), d, d))
     off[np.arange(len(a)), a, b] = off[np.arange(len(a)), b, a] = 1 / np.sqrt(2)
@@ -258,7 +253,7 @@ def bottom_eigenpairs(laplacian, n_eigvecs: int, random_state=0, tol: float = 1e
     Falls back to double precision if ARPACK does not converge.
     """
     size = laplacian.shape[0]
-    n_eigvecs = _check_int("n_eigvecs", n_eigvecs, 1)
+    n_eigvecs = check_int("n_eigvecs", n_eigvecs, 1)
     if n_eigvecs >= size - 1:
         raise ValueError(f"n_eigvecs={n_eigvecs} is not allowed for a matrix of size {size}; use at most {size - 2}")
     v0 = as_random_state(random_state).uniform(-1.0, 1.0, size)
@@ -442,21 +437,19 @@ def geomancer(data, manifold_dim: int, n_neighbors: int | None = None, n_eigvecs
     """
     data = check_data(data)
     n, ambient = data.shape
-    d = _check_int("manifold_dim", manifold_dim, 2, " (a 1-dimensional manifold has no zero-trace symmetric "
+    d = check_int("manifold_dim", manifold_dim, 2, note=" (a 1-dimensional manifold has no zero-trace symmetric "
                    "fields; products need d >= 2)")
     if d > ambient:
         raise ValueError(f"manifold_dim={d} is not allowed for data with {ambient} coordinates; use at most {ambient}")
-    k = 2 * d if n_neighbors is None else _check_int("n_neighbors", n_neighbors, d, " (manifold_dim) for local PCA")
+    k = 2 * d if n_neighbors is None else check_int("n_neighbors", n_neighbors, d, note=" (manifold_dim) for local PCA")
     if k >= n:
         raise ValueError(f"n_neighbors={k} is not allowed for {n} points; use at most {n - 1} (or more points)")
     p = d * (d + 1) // 2 - 1
-    n_eigvecs = _check_int("n_eigvecs", n_eigvecs, 2)
+    n_eigvecs = check_int("n_eigvecs", n_eigvecs, 2)
     if n_eigvecs >= n * p - 1:
         raise ValueError(f"n_eigvecs={n_eigvecs} is not allowed for {n} points; use at most {n * p - 2} "
                          f"(the Laplacian has {p} rows per point)")
-    if gap is not None and (isinstance(gap, bool) or not isinstance(gap, (int, float, np.floating))
-                            or not 0 < gap < np.inf):
-        raise ValueError(f"gap={gap!r} is not allowed; use None (the largest eigengap) or a positive number")
+    check_number("gap", gap, 0, low_open=True, none_ok=True, note=" (None: the largest eigengap)")
     random_state = as_random_state(random_state)
 
     timings = {}

@@ -70,19 +70,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_positive_int
+from course_lib.checks import check_choice, check_int, check_number
 
 METHODS = ("lbfgs", "adam")
 ACTIVATIONS = ("relu", "elu")
 
 
 # ----------------------------------------------------------------------------------- checks
-def _check_positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not 0 < value < math.inf:
-        raise ValueError(f"{name}={value!r} is not allowed; use a positive finite number")
-    return float(value)
-
-
 def _placement(decoder, like=None) -> tuple[torch.device, torch.dtype]:
     """(device, dtype) of the decoder's first parameter, else of a floating tensor `like`, else CPU float64."""
     if isinstance(decoder, nn.Module):
@@ -153,13 +147,12 @@ def mlp_decoder(num_latent: int = 2, hidden=(32, 32), out_dim: int = 64, activat
     """A small MLP decoder z (N, d) -> (N, out_dim), Linear -> act -> ... -> Linear, weights drawn from
     `seed` only: the same seed gives the same weights for `activation` "relu" and "elu", so the two nets
     differ in nothing but the non-linearity. Weights ~ N(0, 2 / fan_in) (He), biases ~ N(0, 0.5^2)."""
-    num_latent = check_positive_int("num_latent", num_latent, 1)
-    out_dim = check_positive_int("out_dim", out_dim, 1)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation={activation!r} is not allowed; use one of {ACTIVATIONS}")
+    num_latent = check_int("num_latent", num_latent, 1)
+    out_dim = check_int("out_dim", out_dim, 1)
+    check_choice("activation", activation, ACTIVATIONS)
     hidden = tuple(hidden)
     for width in hidden:
-        check_positive_int("hidden width", width, 1)
+        check_int("hidden width", width, 1)
     generator = torch.Generator().manual_seed(int(seed))
     sizes = (num_latent, *hidden, out_dim)
     layers = []
@@ -222,9 +215,9 @@ class RBFStd(nn.Module):
                              "(K, d) and (K,) with positive bandwidths")
         self.register_buffer("centers", centers)
         self.register_buffer("gamma", bandwidths)
-        self.register_buffer("weight", torch.tensor(_check_positive("weight", weight), dtype=dtype))
-        self.register_buffer("zeta", torch.tensor(_check_positive("zeta", zeta), dtype=dtype))
-        self.out_dim = check_positive_int("out_dim", out_dim, 1)
+        self.register_buffer("weight", torch.tensor(check_number("weight", weight, 0, low_open=True), dtype=dtype))
+        self.register_buffer("zeta", torch.tensor(check_number("zeta", zeta, 0, low_open=True), dtype=dtype))
+        self.out_dim = check_int("out_dim", out_dim, 1)
         self._dtype_anchor = nn.Parameter(torch.zeros((), dtype=dtype), requires_grad=False)  # device/dtype probe
 
     @classmethod
@@ -237,8 +230,8 @@ class RBFStd(nn.Module):
         codes = np.asarray(codes, np.float64)
         if codes.ndim != 2 or len(codes) < 2:
             raise ValueError(f"codes has shape {codes.shape}; expected (N, d) with N >= 2")
-        num_centers = min(check_positive_int("num_centers", num_centers, 1), len(codes))
-        bandwidth = _check_positive("bandwidth", bandwidth)
+        num_centers = min(check_int("num_centers", num_centers, 1), len(codes))
+        bandwidth = check_number("bandwidth", bandwidth, 0, low_open=True)
         km = KMeans(num_centers, n_init=4, random_state=as_random_state(random_state)).fit(codes)
         spread = np.array([np.sqrt(((codes[km.labels_ == k] - c) ** 2).sum(1).mean()) if (km.labels_ == k).sum() > 1
                            else np.nan for k, c in enumerate(km.cluster_centers_)])
@@ -261,7 +254,7 @@ def jacobian(decoder, z, chunk_size: int = 64, return_outputs: bool = False, pro
     decoder, whose outputs (D = 4,096 pixels) far outnumber its inputs (d = 10). With
     `return_outputs`, also f(z) (N, D), which forward mode computes on the way."""
     decoder = _check_decoder(decoder)
-    chunk_size = check_positive_int("chunk_size", chunk_size, 1)
+    chunk_size = check_int("chunk_size", chunk_size, 1)
     z = _as_codes(decoder, z)
     flat = _flat(decoder)
     basis = torch.eye(z.shape[1], device=z.device, dtype=z.dtype)
@@ -325,9 +318,7 @@ def rank_statistics(J, rtol: float | None = None) -> dict:
     J = _as_jacobians(J)
     if rtol is None:
         rtol = max(J.shape[1], J.shape[2]) * eps
-    rtol = float(rtol)
-    if not 0 <= rtol < 1:
-        raise ValueError(f"rtol={rtol!r} is not allowed; use a number in [0, 1)")
+    rtol = check_number("rtol", rtol, 0, 1, high_open=True)
     s = singular_values(J)
     full = s.shape[1]
     rank = (s > rtol * s[:, :1]).sum(1)
@@ -344,7 +335,7 @@ def tangent_basis(J, rank: int | None = None) -> np.ndarray:
     of each Jacobian (all min(D, d) when `rank` is None)."""
     J = _as_jacobians(J)
     full = min(J.shape[1], J.shape[2])
-    rank = full if rank is None else check_positive_int("rank", rank, 1)
+    rank = full if rank is None else check_int("rank", rank, 1)
     if rank > full:
         raise ValueError(f"rank={rank} is not allowed; the Jacobians {tuple(J.shape)} have at most {full} directions")
     U = torch.linalg.svd(J, full_matrices=False).U
@@ -364,7 +355,7 @@ def principal_angles(A, B) -> np.ndarray:
 # ------------------------------------------------------------------------------------ curves
 def straight_line(z0, z1, n_points: int) -> np.ndarray:
     """(n_points, d) evenly spaced points from z0 to z1 (or (B, n_points, d) for batches (B, d))."""
-    n_points = check_positive_int("n_points", n_points, 2)
+    n_points = check_int("n_points", n_points, 2)
     z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
     if z0.shape != z1.shape or z0.ndim not in (1, 2):
         raise ValueError(f"z0 {z0.shape} and z1 {z1.shape} must both be (d,) or both (B, d)")
@@ -499,12 +490,11 @@ def geodesic(decoder, z0, z1, n_points: int = 16, method: str = "lbfgs", max_ste
     below about 0.01 float32 rounding stops the line search first (`converged` False, `message` says
     why; the path is still the best one found)."""
     decoder = _check_decoder(decoder)
-    n_points = check_positive_int("n_points", n_points, 3)
-    max_steps = check_positive_int("max_steps", max_steps, 0)
-    gtol = _check_positive("gtol", gtol)
-    pair_chunk = check_positive_int("pair_chunk", pair_chunk, 1)
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not allowed; use one of {METHODS}")
+    n_points = check_int("n_points", n_points, 3)
+    max_steps = check_int("max_steps", max_steps, 0)
+    gtol = check_number("gtol", gtol, 0, low_open=True)
+    pair_chunk = check_int("pair_chunk", pair_chunk, 1)
+    check_choice("method", method, METHODS)
     a, b = _as_codes(decoder, z0, "z0", (1, 2)), _as_codes(decoder, z1, "z1", (1, 2))
     if a.shape != b.shape:
         raise ValueError(f"z0 {tuple(a.shape)} and z1 {tuple(b.shape)} must have the same shape, (d,) or (B, d)")
@@ -524,7 +514,7 @@ def geodesic(decoder, z0, z1, n_points: int = 16, method: str = "lbfgs", max_ste
         start = start.clone()
         start[:, 0], start[:, -1] = a, b
     if lr is not None:
-        lr = _check_positive("lr", lr)
+        lr = check_number("lr", lr, 0, low_open=True)
 
     clock = time.perf_counter()
     problem = _PathEnergy(decoder, a, b, n_points, pair_chunk)
@@ -664,7 +654,7 @@ def traversal_geometry(decoder, base_codes, ranges, latents=None, num_steps: int
     latents = np.arange(d) if latents is None else np.asarray(latents, dtype=int)
     if latents.ndim != 1 or len(latents) == 0 or latents.min() < 0 or latents.max() >= d:
         raise ValueError(f"latents={latents.tolist()} is not allowed; use indices in [0, {d})")
-    num_steps = check_positive_int("num_steps", num_steps, 2)
+    num_steps = check_int("num_steps", num_steps, 2)
     steps = np.linspace(ranges[latents, 0], ranges[latents, 1], num_steps).T  # (K, S)
     codes = np.repeat(np.repeat(base[:, None, None], len(latents), 1), num_steps, 2)  # (B, K, S, d)
     codes[:, np.arange(len(latents)), :, latents] = steps[None].transpose(1, 0, 2)
@@ -731,8 +721,8 @@ def graph_distances(decoder, codes, num_neighbors: int = 10, segment_points: int
     n = len(codes_t)
     if n < 2:
         raise ValueError(f"codes has shape {tuple(codes_t.shape)}; need at least 2 codes")
-    num_neighbors = min(check_positive_int("num_neighbors", num_neighbors, 1), n - 1)
-    segment_points = check_positive_int("segment_points", segment_points, 2)
+    num_neighbors = min(check_int("num_neighbors", num_neighbors, 1), n - 1)
+    segment_points = check_int("segment_points", segment_points, 2)
     points = codes_t.to(torch.float64).cpu().numpy()
     euclidean = cdist(points, points)
     np.fill_diagonal(euclidean, np.inf)
@@ -813,7 +803,7 @@ def latent_plane(codes, num: int = 60, margin: float = 0.1) -> tuple[np.ndarray,
     codes = np.asarray(codes, np.float64)
     if codes.ndim != 2 or codes.shape[1] != 2:
         raise ValueError(f"codes has shape {codes.shape}; expected (N, 2), a 2-D latent space")
-    num = check_positive_int("num", num, 2)
+    num = check_int("num", num, 2)
     low, high = codes.min(0), codes.max(0)
     pad = margin * (high - low)
     xs, ys = (np.linspace(low[k] - pad[k], high[k] + pad[k], num) for k in range(2))

@@ -45,6 +45,8 @@ import torch
 from scipy.special import ndtr, ndtri_exp
 from torch import nn
 
+from course_lib.checks import check_choice, check_int, check_number
+
 CLIP = 37.0  # Gaussian coordinates are clipped to [-CLIP, CLIP]: Phi(-37) ~ 5.7e-300 > 0
 ORTHOGONALITY_TOLERANCE = 1e-8
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -52,10 +54,8 @@ _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 # ----------------------------------------------------------------------------- the orthogonal matrix
 def _check_dimension(d) -> int:
-    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
-        raise ValueError(f"d={d!r} is not allowed; use an integer >= 2 (in one dimension there is nothing "
-                         "to entangle: the only orthogonal 1 x 1 matrices are +1 and -1)")
-    return int(d)
+    return check_int("d", d, 2, note=" (in one dimension there is nothing to entangle: the only orthogonal "
+                                     "1 x 1 matrices are +1 and -1)")
 
 
 def householder(d: int, alpha: float = 0.25) -> np.ndarray:
@@ -66,8 +66,7 @@ def householder(d: int, alpha: float = 0.25) -> np.ndarray:
     all non-zero for alpha in the open interval (0, 0.5) and any d >= 2.
     """
     d = _check_dimension(d)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0 < alpha < 0.5:
-        raise ValueError(f"alpha={alpha!r} is not allowed; use a number in the open interval (0, 0.5)")
+    check_number("alpha", alpha, 0, 0.5, low_open=True, high_open=True)
     v = np.full(d, math.sqrt((1 - alpha) / (d - 1)))
     v[0] = math.sqrt(alpha)
     return np.eye(d) - 2 * np.outer(v, v)
@@ -254,8 +253,7 @@ class EntanglingMap:
         """(num, d) independent draws from the factorised distribution prod_i p_i."""
         from course_lib.seeding import as_random_state
 
-        if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-            raise ValueError(f"num={num!r} is not allowed; use an integer >= 1")
+        num = check_int("num", num, 1)
         random_state = as_random_state(random_state)
         return np.column_stack([m.rvs(size=num, random_state=random_state) for m in self.marginals])
 
@@ -396,8 +394,7 @@ class EntangledVAE(nn.Module):
 
     def __init__(self, vae: nn.Module, matrix, posterior: str = "full"):
         super().__init__()
-        if posterior not in self.POSTERIORS:
-            raise ValueError(f"posterior={posterior!r} is not allowed; use one of {self.POSTERIORS}")
+        check_choice("posterior", posterior, self.POSTERIORS)
         matrix = check_orthogonal(matrix)
         if len(matrix) != vae.num_latent:
             raise ValueError(f"matrix is {matrix.shape} but the model has {vae.num_latent} latents; "
@@ -463,8 +460,7 @@ def elbo_terms(model, observations, num_samples: int = 1, seed: int = 0,
     from course_lib.distributions import bernoulli_reconstruction
     from course_lib.representation import device_of
 
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples={num_samples!r} is not allowed; use an integer >= 1")
+    num_samples = check_int("num_samples", num_samples, 1)
     device = device_of(model)
     generator = torch.Generator(device=device).manual_seed(seed)
     reconstruction, kl = [], []

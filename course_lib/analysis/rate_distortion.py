@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from course_lib.checks import check_int, check_number
 from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_normal
 from course_lib.representation import device_of
 
@@ -54,8 +55,7 @@ def latent_activity(means) -> np.ndarray:
 
 def active_latents(means, threshold: float = ACTIVITY_THRESHOLD) -> np.ndarray:
     """Boolean (D,): latent d is active when Var_n(means[n, d]) > threshold (Burda et al. 2016)."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
-        raise ValueError(f"threshold={threshold!r} is not allowed; use a number >= 0")
+    check_number("threshold", threshold, 0, finite=False)
     return latent_activity(means) > threshold
 
 
@@ -69,10 +69,7 @@ def rate_distortion(model, observations, num_z_samples: int = 1, seed: int = 0, 
     Returns a dict: rate, distortion, elbo, num_active (floats / int) and the (D,) arrays
     kl_per_latent, activity, active.
     """
-    if isinstance(num_z_samples, bool) or not isinstance(num_z_samples, int) or num_z_samples < 1:
-        raise ValueError(f"num_z_samples={num_z_samples!r} is not allowed; use an integer >= 1")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r} is not allowed; use an integer >= 1")
+    num_z_samples, batch_size = check_int("num_z_samples", num_z_samples, 1), check_int("batch_size", batch_size, 1)
     observations = np.asarray(observations)
     if observations.ndim < 2 or len(observations) < 2:
         raise ValueError(f"observations has shape {observations.shape}; expected (N, C, H, W) with N >= 2")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from course_lib.checks import check_int, check_number
 from course_lib.distributions import gaussian_log_density
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives.beta_tcvae import ESTIMATORS, kl_decomposition
@@ -47,15 +48,10 @@ def correlated_gaussian_posteriors(num_points: int, num_latent: int = 3, correla
     Returns (means, log_vars), each (num_points, num_latent). The aggregate posterior is a mixture of
     num_points Gaussians whose coordinates are dependent when correlation != 0.
     """
-    if isinstance(num_points, bool) or not isinstance(num_points, (int, np.integer)) or num_points < 2:
-        raise ValueError(f"num_points={num_points!r} is not allowed; use an integer >= 2")
-    if isinstance(num_latent, bool) or not isinstance(num_latent, (int, np.integer)) or num_latent < 1:
-        raise ValueError(f"num_latent={num_latent!r} is not allowed; use an integer >= 1")
-    if not -1 / max(num_latent - 1, 1) < correlation < 1:
-        raise ValueError(f"correlation={correlation!r} is not allowed; use a number in "
-                         f"(-1/(num_latent - 1), 1) so that R is positive definite")
-    if not posterior_std > 0:
-        raise ValueError(f"posterior_std={posterior_std!r} is not allowed; use a positive number")
+    num_points, num_latent = check_int("num_points", num_points, 2), check_int("num_latent", num_latent, 1)
+    check_number("correlation", correlation, -1 / max(num_latent - 1, 1), 1, low_open=True, high_open=True,
+                 note=" (-1/(num_latent - 1) < correlation < 1, so that R is positive definite)")
+    check_number("posterior_std", posterior_std, 0, low_open=True)
     rs = as_random_state(random_state)
     cov = np.full((num_latent, num_latent), float(correlation))
     np.fill_diagonal(cov, 1.0)
@@ -80,8 +76,7 @@ def exact_kl_decomposition(means, log_vars, num_samples: int = 20_000, random_st
     Densities are computed in float32 (as in training), chunk by chunk, and averaged in float64.
     """
     means, log_vars = _check_posteriors(means, log_vars)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 2:
-        raise ValueError(f"num_samples={num_samples!r} is not allowed; use an integer >= 2")
+    num_samples = check_int("num_samples", num_samples, 2)
     rs = as_random_state(random_state)
     n = len(means)
     index = np.concatenate([rs.permutation(n) for _ in range(-(-num_samples // n))])[:num_samples]
@@ -119,8 +114,7 @@ def estimator_study(means, log_vars, batch_sizes, num_batches: int = 100, estima
     if not batch_sizes or min(batch_sizes) < 2 or max(batch_sizes) > min(n, dataset_size):
         raise ValueError(f"batch_sizes={batch_sizes!r} is not allowed; use sizes in [2, {min(n, dataset_size)}] "
                          "(at most the number of posteriors and the dataset size)")
-    if isinstance(num_batches, bool) or not isinstance(num_batches, (int, np.integer)) or num_batches < 2:
-        raise ValueError(f"num_batches={num_batches!r} is not allowed; use an integer >= 2")
+    num_batches = check_int("num_batches", num_batches, 2)
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown or not estimators:
         raise ValueError(f"estimators={estimators!r} is not allowed; use some of {ESTIMATORS}")

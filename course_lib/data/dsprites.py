@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course_lib.checks import check_writable_directory
+from course_lib.checks import check_choice, check_writable_directory
 from course_lib.data import dsprites_render as render
 from course_lib.data.ground_truth import GroundTruthData
 from course_lib.io import CHECKOUT, atomic_open, sha256_of_file, write_json_atomic
@@ -163,9 +163,7 @@ class DSprites(GroundTruthData):
     factor_names = render.FACTOR_NAMES
 
     def __init__(self, variant: str = "binary", official_npz=None, data_dir=None, progress: bool = True):
-        if variant not in VARIANTS:
-            raise ValueError(f"variant={variant!r} is not allowed; use one of {VARIANTS}")
-        self.variant = variant
+        self.variant = check_choice("variant", variant, VARIANTS)
         if official_npz is not None:
             self._packed, self._num_values = load_official_npz(official_npz)
             self.source = str(official_npz)

@@ -10,6 +10,7 @@ import abc
 
 import numpy as np
 
+from course_lib.checks import check_int
 from course_lib.seeding import as_random_state
 
 
@@ -46,8 +47,7 @@ class GroundTruthData(abc.ABC):
 
     def sample_factors(self, num: int, random_state) -> np.ndarray:
         """(num, K) factors, each drawn uniformly and independently (as disentanglement_lib does)."""
-        if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
-            raise ValueError(f"num={num!r} is not allowed; use a non-negative integer")
+        num = check_int("num", num, 0)
         random_state = as_random_state(random_state)
         columns = [random_state.randint(size, size=num) for size in self.factors_num_values]
         return np.stack(columns, axis=1).astype(np.int64) if columns else np.zeros((num, 0), np.int64)

@@ -21,6 +21,7 @@ import re
 
 import numpy as np
 
+from course_lib.checks import check_bool, check_int
 from course_lib.seeding import as_random_state
 
 _FACTOR = re.compile(r"^(S|SO)(\d+)$")
@@ -67,18 +68,6 @@ class ManifoldSample:
         return [[t[i] for t in self.tangents] for i in range(len(self))]
 
 
-def _check_num(num) -> int:
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-        raise ValueError(f"num={num!r} is not allowed; use an integer >= 1")
-    return int(num)
-
-
-def _check_dim(name, value, minimum) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
-    return int(value)
-
-
 def haar_orthogonal(size: int, random_state, num: int | None = None, special: bool = False) -> np.ndarray:
     """Haar-random orthogonal (or, with `special`, rotation) matrices: (size, size) or (num, size, size).
 
@@ -100,7 +89,7 @@ def sample_sphere(num: int, dim: int, random_state) -> tuple[np.ndarray, np.ndar
     The basis is the last `dim` columns of the complete QR of [x, e_1, ..., e_dim]: Householder QR gives
     an orthogonal Q whose first column is ±x whatever the rank, so the rest spans x^⊥.
     """
-    num, dim = _check_num(num), _check_dim("dim", dim, 1)
+    num, dim = check_int("num", num, 1), check_int("dim", dim, 1)
     random_state = as_random_state(random_state)
     x = random_state.standard_normal((num, dim + 1))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
@@ -120,7 +109,7 @@ def skew_basis(size: int) -> np.ndarray:
 
 def sample_special_orthogonal(num: int, size: int, random_state) -> tuple[np.ndarray, np.ndarray]:
     """(points (num, size²), tangents (num, size², size(size-1)/2)): Haar on SO(size), flattened row-major."""
-    num, size = _check_num(num), _check_dim("size", size, 2)
+    num, size = check_int("num", num, 1), check_int("size", size, 2)
     rotations = haar_orthogonal(size, random_state, num=num, special=True)
     tangents = np.einsum("nij,bjk->nikb", rotations, skew_basis(size)).reshape(num, size * size, -1)
     return rotations.reshape(num, size * size), tangents
@@ -142,12 +131,11 @@ def sample_product(num: int, factors=("S2", "S2"), rotate: bool = False, random_
     Factors are sampled independently, in order, from `random_state`; `rotate` then applies one
     Haar-random rotation of the ambient space. Same seed, same sample.
     """
-    num = _check_num(num)
+    num = check_int("num", num, 1)
     if isinstance(factors, str) or len(factors) < 1:
         raise ValueError(f"factors={factors!r} is not allowed; use a non-empty sequence such as ('S2', 'S2')")
     parsed = [parse_factor(f) for f in factors]
-    if not isinstance(rotate, (bool, np.bool_)):
-        raise ValueError(f"rotate={rotate!r} is not allowed; use True or False")
+    check_bool("rotate", rotate)
     random_state = as_random_state(random_state)
     coordinates, local = [], []
     for kind, n in parsed:
@@ -175,14 +163,14 @@ def sphere_product(num: int, dims=(2, 2), rotate: bool = False, random_state=0) 
     """S^d1 x S^d2 x ...: e.g. dims=(2, 2) is S² x S² in R⁶, dims=(2, 2, 2) is S² x S² x S² in R⁹."""
     if isinstance(dims, (int, np.integer)) or len(dims) < 1:
         raise ValueError(f"dims={dims!r} is not allowed; use a non-empty sequence of integers >= 1")
-    return sample_product(num, tuple(f"S{_check_dim('dims', d, 1)}" for d in dims), rotate, random_state)
+    return sample_product(num, tuple(f"S{check_int('dims', d, 1)}" for d in dims), rotate, random_state)
 
 
 def rotation_product(num: int, sizes=(3,), rotate: bool = False, random_state=0) -> ManifoldSample:
     """SO(n1) x SO(n2) x ..., each flattened: e.g. sizes=(3, 3) is SO(3) x SO(3) in R¹⁸."""
     if isinstance(sizes, (int, np.integer)) or len(sizes) < 1:
         raise ValueError(f"sizes={sizes!r} is not allowed; use a non-empty sequence of integers >= 2")
-    return sample_product(num, tuple(f"SO{_check_dim('sizes', n, 2)}" for n in sizes), rotate, random_state)
+    return sample_product(num, tuple(f"SO{check_int('sizes', n, 2)}" for n in sizes), rotate, random_state)
 
 
 def flat_torus(num: int, rotate: bool = False, random_state=0) -> ManifoldSample:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from course_lib.checks import check_choice, check_int
 from course_lib.kit.sweep import Sweep
 from course_lib.metrics import ALL_METRICS
 from course_lib.objectives import STUDY_SWEEPS
@@ -154,11 +155,9 @@ def downstream_columns(results: pd.DataFrame) -> list[str]:
 
 def spread_values(method: str, num: int) -> tuple:
     """`num` of the study's six values of `method`'s hyperparameter, evenly spread, both ends included."""
-    if method not in STUDY_SWEEPS:
-        raise ValueError(f"method={method!r} is not allowed; use one of {tuple(STUDY_SWEEPS)}")
+    check_choice("method", method, STUDY_SWEEPS)
     values = STUDY_SWEEPS[method][1]
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or not 1 <= num <= len(values):
-        raise ValueError(f"num={num!r} is not allowed; use an integer in [1, {len(values)}]")
+    num = check_int("num", num, 1, len(values))
     if num == 1:
         return (values[len(values) // 2],)
     return tuple(values[int(i)] for i in np.round(np.linspace(0, len(values) - 1, num)))
@@ -308,11 +307,10 @@ def add_udr(results: pd.DataFrame, num_points: int = 1_000, random_state=0, devi
     """`results` with a `udr` column: every finished run loaded (weights only) and encoded on the same
     `num_points` draws of `dataset` (default: binary dSprites), then `udr_by_group`."""
     from course_lib.data import DSprites
-    from course_lib.metrics.sampling import check_positive_int
     from course_lib.representation import encode
     from course_lib.training import load_run
 
-    num_points = check_positive_int("num_points", num_points, 2)
+    num_points = check_int("num_points", num_points, 2)
     dataset = dataset if dataset is not None else DSprites("binary", progress=False)
     _, observations = dataset.sample(num_points, as_random_state(random_state))
     posteriors = {run_dir: encode(load_run(run_dir, device).model, observations)
@@ -408,8 +406,7 @@ def plot_scale(table: pd.DataFrame, x: str, columns, fixed: dict | None = None):
     per column, dots per seed, the median as a line. Returns the Figure."""
     import matplotlib.pyplot as plt
 
-    if x not in ("steps", "width"):
-        raise ValueError(f"x={x!r} is not allowed; use 'steps' or 'width'")
+    check_choice("x", x, ("steps", "width"))
     rows = ok_models(table)
     for key, value in (fixed or {}).items():
         rows = rows[rows[key] == value]

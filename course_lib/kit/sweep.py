@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_positive_int, check_writable_directory
+from course_lib.checks import check_int, check_writable_directory, is_real
 from course_lib.device import check_device_name
 from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
@@ -109,14 +109,14 @@ class Sweep:
             lists = {} if self.values is None else {"values": self.values}
         for name, numbers in lists.items():
             if (not isinstance(numbers, (list, tuple)) or not numbers
-                    or any(isinstance(v, bool) or not isinstance(v, (int, float, np.integer)) for v in numbers)):
+                    or not all(is_real(v) for v in numbers)):
                 raise ValueError(f"{name}={numbers!r} is not allowed; give a list of numbers such as [1, 4]")
         if not isinstance(self.seeds, (list, tuple)) or not self.seeds:
             raise ValueError(f"seeds={self.seeds!r} is not allowed; give a list of seeds such as [0, 1, 2]")
         for seed in self.seeds:
             check_seed(seed)
         for name, minimum in (("steps", 1), ("num_train", 2), ("num_test", 2), ("width", 1), ("pack", 1)):
-            check_positive_int(name, getattr(self, name), minimum)
+            check_int(name, getattr(self, name), minimum)
         check_device_name(self.device)  # the form only: whether it exists is for the machine the jobs run on
         check_writable_directory("out", self.out)
         return self

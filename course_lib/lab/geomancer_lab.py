@@ -17,6 +17,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from course_lib.checks import check_int, check_number
 from course_lib.analysis.geomancer import check_data, largest_principal_angle, polar_factor
 from course_lib.data.manifolds import haar_orthogonal
 from course_lib.seeding import as_random_state
@@ -48,8 +49,7 @@ def sphere_tangent_basis(points: np.ndarray) -> np.ndarray:
 
 def latitude_loop(colatitude: float, num_steps: int = 400) -> tuple[np.ndarray, np.ndarray]:
     """(points (T, 3), tangent bases (T, 3, 2)) once around the circle of `colatitude` (radians) on S²."""
-    if not 0 < colatitude < np.pi:
-        raise ValueError(f"colatitude={colatitude!r} is not allowed; use a number in (0, π) radians")
+    check_number("colatitude", colatitude, 0, np.pi, low_open=True, high_open=True, note=" radians")
     phi = np.linspace(0, 2 * np.pi, num_steps + 1)
     points = np.stack([np.sin(colatitude) * np.cos(phi), np.sin(colatitude) * np.sin(phi),
                        np.full_like(phi, np.cos(colatitude))], axis=1)
@@ -111,13 +111,9 @@ class SmoothRandomEmbedding:
     random_state: object = 0
 
     def __post_init__(self):
-        if isinstance(self.in_dim, bool) or not isinstance(self.in_dim, (int, np.integer)) or self.in_dim < 1:
-            raise ValueError(f"in_dim={self.in_dim!r} is not allowed; use an integer >= 1")
-        if (isinstance(self.out_dim, bool) or not isinstance(self.out_dim, (int, np.integer))
-                or self.out_dim <= self.in_dim):
-            raise ValueError(f"out_dim={self.out_dim!r} is not allowed; use an integer > in_dim={self.in_dim}")
-        if not (np.isfinite(self.strength) and self.strength >= 0):
-            raise ValueError(f"strength={self.strength!r} is not allowed; use a finite number >= 0")
+        self.in_dim = check_int("in_dim", self.in_dim, 1)
+        self.out_dim = check_int("out_dim", self.out_dim, self.in_dim + 1, note=f" (more than in_dim={self.in_dim})")
+        check_number("strength", self.strength, 0)
         rs = as_random_state(self.random_state)
         hidden = self.out_dim - self.in_dim
         self.weights = rs.standard_normal((hidden, self.in_dim)) * self.frequency / np.sqrt(self.in_dim)
@@ -218,10 +214,8 @@ def train_vector_vae(observations, num_latent: int, steps: int, batch_size: int 
 
     data = check_data(observations, "observations")
     for name, value in (("num_latent", num_latent), ("steps", steps), ("batch_size", batch_size), ("hidden", hidden)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r} is not allowed; use an integer >= 1")
-    if not (isinstance(noise_std, (int, float)) and 0 < noise_std < np.inf):
-        raise ValueError(f"noise_std={noise_std!r} is not allowed; use a positive number")
+        check_int(name, value, 1)
+    check_number("noise_std", noise_std, 0, low_open=True)
     seed, device = check_seed(seed), get_device(device)
     mean, std = data.mean(0), data.std(0) + 1e-8
     torch.manual_seed(seed)

@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from course_lib.checks import check_int
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.profiles import Profile, get_profile
 from course_lib.training import TrainConfig
@@ -80,8 +81,7 @@ def lecture_models(profile=None, seed: int = 0) -> list[LectureModel]:
 
 def select(models: list[LectureModel], limit: int | None) -> list[LectureModel]:
     """At most `limit` of `models`, spread evenly over the list (so over the notebooks); None: all."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"limit={limit!r} is not allowed; use a positive integer or None")
+    limit = check_int("limit", limit, 1, none_ok=True)
     if limit is None or len(models) <= limit:
         return list(models)
     return [models[i] for i in np.unique(np.round(np.linspace(0, len(models) - 1, limit)).astype(int))]

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from course_lib.checks import check_int, is_integer
 from course_lib.data import GroundTruthData
 from course_lib.metrics import METRICS, evaluate
 from course_lib.metrics.factor_vae import factor_vae_votes
-from course_lib.metrics.sampling import check_positive_int, encode_checked
+from course_lib.metrics.sampling import encode_checked
 from course_lib.seeding import as_random_state
 
 # (metric, score) of `evaluate`'s long table -> column of the wide table; the first six are the
@@ -148,7 +149,7 @@ def factor_vae_vote_matrix(dataset: GroundTruthData, encode, num_votes: int, ran
     with deviation >= threshold), keeping the votes instead of the accuracy.
     """
     random_state = as_random_state(random_state)
-    num_variance_estimate = check_positive_int("num_variance_estimate", num_variance_estimate, 2)
+    num_variance_estimate = check_int("num_variance_estimate", num_variance_estimate, 2)
     _, observations = dataset.sample(num_variance_estimate, random_state)
     scale = np.std(encode_checked(encode, observations), axis=0, ddof=1)
     active = scale >= threshold
@@ -173,8 +174,7 @@ class SubGrid(GroundTruthData):
         if not (getattr(dataset, "deterministic", False) and hasattr(dataset, "index_of")):
             raise ValueError(f"dataset={dataset!r} is not allowed: a SubGrid needs a deterministic grid dataset")
         steps = tuple(steps)
-        if len(steps) != dataset.num_factors or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                                                     or s < 1 for s in steps):
+        if len(steps) != dataset.num_factors or not all(is_integer(s) and s >= 1 for s in steps):
             raise ValueError(f"steps={steps!r} is not allowed; give one integer >= 1 per factor "
                              f"({dataset.num_factors})")
         self.dataset, self.steps = dataset, tuple(int(s) for s in steps)
@@ -226,7 +226,7 @@ def finished_runs(steps: int, root=None, architecture: str | None = "conv", vari
     """
     from course_lib.training import CONFIG, SUMMARY, TrainConfig, default_runs_dir
 
-    steps = check_positive_int("steps", steps)
+    steps = check_int("steps", steps, 1)
     root = Path(root) if root is not None else default_runs_dir()
     found: dict[str, Path] = {}
     seen = set()

@@ -11,13 +11,9 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from course_lib.checks import check_int, check_number
+
 MAX_SWEEP_STEPS = 10  # the default number of steps of a factor sweep
-
-
-def _check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
-    return int(value)
 
 
 def _check_images(images) -> np.ndarray:
@@ -51,9 +47,8 @@ def _check_labels(name: str, labels, expected: int, meaning: str):
 def show_images(images, ncols: int = 8, titles=None, row_labels=None, cell_size: float = 1.2, title: str | None = None):
     """A grid of images, `ncols` per row, with optional per-image titles, per-row labels and a figure title."""
     images = _check_images(images)
-    ncols = min(_check_positive_int("ncols", ncols), len(images))
-    if isinstance(cell_size, bool) or not isinstance(cell_size, (int, float)) or not cell_size > 0:
-        raise ValueError(f"cell_size={cell_size!r} is not allowed; use a positive number of inches")
+    ncols = min(check_int("ncols", ncols, 1), len(images))
+    check_number("cell_size", cell_size, 0, low_open=True, note=" of inches")
     nrows = math.ceil(len(images) / ncols)
     titles = _check_labels("titles", titles, len(images), "one per image")
     row_labels = _check_labels("row_labels", row_labels, nrows, "one per row")
@@ -98,7 +93,7 @@ def factor_sweep_factors(dataset, base_factors, num_steps=None) -> np.ndarray:
         raise ValueError(f"base_factors: {error}") from None
     if num_steps is None:
         num_steps = max(2, min(MAX_SWEEP_STEPS, int(sizes.max())))
-    num_steps = _check_positive_int("num_steps", num_steps, minimum=2)
+    num_steps = check_int("num_steps", num_steps, 2)
     steps = np.rint(np.linspace(0, sizes - 1, num_steps)).astype(np.int64)  # (S, K)
     sweeps = np.tile(base, (len(sizes), num_steps, 1))
     diagonal = np.arange(len(sizes))

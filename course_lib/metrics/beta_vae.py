@@ -18,16 +18,17 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from tqdm.auto import trange
 
+from course_lib.checks import check_int
 from course_lib.data import GroundTruthData
-from course_lib.metrics.sampling import Encode, check_positive_int, encode_checked
+from course_lib.metrics.sampling import Encode, encode_checked
 from course_lib.seeding import as_random_state
 
 
 def beta_vae_points(dataset: GroundTruthData, encode: Encode, num_points: int, random_state,
                     batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(z_diff (num_points, D), labels (num_points,)) drawn as disentanglement_lib draws them."""
-    num_points = check_positive_int("num_points", num_points)
-    batch_size = check_positive_int("batch_size", batch_size)
+    num_points = check_int("num_points", num_points, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     random_state = as_random_state(random_state)
     points, labels = [], np.zeros(num_points, dtype=np.int64)
     for i in trange(num_points, desc="BetaVAE score points", disable=not progress, leave=False):

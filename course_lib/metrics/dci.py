@@ -30,6 +30,7 @@ import scipy.stats
 from lightgbm import LGBMClassifier
 from sklearn.ensemble import GradientBoostingClassifier
 
+from course_lib.checks import check_choice
 from course_lib.metrics.utils import check_train_test
 
 ESTIMATORS = ("lightgbm", "sklearn")
@@ -47,8 +48,7 @@ def _classifier(estimator: str):
 def importance_matrix(codes_train, factors_train, codes_test, factors_test,
                       estimator: str = "lightgbm") -> tuple[np.ndarray, float, float]:
     """(R (D, K) of non-negative importances, mean train accuracy, mean test accuracy)."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r} is not allowed; use one of {ESTIMATORS}")
+    check_choice("estimator", estimator, ESTIMATORS)
     codes_train, factors_train, codes_test, factors_test = check_train_test(
         codes_train, factors_train, codes_test, factors_test, min_dims=2)
     if factors_train.shape[1] < 2:

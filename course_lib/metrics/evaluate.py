@@ -19,6 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from course_lib.checks import check_int
 from course_lib.data import GroundTruthData
 from course_lib.metrics.beta_vae import beta_vae_score
 from course_lib.metrics.dci import dci
@@ -26,7 +27,7 @@ from course_lib.metrics.downstream import downstream
 from course_lib.metrics.factor_vae import factor_vae_score
 from course_lib.metrics.mig import mig
 from course_lib.metrics.modularity import modularity_explicitness
-from course_lib.metrics.sampling import Encode, EncodedDataset, check_positive_int, identity, sample_factor_codes
+from course_lib.metrics.sampling import Encode, EncodedDataset, identity, sample_factor_codes
 from course_lib.metrics.sap import sap
 from course_lib.seeding import check_seed
 
@@ -74,7 +75,7 @@ def check_evaluation(metrics, num_train, num_test, random_state) -> tuple[tuple,
     unknown = [m for m in metrics if m not in ALL_METRICS]
     if unknown or not metrics:
         raise ValueError(f"metrics={metrics!r} is not allowed; choose from {ALL_METRICS}")
-    num_train, num_test = check_positive_int("num_train", num_train, 2), check_positive_int("num_test", num_test, 2)
+    num_train, num_test = check_int("num_train", num_train, 2), check_int("num_test", num_test, 2)
     seed = (int(random_state.randint(2**31)) if isinstance(random_state, np.random.RandomState)
             else check_seed(random_state))
     return metrics, num_train, num_test, seed

@@ -19,16 +19,17 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import trange
 
+from course_lib.checks import check_int, check_number
 from course_lib.data import GroundTruthData
-from course_lib.metrics.sampling import Encode, check_positive_int, encode_checked
+from course_lib.metrics.sampling import Encode, encode_checked
 from course_lib.seeding import as_random_state
 
 
 def factor_vae_votes(dataset: GroundTruthData, encode: Encode, num_votes: int, random_state, scale: np.ndarray,
                      active: np.ndarray, batch_size: int = 64, progress: bool = True) -> np.ndarray:
     """Vote counts (K factors, number of active dimensions)."""
-    num_votes = check_positive_int("num_votes", num_votes)
-    batch_size = check_positive_int("batch_size", batch_size, 2)
+    num_votes = check_int("num_votes", num_votes, 1)
+    batch_size = check_int("batch_size", batch_size, 2)
     random_state = as_random_state(random_state)
     votes = np.zeros((dataset.num_factors, int(active.sum())), dtype=np.int64)
     for _ in trange(num_votes, desc="FactorVAE score votes", disable=not progress, leave=False):
@@ -45,10 +46,9 @@ def factor_vae_score(dataset: GroundTruthData, encode: Encode, random_state, bat
                      num_train: int = 10_000, num_eval: int = 5_000, num_variance_estimate: int = 10_000,
                      threshold: float = 0.05, progress: bool = True) -> dict[str, float]:
     """{train_accuracy, eval_accuracy, num_active_dims}; both accuracies are 0 when no dimension is active."""
-    if not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"threshold={threshold!r} is not allowed; use a number >= 0")
+    check_number("threshold", threshold, 0)
     random_state = as_random_state(random_state)
-    num_variance_estimate = check_positive_int("num_variance_estimate", num_variance_estimate, 2)
+    num_variance_estimate = check_int("num_variance_estimate", num_variance_estimate, 2)
     _, observations = dataset.sample(num_variance_estimate, random_state)
     scale = np.std(encode_checked(encode, observations), axis=0, ddof=1)
     active = scale >= threshold

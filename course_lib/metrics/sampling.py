@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_positive_int
+from course_lib.checks import check_int
 from course_lib.data import GroundTruthData
 from course_lib.seeding import as_random_state
 
@@ -35,8 +35,8 @@ def sample_factor_codes(dataset: GroundTruthData, encode: Encode, num: int, rand
     disentanglement_lib's `generate_batch_factor_code`: drawing in batches of 16 (the study's size)
     consumes the random state exactly as it does, so the same seed gives the same factors.
     """
-    num = check_positive_int("num", num, 2)
-    batch_size = check_positive_int("batch_size", batch_size)
+    num = check_int("num", num, 2)
+    batch_size = check_int("batch_size", batch_size, 1)
     random_state = as_random_state(random_state)
     codes, factors = [], []
     for start in range(0, num, batch_size):
@@ -59,7 +59,7 @@ class EncodedDataset(GroundTruthData):
             raise ValueError(f"dataset={dataset!r} is not allowed: codes can be cached only for a deterministic "
                              "dataset addressed by grid index (e.g. DSprites('binary'))")
         self.dataset, self.encode = dataset, encode
-        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.batch_size = check_int("batch_size", batch_size, 1)
         self.progress = progress
         self.num_images = int(np.prod(dataset.factors_num_values))
         self._codes: np.ndarray | None = None

@@ -20,7 +20,7 @@ import scipy.stats
 from sklearn.linear_model import Lasso
 from sklearn.preprocessing import StandardScaler
 
-from course_lib.metrics.sampling import check_positive_int
+from course_lib.checks import check_choice, check_int
 from course_lib.metrics.utils import check_codes
 from course_lib.seeding import as_random_state
 
@@ -55,8 +55,7 @@ def udr(means, log_vars, correlation: str = "lasso", kl_threshold: float = 0.01,
 
     means, log_vars: lists of (N, D_m) arrays, one per model, rows the same observations.
     """
-    if correlation not in CORRELATIONS:
-        raise ValueError(f"correlation={correlation!r} is not allowed; use one of {CORRELATIONS}")
+    check_choice("correlation", correlation, CORRELATIONS)
     if len(means) < 2 or len(means) != len(log_vars):
         raise ValueError(f"means and log_vars must list the same M >= 2 models; got {len(means)} and {len(log_vars)}")
     means = [check_codes(m, f"means[{i}]") for i, m in enumerate(means)]
@@ -80,7 +79,7 @@ def udr_score(dataset, encoders, random_state, num_points: int = 1000, **kwargs)
 
     The study's setting: 1,000 points, Lasso, KL filter 0.01. `kwargs` go to `udr`.
     """
-    num_points = check_positive_int("num_points", num_points, 2)
+    num_points = check_int("num_points", num_points, 2)
     _, observations = dataset.sample(num_points, as_random_state(random_state))
     posteriors = [encoder(observations) for encoder in encoders]
     return udr([m for m, _ in posteriors], [v for _, v in posteriors], random_state=random_state, **kwargs)

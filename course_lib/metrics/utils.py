@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import mutual_info_score
 
+from course_lib.checks import check_int
+
 
 def check_codes(codes, name: str = "codes", min_dims: int = 1) -> np.ndarray:
     """`codes` as a finite float64 (N, D) array with N >= 2, or a ValueError naming what is wrong."""
@@ -80,8 +82,7 @@ def histogram_discretize(codes, num_bins: int = 20) -> np.ndarray:
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2:
         raise ValueError(f"codes has shape {codes.shape}; expected (N, D)")
-    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 2:
-        raise ValueError(f"num_bins={num_bins!r} is not allowed; use an integer >= 2")
+    num_bins = check_int("num_bins", num_bins, 2)
     low, high = codes.min(axis=0), codes.max(axis=0)
     width = np.where(high > low, high - low, 1.0)
     return np.clip(np.floor((codes - low) / width * num_bins), 0, num_bins - 1).astype(np.int64)

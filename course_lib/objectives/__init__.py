@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+from course_lib.checks import check_choice
 from course_lib.objectives.annealed_vae import AnnealedVAE
 from course_lib.objectives.base import Objective
 from course_lib.objectives.beta_tcvae import BetaTCVAE
@@ -46,8 +47,7 @@ STUDY_SWEEPS = {
 
 def make_objective(method: str, num_latent: int = 10, **hyperparameters) -> Objective:
     """The objective called `method` with the given hyperparameters (the rest at the study's defaults)."""
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not allowed; use one of {tuple(METHODS)}")
+    check_choice("method", method, METHODS)
     cls = METHODS[method]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(hyperparameters) - accepted)

@@ -19,12 +19,6 @@ from torch import nn
 from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_normal
 
 
-def check_non_negative(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name}={value!r} is not allowed; use a finite number >= 0")
-    return float(value)
-
-
 class Objective(nn.Module):
     """Base: the ELBO's terms; subclasses add their regulariser in `regulariser`."""
 

@@ -23,16 +23,16 @@ import math
 
 import torch
 
+from course_lib.checks import check_choice, check_int, check_number
 from course_lib.distributions import gaussian_log_density
-from course_lib.objectives.base import Objective, check_non_negative
+from course_lib.objectives.base import Objective
 
 ESTIMATORS = ("mws", "mss")
 
 
 def log_importance_weights(batch_size: int, dataset_size: int, estimator: str = "mws", device=None):
     """(B, B) matrix of log w_ij (row i estimates q at z_i) for the MWS or MSS estimator."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r} is not allowed; use one of {ESTIMATORS}")
+    check_choice("estimator", estimator, ESTIMATORS)
     if batch_size < 2 or dataset_size < batch_size:
         raise ValueError(f"need 2 <= batch_size <= dataset_size; got batch_size={batch_size}, dataset_size={dataset_size}")
     if estimator == "mws":
@@ -63,12 +63,9 @@ class BetaTCVAE(Objective):
 
     def __init__(self, beta: float = 6.0, dataset_size: int = 737_280, estimator: str = "mws"):
         super().__init__()
-        self.beta = check_non_negative("beta", beta)
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator={estimator!r} is not allowed; use one of {ESTIMATORS}")
-        if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size < 2:
-            raise ValueError(f"dataset_size={dataset_size!r} is not allowed; use an integer >= 2")
-        self.dataset_size, self.estimator = dataset_size, estimator
+        self.beta = check_number("beta", beta, 0)
+        self.estimator = check_choice("estimator", estimator, ESTIMATORS)
+        self.dataset_size = check_int("dataset_size", dataset_size, 2)
 
     def hyperparameters(self):
         return {"beta": self.beta, "dataset_size": self.dataset_size, "estimator": self.estimator}

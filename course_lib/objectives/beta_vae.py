@@ -1,5 +1,6 @@
 """beta-VAE (Higgins et al. 2017): E_q[-log p(x|z)] + beta KL(q(z|x) || p(z)); beta > 1 narrows the bottleneck."""
-from course_lib.objectives.base import Objective, check_non_negative
+from course_lib.checks import check_number
+from course_lib.objectives.base import Objective
 
 
 class BetaVAE(Objective):
@@ -7,7 +8,7 @@ class BetaVAE(Objective):
 
     def __init__(self, beta: float = 4.0):
         super().__init__()
-        self.beta = check_non_negative("beta", beta)
+        self.beta = check_number("beta", beta, 0)
 
     def hyperparameters(self):
         return {"beta": self.beta}

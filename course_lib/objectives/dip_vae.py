@@ -8,8 +8,9 @@ The study's defaults: lambda_d = 10 lambda_od for I and lambda_d = lambda_od for
 """
 import torch
 
+from course_lib.checks import check_choice, check_number
 from course_lib.distributions import covariance
-from course_lib.objectives.base import Objective, check_non_negative
+from course_lib.objectives.base import Objective
 
 DIP_TYPES = ("i", "ii")
 
@@ -26,12 +27,10 @@ class DIPVAE(Objective):
 
     def __init__(self, lambda_od: float = 10.0, lambda_d: float | None = None, dip_type: str = "i"):
         super().__init__()
-        if dip_type not in DIP_TYPES:
-            raise ValueError(f"dip_type={dip_type!r} is not allowed; use one of {DIP_TYPES}")
-        self.dip_type = dip_type
-        self.lambda_od = check_non_negative("lambda_od", lambda_od)
+        self.dip_type = check_choice("dip_type", dip_type, DIP_TYPES)
+        self.lambda_od = check_number("lambda_od", lambda_od, 0)
         default_factor = 10.0 if dip_type == "i" else 1.0
-        self.lambda_d = check_non_negative("lambda_d", lambda_d if lambda_d is not None else default_factor * lambda_od)
+        self.lambda_d = check_number("lambda_d", lambda_d if lambda_d is not None else default_factor * lambda_od, 0)
 
     def hyperparameters(self):
         return {"lambda_od": self.lambda_od, "lambda_d": self.lambda_d, "dip_type": self.dip_type}

@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
+from course_lib.checks import check_number
 from course_lib.distributions import permute_dims
-from course_lib.objectives.base import Objective, check_non_negative
+from course_lib.objectives.base import Objective
 
 
 def discriminator(num_latent: int, hidden: int = 1000, depth: int = 6) -> nn.Sequential:
@@ -77,7 +78,7 @@ class FactorVAE(Objective):
 
     def __init__(self, num_latent: int = 10, gamma: float = 10.0, lr: float = 1e-4, betas=(0.5, 0.9)):
         super().__init__()
-        self.gamma = check_non_negative("gamma", gamma)
+        self.gamma = check_number("gamma", gamma, 0)
         self.discriminator = discriminator(num_latent)
         self.optimizers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)
 

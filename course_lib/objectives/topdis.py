@@ -47,9 +47,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from course_lib.checks import check_positive_int
+from course_lib.checks import check_bool, check_choice, check_int, check_number
 from course_lib.models import reparameterise
-from course_lib.objectives.base import Objective, check_non_negative
+from course_lib.objectives.base import Objective
 from course_lib.objectives.beta_tcvae import BetaTCVAE
 from course_lib.objectives.beta_vae import BetaVAE
 from course_lib.objectives.factor_vae import FactorVAE
@@ -155,20 +155,16 @@ class TopDis(Objective):
                  beta: float | None = None, factor_gamma: float | None = None, shift: float = SHIFT,
                  num_bars: int = NUM_BARS, orthogonalize: bool = True):
         super().__init__()
-        if base not in BASES:
-            raise ValueError(f"base={base!r} is not allowed; use one of {BASES}")
+        check_choice("base", base, BASES)
         if beta is not None and base == "factor_vae":
             raise ValueError(f"beta={beta!r} is not allowed with base='factor_vae'; use factor_gamma")
         if factor_gamma is not None and base != "factor_vae":
             raise ValueError(f"factor_gamma={factor_gamma!r} is not allowed with base={base!r}; use beta")
-        self.gamma = check_non_negative("gamma", gamma)
-        self.delay = check_positive_int("delay", delay, 0)
-        self.num_bars = check_positive_int("num_bars", num_bars, 1)
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 < shift < 1:
-            raise ValueError(f"shift={shift!r} is not allowed; use a number in (0, 1)")
-        if not isinstance(orthogonalize, bool):
-            raise ValueError(f"orthogonalize={orthogonalize!r} is not allowed; use True or False")
-        self.base, self.shift, self.orthogonalize = base, float(shift), orthogonalize
+        self.gamma = check_number("gamma", gamma, 0)
+        self.delay = check_int("delay", delay, 0)
+        self.num_bars = check_int("num_bars", num_bars, 1)
+        self.base, self.shift = base, check_number("shift", shift, 0, 1, low_open=True, high_open=True)
+        self.orthogonalize = check_bool("orthogonalize", orthogonalize)
         if base == "factor_vae":
             self.base_objective = FactorVAE(num_latent, **({} if factor_gamma is None else {"gamma": factor_gamma}))
         else:

@@ -31,6 +31,8 @@ import itertools
 
 import numpy as np
 
+from course_lib.checks import check_int, check_number
+
 __all__ = ["betti_curve", "betti_numbers", "check_points", "clip_bars", "distance_matrix", "plot_barcode",
            "plot_persistence_diagram", "plot_rips_complex", "persistence_by_reduction", "rips_barcodes",
            "rips_filtration"]
@@ -52,14 +54,6 @@ def check_points(points, name: str = "points", min_points: int = 1) -> np.ndarra
     if not np.isfinite(array).all():
         raise ValueError(f"{name} holds NaN or infinite coordinates; allowed: finite numbers")
     return array
-
-
-def _check_dimension(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
-    if (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum
-            or (maximum is not None and value > maximum)):
-        allowed = f"an integer in [{minimum}, {maximum}]" if maximum is not None else f"an integer >= {minimum}"
-        raise ValueError(f"{name}={value!r} is not allowed; use {allowed}")
-    return int(value)
 
 
 def _check_distances(matrix, name: str = "distance_matrix") -> np.ndarray:
@@ -101,7 +95,7 @@ def rips_filtration(points=None, *, distances=None, max_dimension: int = 2,
     if (points is None) == (distances is None):
         raise ValueError("give exactly one of points=(N, D) array or distances=(N, N) matrix")
     dist = distance_matrix(points) if distances is None else _check_distances(distances, "distances")
-    max_dimension = _check_dimension("max_dimension", max_dimension, 0)
+    max_dimension = check_int("max_dimension", max_dimension, 0)
     n = len(dist)
     simplices = [((i,), 0.0) for i in range(n)]
     for size in range(2, max_dimension + 2):
@@ -143,7 +137,7 @@ def persistence_by_reduction(filtration, max_homology_dimension: int | None = No
             raise ValueError(f"simplex {simplex} enters at {value} before one of its faces; values must not decrease")
         columns.append(faces)
     top = max(dims, default=0)
-    max_homology_dimension = top - 1 if max_homology_dimension is None else _check_dimension(
+    max_homology_dimension = top - 1 if max_homology_dimension is None else check_int(
         "max_homology_dimension", max_homology_dimension, 0)
     lowest_owner = {}  # lowest row -> column that owns it
     paired = set()
@@ -180,9 +174,8 @@ def rips_barcodes(points=None, *, distances=None, max_homology_dimension: int = 
 
     if (points is None) == (distances is None):
         raise ValueError("give exactly one of points=(N, D) array or distances=(N, N) matrix")
-    k_max = _check_dimension("max_homology_dimension", max_homology_dimension, 0, 3)
-    if not (isinstance(max_edge_length, (int, float, np.floating)) and max_edge_length > 0):
-        raise ValueError(f"max_edge_length={max_edge_length!r} is not allowed; use a positive number or inf")
+    k_max = check_int("max_homology_dimension", max_homology_dimension, 0, 3)
+    check_number("max_edge_length", max_edge_length, 0, low_open=True, finite=False)
     if distances is None:
         complex_ = gudhi.RipsComplex(points=check_points(points), max_edge_length=float(max_edge_length))
     else:
@@ -225,7 +218,7 @@ def betti_numbers(bars, t) -> np.ndarray:
 def betti_curve(bars, num: int = 200, t_max: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(scales, β(scales)) on `num` evenly spaced scales in [0, t_max] (default: the last finite end point)."""
     bars = _check_bars(bars)
-    num = _check_dimension("num", num, 2)
+    num = check_int("num", num, 2)
     if t_max is None:
         finite = bars[np.isfinite(bars)]
         t_max = float(finite.max()) * 1.05 if finite.size and finite.max() > 0 else 1.0

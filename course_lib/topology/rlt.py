@@ -47,7 +47,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_positive_int
+from course_lib.checks import check_choice, check_int, check_number, is_integer
 from course_lib.seeding import as_random_state
 from course_lib.topology.persistence import check_points
 
@@ -61,15 +61,13 @@ LIMIT_DIMENSION = 2  # simplices up to triangles: enough for H1
 def _check_gamma(gamma, n_points: int) -> float:
     if gamma is None:
         return default_gamma(n_points)
-    if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.floating)) or not 0 < gamma < np.inf:
-        raise ValueError(f"gamma={gamma!r} is not allowed; use None (1/128 · N/5000) or a positive number")
-    return float(gamma)
+    return check_number("gamma", gamma, 0, low_open=True, note=" (None: 1/128 · N/5000)")
 
 
 def check_n_jobs(n_jobs) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs={n_jobs!r} is not allowed; use a positive number of processes or -1 (all cores)")
-    return int(n_jobs)
+    if n_jobs != -1 or not is_integer(n_jobs):
+        return check_int("n_jobs", n_jobs, 1, note=" (processes), or -1 (all cores)")
+    return -1
 
 
 def default_gamma(n_points: int) -> float:
@@ -220,12 +218,6 @@ def _gudhi_witness_tree(dT: np.ndarray, alpha: float):
 ENGINES = {"numpy": _witness_tree, "gudhi": _gudhi_witness_tree}
 
 
-def check_engine(engine: str) -> str:
-    if engine not in ENGINES:
-        raise ValueError(f"engine={engine!r} is not allowed; use one of {tuple(ENGINES)}")
-    return engine
-
-
 def _bars_from_table(dT: np.ndarray, gamma: float, engine: str) -> tuple[np.ndarray, float]:
     """H1 bars and α_max from the landmark-to-witness distances dT (L, N)."""
     alpha_max = float(gamma * dT.max())
@@ -245,7 +237,7 @@ def witness_h1_bars(points, landmark_index, gamma: float, engine: str = "numpy")
     """
     points = check_points(points, min_points=2)
     landmark_index = np.asarray(landmark_index, dtype=np.intp)
-    return _bars_from_table(cdist(points[landmark_index], points), gamma, check_engine(engine))
+    return _bars_from_table(cdist(points[landmark_index], points), gamma, check_choice("engine", engine, ENGINES))
 
 
 def relative_living_times(bars, alpha_max: float, i_max: int = 100) -> np.ndarray:
@@ -255,7 +247,7 @@ def relative_living_times(bars, alpha_max: float, i_max: int = 100) -> np.ndarra
     constant: #(births ≤ s) − #(deaths ≤ s) at the segment's left end s. Counts ≥ i_max are not
     recorded, so a row sums to 1 exactly when β1 stays below i_max. No bars → e₀ = (1, 0, ...).
     """
-    i_max = check_positive_int("i_max", i_max, 1)
+    i_max = check_int("i_max", i_max, 1)
     bars = np.asarray(bars, dtype=np.float64).reshape(-1, 2)
     result = np.zeros(i_max)
     if len(bars) == 0 or not alpha_max > 0:
@@ -299,8 +291,8 @@ def draw_landmarks(n_points: int, n_landmarks: int, n_draws: int, random_state) 
 
 def _check_common(points, n_landmarks, gamma, i_max, engine):
     points = check_points(points, min_points=2)
-    return (points, check_positive_int("n_landmarks", n_landmarks, 2), _check_gamma(gamma, len(points)),
-            check_positive_int("i_max", i_max, 1), check_engine(engine))
+    return (points, check_int("n_landmarks", n_landmarks, 2), _check_gamma(gamma, len(points)),
+            check_int("i_max", i_max, 1), check_choice("engine", engine, ENGINES))
 
 
 def rlt(points, n_landmarks: int = 64, gamma: float | None = None, i_max: int = 100, random_state=0,
@@ -325,7 +317,7 @@ def rlts(points, n_landmarks: int = 64, gamma: float | None = None, i_max: int =
     engine        "numpy" (vectorised construction) or "gudhi" (gudhi.WitnessComplex): same values
     """
     points, n_landmarks, gamma, i_max, engine = _check_common(points, n_landmarks, gamma, i_max, engine)
-    n_draws = check_positive_int("n_draws", n_draws, 1)
+    n_draws = check_int("n_draws", n_draws, 1)
     n_jobs = check_n_jobs(n_jobs)
     landmark_sets = draw_landmarks(len(points), n_landmarks, n_draws, random_state)
     if n_jobs == 1 or n_draws == 1:
@@ -385,8 +377,7 @@ def witness_complex_at(points, landmark_index, alpha: float) -> tuple[np.ndarray
     """
     points = check_points(points, min_points=2)
     landmark_index = np.asarray(landmark_index, dtype=np.intp)
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not alpha >= 0:
-        raise ValueError(f"alpha={alpha!r} is not allowed; use a non-negative number")
+    check_number("alpha", alpha, 0, finite=False)
     tree = _witness_tree(cdist(points[landmark_index], points), float(alpha))
     simplices = [s for s, value in tree.get_simplices() if value <= alpha]
     edges = np.array([s for s in simplices if len(s) == 2], dtype=np.intp).reshape(-1, 2)

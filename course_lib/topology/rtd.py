@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from scipy.spatial.distance import cdist
 
+from course_lib.checks import check_choice, check_int, check_number
 from course_lib.seeding import as_random_state
 
 DIMS = (0, 1, 2)
@@ -54,12 +55,6 @@ QUANTILE = 0.9  # each cloud's distances are divided by their 0.9-quantile (Bara
 
 
 # ------------------------------------------------------------------------------ checks
-def _check_choice(name, value, allowed):
-    if isinstance(value, bool) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed; use one of {allowed}")
-    return value
-
-
 def _check_clouds(a, b):
     for name, cloud in (("a", a), ("b", b)):
         if cloud.ndim != 2 or cloud.shape[0] < 2:
@@ -67,12 +62,6 @@ def _check_clouds(a, b):
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b have {a.shape[0]} and {b.shape[0]} points; RTD compares the same n objects "
                          "in two representations, so they need the same number of rows")
-
-
-def _check_num_bars(num_bars):
-    if num_bars is not None and (isinstance(num_bars, bool) or not isinstance(num_bars, int) or num_bars < 1):
-        raise ValueError(f"num_bars={num_bars!r} is not allowed; use None (all bars) or an integer >= 1")
-    return num_bars
 
 
 # ------------------------------------------------------------------------------ the barcode
@@ -83,7 +72,7 @@ def _normalise(distances: np.ndarray) -> np.ndarray:
 
 def cross_matrix(r_a: np.ndarray, r_b: np.ndarray, mode: str = "min") -> np.ndarray:
     """The 2n x 2n matrix whose Vietoris-Rips barcode is the cross-barcode (see the module docstring)."""
-    _check_choice("mode", mode, MODES)
+    check_choice("mode", mode, MODES)
     off, lower = (r_a, np.minimum(r_a, r_b)) if mode == "min" else (np.maximum(r_a, r_b), r_b)
     return np.block([[np.zeros_like(r_a), off.T], [off, lower]])
 
@@ -106,7 +95,7 @@ def _by_length(bars: np.ndarray) -> np.ndarray:
 
 def barcode_of_distances(r_a: np.ndarray, r_b: np.ndarray, dim: int = 1, mode: str = "min") -> np.ndarray:
     """The cross-barcode of two (already normalised) distance matrices: (k, 2) bars, longest first."""
-    _check_choice("dim", dim, DIMS)
+    check_choice("dim", dim, DIMS)
     for name, r in (("r_a", r_a), ("r_b", r_b)):
         if r.ndim != 2 or r.shape != r_a.shape or not np.array_equal(r, r.T):
             raise ValueError(f"{name} (shape {r.shape}) is not allowed; use symmetric distance matrices of one shape")
@@ -124,8 +113,8 @@ def cross_barcode(a, b, dim: int = 1, mode: str = "min") -> np.ndarray:
     death), finite bars of positive length only, longest first (Barannikov et al. 2022)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     _check_clouds(a, b)
-    _check_choice("dim", dim, DIMS)
-    _check_choice("mode", mode, MODES)
+    check_choice("dim", dim, DIMS)
+    check_choice("mode", mode, MODES)
     return barcode_of_distances(normalised_distances(a), normalised_distances(b), dim, mode)
 
 
@@ -137,15 +126,13 @@ def rtd(a, b, dim: int = 1, num_points: int | None = None, num_trials: int = 1, 
     `random_state` (a seed or RandomState; required then)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     _check_clouds(a, b)
-    _check_choice("dim", dim, DIMS)
-    if isinstance(num_trials, bool) or not isinstance(num_trials, int) or num_trials < 1:
-        raise ValueError(f"num_trials={num_trials!r} is not allowed; use an integer >= 1")
+    check_choice("dim", dim, DIMS)
+    num_trials = check_int("num_trials", num_trials, 1)
     n = len(a)
     if num_points is None or num_points >= n:
         subsets = [np.arange(n)]
     else:
-        if isinstance(num_points, bool) or not isinstance(num_points, int) or num_points < 2:
-            raise ValueError(f"num_points={num_points!r} is not allowed; use None or an integer >= 2")
+        num_points = check_int("num_points", num_points, 2, none_ok=True)
         rs = as_random_state(random_state)
         subsets = [rs.choice(n, num_points, replace=False) for _ in range(num_trials)]
     values = []
@@ -209,9 +196,10 @@ def torch_cross_barcode(a: torch.Tensor, b: torch.Tensor, dim: int = 1, mode: st
     """The cross-barcode as a (k, 2) tensor of (birth, death) that autograd differentiates with respect
     to the points: each endpoint is the normalised distance of its critical edge. `num_bars` keeps the
     longest ones (TopDis: 50)."""
-    _check_choice("dim", dim, DIMS)
-    _check_choice("mode", mode, MODES)
-    return _DistancePair(a, b).bars(dim, mode, _check_num_bars(num_bars))
+    check_choice("dim", dim, DIMS)
+    check_choice("mode", mode, MODES)
+    num_bars = check_int("num_bars", num_bars, 1, none_ok=True, note=" (None: all bars)")
+    return _DistancePair(a, b).bars(dim, mode, num_bars)
 
 
 def rtd_loss(a: torch.Tensor, b: torch.Tensor, modes=("min",), dim: int = 1, num_bars: int | None = None,
@@ -223,11 +211,10 @@ def rtd_loss(a: torch.Tensor, b: torch.Tensor, modes=("min",), dim: int = 1, num
     if not modes:
         raise ValueError(f"modes={modes!r} is not allowed; use a non-empty subset of {MODES}")
     for mode in modes:
-        _check_choice("mode", mode, MODES)
-    _check_choice("dim", dim, DIMS)
-    _check_num_bars(num_bars)
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p > 0:
-        raise ValueError(f"p={p!r} is not allowed; use a number > 0")
+        check_choice("mode", mode, MODES)
+    check_choice("dim", dim, DIMS)
+    check_int("num_bars", num_bars, 1, none_ok=True, note=" (None: all bars)")
+    check_number("p", p, 0, low_open=True, finite=False)
     pair = _DistancePair(a, b)
     lengths = [pair.bars(dim, mode, num_bars, swap).diff(dim=1).pow(p).sum() for swap in (False, True) for mode in modes]
     return 0.5 * torch.stack(lengths).sum()

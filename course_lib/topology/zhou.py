@@ -54,9 +54,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_positive_int
+from course_lib.checks import check_choice, check_int, check_number
 from course_lib.seeding import as_random_state
-from course_lib.topology.rlt import check_engine, check_n_jobs, rlts
+from course_lib.topology.rlt import ENGINES, check_n_jobs, rlts
 
 __all__ = ["CoclusterScore", "RandomConvEmbedding", "SubmanifoldRLTs", "TopologicalScores", "WASSERSTEIN_MODES",
            "barycenter_distances", "cocluster_score", "embed_images", "factor_submanifold_rlts",
@@ -86,8 +86,8 @@ class RandomConvEmbedding(nn.Module):
 
     def __init__(self, num_channels: int = 1, out_dim: int = 64, seed: int = 0):
         super().__init__()
-        check_positive_int("num_channels", num_channels, 1)
-        check_positive_int("out_dim", out_dim, 1)
+        check_int("num_channels", num_channels, 1)
+        check_int("out_dim", out_dim, 1)
         self.net = nn.Sequential(
             nn.AvgPool2d(2),
             nn.Conv2d(num_channels, 16, 5, stride=2, padding=2), nn.ReLU(),
@@ -153,8 +153,8 @@ def latent_submanifold_codes(num_latent: int, num_base: int = 1000, num_values: 
     """(base codes (num_base, D) ~ N(0, I), values (D, num_values) ~ N(0, 1), sorted per latent).
 
     The submanifold (d, v) is `base` with column d set to v (Zhou et al., Section 3)."""
-    num_latent = check_positive_int("num_latent", num_latent, 1)
-    num_base, num_values = check_positive_int("num_base", num_base, 3), check_positive_int("num_values", num_values, 1)
+    num_latent = check_int("num_latent", num_latent, 1)
+    num_base, num_values = check_int("num_base", num_base, 3), check_int("num_values", num_values, 1)
     random_state = as_random_state(random_state)
     base = random_state.randn(num_base, num_latent).astype(np.float32)
     values = np.sort(random_state.randn(num_latent, num_values), axis=1).astype(np.float32)
@@ -218,14 +218,12 @@ def _submanifold_rlts(clouds, names, values, settings, landmark_seed, progress, 
 
 
 def _settings(n_draws, n_landmarks, gamma, i_max, reg, n_jobs, engine, num_base, num_values):
-    if gamma is not None and (isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0):
-        raise ValueError(f"gamma={gamma!r} is not allowed; use a positive number (paper: 1/128) or None")
-    if isinstance(reg, bool) or not isinstance(reg, (int, float)) or not 0 < reg < np.inf:
-        raise ValueError(f"reg={reg!r} is not allowed; use a positive number (entropic regularisation)")
-    return {"n_draws": check_positive_int("n_draws", n_draws, 1), "n_landmarks": check_positive_int("n_landmarks", n_landmarks, 2),
-            "gamma": gamma, "i_max": check_positive_int("i_max", i_max, 2), "reg": float(reg),
-            "n_jobs": check_n_jobs(n_jobs), "engine": check_engine(engine),
-            "num_base": check_positive_int("num_base", num_base, 3), "num_values": check_positive_int("num_values", num_values, 1)}
+    gamma = check_number("gamma", gamma, 0, low_open=True, none_ok=True, note=" (paper: 1/128)")
+    reg = check_number("reg", reg, 0, low_open=True, note=" (entropic regularisation)")
+    return {"n_draws": check_int("n_draws", n_draws, 1), "n_landmarks": check_int("n_landmarks", n_landmarks, 2),
+            "gamma": gamma, "i_max": check_int("i_max", i_max, 2), "reg": reg,
+            "n_jobs": check_n_jobs(n_jobs), "engine": check_choice("engine", engine, ENGINES),
+            "num_base": check_int("num_base", num_base, 3), "num_values": check_int("num_values", num_values, 1)}
 
 
 def latent_submanifold_rlts(decoder, num_latent: int | None = None, *, num_base: int = 1000, num_values: int = 10,
@@ -239,7 +237,7 @@ def latent_submanifold_rlts(decoder, num_latent: int | None = None, *, num_base:
     """
     settings = _settings(n_draws, n_landmarks, gamma, i_max, reg, n_jobs, engine, num_base, num_values)
     decode_fn, num_latent = _as_decode(decoder, num_latent)
-    num_latent = check_positive_int("num_latent", num_latent, 1)
+    num_latent = check_int("num_latent", num_latent, 1)
     random_state = as_random_state(random_state)
     code_seed, landmark_seed = (int(s) for s in random_state.randint(2**31, size=2))
     base, values = latent_submanifold_codes(num_latent, num_base, num_values, code_seed)
@@ -327,8 +325,7 @@ def histogram_wasserstein(a, b, mode: str = "distributions") -> np.ndarray:
     a_0 .. a_{i_max−1} and b_0 .. (as scipy.stats.wasserstein_distance(a, b)); with equal sample
     counts it is the mean absolute difference of the sorted heights — blind to *where* the mass is.
     """
-    if mode not in WASSERSTEIN_MODES:
-        raise ValueError(f"mode={mode!r} is not allowed; use one of {WASSERSTEIN_MODES}")
+    check_choice("mode", mode, WASSERSTEIN_MODES)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"histograms have {a.shape[-1]} and {b.shape[-1]} bins; they must match")
@@ -432,7 +429,7 @@ def profile_settings(num_samples: int) -> dict:
     reached from 40,000 samples on (`full`); `lecture` (10,000) uses 250 base codes, 5 values and 20
     draws of 62 landmarks (about a minute per model on a 2-core CPU), `smoke` the smallest sizes that
     still run every step."""
-    num_samples = check_positive_int("num_samples", num_samples, 1)
+    num_samples = check_int("num_samples", num_samples, 1)
     num_base = int(np.clip(num_samples // 40, 40, 1000))
     return {"num_base": num_base, "num_values": int(np.clip(num_samples // 2000, 2, 10)),
             "n_draws": int(np.clip(num_samples // 500, 3, 100)), "n_landmarks": int(np.clip(num_base // 4, 10, 64)),
@@ -479,8 +476,7 @@ def topological_scores(decoder, dataset=None, *, num_latent: int | None = None, 
                   have the same num_base, i_max and landmark settings)
     random_state  int or RandomState: base codes, values, landmark draws and co-clustering
     """
-    if wasserstein not in WASSERSTEIN_MODES:
-        raise ValueError(f"wasserstein={wasserstein!r} is not allowed; use one of {WASSERSTEIN_MODES}")
+    check_choice("wasserstein", wasserstein, WASSERSTEIN_MODES)
     settings = _settings(n_draws, n_landmarks, gamma, i_max, reg, n_jobs, engine, num_base, num_values)
     random_state = as_random_state(random_state)
     latent_seed, factor_seed, cluster_seed = (int(s) for s in random_state.randint(2**31, size=3))

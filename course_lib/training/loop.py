@@ -45,7 +45,7 @@ import torch
 from tqdm.auto import tqdm
 
 import course_lib
-from course_lib.checks import check_writable_directory
+from course_lib.checks import check_choice, check_int, check_number, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import check_batch_fits, get_device
 from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
@@ -86,13 +86,11 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise ValueError for any bad field, before any work; build the objective to check it."""
         for name, minimum in (("steps", 1), ("batch_size", 2), ("num_latent", 1), ("checkpoint_every", 1), ("width", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name}={value!r} is not allowed; use an integer >= {minimum}")
-        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < float("inf")):
-            raise ValueError(f"lr={self.lr!r} is not allowed; use a positive number")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture={self.architecture!r} is not allowed; use one of {ARCHITECTURES}")
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum))  # numpy ints as int
+        lr = check_number("lr", self.lr, 0, low_open=True)
+        if not isinstance(self.lr, (int, float)):  # a numpy float as a float, for the config's JSON
+            object.__setattr__(self, "lr", lr)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
         if self.width != 1 and self.architecture != "conv":
             raise ValueError(f"width={self.width} is not allowed for architecture={self.architecture!r}; only conv scales")
         check_seed(self.seed)
@@ -102,8 +100,7 @@ class TrainConfig:
         make_objective(self.method, self.num_latent, **self.hyperparameters)
         from course_lib.data import VARIANTS
 
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant={self.variant!r} is not allowed; use one of {VARIANTS}")
+        check_choice("variant", self.variant, VARIANTS)
         return self
 
     def slug(self) -> str:
