@@ -487,7 +487,8 @@ plt.show()
 #   ELBO prefers these axes to any rotation of them. Scale is folded in **radially**: small sprites in
 #   the middle, large ones at the rim.
 # * The codes spread far beyond the prior's dashed box (standard deviation about 3 against posterior
-#   widths of about 0.1): the KL term is paying several nats per latent to place the images precisely.
+#   widths of about 0.1 in our `lecture` run, seed 0; the cell above prints this run's): the KL term is
+#   paying several nats per latent to place the images precisely.
 #   A grid spaced by the prior's quantiles would decode only the crowded middle, and decoding draws
 #   from $p(z)$ would give mostly small, faint blobs — a VAE is a good sampler only when its codes fill
 #   the prior.

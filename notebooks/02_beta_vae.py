@@ -47,6 +47,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
 from course_lib.device import get_device
@@ -57,6 +58,7 @@ from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.seeding import seed_everything
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.notice import notice, span
 from course_lib.lab.viz import show_images
 
 P = get_profile(profile)
@@ -232,12 +234,14 @@ print(f"rate-0 reference D_0 = {d0:.1f} nats; data entropy H <= log {data.num_im
       f"{math.log(data.num_images):.1f} nats")
 plot_rate_distortion(table, label="β = ")
 plt.show()
+display(Markdown(f"In this run $D_0$ = {d0:.0f} nats, while β = {betas[-1]} reaches a distortion of "
+                 f"{table['distortion'].iloc[-1]:.0f} nats at a rate of {table['rate'].iloc[-1]:.1f} nats."))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
 # * The points run from the top left (small β: high rate, low distortion) to the bottom right
 #   (large β: little rate, more distortion), towards the $\beta \to \infty$ limit $(D_0, 0)$, far off
-#   to the right (printed above: at `lecture` size $D_0 \approx 750$ nats, while β = 16 is near 200).
+#   to the right (the numbers are printed above).
 # * Read the ELBO off the dashed isolines: a point on a lower-left isoline has the better ELBO.
 #   Alemi et al.'s warning applies: models with **the same ELBO can sit at very different rates** —
 #   the ELBO alone cannot tell a model that encodes much from one that encodes little.
@@ -263,14 +267,24 @@ axes[2].legend()
 for ax in axes[:2]:
     ax.set_xticks(betas, [str(b) for b in betas])
 plt.show()
+elbo_loss = [f"{table['elbo'].iloc[0] - table['elbo'].loc[b]:.1f} nats at β = {b}" for b in betas[1:]]
+over_a_nat = (sorted_kl[-1] > 1).sum()
+display(Markdown(notice([
+    f"ELBO given up relative to β = {betas[0]}: {', '.join(elbo_loss)}"
+    + (" (a negative number: a better ELBO, which only an unconverged model can show)." if "-" in str(elbo_loss)
+       else "."),
+    f"KL per latent at β = {betas[0]}: {span(sorted_kl[0])} nats; at β = {betas[-1]}: {over_a_nat} of "
+    f"{sorted_kl.shape[1]} latents carry over a nat, the rest {span(sorted_kl[-1][sorted_kl[-1] <= 1])} nats "
+    "each." if over_a_nat < sorted_kl.shape[1] else f"KL per latent: every latent carries over a nat.",
+], heading="**This run.**")))
 
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on.)*
-# * β = 1 optimises the ELBO and has the best one; every larger β gives up ELBO for a smaller rate
-#   (at `lecture` size about 15 nats for β = 4 and about 80 for β = 16).
-# * The right panel shows the bottleneck closing latent by latent: at β = 1 all ten latents carry
-#   1.5–3.5 nats; at β = 4 the three cheapest are dropping out; at β = 16 five latents carry over a
-#   nat each and five a few hundredths.
+# **What to notice.** *(Meaningful from `lecture` on; the description is of the `lecture` run, 2,000-step
+# models, seed 0 — the cell above prints this run's numbers.)*
+# * β = 1 optimises the ELBO and has the best one; every larger β gives up ELBO for a smaller rate.
+# * The right panel shows the bottleneck closing latent by latent: at β = 1 every latent carries
+#   a nat or more; at β = 4 the cheapest are dropping out; at β = 16 about half of the latents carry
+#   over a nat each and the others a few hundredths.
 # * Counting "active" latents depends on the threshold while latents are still being switched off.
 #   With Burda et al.'s 0.01 almost every latent still counts after 2,000 steps, because the posterior
 #   means of the dying latents still vary a little; with 0.1 the count falls with β as the right panel
@@ -334,7 +348,8 @@ for (b_i, p_i), (b_j, p_j) in zip(points.iloc[:-1].iterrows(), points.iloc[1:].i
 # 0$ gives $\beta_i \le -\Delta D / \Delta R \le \beta_j$. (Only optimality was used, not even
 # convexity.) Models after 2,000 steps are not optimal, so nothing guarantees the check: a slope
 # outside the interval would say that at least one of them is far from its optimum. At `lecture` size
-# both chords of the sweep (1, 4, 16) do fall inside their intervals (about 2.5 and 10).
+# (2,000-step models, seed 0) both chords of the sweep (1, 4, 16) fall inside their intervals; the
+# printout gives this run's slopes and verdicts.
 
 # %% [markdown]
 # ### Exercise 2
@@ -364,8 +379,8 @@ for beta in sides:
 
 # %% [markdown] tags=["solution"]
 # The plug-in MI of a binned latent is biased upwards by about $(\text{bins} - 1)(\text{classes} -
-# 1)/2N$ even for an independent latent: that is all the orientation column shows (about 0.2 nats in
-# every row), and it is why a latent that carries almost nothing still shows 0.2–0.4 nats with the
+# 1)/2N$ even for an independent latent (printed above for each factor): that is all the orientation column
+# shows, and it is why a latent that carries almost nothing still shows a few tenths of a nat with the
 # positions. Compare entries with the bias, not with 0.
 #
 # At `lecture` size the β = 16 model has three standout entries, each in its own latent and its own

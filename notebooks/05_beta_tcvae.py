@@ -47,6 +47,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Markdown, display
 import pandas as pd
 import torch
 
@@ -62,6 +63,7 @@ from course_lib.analysis.tc_analysis import (TERMS, correlated_gaussian_posterio
                                              exact_kl_decomposition, plot_estimator_study, sample_codes)
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.notice import notice
 from course_lib.lab.viz import plot_traversals
 
 P = get_profile(profile)
@@ -350,6 +352,10 @@ axes[0].axhline(math.log(64), color="grey", linestyle=":", label="log 64: MWS's 
 axes[0].legend(fontsize=8)
 fig.suptitle(f"The decomposition during training (running mean over {window} steps)")
 plt.show()
+final = {beta: run.log[list(TERMS)].tail(window).mean() for beta, run in runs.items()}
+display(Markdown(notice([f"β = {beta}: " + ", ".join(f"{t.replace('_', ' ')} {v:.2f}" for t, v in terms.items())
+                         for beta, terms in final.items()],
+                        heading=f"**This run** (`{P.name}`), MWS estimates over the last {window} step{'s' * (window > 1)} (nats):")))
 
 # %% [markdown]
 # **What to notice.** *(At `smoke` size the curves are 20 steps of noise. What follows is what the
@@ -359,7 +365,8 @@ plt.show()
 #   images apart (after a few hundred steps) both runs sit on that ceiling for the rest of training,
 #   so the logged MI says nothing more about them.
 # * With $\beta = 6$ the TC carries five times more weight than in the ELBO: its estimate levels off
-#   around 5 nats while the $\beta = 1$ run's keeps climbing towards 18. Both numbers are MWS
+#   (at `lecture`, seed 0: at a few nats) while the $\beta = 1$ run's keeps climbing to several times
+#   that (this run's final values are printed above). Both numbers are MWS
 #   estimates and therefore too high (Section 6 measures by how much).
 # * The dimension-wise KL of the $\beta = 6$ run ends *higher*: squeezing the dependence out of
 #   $q(z)$ pushes its marginals away from $\mathcal N(0, 1)$ — the three terms are coupled through

@@ -53,11 +53,14 @@ import pandas as pd
 import scipy.stats as st
 import torch
 
+from IPython.display import Markdown, display
+
 from course_lib.data import DSprites
 from course_lib.device import get_device
 from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test,
                                                finite_difference_jacobian, householder, ks_tests, plot_proof_stages,
                                                random_orthogonal)
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import plot_traversal_panels
 from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals, mean_code_function
@@ -320,14 +323,15 @@ table["Δ reconstruction"] = [d.mean() for d in differences]
 table["2 s.e. of Δ"] = [2 * d.std() / np.sqrt(NUM_ELBO) for d in differences]  # Monte Carlo error
 print(f"Mean over {NUM_ELBO:,} images (nats):")
 print(table.round(3).to_string())
-
-# %% [markdown]
-# **What to notice.** The KL columns agree image by image to float rounding (the largest difference
-# prints as 0.0). The reconstruction terms differ by about one nat, inside their ±2 standard errors:
-# Monte Carlo noise of four independent draws per image, which shrinks as draws are added. (With the
-# *same* draws, $z' = Az$, the decoded images agree to $10^{-6}$, as the previous cell showed.) So the
-# ELBOs agree as well. Three models, one objective value: whatever an ELBO-based
-# method optimises cannot prefer the first over the other two.
+inside = (table["Δ reconstruction"].abs() <= table["2 s.e. of Δ"]).all()
+display(Markdown(
+    f"**What to notice.** The KL columns agree image by image to float rounding (largest difference "
+    f"{table['max |KL - KL of trained| per image'].max():.1e} nats). The reconstruction terms differ by up to "
+    f"{table['Δ reconstruction'].abs().max():.2f} nats, {'inside' if inside else 'close to'} their ±2 standard "
+    "errors: Monte Carlo noise of four independent draws per image, which shrinks as draws are added. (With "
+    "the *same* draws, $z' = Az$, the decoded images agree to $10^{-6}$, as the previous cell showed.) So the "
+    "ELBOs agree as well. Three models, one objective value: whatever an ELBO-based method optimises cannot "
+    "prefer the first over the other two."))
 
 # %% [markdown]
 # ## 5 · Entangled traversals
@@ -345,9 +349,17 @@ for name, m in models.items():
     panels[name] = (traversals, order, kl_per_latent(*codes_for_ranges[name]))
 plot_traversal_panels(panels, f"Latent traversals, β = 16, {P.train_steps:,} steps (row label: latent, KL)")
 plt.show()
+kl_of = {name: panel[2] for name, panel in panels.items()}
+householder_kl, rotated_kl = list(kl_of.values())[1:]
+active = kl_of["trained β-VAE"] > 0.1
+ranges = {part: span(householder_kl[mask]) if mask.any() else "none" for part, mask in
+          (("active", active), ("unused", ~active))}
+print(f"KL per coordinate (nats) — Householder: active {ranges['active']}, unused {ranges['unused']}; "
+      f"random rotation: {span(rotated_kl)}")
 
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on.)*
+# **What to notice.** *(Meaningful from `lecture` on; the descriptions of rows are from the `lecture`
+# run, 2,000-step model, seed 0 — the KL ranges are printed above.)*
 # * Left: at 2,000 steps the β-VAE is only partly disentangled. At `lecture` size one row moves the
 #   sprite down, one moves it left, one grows it; the other two active rows mix factors (one moves the
 #   sprite right while stretching it into a diagonal ellipse, one turns a stretched blob round). The
@@ -357,9 +369,9 @@ plt.show()
 #   originals, slightly weaker, with some of the others mixed in: the row that moved the sprite left
 #   now also shrinks and flattens it. The first coordinate, `z0` ($A_{11} = 0.5$ and $-0.29$ from
 #   every other latent), no longer only grows the sprite: it starts from a small ellipse. The KL of
-#   the active rows drops (to 0.4–1.0) and the unused ones pick up 0.13–0.17 nats each.
+#   the active rows drops and the unused ones pick up a little (printed above).
 #   "Completely entangled" in the theorem's sense can look mild.
-# * Right: after a random rotation the KL is spread over all ten coordinates (0.2–0.7 nats each), and
+# * Right: after a random rotation the KL is spread over all ten coordinates (printed above), and
 #   most rows change several things at once — position with size (the first row moves the sprite
 #   from the top left towards the centre while it grows), position with shape (the third moves it down
 #   and right while it shrinks into a thin ellipse) — although the decoder draws exactly the same
@@ -398,18 +410,27 @@ for name, matrix in matrices.items():
 print(f"{P.num_samples:,} images for MIG and DCI ({num_train:,} train); FactorVAE score sizes {FACTOR_VAE_SIZES}")
 print(pd.DataFrame(scores).T.round(3).to_string())
 
+# %%
+first, *others = scores.values()
+lines = []
+for metric in ("MIG", "DCI disentanglement", "DCI completeness", "FactorVAE score"):
+    after = [f"{o[metric]:.3f} ({trend(first[metric], o[metric], 'higher', 'lower', 'the same')})" for o in others]
+    lines.append(f"{metric}: {first[metric]:.3f} for the trained model; "
+                 f"{after[0]} under the Householder reflection, {after[1]} under the random rotation.")
+info = [o["DCI informativeness (test)"] for o in others]
+lines.append(f"DCI informativeness: {first['DCI informativeness (test)']:.3f} → {span(info, '.3f')}.")
+display(Markdown(notice(lines, note=f"*(This run: `{P.name}`, seed {seed}.)*")))
+
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on.)*
-# * Every disentanglement score falls. At `lecture` size MIG halves under the Householder reflection
-#   (0.105 → 0.057) and drops to a fifth under the random rotation (0.023); DCI disentanglement and
-#   completeness lose a third to a half; the FactorVAE score falls from 0.59 to 0.55 and 0.46.
+# * At `lecture` size (2,000-step models, seed 0) every disentanglement score falls under both maps,
+#   MIG most of all; at `smoke` the model is barely trained and the table above may say anything.
 # * The falls are modest in absolute terms because the starting point is: after 2,000 steps the
-#   β-VAE is only weakly disentangled (DCI disentanglement 0.11; the study's models, trained 150 times
-#   longer, score higher), so there is not much order to destroy. The FactorVAE score stays far from
+#   β-VAE is only weakly disentangled (see its DCI disentanglement above; the study's models, trained 150
+#   times longer, score higher), so there is not much order to destroy. The FactorVAE score stays far from
 #   zero even for the rotated code — fixing a factor such as a position still lowers the variance of
 #   some mixed coordinate more than that of the others, and a majority vote needs no more — while MIG,
 #   the gap between the two best coordinates, is the most sensitive to mixing.
-# * DCI *informativeness* barely moves (0.41 → 0.39–0.40). The information about the factors is all
+# * DCI *informativeness* barely moves. The information about the factors is all
 #   still in the code — $A$ is invertible — only spread over the coordinates; the small loss comes
 #   from the trees, whose axis-aligned splits fit mixed coordinates less easily. Disentanglement
 #   metrics measure how information is *arranged*, and the arrangement is exactly what the data
@@ -441,16 +462,23 @@ print(pd.DataFrame(scores).T.round(3).to_string())
 # $1 / (A\Sigma^{-1}A^\top)_{ii}$; `EntangledVAE(..., posterior="mean_field")`). Its ELBO is lower:
 
 # %%
+cost = {}
 for name, matrix in list(matrices.items())[1:]:
     diagonal = elbo_terms(EntangledVAE(model, matrix, posterior="mean_field"), elbo_images, seed=seed)
+    cost[name] = elbo[name]["elbo"].mean() - diagonal["elbo"].mean()
     print(f"{name:<22} exact (full-covariance) posterior: ELBO {elbo[name]['elbo'].mean():8.2f}   "
           f"mean-field diagonal posterior: ELBO {diagonal['elbo'].mean():8.2f} nats")
+variances = np.exp(codes_for_ranges["trained β-VAE"][1]).mean(axis=0)
+display(Markdown(
+    f"ELBO of the exact minus the diagonal posterior in this run: "
+    f"{' and '.join(f'{c:+.1f} nats ({n})' for n, c in cost.items())}. "
+    f"The trained model's mean posterior variances are {span(variances[active]) if active.any() else '–'} for "
+    f"its active latents and {span(variances[~active]) if (~active).any() else '–'} for its unused ones."))
 
 # %% [markdown]
-# At `lecture` size the diagonal posterior costs about 28 nats for the Householder reflection and
-# about 38 for the random rotation: it must be narrow in every direction in which $A\Sigma A^\top$ is
-# narrow, and this model's posterior variances differ by an order of magnitude between its active
-# latents (about 0.05–0.12) and its unused ones (about 0.8–0.9). So the diagonal posterior breaks the
+# The diagonal posterior must be narrow in every direction in which $A\Sigma A^\top$ is
+# narrow, and at `lecture` size this model's posterior variances differ by an order of magnitude between its
+# active latents and its unused ones (printed above). So the diagonal posterior breaks the
 # rotational symmetry of the prior: among equally good generative models, the VAE's objective *with
 # its posterior family* prefers those whose posteriors are axis-aligned (Rolinek, Zietlow & Martius
 # 2019 show that this pushes VAEs towards PCA-like directions of the decoder's local
@@ -488,8 +516,9 @@ print(pd.DataFrame(rows).T.round(3).to_string())
 # %% [markdown] tags=["solution"]
 # (a) Only the first row and column of $A$ depend much on $\alpha$: $A_{11} = 1 - 2\alpha$ falls
 # from 0.9 to 0.1 while $|A_{1j}| = 2\sqrt{\alpha(1-\alpha)/9}$ grows; the block $i, j > 1$ changes
-# little ($A_{ii}$ between 0.79 and 0.88). At `lecture` size MIG falls with α — from about the
-# trained model's value at α = 0.05 to about a third of it at α = 0.35–0.45 — because the first new
+# little ($A_{ii}$ between 0.79 and 0.88). At `lecture` size (2,000-step model, seed 0) MIG falls with α —
+# from about the trained model's value at small α to a fraction of it at α = 0.35–0.45 (the table prints
+# this run's values) — because the first new
 # coordinate takes less of $z_1$ and more of all the others, and this model's first latent ($z_1$
 # here, `z0` in the figures) is one of its active ones: it grows the sprite. Even α close to 0 gives
 # a valid $f$: the theorem only needs non-zero entries, not large ones, which is why "entangled" in

@@ -58,6 +58,7 @@ from IPython.display import Markdown, display
 from course_lib.data import DSprites, FactorGrid
 from course_lib.data import dsprites_render as render
 from course_lib.device import get_device
+from course_lib.lab.notice import notice
 from course_lib.lab.lecture_models import lecture_models, select
 from course_lib.lab.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix,
                                               plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
@@ -133,10 +134,11 @@ fig.suptitle("The family: |correlation| between each code dimension and each fac
 plt.show()
 
 # %% [markdown]
-# **What to notice.** Correlation sees only linear relations, so it is a first look, not a verdict:
-# the split orientation's $\cos\varphi$ has correlation ≈ 0.1 with the factor although it carries
-# half of it, and $\sin\varphi$ correlates (≈ 0.8) without determining it; the rotated code spreads
-# every factor over every dimension, the partially mixed one leaks ≈ 0.1–0.2 off the diagonal, and
+# **What to notice.** Correlation sees only linear relations, so it is a first look, not a verdict
+# (the figure prints each |correlation|): the split orientation's $\cos\varphi$ is barely correlated with
+# the factor although it carries half of it, and $\sin\varphi$ correlates strongly without determining it;
+# the rotated code spreads every factor over every dimension, the partially mixed one leaks a little off
+# the diagonal, and
 # the noise has nothing anywhere. Shape is a
 # *categorical* factor coded as 0, ½, 1 — an order the data does not have; every metric below will
 # treat factors as classes, never as numbers.
@@ -176,13 +178,13 @@ plt.show()
 # %% [markdown]
 # **What to notice.**
 # * Perfect: each column (a fixed factor) has one zero, in the row of "its" dimension — a linear
-#   classifier reads the label off the position of the zero. Score 1.00.
+#   classifier reads the label off the position of the zero. Score 1 (printed above).
 # * Rotated: every dimension moves whatever is fixed, but *by different amounts*, and a linear
-#   classifier can still separate the five patterns most of the time (0.89 in the table of
-#   Section 8). The score measures whether fixing a factor leaves a **linearly detectable trace**,
+#   classifier can still separate the five patterns much of the time (see the table of
+#   Section 8; at `lecture` most of the time). The score measures whether fixing a factor leaves a **linearly detectable trace**,
 #   not whether the code is axis-aligned.
 # * Missing factor (shape not encoded): fixing shape changes nothing, so its column has no zero —
-#   and *that* is a pattern too. The classifier still gets it right: score 1.00 for a code that has
+#   and *that* is a pattern too. The classifier still gets it right: a perfect score (Section 8) for a code that has
 #   lost a factor. This is the failure mode that motivated the FactorVAE score.
 
 # %% [markdown]
@@ -221,10 +223,11 @@ plt.show()
 # *training* accuracy; the scores quoted are the evaluation accuracies of Section 8.)
 # * Perfect: a diagonal; every vote goes to the right dimension.
 # * Rotated: a dimension receives votes from several factors; the majority vote gets only part of
-#   them right (0.73 in Section 8, against BetaVAE's 0.89 — the FactorVAE score is stricter).
+#   them right (compare the FactorVAE and BetaVAE columns of Section 8: at `lecture` the FactorVAE score
+#   is the stricter on rotation).
 # * Missing factor: fixing shape leaves no dimension quieter than the others, so its votes land on
 #   whichever dimension happens to vary least, and are outvoted there: the score drops to about
-#   4/5 (0.79). The failure of the BetaVAE score is fixed. But the vote looks only at *which*
+#   4/5 (Section 8). The failure of the BetaVAE score is fixed. But the vote looks only at *which*
 #   dimension is quietest, so a dimension that also varies a little with other factors is not
 #   punished; and the absolute threshold 0.05 makes the score depend on the code's scale
 #   (Exercise 2).
@@ -274,11 +277,12 @@ print(pd.DataFrame({"values n": sizes, "ceiling min(1, ln 20 / ln n)": np.minimu
 # %% [markdown]
 # **What to notice.**
 # * Perfect: the diagonal is 1 for shape and scale and ≈ 0.81 (orientation, 40 values) and ≈ 0.85
-#   (positions, 32 values) — the bin ceiling, so a *perfect* code scores MIG ≈ 0.89, not 1. The
+#   (positions, 32 values) — the bin ceiling, so a *perfect* code scores MIG below 1 (≈ 0.89 at `lecture`,
+#   seed 0; fewer draws, as at `smoke`, leave it further below — Section 8 has this run's). The
 #   positions stay a little below their ceiling 0.86: 32 values in 20 equal-width bins put two
 #   values in 12 bins and one in 8, which keeps less than $\ln 20$ nats.
 # * Rotated: every factor's information is spread over several dimensions with no clear winner:
-#   MIG 0.08.
+#   MIG near 0 (Section 8).
 # * Duplicated: the best and second-best dimension are identical, the gap is exactly 0 — MIG calls
 #   a perfectly disentangled but redundant code as bad as noise. MIG rewards *compactness* (one
 #   dimension per factor) as much as disentanglement.
@@ -316,11 +320,11 @@ plt.show()
 # * The perfect code, discrete mode: shape is predicted perfectly from its dimension (1.00 against
 #   chance 0.33 elsewhere), but for the many-valued factors the best *single-feature linear*
 #   classifier is barely above chance — a line cut into one-vs-rest decisions cannot pick one of 40
-#   orientations from one number. The gaps are ≈ 0.16 for scale and ≈ 0.02–0.04 for orientation and
-#   positions, and the perfect code's SAP is only ≈ 0.17–0.18.
-# * The same perfect code with continuous scores: SAP = 1.00. SAP in discrete mode measures the SVM
+#   orientations from one number. The gaps (the figure) are largest for scale and small for orientation
+#   and positions, and the perfect code's SAP is low (Section 8; under 0.2 at `lecture`).
+# * The same perfect code with continuous scores: SAP = 1 (printed above). SAP in discrete mode measures the SVM
 #   as much as the code; its values are comparable only between codes of the same dataset.
-# * Rotated: the best and second-best dimensions are both mediocre: SAP ≈ 0.04.
+# * Rotated: the best and second-best dimensions are both mediocre: SAP near 0.
 
 # %% [markdown]
 # ## 6 · DCI: Disentanglement, Completeness, Informativeness (Eastwood & Williams 2018)
@@ -355,11 +359,11 @@ print("dci(), perfect:", {key: round(value, 3) for key, value in dci(*samples["p
 # %% [markdown]
 # **What to notice.**
 # * Perfect: a diagonal, D = C = I = 1.
-# * Rotated: importances everywhere, D ≈ C ≈ 0.2 — and I drops to ≈ 0.5: depth-3 trees split on
+# * Rotated: importances everywhere, D and C low — and I drops too (Section 8): depth-3 trees split on
 #   one axis at a time and need many splits to read a factor off an oblique direction. DCI's
 #   informativeness depends on the predictor's inductive bias.
-# * Split factor: the orientation column has two entries of about ½, so C drops (to ≈ 0.92) while
-#   D stays 1: completeness, not disentanglement, is what the split costs.
+# * Split factor: the orientation column has two entries of about ½, so C drops while
+#   D stays near 1 (Section 8): completeness, not disentanglement, is what the split costs.
 # * Duplicated: LightGBM's trees always pick the first of two identical features (a deterministic
 #   tie-break), so the copies get zero importance and C = 1. The *definition* would give
 #   $1 - \log_{10} 2 \approx 0.70$ to a factor shared equally by two of 10 dimensions — Exercise 3
@@ -401,11 +405,11 @@ plt.show()
 # %% [markdown]
 # **What to notice.**
 # * The five informative dimensions score 1. The two noise dimensions carry almost nothing
-#   (≈ 0.05–0.08 nats, the plug-in estimator's bias, largest for the many-valued factors) — but
-#   modularity divides by the row's own maximum, and their rows look fairly "modular": ≈ 0.6 each.
-#   A code made *only* of noise scores ≈ 0.68 (Section 8), and the rotated code ≈ 0.79.
-# * Explicitness reads the whole code and does not care about axes: ≈ 0.98 for the perfect *and*
-#   the rotated code. It is a measure of informativeness, like DCI's I.
+#   (a few hundredths of a nat, the plug-in estimator's bias, largest for the many-valued factors) — but
+#   modularity divides by the row's own maximum, and their rows look fairly "modular" (the red bars).
+#   A code made *only* of noise scores well above 0, and the rotated code higher still (Section 8).
+# * Explicitness reads the whole code and does not care about axes: the perfect *and* the rotated code
+#   score about the same (Section 8). It is a measure of informativeness, like DCI's I.
 
 # %% [markdown]
 # ## 8 · All six metrics over the family
@@ -426,27 +430,39 @@ family_table.round(3)
 # %% [markdown]
 # ## 9 · Failure modes: what the numbers show
 #
-# Read the table column by column against the right verdicts of Section 1 (lecture numbers; other
-# profiles use fewer draws):
+# Read the table column by column against the right verdicts of Section 1. The numbers this run gives for
+# the cases discussed below:
+
+# %%
+cited = {"BetaVAE": ["rotated", "noise only", "missing factor"], "FactorVAE": ["rotated", "missing factor", "duplicated"],
+         "MIG": ["perfect", "split factor", "duplicated", "noise only"], "SAP": ["perfect", "partially mixed", "duplicated"],
+         "DCI D": ["perfect", "partially mixed", "rotated", "duplicated", "missing factor"],
+         "Modularity": ["partially mixed", "missing factor", "rotated", "noise only"]}
+lines = [f"**{metric}**: " + ", ".join(f"{name} {family_table.loc[name, metric]:.2f}" for name in names)
+         for metric, names in cited.items() if metric in family_table]
+display(Markdown(notice(lines, heading=f"**This run** (`{P.name}`, {NUM_TRAIN:,} training draws):")))
+
+# %% [markdown]
+# What the `lecture` profile shows (seed 0; `smoke` uses so few draws that several of these verdicts blur):
 #
-# * **BetaVAE** gives 1.00 to every representation but two: the rotated code (0.89) and pure noise
-#   (≈ 0.2, chance is 1/5). It cannot see a **missing factor** (1.00), nor **noise dimensions**,
+# * **BetaVAE** gives a perfect score to every representation but two: the rotated code and pure noise
+#   (chance is 1/5). It cannot see a **missing factor**, nor **noise dimensions**,
 #   **duplicates** or a **split**: a linear classifier finds the fixed factor in all of them.
-# * **FactorVAE** is stricter on rotation (0.73) and sees the **missing factor** (0.79 ≈ 4/5: one
-#   factor in five has no dimension of its own), but not duplicates or noise dimensions (1.00).
-# * **MIG** is the only score that punishes **redundancy**: **duplicated** scores 0.00, as low as
-#   noise, and the **split** factor costs it (0.73 against 0.89). Its ceiling below 1 for a perfect
+# * **FactorVAE** is stricter on rotation and sees the **missing factor** (≈ 4/5: one
+#   factor in five has no dimension of its own), but not duplicates or noise dimensions.
+# * **MIG** is the only score that punishes **redundancy**: **duplicated** scores 0, as low as
+#   noise, and the **split** factor costs it. Its ceiling below 1 for a perfect
 #   code comes from the **20 bins** ($\ln 20 / \ln n$ for $n > 20$ values).
-# * **SAP** in discrete mode stays below 0.2 even for the **perfect** code (0.17): single-feature
-#   linear SVMs cannot separate 32 or 40 classes. It even ranks the **partially mixed** code (0.18)
+# * **SAP** in discrete mode stays low even for the **perfect** code: single-feature
+#   linear SVMs cannot separate 32 or 40 classes. It even ranks the **partially mixed** code about
 #   level with the perfect one. The duplicated code scores 0, like MIG.
-# * **DCI D** ranks sensibly (perfect 1, partially mixed ≈ 0.5, rotated ≈ 0.2, noise 0) but is
-#   blind to **duplicates** with LightGBM's tie-break (1.00; completeness too); the **missing factor**
-#   lowers D and C (≈ 0.7, ≈ 0.8) through the importances the predictor of the lost factor spreads
+# * **DCI D** ranks sensibly (perfect near 1, then partially mixed, rotated, noise near 0) but is
+#   blind to **duplicates** with LightGBM's tie-break (completeness too); the **missing factor**
+#   lowers D and C through the importances the predictor of the lost factor spreads
 #   over unrelated dimensions, and lowers I.
-# * **Modularity** is the outlier: ≥ 0.98 for every code without noise dimensions, including the
-#   **partially mixed** one and the one with a **missing factor** (1.00), ≈ 0.79 for the **rotated**
-#   one, and ≈ 0.68 for **pure noise**. It never asks how much information there is, and its plug-in
+# * **Modularity** is the outlier: near 1 at `lecture` for every code without noise dimensions, including
+#   the **partially mixed** one and the one with a **missing factor**, lower for the **rotated**
+#   one, and well above 0 for **pure noise**. It never asks how much information there is, and its plug-in
 #   MI makes noise look like a weak, fairly modular code.
 #
 # No metric gets all eight verdicts right, and the failures differ: which metric you choose decides
@@ -582,10 +598,11 @@ plot_score_table(transformed_table, title="The perfect code, rescaled and warped
 plt.show()
 
 # %% [markdown] tags=["solution"]
+# *(Numbers below: `lecture`, seed 0.)*
 # * **DCI** (trees split on thresholds: any monotone map gives the same partitions) is invariant.
 #   **MIG** is invariant to rescaling (the bins follow the range) but not to warping: equal-width
-#   bins over $e^{5x}$ crowd most values into the first bins, and MIG drops (0.68 for $e^{5x}$, 0.82
-#   for the cube, in `lecture`). **Modularity** stays 1 here: warping changes how much information
+#   bins over $e^{5x}$ crowd most values into the first bins, and MIG drops (at `lecture`, seed 0: 0.68
+#   for $e^{5x}$, 0.82 for the cube; the table above has this run's). **Modularity** stays 1 here: warping changes how much information
 #   the bins keep, not *which* factor a dimension is about.
 # * **FactorVAE** gives $0.01\,x$ a score of **0**: every dimension's standard deviation
 #   ($\approx 0.003$) is below the absolute threshold 0.05, so all are declared collapsed — the
@@ -639,7 +656,7 @@ print(f"the definition, each factor shared equally by 2 of 10 dimensions: C = 1 
 #   is small for many-valued factors.
 # * **DCI**: importance-based disentanglement, completeness and informativeness; sensible
 #   rankings, but what its trees do with ties and oblique directions shows up in the numbers.
-#   **Modularity** ignores how much information a dimension carries and scores pure noise ≈ 0.68.
+#   **Modularity** ignores how much information a dimension carries and scores pure noise well above 0.
 # * The metrics agree on clear cases and disagree on hard ones; over trained models, Modularity is
 #   the odd one out (Locatello et al. 2019). Report several metrics, and know their failure modes.
 #

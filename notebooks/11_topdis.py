@@ -52,6 +52,7 @@ seed = 0
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 import torch
 from scipy import stats
 
@@ -65,6 +66,7 @@ from course_lib.seeding import seed_everything
 from course_lib.topology.rtd import cross_barcode, rtd, rtd_loss
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.notice import notice, span
 from course_lib.lab.viz import plot_traversals, show_images
 
 P = get_profile(profile)
@@ -148,7 +150,7 @@ print(f"RTD(a, b) = {rtd(one, two):.3f}")
 #   but cross the gap between the circles of $b$. The first joins $b$'s two clusters, the second
 #   closes the big loop; both live until $b$'s own edges span the gap (about 0.57), the two long bars.
 # * The many short bars are the noise of the points (Section 2). The two directions differ, since
-#   each asks what the *second* cloud adds to the first; RTD averages them (1.78 here), so it is
+#   each asks what the *second* cloud adds to the first; RTD averages them (printed above), so it is
 #   symmetric.
 
 # %% [markdown]
@@ -178,18 +180,21 @@ for ax, (name, cloud) in zip(axes.flat, variants.items()):
     ax.scatter(*cloud.T, c=np.arange(NUM_POINTS), cmap="viridis", s=10)
     ax.set(title=f"{name}\nRTD = {scores[name]:.3f}", xlabel="x₁", ylabel="x₂", aspect="equal", xticks=[], yticks=[])
 plt.show()
+ranked = sorted(scores, key=scores.get)
+display(Markdown("**This run**, RTD to the circle from smallest to largest: "
+                 + "; ".join(f"{name}: {scores[name]:.2f}" for name in ranked) + "."))
 
 # %% [markdown]
 # **What to notice.** *(The same at every profile; another seed moves the numbers a little.)*
 # * **Blind:** a rescaled, rotated or moved copy has RTD 0 (up to rounding, below $10^{-14}$):
 #   after the quantile normalisation the two distance matrices are the same. RTD compares
 #   representations up to similarity.
-# * **Detects:** noise of σ = 0.02 adds many *short* bars, 0.44 in all — more than stretching the
-#   circle into a 2 : 1 ellipse (0.33), which changes every distance but keeps the loop and every
-#   neighbourhood. Tearing the loop open (1.19) or splitting it in two (1.78) changes the topology
+# * **Detects:** noise of σ = 0.02 adds many *short* bars — at seed 0 more in all than stretching the
+#   circle into a 2 : 1 ellipse, which changes every distance but keeps the loop and every
+#   neighbourhood. Tearing the loop open or splitting it in two changes the topology
 #   and costs the most among the shapes.
 # * **Pairing matters:** the shuffled copy is *the same set of points*, yet it has by far the largest
-#   RTD (7.4). RTD is not a distance between shapes but between two representations of the same
+#   RTD. RTD is not a distance between shapes but between two representations of the same
 #   objects: neighbours in one must be neighbours in the other.
 
 # %% [markdown]
@@ -231,16 +236,19 @@ for ax, cloud, title in zip(axes[:2], (torn, moving.detach().cpu().numpy()),
 axes[2].plot(losses)
 axes[2].set(xlabel="Adam step", ylabel="RTD(a, b)", title="RTD while b moves")
 plt.show()
+early = min(50, len(losses) - 1)
+display(Markdown(f"**This run:** RTD {losses[0]:.2f} at the start, {losses[early]:.2f} after {early} steps, "
+                 f"{losses[-1]:.2f} after {len(losses)}."))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful at every profile; the `smoke` run takes only 20 steps.)*
-# * RTD falls from 1.19 to about 0.1 in 250 steps, most of it in the first 50: the two ends of the
+# * RTD falls (at `lecture`, 250 steps: to under a tenth of its start, most of it in the first 50): the two ends of the
 #   arc (the yellow and the purple points, neighbours in $a$) are pulled together and the loop
 #   closes. Each step moves only the points at the ends of the critical edges.
 # * The cloud is not pulled onto $a$: it is a lumpy loop, not a circle. Only its topology relative
 #   to $a$ is matched, and nothing fixes its size or position — RTD is blind to them (Section 2).
 # * RTD is not convex. Started from the two circles instead, the descent breaks them into arcs and
-#   stalls near 0.3 with the two groups still apart: the gradient acts on a few edges at a time and
+#   stalls (at seed 0, well above 0) with the two groups still apart: the gradient acts on a few edges at a time and
 #   can get stuck, as any loss of a barcode can.
 
 # %% [markdown]
@@ -330,16 +338,20 @@ probability = latent_probabilities(beta_vae.model.decoder).cpu().numpy()
 table = pd.DataFrame({"KL (nats)": kl, "P(chosen)": probability, "L_TD of its shift": rtd_per_latent},
                      index=[f"z{d}" for d in range(len(kl))])
 print(table.sort_values("KL (nats)", ascending=False).round(3).to_string())
+used = kl > 0.1
+lines = [f"{label} ({mask.sum()}): P(chosen) {span(probability[mask], '.3f')}, L_TD {span(rtd_per_latent[mask])}"
+         for label, mask in (("latents with KL > 0.1 nats", used), ("nearly unused latents", ~used)) if mask.any()]
+display(Markdown(notice(lines, heading=f"**This run** (`{P.name}`):")))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
 # * A shift of $C = 1/8$ is a small move: every sprite of the batch changes a little in the same
 #   way (for z4 in our run: a little larger, a little lower, as its traversal in Section 7 shows).
-# * The latent probabilities follow the KL only weakly: 0.09 for the three nearly unused latents
-#   against 0.10–0.106 for the others. After 2,000 steps the decoder's first layer still reads the
-#   unused latents with weights almost as large.
-# * $\mathcal L_{TD}$ is largest for the informative latents (0.65–1.4 in our run) — their shifts
-#   change the images the most — and small for the unused ones (0.07–0.22), whose shift changes
+# * The latent probabilities follow the KL only weakly (in our `lecture` run, seed 0, the nearly unused
+#   latents were chosen only slightly less often than the others; the cell above prints this run's). After
+#   2,000 steps the decoder's first layer still reads the unused latents with weights almost as large.
+# * $\mathcal L_{TD}$ is largest for the informative latents — their shifts change the images the
+#   most — and small for the unused ones, whose shift changes
 #   almost nothing. TopDis does not ask for $\mathcal L_{TD} = 0$ (a latent that changes nothing
 #   would win); it asks that what a latent changes, it changes *coherently*.
 
@@ -399,18 +411,31 @@ for ax, title, unit in zip(axes, titles, ("nats per image", "nats per image", "R
 axes[0].legend()
 fig.suptitle(f"Training curves (running mean over {window} steps); TopDis on from step {DELAY + 1:,}")
 plt.show()
+tail = max(1, P.train_steps // 10)
+last = {name: run.log.tail(tail)[["reconstruction", "kl"]].mean() for name, run in runs.items()}
+after = topdis.log[topdis.log["step"] > DELAY]
+cosine = after["topdis_cosine"].dropna()
+display(Markdown(notice(
+    [f"last {tail:,} steps, {name}: reconstruction {m['reconstruction']:.1f} nats, KL {m['kl']:.1f} nats"
+     for name, m in last.items()]
+    + [f"L_TD: {after['topdis'].head(tail).mean():.2f} over the first {tail:,} TopDis steps, "
+       f"{after['topdis'].tail(tail).mean():.2f} over the last {tail:,}",
+       f"cosine: 90 % of the steps between {cosine.quantile(0.05):.2f} and {cosine.quantile(0.95):.2f}; negative in "
+       f"{(cosine < 0).mean():.0%} of the steps"] if len(cosine) else [],
+    heading=f"**This run** (`{P.name}`):")))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
 # * Until step 1,000 the two runs are the same run — same seed, same batches, same objective (the
 #   TopDis objective draws nothing before its delay) — and their logs agree to the last digit.
-# * After the switch the reconstruction of the TopDis run stays close to the β-VAE's: over the last
-#   200 steps 144 against 138 nats (5 % worse), with the same KL (14.3 against 14.4 nats).
+# *(What our `lecture` run showed, seed 0; the cell above prints this run's numbers.)*
+# * After the switch the reconstruction of the TopDis run stays close to the β-VAE's (a few per cent
+#   worse over the last steps), with about the same KL.
 # * $\mathcal L_{TD}$ on fresh batches is noisy — each step draws a latent and a sign — and drifts
-#   down slowly, from about 0.96 to 0.87 (means over 200 steps).
-# * The cosine between the two gradients stays near 0 (per step, 90 % of the values lie within
-#   ±0.33): the topological and the reconstruction gradients are nearly orthogonal. In 46 % of the
-#   steps it was negative and the projection removed the conflicting part of $g_{TD}$.
+#   down slowly.
+# * The cosine between the two gradients stays near 0: the topological and the reconstruction gradients
+#   are nearly orthogonal. In about half of the steps it was negative and the projection removed the
+#   conflicting part of $g_{TD}$.
 
 # %% [markdown]
 # ## 7 · Traversals and metrics, side by side
@@ -433,6 +458,10 @@ for name, run in runs.items():
 comparison = pd.DataFrame(rows)
 print(f"{NUM_TRAIN:,} training and {NUM_TEST:,} test draws")
 print(comparison.round(3).to_string())
+(a, b) = comparison.columns
+display(Markdown(notice([f"{metric} {score}: {row[a]:.3f} (β-VAE), {row[b]:.3f} with TopDis ("
+                         f"{'higher' if row[b] > row[a] else 'lower' if row[b] < row[a] else 'the same'})"
+                         for (metric, score), row in comparison.iterrows()], heading=f"**This run** (`{P.name}`):")))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on; one seed, 2,000 steps: read differences of a
@@ -440,12 +469,12 @@ print(comparison.round(3).to_string())
 # * The traversals are almost row for row the same: the two models share their first 1,000 steps,
 #   and 1,000 TopDis steps have not reorganised the latents. Both still mix factors in most rows
 #   (z4 moves the sprite and enlarges it; z6 pulls a second blob out of it).
-# * The metrics agree within their noise: MIG 0.020 against 0.018, DCI disentanglement 0.101
-#   against 0.106, the same informativeness. Balabin et al. report gains of TopDis on dSprites after
+# * The metrics agree within their noise (in our `lecture` run MIG and DCI disentanglement differed by
+#   less than 0.01, the informativeness not at all; above: this run's). Balabin et al. report gains of TopDis on dSprites after
 #   about a million steps, over several seeds; a lecture-sized run can only show that the machinery
 #   works and costs little reconstruction.
-# * The last row is the quantity TopDis trains, on a fixed batch of mean codes: 0.77 for the β-VAE,
-#   0.70 with TopDis. Exercise 3 asks whether that difference is real.
+# * The last row is the quantity TopDis trains, on a fixed batch of mean codes: in our `lecture` run it
+#   was lower with TopDis. Exercise 3 asks whether that difference is real.
 
 # %% [markdown]
 # ### Exercise 1

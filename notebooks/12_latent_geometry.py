@@ -53,6 +53,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown, display
 import torch
 from scipy.spatial.distance import cdist
 
@@ -70,6 +71,7 @@ from course_lib.representation import decode, encode, kl_per_latent, quantile_ra
 from course_lib.seeding import seed_everything
 from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.notice import notice
 from course_lib.lab.viz import show_images
 
 P = get_profile(profile)
@@ -234,18 +236,18 @@ show_images(np.concatenate([decode(run_2d.model, path) for path in paths.values(
 plt.show()
 
 # %% [markdown]
-# **What to notice.** *(numbers from our `lecture` run; yours may differ in the details)*
+# **What to notice.** *(what our `lecture` run showed, seed 0; the numbers of this run are printed above)*
 # * The magnification factor is far from uniform: a bright band where small latent steps change the
 #   image a lot (the codes there switch between sprite positions) and dark patches where the decoder
 #   barely moves. Off the data it falls: the mean decoder is *flat* far away, so nothing stops a
 #   geodesic from leaving the data.
-# * Most straight lines are almost geodesics (median length ratio 1.02 over 24 random pairs); the pair
-#   drawn is the worst of them (27.6 px straight, 22.7 px geodesic). The geodesic bends around the
+# * Most straight lines are almost geodesics (a median length ratio close to 1 over 24 random pairs); the
+#   pair drawn is the worst of them (a few px longer straight than along the geodesic). The geodesic bends around the
 #   bright band, and its strip shows one blob that moves and fades where the straight line's passes
 #   through blurry two-blob images.
 # * With the RBF std head the metric is huge all around the data (the bright ring on the right): the
 #   expected-metric geodesic is kept inside the data, and measured with the mean's metric it is
-#   barely longer (23.7 px) than the mean's own geodesic.
+#   barely longer than the mean's own geodesic.
 
 # %% [markdown]
 # ## 3 · Four models of the course
@@ -306,19 +308,24 @@ for name, decoder in decoders.items():
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 plot_singular_spectra(ax, spectra, title=f"Singular values of J at {NUM_JACOBIANS} encoded images (median, 10–90 %)")
 plt.show()
-print(pd.DataFrame(rows).set_index("model").round(2).to_string())
+spectrum = pd.DataFrame(rows).set_index("model")
+print(spectrum.round(2).to_string())
+display(Markdown(notice([f"{name}: {int(row['active latents'])} active latents, ½ log det G = {row['½ log det G']:+.1f} "
+                         f"(volume × {np.exp(row['½ log det G']):.3g})" for name, row in spectrum.iterrows()],
+                        heading=f"**This run** (`{P.name}`):")))
 
 # %% [markdown]
 # **What to notice.**
-# * The first three or four singular values are alike in all four models (about 10, 8, 6 pixels per
-#   latent unit): position and scale, the factors every model learns first, cost the same image change.
-# * After them the β-VAE (5 active latents) and the β-TCVAE fall off fastest; counted against 1 % of
-#   $s_1$ every model still uses 8–10 directions, because the *inactive* latents are not ignored
+# *(What our `lecture` run showed, 2,000-step models, seed 0; above: this run's numbers.)*
+# * The first three or four singular values are alike in all four models (several pixels per latent
+#   unit): position and scale, the factors every model learns first, cost the same image change.
+# * After them the β-VAE and the β-TCVAE fall off fastest; counted against 1 % of
+#   $s_1$ every model still uses most of its directions, because the *inactive* latents are not ignored
 #   exactly — after 2,000 steps the decoder still reads them a little. A threshold of 10 % would
 #   give numbers close to the active counts (try `rank_statistics(J, rtol=0.1)`).
-# * The magnification factor separates the families: VAE and DIP-VAE-I (+4.6, +5.3) stretch a latent
-#   volume $e^{4.6} \approx 100$ times; β-VAE and β-TCVAE (−2.1, −2.4) squeeze it, because their small
-#   singular values are smaller.
+# * The magnification factor separated the families: VAE and DIP-VAE-I stretched a latent volume about
+#   a hundredfold; β-VAE and β-TCVAE squeezed it (a negative ½ log det G), because their small singular
+#   values are smaller.
 
 # %% [markdown]
 # ### 3b · How curved is the latent space along each traversal?
@@ -357,14 +364,13 @@ plt.show()
 print(curvature.set_index(["model", "label"])[["kl", "speed", "turning", "tangent_angle", "ratio"]].round(2).to_string())
 
 # %% [markdown]
-# **What to notice.**
-# * No traversal is straight in image space: each turns by 230–510° in total over 9 steps, and the
-#   tangent spaces at its two ends are almost orthogonal (70–86°). A moving sprite uncovers new
+# **What to notice.** *(What our `lecture` run showed, 2,000-step models, seed 0; the table above is this run's.)*
+# * No traversal is straight in image space: each turns by hundreds of degrees in total over 9 steps, and
+#   the tangent spaces at its two ends are almost orthogonal. A moving sprite uncovers new
 #   pixels at every step, so its image curve keeps turning — the curvature comes from the pixel
 #   representation as much as from the model.
-# * The VAE's traversals and the β-TCVAE's two strongest are the most curved (turning 370–510°,
-#   straight traversals 1.4–1.6 times longer than geodesics); β-VAE β = 16 and DIP-VAE-I λ = 50 are flatter
-#   (ratios 1.2–1.35). Shukla et al. report larger ratios for the disentangled models than for the
+# * The VAE's traversals and the β-TCVAE's two strongest were the most curved (the largest turning and
+#   length ratios); β-VAE β = 16 and DIP-VAE-I λ = 50 were flatter. Shukla et al. report larger ratios for the disentangled models than for the
 #   VAE; at 2,000 steps we do not see that ordering — the strongest regularisers give the flattest
 #   spaces.
 
@@ -403,8 +409,8 @@ plt.show()
 #   appears. In pixel space two sprites that do not overlap are joined most cheaply by a fade, and
 #   the geodesic finds that path inside what the decoder can draw.
 # * The speed plots show why: a straight latent line changes the image slowly at both ends and fast
-#   in the middle (up to 8.5 px per step for the VAE), while the geodesic moves at constant speed
-#   (about 2 px per step). Geodesics are 12–46 % shorter (VAE 41.8 → 29.6 px, β-TCVAE 52.8 → 28.5).
+#   in the middle, while the geodesic moves at constant speed. In our `lecture` run (seed 0) the
+#   geodesics were between a tenth and a half shorter than the straight lines.
 # * So "geodesic interpolation looks more natural" (Shao et al. on faces) does not carry over to
 #   sprites measured in pixels: the metric decides what *shortest* means, and the pixel metric prefers
 #   fading to moving.
@@ -457,11 +463,11 @@ print(pd.DataFrame({"graph distance": riemannian[name][check_pairs[:, 0], check_
 # **What to notice.**
 # * At 2,000 steps no distance separates the shapes: every margin is negative (a random image of
 #   another shape is usually closer than the nearest one of the same shape), 1-NN accuracies are
-#   0.25–0.35 (chance: 0.33), silhouettes ≈ 0. Position and scale dominate all these distances.
+#   near chance (1/3), silhouettes ≈ 0 (our `lecture` run, seed 0; the table above is this run's). Position and scale dominate all these distances.
 # * The Riemannian distance does **not** do better than the Euclidean one here; it is slightly worse
 #   in every model, unlike Shukla et al.'s report.
 # * The graph estimate is a loose upper bound of the geodesic distance: on the three pairs checked it
-#   is 2.8–3.8 times the L-BFGS geodesic length (150 codes in 10 dimensions make a sparse graph).
+#   is several times the L-BFGS geodesic length (printed above; 150 codes in 10 dimensions make a sparse graph).
 #   Exercise 3 removes the nuisance factors and the picture changes.
 
 # %% [markdown]
@@ -528,7 +534,7 @@ for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", dec
 #
 # Measured on the `lecture` profile (2,000 training steps; the papers train 100–1,000 times longer):
 #
-# * **The latent spaces are curved.** Straight traversals are 1.2–1.6 times longer than geodesics
+# * **The latent spaces are curved.** Straight traversals are longer than geodesics
 #   between their ends and their image curves turn by hundreds of degrees: as the papers say, a
 #   straight line in the latent space is not a shortest path in image space.
 # * **Disentangled is not flatter, nor more curved, in a simple way.** Shukla et al. found the
@@ -540,7 +546,7 @@ for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", dec
 #   geodesic interpolations look alike on faces does not hold for sprites.
 # * **Riemannian distances do not separate the shapes** better than Euclidean ones, contrary to
 #   Shukla et al.; with the nuisance factors fixed (Exercise 3) both separate them far better, and the
-#   Riemannian distance then wins (silhouette 0.42 vs 0.15 for the VAE, 0.62 vs 0.29 for β-TCVAE).
+#   Riemannian distance then won in our run (higher silhouettes for the VAE and β-TCVAE).
 #   Shape is a small, late factor of dSprites: it is the first casualty of a short training run.
 # * What would change with the study's 300,000 steps: shape latents would appear (notebook 03), and
 #   the shape separation question could be asked of a model that encodes shape. The `full` profile

@@ -64,9 +64,11 @@ import time
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Markdown, display
 
 from course_lib.device import get_device
 from course_lib.lab.metric_comparison import plot_rank_correlation
+from course_lib.lab.notice import notice, strongest
 from course_lib.profiles import get_profile
 from course_lib.seeding import seed_everything
 from course_lib.kit.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer, plot_by_method,
@@ -148,19 +150,24 @@ results[[c for c in shown if c in results]].rename(columns=column_label).round(3
 # %%
 plot_tc_by_regularisation(results)
 plt.show()
-tc_by_regularisation(results).rename(columns=column_label).round(3)
+tc = tc_by_regularisation(results).rename(columns=column_label)
+display(Markdown(notice([f"{m}, value {g['value'].iloc[0]:g} → {g['value'].iloc[-1]:g}: sampled TC "
+                         f"{g['TC (sampled)'].iloc[0]:.1f} → {g['TC (sampled)'].iloc[-1]:.1f} nats, mean TC "
+                         f"{g['TC (mean)'].iloc[0]:.1f} → {g['TC (mean)'].iloc[-1]:.1f} nats"
+                         for m, g in tc.groupby("method", sort=False)], heading=f"**This run** ({len(results)} models, `{P.name}`):")))
+tc.round(3)
 
 # %% [markdown]
-# **What to notice.** *(`lecture` numbers; two seeds per point.)*
-# * The **sampled** code's TC falls with every regulariser, as designed: β-TCVAE from 4.2 to 0.1 nats
-#   (β 1 → 10), β-VAE to 0.2 at β = 16, DIP-VAE-I from 4.0 to 2.0.
-# * The **mean** code's TC stays well above it — and for β-VAE it turns back up: 3.4 nats at β = 4,
-#   4.3 at β = 16, while the sampled TC keeps falling. That is the paper's key result 1 in miniature:
-#   a strong β decorrelates the noisy sample, not the representation the metrics read.
-# * β-TCVAE brings the mean's TC down too here (5.6 → 1.0); in the paper it rises at larger β. With
-#   1,000 steps its latents are still few and weak, and a code with little signal has little
-#   correlation to show. DIP-VAE-I, which penalises the covariance of the means directly, keeps the two
-#   TCs close (2.5 and 2.0 at λ = 50), as the paper says.
+# **What to notice.** *(What our `lecture` run showed — 1,000-step models, two seeds per point; the cell
+# above prints this run's numbers.)*
+# * The **sampled** code's TC falls with every regulariser, as designed.
+# * The **mean** code's TC stays well above it — and for β-VAE it turned back up at large β while the
+#   sampled TC kept falling. That is the paper's key result 1 in miniature: a strong β decorrelates the
+#   noisy sample, not the representation the metrics read.
+# * β-TCVAE brought the mean's TC down too; in the paper it rises at larger β. With 1,000 steps its
+#   latents are still few and weak, and a code with little signal has little correlation to show.
+#   DIP-VAE-I, which penalises the covariance of the means directly, keeps the two TCs close, as the
+#   paper says.
 # * β = 1 is the same model for β-VAE and β-TCVAE (both objectives are the ELBO there, same seed):
 #   the two leftmost points coincide.
 
@@ -175,15 +182,19 @@ tc_by_regularisation(results).rename(columns=column_label).round(3)
 # > most pairs, strongly for MIG with DCI Disentanglement (and the BetaVAE with the FactorVAE score).
 
 # %%
-plot_rank_correlation(rank_correlation(results), title="Key result 2: Spearman ρ between the metrics over all models")
+rho = rank_correlation(results)
+plot_rank_correlation(rho, title="Key result 2: Spearman ρ between the metrics over all models")
 plt.show()
+display(Markdown(notice(strongest(rho, count=len(rho) ** 2),
+                        heading=f"**This run** ({len(results)} models, `{P.name}`), pairs by |ρ|, strongest first:")))
 
 # %% [markdown]
 # **What to notice.**
-# * MIG, SAP and DCI rank the 18 models alike to a degree (ρ = 0.38 to 0.61, SAP with MIG strongest);
-#   Modularity agrees with none of them (|ρ| ≤ 0.09) — as in the paper, where Modularity is the odd one out.
-# * The paper's strong MIG–DCI link is weaker here (0.38; Exercise 2 puts its 90 % interval at −0.04 to
-#   0.74): young models whose scores differ by a few hundredths are ranked partly by noise.
+# *(What our `lecture` run showed, 18 models of 1,000 steps; the list above is this run's.)*
+# * MIG, SAP and DCI rank the models alike to a degree, and Modularity agrees with none of them — as in
+#   the paper, where Modularity is the odd one out.
+# * The paper's strong MIG–DCI link is weaker here, and Exercise 2's 90 % interval for it is wide: young
+#   models whose scores differ by a few hundredths are ranked partly by noise.
 
 # %% [markdown]
 # ## 4 · Key result 3: objective, hyperparameter, or seed?
@@ -210,6 +221,10 @@ plot_variance_explained(shares, chance)
 plt.show()
 print(f"chance level: objective {chance['objective']:.2f}, objective x hyperparameter "
       f"{chance['objective x hyperparameter']:.2f}")
+display(Markdown(notice([f"{metric}: " + ", ".join(
+    f"η² = {value:.2f} by {group} ({'above' if value > chance[group] else 'at or below'} chance)"
+    for group, value in row.items()) for metric, row in shares.dropna().iterrows()],
+    heading=f"**This run** ({len(results)} models, `{P.name}`):")))
 shares.round(2)
 
 # %%
@@ -218,12 +233,11 @@ plt.show()
 
 # %% [markdown]
 # **What to notice.**
-# * Compare each bar with the chance lines (0.12 for the objective, 0.47 for objective × value). Only
-#   MIG is clearly explained by the objective (η² = 0.42) and by objective × value (0.69); SAP is above
-#   chance for the objective (0.26) but at chance once the value is added (0.46), and DCI and Modularity
-#   are *below* chance: what moves them is the seed.
-# * In the strip plot, the two seeds of one setting are often further apart than two settings (e.g. β-VAE
-#   β = 4: MIG 0.019 and 0.080). The paper's conclusion — seeds and hyperparameters matter more than the
+# * Compare each bar with the chance lines (printed above, with each metric's verdict). In our `lecture`
+#   run (1,000-step models, two seeds per setting) only MIG was clearly explained by the objective and by
+#   objective × value; SAP was above chance for the objective but not once the value was added, and DCI
+#   and Modularity were *below* chance: what moves them is the seed.
+# * In the strip plot, the two seeds of one setting are often further apart than two settings. The paper's conclusion — seeds and hyperparameters matter more than the
 #   objective — holds here even more strongly, partly because 1,000-step models are noisier still.
 
 # %% [markdown]
@@ -264,6 +278,10 @@ plt.show()
 key_metric = "dci.disentanglement" if "dci.disentanglement" in results else "mig.score"
 plot_scores_against(results, unsupervised, key_metric)
 plt.show()
+udr = results["udr"]
+udr_range = [f"UDR from {udr.min():.2f} to {udr.max():.2f}"] if udr.notna().any() else []
+display(Markdown(notice(strongest(agreement, count=4) + udr_range,
+                        heading=f"**This run** ({len(results)} models, `{P.name}`), strongest agreements (unsupervised score – metric):")))
 
 # %% [markdown]
 # **Transfer across seeds.** For each objective, pick the value that scored best on one seed and look
@@ -277,17 +295,17 @@ transfer = pd.concat({column_label(c): hyperparameter_transfer(results, c) for c
 transfer.round(3)
 
 # %% [markdown]
-# **What to notice.**
-# * No unsupervised score is a reliable selector here. The sampled TC is the best of them for MIG
-#   (ρ = −0.54, the right sign: lower TC, higher MIG); the ELBO points the wrong way (ρ = −0.43: the
-#   better-fitting, less regularised models score lower MIG). With DCI every |ρ| ≤ 0.09.
-# * UDR agrees with MIG a little (ρ = 0.39) and not with DCI (−0.03). With two seeds per group it ranks
-#   groups, not models, and 1,000-step models share few latents to agree on (UDR 0.14–0.28 throughout,
-#   where Duan et al.'s disentangled models reach 0.5 and more).
-# * Transfer across seeds: for β-TCVAE the best β on one seed is the best on the other for MIG, SAP and
-#   DCI (agreement 1, regret 0); for β-VAE and DIP-VAE-I it never is, and the transferred value does
-#   *worse* than a random one (regret 0.032 vs 0.021 for β-VAE's MIG). With two seeds this is two coin
-#   flips per objective — the paper's key result 4 says the same at scale.
+# **What to notice.** *(What our `lecture` run showed — 18 models of 1,000 steps; the strongest
+# agreements and the UDR range are printed under the figures, the transfer table above.)*
+# * No unsupervised score is a reliable selector here. The sampled TC was the best of them for MIG, with
+#   the right sign (lower TC, higher MIG); the ELBO pointed the wrong way (the better-fitting, less
+#   regularised models score lower MIG); with DCI none of them agreed.
+# * UDR agreed with MIG a little and not with DCI. With two seeds per group it ranks groups, not models,
+#   and 1,000-step models share few latents to agree on (Duan et al.'s disentangled models reach UDR 0.5
+#   and more).
+# * Transfer across seeds: read `agreement` and compare `regret` with `random_regret` in the table. With
+#   two seeds this is two coin flips per objective — for some objectives the transferred value did
+#   *worse* than a random one in our run — and the paper's key result 4 says the same at scale.
 
 # %% [markdown]
 # ## 6 · Key result 5: disentanglement and downstream sample efficiency
@@ -311,16 +329,19 @@ plt.show()
 plot_scores_against(results, [c for c in metric_columns if c != "sap.score"][:3],
                     [c for c in downstream_columns(results) if c.endswith("efficiency")][-1])
 plt.show()
+display(Markdown(notice(strongest(downstream.T, count=5),
+                        heading=f"**This run** ({len(results)} models, `{P.name}`), strongest correlations (metric – downstream task):")))
 
 # %% [markdown]
-# **What to notice.**
-# * With boosted trees the metrics correlate with accuracy (SAP ρ = 0.61 at 100 samples, DCI 0.51 at
-#   5,000); with logistic regression MIG correlates *negatively* with accuracy at 5,000 samples
-#   (ρ = −0.79): the high-MIG models are the strongly regularised ones, which keep less information.
-# * MIG and SAP correlate with the LR *efficiency* (ρ = 0.65 and 0.62) — but efficiency is a ratio,
-#   accuracy at 100 over accuracy at 5,000, and it rises when the denominator falls. Here the "gain"
-#   comes from worse large-sample accuracy, not from better small-sample accuracy (MIG vs LR accuracy
-#   at 100: ρ = −0.08), so it is no evidence that disentanglement buys sample efficiency — the paper's
+# **What to notice.** *(What our `lecture` run showed — 18 models of 1,000 steps; this run's strongest
+# correlations are printed above.)*
+# * With boosted trees the metrics correlated positively with accuracy; with logistic regression MIG
+#   correlated *negatively* with accuracy at 5,000 samples: the high-MIG models are the strongly
+#   regularised ones, which keep less information.
+# * MIG and SAP correlated with the LR *efficiency* — but efficiency is a ratio, accuracy at 100 over
+#   accuracy at 5,000, and it rises when the denominator falls. There the "gain" came from worse
+#   large-sample accuracy, not from better small-sample accuracy (MIG against LR accuracy at 100 was
+#   uncorrelated), so it is no evidence that disentanglement buys sample efficiency — the paper's
 #   conclusion.
 
 # %% [markdown]
@@ -347,17 +368,21 @@ WIDTH_STEPS = plan.scale_sweeps[1].steps
 plot_scale(scale, "width", scale_columns, {"steps": WIDTH_STEPS})
 plt.suptitle(f"β-VAE (β = {plan.scale_value:g}) against network width ({WIDTH_STEPS:,} steps)")
 plt.show()
+medians = scale.groupby(["width", "steps"])[scale_columns].median().rename(columns=column_label)
+rows = [f"width {w}, {n:,} steps: " + ", ".join(f"{c} {v:.0f}" if abs(v) >= 10 else f"{c} {v:.3f}"
+                                                for c, v in row.items()) for (w, n), row in medians.iterrows()]
+display(Markdown(notice(rows, heading=f"**This run** (`{P.name}`), medians over seeds:")))
 scale.groupby(["width", "steps"])[scale_columns].agg(["median", "min", "max"]).rename(columns=column_label).round(3)
 
 # %% [markdown]
-# **What to notice.**
-# * **Steps.** At 250 steps every latent is inactive (posterior collapse: KL < 0.1 nats each) and the
-#   ELBO is −825; by 1,000 steps all ten are active and the ELBO is −192. The metrics barely move:
-#   median MIG 0.029 → 0.036 → 0.050 (seeds 0.019 and 0.080 at 1,000), DCI 0.106 → 0.084 → 0.099,
-#   Modularity ≈ 0.85. Note that a collapsed model still scores DCI 0.11 and Modularity 0.86: these
-#   scores are not zero for a code that carries almost nothing.
-# * **Width.** At 500 steps, the network twice as wide fits much better (ELBO −265 against −392) but
-#   its MIG is lower (0.022 against 0.036) and its DCI the same (0.085 against 0.084).
+# **What to notice.** *(What our `lecture` run showed — 250, 500 and 1,000 steps, two seeds per point;
+# this run's medians are printed above.)*
+# * **Steps.** At 250 steps every latent was inactive (posterior collapse: KL < 0.1 nats each); by 1,000
+#   steps all ten were active and the ELBO several hundred nats better. The metrics barely moved, by less
+#   than the spread between two seeds. Note that a collapsed model still scores DCI and Modularity well
+#   above zero: these scores are not zero for a code that carries almost nothing.
+# * **Width.** At 500 steps, the network twice as wide fit much better (a far higher ELBO) but its MIG
+#   was no higher and its DCI the same.
 # * So at this scale more steps and more parameters buy reconstruction, not disentanglement — within
 #   a seed-to-seed spread as large as the effects. Whether that holds at 300,000 steps is the `full`
 #   profile's question; the paper does not vary scale, so there is nothing to confirm.
@@ -402,7 +427,8 @@ pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").
               "5 %": draws.quantile(0.05), "95 %": draws.quantile(0.95)}).rename(index=column_label).round(2)
 
 # %% [markdown] tags=["solution"]
-# With 18 models the 90 % intervals are wide, often about ±0.3 around the point estimate: a pair of
+# With 18 models the 90 % intervals are wide (in our `lecture` run often about ±0.3 around the point
+# estimate; the table gives this run's): a pair of
 # metrics with ρ ≈ 0.8 is clearly correlated, one with ρ ≈ 0.3 may be uncorrelated. This is why
 # the paper trained 50 seeds per setting — and why a miniature study should quote intervals, not
 # point values, before it claims to confirm or contradict a large one.
