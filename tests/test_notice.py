@@ -9,9 +9,9 @@ def test_trend_names_the_direction_and_tolerates_ties():
     assert trend(0.1, 0.2) == "rises"
     assert trend(0.2, 0.1, down="drops") == "drops"
     assert trend(0.1, 0.1005, tol=0.001) == "stays level"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="before=nan is not allowed"):
         trend(float("nan"), 1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="tol=-1 is not allowed"):
         trend(0, 1, tol=-1)
 
 
@@ -35,5 +35,5 @@ def test_strongest_lists_the_largest_entries_once_per_pair():
     assert strongest(rho, 5) == ["a – b: ρ = -0.80", "a – c: ρ = 0.10"]
     table = pd.DataFrame([[0.2, -0.5]], index=["x"], columns=["u", "v"])
     assert strongest(table, 1, symbol="r") == ["x – v: r = -0.50"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="count=0 is not allowed"):
         strongest(table, 0)

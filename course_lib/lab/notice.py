@@ -9,17 +9,16 @@ from typing import Iterable
 
 import numpy as np
 
+from course_lib.checks import check_int, check_number
+
 __all__ = ["notice", "trend", "span", "strongest"]
 
 
 def trend(before: float, after: float, up: str = "rises", down: str = "falls", same: str = "stays level",
           tol: float = 0.0) -> str:
     """The word for the change from `before` to `after`: `up`, `down`, or `same` within `tol` (absolute)."""
-    before, after = float(before), float(after)
-    if not (np.isfinite(before) and np.isfinite(after)):
-        raise ValueError(f"trend needs finite numbers, got {before!r} and {after!r}")
-    if tol < 0:
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    before, after = check_number("before", before), check_number("after", after)
+    tol = check_number("tol", tol, minimum=0)
     if abs(after - before) <= tol:
         return same
     return up if after > before else down
@@ -49,8 +48,7 @@ def strongest(matrix, count: int = 3, symbol: str = "ρ") -> list[str]:
     A square matrix with the same labels on both axes (a correlation matrix) counts each pair once and skips
     its diagonal. NaN entries are skipped.
     """
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count!r}")
+    count = check_int("count", count, 1)
     values = np.asarray(matrix, dtype=float)
     keep = np.isfinite(values)
     if values.shape[0] == values.shape[1] and list(matrix.index) == list(matrix.columns):
