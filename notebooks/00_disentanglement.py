@@ -291,7 +291,7 @@ plt.show()
 # * The first and last images of the orientation row are **identical**: the orientation grid runs
 #   from $0$ to $2\pi$ *inclusive*, as in the original dataset, so $0$ and $2\pi$ are both on it.
 # * Each position step moves the sprite by exactly one pixel; scale grows the sprite's extent linearly
-#   from 0.5 to 1 (its area grows quadratically — Exercise 4).
+#   from 0.5 to 1 (Exercise 4 asks how its area grows).
 
 # %% [markdown]
 # Independence and uniformity of the factors are assumptions of the generative model
@@ -398,8 +398,7 @@ plt.show()
 #   other orientation gives a clearly different image.
 # * The square's matrix has dark stripes every ~9.75 classes (90°), the ellipse's every ~19.5 classes
 #   (180°). Because 39 is divisible by neither 4 nor 2, the grid never lands exactly on 90° or 180°;
-#   the near-copies are off by about 2.3° and differ by a few pixels — sometimes by none at all
-#   (Exercise 3).
+#   the near-copies are off by about 2.3° and differ by a few pixels (Exercise 3 asks by how many).
 # * Consequences for the rest of the course: a model cannot be blamed for failing to encode the
 #   square's orientation beyond 90°, and metrics that try to predict orientation from the code will
 #   see an irreducible error for squares and ellipses. It is a good question what a "disentangled"

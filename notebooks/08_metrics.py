@@ -367,7 +367,7 @@ print("dci(), perfect:", {key: round(value, 3) for key, value in dci(*samples["p
 # * Duplicated: LightGBM's trees always pick the first of two identical features (a deterministic
 #   tie-break), so the copies get zero importance and C = 1. The *definition* would give
 #   $1 - \log_{10} 2 \approx 0.70$ to a factor shared equally by two of 10 dimensions — Exercise 3
-#   shows that scikit-learn's trees, which break ties at random, get close to that.
+#   asks what scikit-learn's trees, which break ties at random, give.
 
 # %% [markdown]
 # ## 7 · Modularity and explicitness (Ridgeway & Mozer 2018)

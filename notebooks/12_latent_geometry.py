@@ -545,8 +545,7 @@ for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", dec
 #   space it cross-fades sprites instead of moving them. Shao et al.'s observation that linear and
 #   geodesic interpolations look alike on faces does not hold for sprites.
 # * **Riemannian distances do not separate the shapes** better than Euclidean ones, contrary to
-#   Shukla et al.; with the nuisance factors fixed (Exercise 3) both separate them far better, and the
-#   Riemannian distance then won in our run (higher silhouettes for the VAE and β-TCVAE).
+#   Shukla et al. Exercise 3 asks what changes when the nuisance factors are fixed.
 #   Shape is a small, late factor of dSprites: it is the first casualty of a short training run.
 # * What would change with the study's 300,000 steps: shape latents would appear (notebook 03), and
 #   the shape separation question could be asked of a model that encodes shape. The `full` profile

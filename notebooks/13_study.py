@@ -193,8 +193,8 @@ display(Markdown(notice(strongest(rho, count=len(rho) ** 2),
 # *(What our `lecture` run showed, 18 models of 1,000 steps; the list above is this run's.)*
 # * MIG, SAP and DCI rank the models alike to a degree, and Modularity agrees with none of them — as in
 #   the paper, where Modularity is the odd one out.
-# * The paper's strong MIG–DCI link is weaker here, and Exercise 2's 90 % interval for it is wide: young
-#   models whose scores differ by a few hundredths are ranked partly by noise.
+# * The paper's strong MIG–DCI link is weaker here (Exercise 2 asks how wide a 90 % interval for it is):
+#   young models whose scores differ by a few hundredths are ranked partly by noise.
 
 # %% [markdown]
 # ## 4 · Key result 3: objective, hyperparameter, or seed?
@@ -408,7 +408,7 @@ pd.DataFrame(within).T.round(2)
 # weight) lowers the ELBO, so the ELBO's ranking is largely the ranking by regularisation strength,
 # and whether it agrees with a metric depends on whether that metric rises or falls with the
 # regulariser. With six models (three values × two seeds) a Spearman ρ has a wide sampling spread
-# (Exercise 2): |ρ| ≈ 0.8 is needed before it differs from 0 at the 5 % level. Locatello et al. drew
+# (Exercise 2 asks how large |ρ| must be before it differs from 0 at the 5 % level). Locatello et al. drew
 # their conclusion from 300 models per objective per data set.
 
 # %% [markdown]
