@@ -47,11 +47,16 @@ def training_bytes(model, input_shape, batch_size: int) -> int:
     Parameters, their gradients and Adam's two moments (4 copies), plus twice every module's output
     for the batch (kept for the backward pass, then matched by its gradient). The outputs' sizes come
     from one forward pass on the meta device: shapes only, no memory and no arithmetic."""
+    fixed, per_sample = _step_bytes(model, input_shape)
+    return fixed + batch_size * per_sample
+
+
+def _step_bytes(model, input_shape) -> tuple[int, int]:
+    """(bytes that do not grow with the batch, bytes per sample) of one training step of `model`."""
     import copy
 
     import torch
 
-    parameter_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     outputs = []
 
     def record(module, inputs, output):
@@ -64,16 +69,18 @@ def training_bytes(model, input_shape, batch_size: int) -> int:
         shadow(torch.zeros((1, *input_shape), device="meta"))
     for hook in hooks:
         hook.remove()
-    return 4 * parameter_bytes + 2 * batch_size * sum(outputs)
+    return 4 * sum(p.numel() * p.element_size() for p in model.parameters()), 2 * sum(outputs)
 
 
-def check_batch_fits(model, input_shape, batch_size: int, device, resident_bytes: int = 0) -> None:
-    """ValueError, before any work, when a training step at `batch_size` (plus `resident_bytes` already
-    bound for the device, e.g. the dataset) cannot fit in the memory `device` has available."""
-    needed = training_bytes(model, input_shape, batch_size) + resident_bytes
+def check_batch_fits(model, input_shape, batch_size: int, device, resident_bytes: int = 0, copies: int = 1) -> None:
+    """ValueError, before any work, when `copies` training steps of `model` at `batch_size` (plus
+    `resident_bytes` already bound for the device, e.g. the dataset) cannot fit in the memory that
+    `device` has available. `copies` > 1: models trained side by side (packed training)."""
+    fixed, per_sample = _step_bytes(model, input_shape)
+    needed = copies * (fixed + batch_size * per_sample) + resident_bytes
     free = available_bytes(device)
     if needed > free:
-        per_sample = max(1, training_bytes(model, input_shape, 2) - training_bytes(model, input_shape, 1))
-        largest = max(0, (free - needed) // per_sample + batch_size)
-        raise ValueError(f"batch_size={batch_size} needs about {needed / 2**30:.1f} GiB on {get_device(device)}, "
-                         f"which has {free / 2**30:.1f} GiB available; use batch_size <= {largest}")
+        largest = max(0, ((free - resident_bytes) // copies - fixed) // max(per_sample, 1))
+        raise ValueError(f"batch_size={batch_size} needs about {needed / 2**30:.1f} GiB on {get_device(device)}"
+                         f"{f' for {copies} models' if copies > 1 else ''}, which has {free / 2**30:.1f} GiB "
+                         f"available; use batch_size <= {largest}")

@@ -212,3 +212,11 @@ def test_bad_packs_are_refused_with_the_parameter_named(configs, folders, messag
     with pytest.raises(ValueError, match=message):
         train_packed(configs, [str(tmp_path / f) if f.strip() else f for f in folders], device="cpu", progress=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_pack_that_cannot_fit_in_memory_is_refused_before_any_folder_exists(tmp_path, dsprites, monkeypatch):
+    monkeypatch.setattr("course_lib.device.available_bytes", lambda device: 2**20)  # 1 MiB
+    with pytest.raises(ValueError, match=r"batch_size=8 needs about .* GiB on cpu for 3 models"):
+        train_packed(trio("mlp"), [tmp_path / str(k) for k in range(3)], device="cpu", dataset=dsprites,
+                     progress=False)
+    assert not tmp_path.joinpath("0").exists()

@@ -15,13 +15,13 @@ shipped weights (MIG and DCI disentanglement at `CHECK_SIZES`, seed 0) that `tes
 recomputes. `manifest.json.sha256` holds the manifest's own SHA-256 (`sha256sum -c` reads it). A file
 that differs from its recorded sum is refused with a message that names it, before anything is written.
 
-`install(config, directory)` is what `training.train_or_load` calls before training: when the runs
+`install(config, directory)` is what `kit.runs.train_or_load` calls before training: when the runs
 cache has no checkpoint of `config` and the zoo has an entry for it, it writes a finished run
 directory there from the zoo (the weights in float32 again; a freshly initialised objective, since
 FactorVAE's discriminator is not shipped: it is not part of the representation) and says so. Delete
 the run directory and the entry's folder, or set COURSE_PRETRAINED=0, to train instead. A damaged
 manifest is reported and ignored (every model is then trained); a damaged entry is refused.
-`add_run` exports a finished run into the zoo (`python -m course_lib zoo add RUN_DIR ...`).
+`add_run` exports a finished run into the zoo (`python -m course_lib zoo --add RUN_DIR ...`).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from course_lib.kit.flags import cli_command
 
 MANIFEST, MANIFEST_SUM = "manifest.json", "manifest.json.sha256"
 WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE = "model.pt", "rng.pt", "config.json", "log.csv.gz"
+ENTRY_FILES = (WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE)
 CHECK_SIZES = {"num_train": 1000, "num_test": 500}  # the manifest's metric sizes (seconds per model on a CPU)
 SIZE_LIMIT_BYTES = 30 * 2**20  # the whole zoo stays below 30 MB
 
@@ -49,9 +50,6 @@ def zoo_dir() -> Path:
     if os.environ.get("COURSE_PRETRAINED_DIR"):
         return Path(os.environ["COURSE_PRETRAINED_DIR"])
     return CHECKOUT / "data" / "pretrained"
-
-
-ENTRY_FILES = (WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE)
 
 
 def read_manifest(root=None) -> dict:

@@ -348,16 +348,25 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     if overwrite:
         check_overwritable(out_dir)  # before the lock file is made: nothing is written into a refused folder
     device = get_device(device)
-    if dataset is None:
-        from course_lib.data import DSprites
-
-        dataset = DSprites(config.variant, progress=progress)
-    with torch.random.fork_rng():  # a model for the memory estimate only: the caller's generators stay as they are
-        model, _ = config.build("cpu")
-    check_batch_fits(model, dataset.observation_shape, config.batch_size, device,
-                     resident_bytes=dataset.packed_grid.nbytes if device.type == "cuda" else 0)
+    dataset = dataset if dataset is not None else default_dataset(config, progress)
+    check_memory(config, dataset, device)
     with directory_lock(out_dir, "run folder"):
         return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress)
+
+
+def default_dataset(config: TrainConfig, progress: bool = True):
+    """dSprites of `config.variant` (rendered into the cache the first time)."""
+    from course_lib.data import DSprites
+
+    return DSprites(config.variant, progress=progress)
+
+
+def check_memory(config: TrainConfig, dataset, device, copies: int = 1) -> None:
+    """ValueError before any work when `copies` runs of `config` cannot train side by side on `device`."""
+    with torch.random.fork_rng():  # a model for the estimate only: the caller's generators stay as they are
+        model, _ = config.build("cpu")
+    check_batch_fits(model, dataset.observation_shape, config.batch_size, device, copies=copies,
+                     resident_bytes=dataset.packed_grid.nbytes if device.type == "cuda" else 0)
 
 
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,

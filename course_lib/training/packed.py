@@ -44,10 +44,10 @@ from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import get_device
 from course_lib.io import directory_lock
 from course_lib.seeding import seed_everything
-from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_overwritable,
-                                      flatten_terms, flush_log, global_rng_states, load_checkpoint,
-                                      prepare_run_directory, run_optimizers, save_checkpoint, truncate_log,
-                                      write_run_config, write_summary)
+from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_memory,
+                                      check_overwritable, default_dataset, flatten_terms, flush_log,
+                                      global_rng_states, load_checkpoint, prepare_run_directory, run_optimizers,
+                                      save_checkpoint, truncate_log, write_run_config, write_summary)
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
 SHARED_FIELDS = ("architecture", "width", "num_latent", "variant", "batch_size", "steps", "checkpoint_every")
@@ -244,6 +244,8 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
         for folder in folders:
             check_overwritable(folder)  # before any lock file is made
     device = get_device(device)
+    dataset = dataset if dataset is not None else default_dataset(configs[0], progress)
+    check_memory(configs[0], dataset, device, copies=len(configs))
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(directory_lock(folder, "run folder"))
@@ -252,10 +254,6 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
 
 def _train_locked(configs, folders, device, resume, overwrite, dataset, progress) -> list[Run]:
     resuming = [prepare_run_directory(folder, config, resume, overwrite) for config, folder in zip(configs, folders)]
-    if dataset is None:
-        from course_lib.data import DSprites
-
-        dataset = DSprites(configs[0].variant, progress=progress)
     members, grid = [], None
     for config, folder, resumes in zip(configs, folders, resuming):
         members.append(_build_member(config, folder, resumes, device, dataset, grid))
