@@ -1,12 +1,13 @@
 """Training speed: the kit's loop against a textbook PyTorch loop, same model, objective and data.
 
-    python benchmarks/bench_train.py [--device auto] [--steps 300] [--method beta_vae]
-    python benchmarks/bench_train.py --packed [--k 1 8 32 128] [--steps 40]
+    python benchmarks/bench_train.py [--device auto] [--steps 300] [--method beta_vae] [--cuda-graph auto]
+    python benchmarks/bench_train.py --packed [--k 1 8 32 128] [--steps 40] [--cuda-graph auto]
 
 Prints steps per second of both loops at batch 64 (the study's conv VAE), their ratio, the kit's
 data time as a share of a step, and the projected time of the study's 300,000-step run.
 Targets (issue 3): ratio >= 1.0 and data time <= 5 % on the CPU; <= 30 minutes per 300k-step
-beta-VAE on one H100.
+beta-VAE on one H100. On a GPU the kit's loop is timed with its step captured in a CUDA graph
+(`--cuda-graph auto`, course_lib.training.graphed; target >= 900 steps/s on an H100/H200) and eagerly.
 
 The textbook loop: a TensorDataset of float32 images in host memory (a random subset of the grid,
 since all 737,280 images would take 12 GB), a shuffling DataLoader, `.to(device)` per batch, the
@@ -43,12 +44,13 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
-def kit_steps_per_second(config, device, dataset) -> float:
-    """The loop's own figure (summary.json): the training loop only, as for the textbook loop."""
+def kit_steps_per_second(config, device, dataset, cuda_graph: str = "auto") -> float:
+    """The loop's own figure (summary.json): the training loop only, as for the textbook loop (a CUDA graph's
+    warm-up steps and capture included)."""
     with tempfile.TemporaryDirectory() as folder:
         train(TrainConfig(**{**config.__dict__, "steps": 20, "checkpoint_every": 20}), folder, device=device,
-              dataset=dataset, progress=False, overwrite=True)  # warm-up: kernels, cuDNN plans, allocator
-        train(config, folder, device=device, dataset=dataset, progress=False, overwrite=True)
+              dataset=dataset, progress=False, overwrite=True, cuda_graph=cuda_graph)  # kernels, cuDNN plans, allocator
+        train(config, folder, device=device, dataset=dataset, progress=False, overwrite=True, cuda_graph=cuda_graph)
         return json.loads((Path(folder) / SUMMARY).read_text())["steps_per_second"]
 
 
@@ -97,13 +99,14 @@ def textbook_steps_per_second(config, device, dataset, subset: int) -> float:
     return config.steps / (time.perf_counter() - start)
 
 
-def packed_model_steps_per_second(configs, device, dataset) -> float:
+def packed_model_steps_per_second(configs, device, dataset, cuda_graph: str = "auto") -> float:
     """Model-steps per second of `configs` trained as one pack: K x the pack's loop rate (summary.json)."""
     with tempfile.TemporaryDirectory() as folder:
         folders = [Path(folder) / str(k) for k in range(len(configs))]
         warm_up = [TrainConfig(**{**config.__dict__, "steps": 5, "checkpoint_every": 5}) for config in configs]
-        train_packed(warm_up, folders, device=device, dataset=dataset, progress=False, overwrite=True)
-        train_packed(configs, folders, device=device, dataset=dataset, progress=False, overwrite=True)
+        for pack in (warm_up, configs):
+            train_packed(pack, folders, device=device, dataset=dataset, progress=False, overwrite=True,
+                         cuda_graph=cuda_graph)
         return len(configs) * json.loads((folders[0] / SUMMARY).read_text())["steps_per_second"]
 
 
@@ -111,12 +114,12 @@ def packed_main(args, device, dataset, name: str) -> None:
     counts = args.k or ([1, 8, 32, 128] if device.type == "cuda" else [1, 2, 4])
     print(f"{args.method}, batch 64, study conv VAE, packed; {args.steps} timed steps on {name}")
     timed = {"method": args.method, "steps": args.steps, "checkpoint_every": args.steps}
-    kit = kit_steps_per_second(TrainConfig(**timed), device, dataset)
-    print(f"kit loop (train):  {kit:9.1f} model-steps/s")
+    kit = kit_steps_per_second(TrainConfig(**timed), device, dataset, args.cuda_graph)
+    print(f"kit loop (train):  {kit:9.1f} model-steps/s   (cuda_graph={args.cuda_graph})")
     rates = {}
     for count in counts:
         configs = [TrainConfig(**timed, seed=seed) for seed in range(count)]
-        rates[count] = packed_model_steps_per_second(configs, device, dataset)
+        rates[count] = packed_model_steps_per_second(configs, device, dataset, args.cuda_graph)
         print(f"packed K = {count:4d}:  {rates[count]:9.1f} model-steps/s   ({rates[count] / kit:.2f} x the kit loop)")
     best = max(rates, key=rates.get)
     unit = "GPU" if device.type == "cuda" else "CPU"
@@ -135,6 +138,8 @@ def main():
     parser.add_argument("--subset", type=int, default=50_000, help="images in the textbook loop's TensorDataset")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop; the best counts")
     parser.add_argument("--packed", action="store_true", help="model-steps/s of packed training for each K")
+    parser.add_argument("--cuda-graph", default="auto", choices=("auto", "on", "off"),
+                        help="the kit's step as one captured CUDA graph (auto: on a GPU); eager figures print beside it")
     parser.add_argument("--k", type=int, nargs="+", default=None,
                         help="pack sizes for --packed (default 1 8 32 128 on a GPU, 1 2 4 on the CPU)")
     args = parser.parse_args()
@@ -153,12 +158,14 @@ def main():
 
     kit_runs, textbook_runs = [], []
     for _ in range(args.repeats):  # alternate, so that a busy moment of the machine hits both loops alike
-        kit_runs.append(kit_steps_per_second(config, device, dataset))
+        kit_runs.append(kit_steps_per_second(config, device, dataset, args.cuda_graph))
         textbook_runs.append(textbook_steps_per_second(config, device, dataset, args.subset))
     kit, textbook = max(kit_runs), max(textbook_runs)
     print(f"runs (steps/s): kit {[round(r, 1) for r in kit_runs]}, textbook {[round(r, 1) for r in textbook_runs]}")
     data_s = kit_data_seconds_per_batch(dataset, device, batches=max(args.steps, 200))
-    print(f"kit loop:       {kit:8.1f} steps/s")
+    print(f"kit loop:       {kit:8.1f} steps/s   (cuda_graph={args.cuda_graph})")
+    if device.type == "cuda" and args.cuda_graph != "off":
+        print(f"kit loop eager: {kit_steps_per_second(config, device, dataset, 'off'):8.1f} steps/s   (cuda_graph=off)")
     print(f"textbook loop:  {textbook:8.1f} steps/s")
     print(f"ratio kit / textbook: {kit / textbook:.2f}   (target >= 1.0)")
     print(f"kit data time: {data_s * 1e3:.3f} ms per batch = {100 * data_s * kit:.1f} % of a step   (target <= 5 %)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 ALLOWED_DEVICES = ("auto", "cpu", "cuda", "cuda:<index>")
+CUDA_GRAPH_CHOICES = ("auto", "on", "off")  # how a training step runs on CUDA: course_lib.training.graphed
 
 
 def check_device_name(device) -> str:

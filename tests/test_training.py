@@ -38,9 +38,10 @@ class Killed(Exception):
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
 def test_a_killed_and_resumed_run_ends_with_the_same_parameters(device, dsprites, tmp_path, monkeypatch):
-    """Bit for bit on the CPU; on CUDA too, since seed_everything makes cuDNN deterministic."""
+    """Bit for bit on the CPU; on CUDA too, since seed_everything makes cuDNN deterministic (eager here; a
+    graphed run's resume is tests/test_graphed.py's)."""
     config = small("factor_vae", steps=20, checkpoint_every=5)  # two networks, two optimisers
-    alone = train(config, tmp_path / "alone", device=device, dataset=dsprites, progress=False)
+    alone = train(config, tmp_path / "alone", device=device, dataset=dsprites, progress=False, cuda_graph="off")
 
     original = GridBatchSampler.sample
     calls = {"n": 0}
@@ -53,10 +54,11 @@ def test_a_killed_and_resumed_run_ends_with_the_same_parameters(device, dsprites
 
     monkeypatch.setattr(GridBatchSampler, "sample", dies_at_step_13)
     with pytest.raises(Killed):
-        train(config, tmp_path / "killed", device=device, dataset=dsprites, progress=False)
+        train(config, tmp_path / "killed", device=device, dataset=dsprites, progress=False, cuda_graph="off")
     monkeypatch.setattr(GridBatchSampler, "sample", original)
     assert torch.load(tmp_path / "killed" / CHECKPOINT, weights_only=True)["step"] == 10
-    resumed = train(config, tmp_path / "killed", device=device, dataset=dsprites, resume=True, progress=False)
+    resumed = train(config, tmp_path / "killed", device=device, dataset=dsprites, resume=True, progress=False,
+                    cuda_graph="off")
 
     for a, b in zip(alone.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)

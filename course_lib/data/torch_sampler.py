@@ -19,9 +19,12 @@ import torch
 _BIT_SHIFTS = torch.arange(7, -1, -1, dtype=torch.uint8)  # most significant bit first, as np.packbits
 
 
-def unpack_bits(packed: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., W/8) -> uint8 (..., W) of zeros and ones (the inverse of np.packbits on the last axis)."""
-    bits = (packed[..., None] >> _BIT_SHIFTS.to(packed.device)) & 1
+def unpack_bits(packed: torch.Tensor, shifts: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 (..., W/8) -> uint8 (..., W) of zeros and ones (the inverse of np.packbits on the last axis).
+    `shifts`: the bit shifts already on `packed`'s device (a sampler keeps them there, so that a step captured
+    in a CUDA graph copies nothing from the host)."""
+    shifts = _BIT_SHIFTS.to(packed.device) if shifts is None else shifts
+    bits = (packed[..., None] >> shifts) & 1
     return bits.flatten(-2)
 
 
@@ -34,6 +37,7 @@ class GridBatchSampler:
             self.packed = torch.from_numpy(dataset.packed_grid).to(device)
         self.variant = dataset.variant
         self.device = torch.device(device)
+        self.bit_shifts = _BIT_SHIFTS.to(self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
 
     def with_seed(self, seed: int) -> "GridBatchSampler":
@@ -44,7 +48,7 @@ class GridBatchSampler:
 
     def sample(self, batch_size: int) -> torch.Tensor:
         index = torch.randint(len(self.packed), (batch_size,), device=self.device, generator=self.generator)
-        sprites = unpack_bits(self.packed[index])[:, None].float()
+        sprites = unpack_bits(self.packed[index], self.bit_shifts)[:, None].float()
         if self.variant == "binary":
             return sprites
         rgb = sprites.expand(-1, 3, -1, -1)

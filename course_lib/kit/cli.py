@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from course_lib.device import CUDA_GRAPH_CHOICES
 from course_lib.kit.flags import HYPERPARAMETER_FLAGS
 from course_lib.kit.runner import NOTEBOOKS_DIR
 
@@ -40,7 +41,8 @@ def _train(args) -> int:
                          architecture=args.architecture, width=args.width, variant=args.variant, seed=args.seed,
                          checkpoint_every=args.checkpoint_every)
     check_writable_directory("--out", args.out)
-    run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite)
+    run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite,
+                cuda_graph=args.cuda_graph)
     print(f"trained {config.method} for {run.step} steps into {run.directory}")
     return 0
 
@@ -192,6 +194,8 @@ def main(argv=None) -> int:
     train.add_argument("--variant", default="binary", help="binary | color | noisy")
     train.add_argument("--checkpoint-every", type=int, default=1000)
     train.add_argument("--device", default="auto")
+    train.add_argument("--cuda-graph", default="auto", choices=CUDA_GRAPH_CHOICES,
+                       help="run each step as one captured CUDA graph (auto: on a GPU, for every objective but TopDis)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--overwrite", action="store_true", help="delete what --out holds and start again")
     train.set_defaults(func=_train)

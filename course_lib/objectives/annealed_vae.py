@@ -3,11 +3,17 @@
 The capacity C(t) = min(C_max, C_max t / annealing_steps) rises linearly, so the encoder may
 transmit more information as training goes on; the study used gamma = 1000 and 100,000 steps.
 """
+import torch
+
 from course_lib.checks import check_int, check_number
 from course_lib.objectives.base import Objective
 
 
-def capacity(step: int, c_max: float, annealing_steps: int) -> float:
+def capacity(step, c_max: float, annealing_steps: int):
+    """C(t) = min(C_max, C_max t / annealing_steps); a float for an int step, a tensor for a tensor step (the
+    step count of a captured CUDA graph, course_lib.training.graphed), computed without leaving the device."""
+    if isinstance(step, torch.Tensor):
+        return (step * (c_max / annealing_steps)).clamp(max=c_max)
     return min(c_max, c_max * step / annealing_steps)
 
 
@@ -24,7 +30,8 @@ class AnnealedVAE(Objective):
         return {"c_max": self.c_max, "gamma": self.gamma, "annealing_steps": self.annealing_steps}
 
     def regulariser(self, x, out, step, terms):
-        c = capacity(step, self.c_max, self.annealing_steps)
-        penalty = self.gamma * (terms["kl"] - c).abs()
-        return {"capacity": terms["kl"].new_tensor(c), "capacity_penalty": penalty,
+        kl = terms["kl"]
+        c = torch.as_tensor(capacity(step, self.c_max, self.annealing_steps), dtype=kl.dtype, device=kl.device)
+        penalty = self.gamma * (kl - c).abs()
+        return {"capacity": c, "capacity_penalty": penalty,
                 "total": terms["reconstruction"] + penalty}

@@ -23,6 +23,7 @@ class Objective(nn.Module):
     """Base: the ELBO's terms; subclasses add their regulariser in `regulariser`."""
 
     name = "vae"
+    capturable = True  # its step does no host work, so a CUDA graph can capture it (course_lib.training.graphed)
 
     def __init__(self):
         super().__init__()

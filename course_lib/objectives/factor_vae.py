@@ -41,7 +41,7 @@ def discriminator_step(critic: nn.Module, optimizer: torch.optim.Optimizer, z: t
     Returns the loss, the accuracy and the TC estimate on the q(z) half (all detached)."""
     z = z.detach()
     logits = critic(torch.cat([z, permute_dims(z, generator=generator)]))
-    labels = torch.cat([torch.zeros(len(z)), torch.ones(len(z))]).long().to(z.device)
+    labels = (torch.arange(2 * len(z), device=z.device) >= len(z)).long()  # made on the device: no host copy
     loss = F.cross_entropy(logits, labels)  # the mean of the two halves' losses
     optimizer.zero_grad(set_to_none=True)
     loss.backward()

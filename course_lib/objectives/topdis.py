@@ -150,6 +150,7 @@ class TopDis(Objective):
     300,000 steps, as the authors' 10 %); set it for shorter runs."""
 
     name = "topdis"
+    capturable = False  # persistent homology runs on the CPU (gudhi) every step: trained eagerly
 
     def __init__(self, num_latent: int = 10, base: str = "beta_vae", gamma: float = 5.0, delay: int = DELAY,
                  beta: float | None = None, factor_gamma: float | None = None, shift: float = SHIFT,

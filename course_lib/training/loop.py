@@ -47,11 +47,12 @@ from tqdm.auto import tqdm
 import course_lib
 from course_lib.checks import check_choice, check_int, check_number, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
-from course_lib.device import check_batch_fits, get_device
+from course_lib.device import CUDA_GRAPH_CHOICES, check_batch_fits, get_device
 from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective
 from course_lib.seeding import check_seed, seed_everything
+from course_lib.training.graphed import GraphedStep, graph_available, set_capturable
 
 ARCHITECTURES = ("conv", "mlp")
 CHECKPOINT, CONFIG, LOG, SUMMARY = "checkpoint.pt", "config.json", "log.csv", "summary.json"
@@ -336,12 +337,16 @@ def truncate_log(log_path: Path, last_step: int) -> None:
 
 
 def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, overwrite: bool = False,
-          dataset=None, progress: bool = True) -> Run:
+          dataset=None, progress: bool = True, cuda_graph: str = "auto") -> Run:
     """Train `config` into `out_dir`. `dataset` defaults to dSprites of `config.variant`.
 
     `resume`: continue from the folder's checkpoint; `overwrite`: delete what a run wrote there and
-    start again. The folder is locked while training: a second `train` into it is refused."""
+    start again. The folder is locked while training: a second `train` into it is refused.
+    `cuda_graph`: "auto" replays each step as one captured CUDA graph on a GPU when the objective allows
+    it (course_lib.training.graphed; the same numbers to float32 rounding, several times faster), "on"
+    requires it, "off" trains eagerly. It is how a run is computed, not what it is: not in the config."""
     config = config.validate()
+    check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
     if not str(out_dir).strip():
         raise ValueError(f"out_dir={str(out_dir)!r} is not allowed; name the run's folder")
     out_dir = check_writable_directory("out_dir", out_dir)
@@ -351,7 +356,7 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     dataset = dataset if dataset is not None else default_dataset(config, progress)
     check_memory(config, dataset, device)
     with directory_lock(out_dir, "run folder"):
-        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress)
+        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, cuda_graph)
 
 
 def default_dataset(config: TrainConfig, progress: bool = True):
@@ -369,11 +374,38 @@ def check_memory(config: TrainConfig, dataset, device, copies: int = 1) -> None:
                      resident_bytes=dataset.packed_grid.nbytes if device.type == "cuda" else 0)
 
 
+def make_step_function(model, objective, optimizer, sampler, batch_size: int):
+    """One training step of the run: draw a batch, forward, backward, Adam, the objective's own update.
+    `step_function(step)` returns (term names, the terms as one vector); `step` may be a device tensor
+    (the step count of a captured CUDA graph, course_lib.training.graphed)."""
+    def step_function(step):
+        x = sampler.sample(batch_size)
+        out = model(x, sampler.generator)
+        terms = objective(x, out, step)
+        optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        optimizer.step()
+        terms.update(objective.auxiliary_step(out))
+        return flatten_terms(terms)
+
+    return step_function
+
+
+def use_cuda_graph(cuda_graph: str, device, objective) -> bool:
+    """Resolve `cuda_graph` ("auto": on CUDA when the objective can be captured; "on": required; "off")."""
+    check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
+    if cuda_graph == "on" and not graph_available(device, objective):
+        why = f"device {device} is not CUDA" if device.type != "cuda" else f"{objective.name} cannot be captured"
+        raise ValueError(f"cuda_graph='on' is not allowed here: {why}; use 'auto' or 'off'")
+    return cuda_graph != "off" and graph_available(device, objective)
+
+
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
-                  progress: bool) -> Run:
+                  progress: bool, cuda_graph: str = "auto") -> Run:
     resuming = prepare_run_directory(out_dir, config, resume, overwrite)
     seed_everything(config.seed)
     model, objective = config.build(device)
+    graphed = use_cuda_graph(cuda_graph, device, objective)
     # The fused kernel updates every parameter in one launch on a GPU; same arithmetic, same state dict.
     model_optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
     sampler = GridBatchSampler(dataset, device, config.seed)  # its generator: every random draw of a step
@@ -388,6 +420,7 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
             return Run(out_dir, config, model.eval(), objective, state["step"])
         for name, optimizer in run_optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
+        set_capturable(run_optimizers(model_optimizer, objective).values(), False)  # whatever the checkpoint's run used
         start_step = state["step"]
     else:
         write_run_config(out_dir, config, device)
@@ -398,15 +431,12 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
     clock = time.perf_counter()
     bar = tqdm(range(start_step + 1, config.steps + 1), desc=f"{config.method} ({device})", disable=not progress,
                initial=start_step, total=config.steps)
+    step_function = make_step_function(model, objective, model_optimizer, sampler, config.batch_size)
+    if graphed:
+        step_function = GraphedStep(step_function, run_optimizers(model_optimizer, objective).values(),
+                                    [sampler.generator], device)
     for step in bar:
-        x = sampler.sample(config.batch_size)
-        out = model(x, sampler.generator)
-        terms = objective(x, out, step)
-        model_optimizer.zero_grad(set_to_none=True)
-        terms["total"].backward()
-        model_optimizer.step()
-        terms.update(objective.auxiliary_step(out))
-        names, values = flatten_terms(terms)
+        names, values = step_function(step)
         columns = columns or names
         rows.append(values)
         row_steps.append(step)

@@ -39,15 +39,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_writable_directory
+from course_lib.checks import check_choice, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
-from course_lib.device import get_device
+from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.io import directory_lock
 from course_lib.seeding import seed_everything
-from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_memory,
-                                      check_overwritable, default_dataset, flatten_terms, flush_log,
+from course_lib.training.graphed import GraphedStep, set_capturable
+from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig,
+                                      check_memory, check_overwritable, default_dataset, flatten_terms, flush_log,
                                       global_rng_states, load_checkpoint, prepare_run_directory, run_optimizers,
-                                      save_checkpoint, truncate_log, write_run_config, write_summary)
+                                      save_checkpoint, truncate_log, use_cuda_graph, write_run_config, write_summary)
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
 SHARED_FIELDS = ("architecture", "width", "num_latent", "variant", "batch_size", "steps", "checkpoint_every")
@@ -230,7 +231,7 @@ def check_pack(configs, out_dirs) -> tuple[list[TrainConfig], list[Path]]:
 
 
 def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resume: bool = False,
-                 overwrite: bool = False, dataset=None, progress: bool = True) -> list[Run]:
+                 overwrite: bool = False, dataset=None, progress: bool = True, cuda_graph: str = "auto") -> list[Run]:
     """Train K configurations of one architecture as one packed network into their K run folders.
 
     The same as `training.train(configs[k], out_dirs[k], ...)` for every k, up to floating-point
@@ -238,8 +239,10 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
     and every folder is locked while the pack trains. A resumed pack whose runs stopped at different
     checkpoints (killed while it wrote them) trains the runs that are behind until they catch up.
     A run whose terms become NaN or infinite stops (its last good checkpoint is kept) and the others
-    go on; NonFiniteLossError names it at the end. Returns the K runs."""
+    go on; NonFiniteLossError names it at the end. `cuda_graph` as in `training.train` (captured when every
+    member's objective can be). Returns the K runs."""
     configs, folders = check_pack(configs, out_dirs)
+    check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
     if overwrite:
         for folder in folders:
             check_overwritable(folder)  # before any lock file is made
@@ -249,10 +252,10 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(directory_lock(folder, "run folder"))
-        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress)
+        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, cuda_graph)
 
 
-def _train_locked(configs, folders, device, resume, overwrite, dataset, progress) -> list[Run]:
+def _train_locked(configs, folders, device, resume, overwrite, dataset, progress, cuda_graph) -> list[Run]:
     resuming = [prepare_run_directory(folder, config, resume, overwrite) for config, folder in zip(configs, folders)]
     members, grid = [], None
     for config, folder, resumes in zip(configs, folders, resuming):
@@ -262,6 +265,7 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
         if not resumes:
             write_run_config(member.directory, member.config, device)
         truncate_log(member.directory / LOG, member.step)
+    graphed = all([use_cuda_graph(cuda_graph, device, member.objective) for member in members])
 
     steps = configs[0].steps
     clock = time.perf_counter()
@@ -271,7 +275,7 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
     while active:  # normally one pass; runs left behind by a kill between checkpoints catch up first
         start = min(m.step for m in active)
         stop = min([m.step for m in active if m.step > start], default=steps)
-        _train_steps([m for m in active if m.step == start], start, stop, device, bar)
+        _train_steps([m for m in active if m.step == start], start, stop, device, bar, graphed)
         active = [m for m in active if m.step < steps and m.error is None]
     bar.close()
     elapsed = time.perf_counter() - clock
@@ -307,6 +311,7 @@ def _build_member(config, folder, resumes, device, dataset, grid) -> Member:
         if state["step"] < config.steps:  # a finished run (or one from the zoo) has no optimiser to continue
             for name, run_optimizer in run_optimizers(optimizer, objective).items():
                 run_optimizer.load_state_dict(state["optimizers"][name])
+            set_capturable(run_optimizers(optimizer, objective).values(), False)  # whatever the checkpoint's run used
         member.step = member.start_step = state["step"]
     return member
 
@@ -324,15 +329,14 @@ def packed_adam(members: list[Member], fused: bool) -> torch.optim.Adam:
     return adam
 
 
-def _train_steps(members: list[Member], start: int, stop: int, device, bar) -> None:
-    """Train `members` (all at step `start`) as one packed network up to step `stop`, logging and
-    checkpointing each run as `training.train` does; a run whose terms are not finite leaves the pack."""
-    config = members[0].config
+def pack_step_function(members: list[Member], device, graphed: bool):
+    """One step of every member as one packed network: `step_function(step)` returns each member's
+    (term names, terms). With `graphed`, the step is captured as one CUDA graph (course_lib.training.graphed)."""
+    batch_size = members[0].config.batch_size
     packed, adam = PackedVAE([m.model for m in members]), packed_adam(members, device.type == "cuda")
-    for m in members:
-        m.model.train()
-    for step in range(start + 1, stop + 1):
-        batches = [m.sampler.sample(config.batch_size) for m in members]
+
+    def step_function(step):
+        batches = [m.sampler.sample(batch_size) for m in members]
         out = packed(torch.cat(batches, dim=1), [m.sampler.generator for m in members])
         outputs = [packed.member_output(out, k) for k in range(len(members))]
         terms = [m.objective(x, member_out, step) for m, x, member_out in zip(members, batches, outputs)]
@@ -341,7 +345,23 @@ def _train_steps(members: list[Member], start: int, stop: int, device, bar) -> N
         adam.step()
         for m, member_terms, member_out in zip(members, terms, outputs):
             member_terms.update(m.objective.auxiliary_step(member_out))
-            names, values = flatten_terms(member_terms)
+        return [flatten_terms(member_terms) for member_terms in terms]
+
+    if not graphed:
+        return step_function
+    optimizers = [adam] + [o for m in members for o in m.objective.optimizers.values()]
+    return GraphedStep(step_function, optimizers, [m.sampler.generator for m in members], device)
+
+
+def _train_steps(members: list[Member], start: int, stop: int, device, bar, graphed: bool) -> None:
+    """Train `members` (all at step `start`) as one packed network up to step `stop`, logging and
+    checkpointing each run as `training.train` does; a run whose terms are not finite leaves the pack."""
+    config = members[0].config
+    for m in members:
+        m.model.train()
+    step_function = pack_step_function(members, device, graphed)
+    for step in range(start + 1, stop + 1):
+        for m, (names, values) in zip(members, step_function(step)):
             m.columns = m.columns or names
             m.rows.append(values)
             m.row_steps.append(step)
@@ -351,7 +371,7 @@ def _train_steps(members: list[Member], start: int, stop: int, device, bar) -> N
                 members = [m for m in members if m.error is None]
                 if not members:
                     return
-                packed, adam = PackedVAE([m.model for m in members]), packed_adam(members, device.type == "cuda")
+                step_function = pack_step_function(members, device, graphed)
             bar.set_postfix(loss=f"{sum(m.last_terms['total'] for m in members) / len(members):.1f}")
         bar.update(1)
 
