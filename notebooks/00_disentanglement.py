@@ -46,17 +46,10 @@ import pandas as pd
 
 from course_lib.data import DSprites
 from course_lib.data import dsprites_render as render
-from course_lib.device import get_device
-from course_lib.profiles import get_profile
-from course_lib.seeding import seed_everything
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.viz import plot_factor_histograms, plot_factor_sweeps, show_images
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
-print(f"profile: {P.name} ({P.description}); num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 
 # %% [markdown]
 # ## 1 · Why representations with separate factors?

@@ -55,25 +55,17 @@ from IPython.display import Image, Markdown, display
 from scipy.stats import norm
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_normal
-from course_lib.profiles import get_profile
 from course_lib.analysis.rate_distortion import constant_decoder_distortion
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals
-from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.viz import (plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals,
                                 show_images, traversal_gif)
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
-CHECKPOINT_EVERY = max(1, P.train_steps // 4)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 ACTIVE_KL = 0.1  # nats: a latent whose mean KL exceeds this counts as used (Section 7)
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 
 # %% [markdown]
 # ## 1 · A latent-variable model, and why its posterior is intractable
@@ -311,7 +303,7 @@ print("KL (nats)", kl_to_standard_normal(mean, log_var).cpu().numpy()[0].round(4
 
 # %%
 data = DSprites("binary")
-config = TrainConfig("vae", steps=P.train_steps, checkpoint_every=CHECKPOINT_EVERY, seed=seed)
+config = lecture_config("vae", profile=P, seed=seed)
 run = train_or_load(config, device=DEVICE)
 model = run.model
 print("run directory:", run.directory)
@@ -450,8 +442,7 @@ display(Image(filename=str(gif_path)))
 #   each coordinate of $\mu_\phi(x)$ in place of $\Phi$.
 
 # %%
-config_2d = TrainConfig("vae", steps=P.train_steps, checkpoint_every=CHECKPOINT_EVERY, seed=seed,
-                        architecture="mlp", num_latent=2)
+config_2d = lecture_config("vae", profile=P, seed=seed, architecture="mlp", num_latent=2)
 run_2d = train_or_load(config_2d, device=DEVICE)
 means_2d, log_vars_2d = encode(run_2d.model, observations)
 print("KL per latent (nats):", kl_per_latent(means_2d, log_vars_2d).round(2))
@@ -536,8 +527,7 @@ from course_lib.objectives import STUDY_SWEEPS
 from course_lib.analysis.rate_distortion import rate_distortion_table
 
 big_beta = STUDY_SWEEPS["beta_vae"][1][-1]
-run_big = train_or_load(TrainConfig("beta_vae", {"beta": big_beta}, steps=P.train_steps,
-                                    checkpoint_every=CHECKPOINT_EVERY, seed=seed), device=DEVICE)
+run_big = train_or_load(lecture_config("beta_vae", {"beta": big_beta}, P, seed), device=DEVICE)
 sample = observations[:P.num_samples // 10]
 print(rate_distortion_table({1: model, big_beta: run_big.model}, sample, seed=seed)
       .rename_axis("beta").rename(columns={"rate": "KL", "distortion": "reconstruction"}).round(1))
@@ -568,8 +558,7 @@ plt.show()
 from course_lib.objectives import STUDY_SWEEPS
 
 big_beta = STUDY_SWEEPS["beta_vae"][1][-1]
-big_model = train_or_load(TrainConfig("beta_vae", {"beta": big_beta}, steps=P.train_steps,
-                                      checkpoint_every=CHECKPOINT_EVERY, seed=seed), device=DEVICE).model
+big_model = train_or_load(lecture_config("beta_vae", {"beta": big_beta}, P, seed), device=DEVICE).model
 for beta, m in {1: model, big_beta: big_model}.items():
     m_means, m_log_vars = encode(m, observations)
     activity, m_kl = m_means.var(axis=0), kl_per_latent(m_means, m_log_vars)

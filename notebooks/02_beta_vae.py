@@ -50,26 +50,18 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.objectives import STUDY_SWEEPS
-from course_lib.profiles import get_profile
-from course_lib.analysis.rate_distortion import constant_decoder_distortion, plot_rate_distortion, rate_distortion_table
+from course_lib.analysis.rate_distortion import constant_decoder_distortion, rate_distortion_table
+from course_lib.lab.analysis_plots import plot_rate_distortion
 from course_lib.representation import encode, kl_per_latent, latent_traversals
-from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span
 from course_lib.lab.viz import show_images
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
-CHECKPOINT_EVERY = max(1, P.train_steps // 4)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 NUM_EVAL = max(100, P.num_samples // 5)  # images on which every model's rate and distortion are measured
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, "
-      f"num_sweep_values = {P.num_sweep_values}, evaluation images = {NUM_EVAL:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 
 # %% [markdown]
 # ## 1 · The β-VAE objective
@@ -189,7 +181,7 @@ betas = [study_betas[i] for i in picks]
 runs = {}
 for beta in betas:
     method, hyperparameters = ("vae", {}) if beta == 1 else ("beta_vae", {"beta": beta})
-    config = TrainConfig(method, hyperparameters, steps=P.train_steps, checkpoint_every=CHECKPOINT_EVERY, seed=seed)
+    config = lecture_config(method, hyperparameters, P, seed)
     runs[beta] = train_or_load(config, device=DEVICE)
 print("study's β values:", study_betas, "-> trained:", betas)
 
@@ -275,7 +267,7 @@ display(Markdown(notice([
        else "."),
     f"KL per latent at β = {betas[0]}: {span(sorted_kl[0])} nats; at β = {betas[-1]}: {over_a_nat} of "
     f"{sorted_kl.shape[1]} latents carry over a nat, the rest {span(sorted_kl[-1][sorted_kl[-1] <= 1])} nats "
-    "each." if over_a_nat < sorted_kl.shape[1] else f"KL per latent: every latent carries over a nat.",
+    "each." if over_a_nat < sorted_kl.shape[1] else "KL per latent: every latent carries over a nat.",
 ], heading="**This run.**")))
 
 # %% [markdown]

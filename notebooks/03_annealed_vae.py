@@ -52,31 +52,23 @@ from IPython.display import Markdown, display
 import pandas as pd
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
-from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors,
-                                                 normalized_mutual_information, plot_encoding_order)
+from course_lib.analysis.factor_matching import kl_onset_steps, match_latents_to_factors, normalized_mutual_information
+from course_lib.lab.analysis_plots import plot_encoding_order
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives.annealed_vae import capacity
-from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
-from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.notice import span
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.viz import plot_kl_per_latent, plot_loss_curves, plot_traversals
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 C_MAX = STUDY_SWEEPS["annealed_vae"][1][1]  # 10 nats, from the study's sweep (5 ... 100)
 STUDY_GAMMA = 1000.0  # the study's (and the paper's) weight of the capacity penalty
 GAMMA = STUDY_GAMMA if P.train_steps >= 100_000 else 30.0  # short runs stall with gamma = 1000 (Exercise 3)
 ANNEALING_STEPS = max(1, 3 * P.train_steps // 4)  # the study: 100,000 of 300,000 steps; here 3/4 of training
 THRESHOLD = 0.5  # nats: a latent whose KL exceeds this is "switched on"
 SMOOTH = max(1, P.train_steps // 100)  # steps of the trailing mean that smooths the per-batch KL
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 print(f"C_max = {C_MAX} nats, gamma = {GAMMA:g}, annealing over {ANNEALING_STEPS:,} of {P.train_steps:,} steps")
 
 # %% [markdown]
@@ -163,8 +155,7 @@ plt.show()
 # learning rate $10^{-4}$; `train_or_load` reuses a finished run with the same configuration.
 
 # %%
-config = TrainConfig("annealed_vae", steps=P.train_steps, seed=seed, checkpoint_every=max(1, P.train_steps // 4),
-                     hyperparameters={"c_max": C_MAX, "gamma": GAMMA, "annealing_steps": ANNEALING_STEPS})
+config = lecture_config("annealed_vae", {"c_max": C_MAX, "gamma": GAMMA, "annealing_steps": ANNEALING_STEPS}, P, seed)
 run = train_or_load(config, device=DEVICE)
 log = run.log
 print(run.directory.name)
@@ -389,8 +380,8 @@ pd.DataFrame(rows).set_index("factor").sort_values("pixels per nat", ascending=F
 # and the factor each active latent is matched to. Where did the $\gamma = 1000$ model put its nats?
 
 # %% tags=["solution"]
-study_config = TrainConfig("annealed_vae", steps=P.train_steps, seed=seed, checkpoint_every=max(1, P.train_steps // 4),
-                           hyperparameters={"c_max": C_MAX, "gamma": STUDY_GAMMA, "annealing_steps": ANNEALING_STEPS})
+study_config = lecture_config("annealed_vae", {"c_max": C_MAX, "gamma": STUDY_GAMMA, "annealing_steps": ANNEALING_STEPS},
+                              P, seed)
 study_run = train_or_load(study_config, device=DEVICE)
 study_log = study_run.log
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), layout="constrained")

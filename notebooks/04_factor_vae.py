@@ -53,29 +53,22 @@ import pandas as pd
 import torch
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives import factor_vae
 from course_lib.distributions import permute_dims
-from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
-from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice
 from course_lib.lab.viz import plot_kl_per_latent, plot_traversals
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 GAMMA = STUDY_SWEEPS["factor_vae"][1][3]  # 40, from the study's sweep (10 ... 100)
 TC_STEPS = min(5000, max(300, P.train_steps // 2))  # steps of the small synthetic discriminators
 SMOOTH = max(1, P.train_steps // 50)  # steps of the trailing mean that smooths the per-batch log
 generator = torch.Generator().manual_seed(seed)  # the synthetic batches of Sections 1-3
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 print(f"gamma = {GAMMA}; synthetic discriminators: {TC_STEPS:,} steps")
 
 # %% [markdown]
@@ -259,8 +252,7 @@ print(f"true TC {TRUE_TC:.3f} nats; density-ratio estimate on {len(held_out):,} 
 # (`course_lib.objectives.factor_vae`).
 
 # %%
-config = TrainConfig("factor_vae", hyperparameters={"gamma": GAMMA}, steps=P.train_steps, seed=seed,
-                     checkpoint_every=max(1, P.train_steps // 4))
+config = lecture_config("factor_vae", {"gamma": GAMMA}, P, seed)
 run = train_or_load(config, device=DEVICE)
 log = run.log
 print(run.directory.name)

@@ -52,27 +52,21 @@ import pandas as pd
 import torch
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives.beta_tcvae import kl_decomposition, log_importance_weights
 from course_lib.distributions import gaussian_log_density
-from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
-from course_lib.seeding import seed_everything
 from course_lib.analysis.tc_analysis import (TERMS, correlated_gaussian_posteriors, estimator_study,
-                                             exact_kl_decomposition, plot_estimator_study, sample_codes)
-from course_lib.training import TrainConfig
+                                             exact_kl_decomposition, sample_codes)
+from course_lib.lab.analysis_plots import plot_estimator_study
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice
 from course_lib.lab.viz import plot_traversals
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 NUM_BATCHES = max(5, P.num_samples // 200)  # repeated minibatches per batch size in the estimator studies
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 
 # %% [markdown]
 # ## 1 · Which part of the KL should we penalise?
@@ -327,8 +321,7 @@ BETA = 6
 assert BETA in beta_values
 runs = {}
 for beta in (1, BETA):
-    config = TrainConfig("beta_tcvae", {"beta": beta}, steps=P.train_steps,
-                         checkpoint_every=max(1, P.train_steps // 4), seed=seed)
+    config = lecture_config("beta_tcvae", {"beta": beta}, P, seed)
     runs[beta] = train_or_load(config, device=DEVICE)
 print("β values of the study:", beta_values)
 print("objective:", runs[BETA].objective.hyperparameters(), "| dSprites has", f"{data.num_images:,} images")

@@ -49,25 +49,19 @@ import pandas as pd
 import torch
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives.dip_vae import dip_penalty
-from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals
-from course_lib.seeding import seed_everything
 from course_lib.analysis.tc_analysis import (aggregate_posterior_covariance, correlated_gaussian_posteriors,
-                                             mean_and_sampled_tc, plot_covariance_heatmaps, sample_codes)
-from course_lib.training import TrainConfig
+                                             mean_and_sampled_tc, sample_codes)
+from course_lib.lab.analysis_plots import plot_covariance_heatmaps
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.viz import plot_traversals
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 
 # %% [markdown]
 # ## 1 · Why match moments?
@@ -177,9 +171,8 @@ _, sweep_values = STUDY_SWEEPS["dip_vae_i"]
 picked = np.unique(np.round(np.linspace(0, len(sweep_values) - 1, P.num_sweep_values)).astype(int))
 LAMBDAS = [sweep_values[i] for i in picked]
 LAMBDA = LAMBDAS[-1]
-settings = dict(steps=P.train_steps, checkpoint_every=max(1, P.train_steps // 4), seed=seed)
-dip_i = {lam: train_or_load(TrainConfig("dip_vae_i", {"lambda_od": lam}, **settings), device=DEVICE) for lam in LAMBDAS}
-dip_ii = train_or_load(TrainConfig("dip_vae_ii", {"lambda_od": LAMBDA}, **settings), device=DEVICE)
+dip_i = {lam: train_or_load(lecture_config("dip_vae_i", {"lambda_od": lam}, P, seed), device=DEVICE) for lam in LAMBDAS}
+dip_ii = train_or_load(lecture_config("dip_vae_ii", {"lambda_od": LAMBDA}, P, seed), device=DEVICE)
 print("study sweep:", sweep_values, "| trained DIP-VAE-I at", LAMBDAS, "| DIP-VAE-II at", LAMBDA)
 print("DIP-VAE-I :", dip_i[LAMBDA].objective.hyperparameters())
 print("DIP-VAE-II:", dip_ii.objective.hyperparameters())

@@ -56,28 +56,22 @@ import torch
 from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test,
-                                               finite_difference_jacobian, householder, ks_tests, plot_proof_stages,
-                                               random_orthogonal)
+                                               finite_difference_jacobian, householder, ks_tests, random_orthogonal)
+from course_lib.lab.analysis_plots import plot_proof_stages
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import plot_traversal_panels
-from course_lib.profiles import get_profile
 from course_lib.representation import encode, kl_per_latent, latent_traversals, mean_code_function
-from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 NUM_TEST = 10 * P.num_samples  # samples per two-sample test (lecture: 10^5)
 NUM_ELBO = max(200, P.num_samples // 10)  # images on which ELBOs are compared
 FACTOR_VAE_SIZES = dict(num_train=min(10_000, P.num_samples // 10), num_eval=min(5_000, P.num_samples // 20),
                         num_variance_estimate=min(10_000, P.num_samples))  # the study (= full): 10,000 / 5,000 / 10,000
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, samples per test = {NUM_TEST:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
+print(f"samples per test: {NUM_TEST:,}")
 
 # %% [markdown]
 # ## 1 · The question
@@ -260,8 +254,7 @@ print("max |J - A|:", np.abs(f_prior.jacobian(u) - f_prior.matrix).max())
 
 # %%
 ALPHA = 0.25
-config = TrainConfig("beta_vae", {"beta": 16}, steps=P.train_steps, checkpoint_every=max(1, P.train_steps // 4),
-                     seed=seed)
+config = lecture_config("beta_vae", {"beta": 16}, P, seed)
 model = train_or_load(config, device=DEVICE).model
 D = model.num_latent
 matrices = {"trained β-VAE": np.eye(D), f"Householder α = {ALPHA}": householder(D, ALPHA),

@@ -57,11 +57,12 @@ from IPython.display import Markdown, display
 
 from course_lib.data import DSprites, FactorGrid
 from course_lib.data import dsprites_render as render
-from course_lib.device import get_device
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice
 from course_lib.lab.lecture_models import lecture_models, select
-from course_lib.lab.metric_comparison import (DISENTANGLEMENT_SCORES, SubGrid, evaluate_many, factor_vae_vote_matrix,
-                                              plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation)
+from course_lib.lab.metric_comparison import (SubGrid, evaluate_many, factor_vae_vote_matrix, plot_matrix,
+                                              plot_rank_correlation, plot_score_table)
+from course_lib.metrics.scores import DISENTANGLEMENT_SCORES, rank_correlation
 from course_lib.metrics import (beta_vae_score, dci, discrete_entropy, discrete_mutual_information,
                                 factor_vae_score, histogram_discretize, mig, modularity_explicitness,
                                 sample_factor_codes, sap)
@@ -70,23 +71,16 @@ from course_lib.metrics.constructed import constructed_representations
 from course_lib.metrics.dci import completeness, disentanglement, importance_matrix
 from course_lib.metrics.modularity import modularity
 from course_lib.metrics.sap import sap_score_matrix
-from course_lib.profiles import get_profile
 from course_lib.representation import mean_code_function
-from course_lib.seeding import seed_everything
 from course_lib.kit.runs import train_or_load
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 NUM_TRAIN = min(10_000, P.num_samples // 2)  # the study: 10,000 training draws (or points, or votes) ...
 NUM_TEST = NUM_TRAIN // 2  # ... and 5,000 test draws
 # Trained models encode every image of their grid once. On a CPU the whole dSprites grid (737,280
 # images, minutes per model) is replaced by every n-th value of each factor; `full` uses all of it.
 MODEL_GRID_STEPS = {"smoke": (1, 2, 8, 8, 8), "lecture": (1, 1, 4, 4, 4), "full": None}[P.name]
 MAX_MODELS = {"smoke": 4, "lecture": 12, "full": None}[P.name]
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 print(f"metrics: {NUM_TRAIN:,} training and {NUM_TEST:,} test draws; "
       f"trained models on the grid steps {MODEL_GRID_STEPS} (None: every image)")
 

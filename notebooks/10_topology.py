@@ -53,27 +53,22 @@ import numpy as np
 import pandas as pd
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.metrics import evaluate
 from course_lib.objectives import STUDY_SWEEPS
-from course_lib.profiles import get_profile
 from course_lib.representation import decode, mean_code_function
-from course_lib.seeding import seed_everything
-from course_lib.topology.persistence import (betti_numbers, persistence_by_reduction, plot_barcode,
-                                             plot_persistence_diagram, plot_rips_complex, rips_barcodes,
-                                             rips_filtration)
-from course_lib.topology.rlt import (draw_landmarks, geometry_score, mean_rlt, plot_mrlt, relative_living_times,
-                                     rlts, witness_complex_at, witness_h1_bars)
-from course_lib.topology.zhou import (RandomConvEmbedding, factor_submanifold_rlts, histogram_wasserstein,
-                                      latent_submanifold_codes, plot_coclusters, plot_submanifold_barycenters,
-                                      profile_settings, topological_scores)
-from course_lib.training import TrainConfig
+from course_lib.topology.persistence import betti_numbers, persistence_by_reduction, rips_barcodes, rips_filtration
+from course_lib.topology.rlt import (draw_landmarks, geometry_score, mean_rlt, relative_living_times, rlts,
+                                     witness_complex_at, witness_h1_bars)
+from course_lib.topology.zhou import (factor_submanifold_rlts, histogram_wasserstein,
+                                      latent_submanifold_codes, profile_settings, topological_scores)
 from course_lib.kit.runs import train_or_load
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
+from course_lib.lab.topology_plots import (plot_barcode, plot_coclusters, plot_mrlt, plot_persistence_diagram,
+                                           plot_rips_complex, plot_submanifold_barycenters)
 from course_lib.lab.viz import show_images
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 N_TOY = int(np.clip(P.num_samples // 20, 200, 1000))  # points of the toy clouds of Section 2
 TOY_DRAWS = int(np.clip(P.num_samples // 200, 5, 100))  # landmark draws per toy cloud
 # Zhou et al. use 1,000 base codes, 10 values per latent, 100 draws of 64 landmarks, gamma = 1/128;
@@ -81,9 +76,6 @@ TOY_DRAWS = int(np.clip(P.num_samples // 200, 5, 100))  # landmark draws per toy
 ZHOU = profile_settings(P.num_samples)
 NUM_BASE, NUM_VALUES, N_DRAWS = ZHOU["num_base"], ZHOU["num_values"], ZHOU["n_draws"]
 NUM_METRIC = min(5000, P.num_samples)  # MIG / DCI training points (the study: 10,000 and 5,000 test)
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
 print(f"toy clouds: {N_TOY} points, {TOY_DRAWS} draws | Zhou et al.: {ZHOU}")
 
 
@@ -322,14 +314,13 @@ plt.show()
 
 # %%
 data = DSprites("binary")
-settings = dict(steps=P.train_steps, checkpoint_every=max(1, P.train_steps // 4), seed=seed)
 dip_lambda = STUDY_SWEEPS["dip_vae_i"][1][-1]  # notebook 06's DIP-VAE-I, at the largest λ of the sweep
 CONFIGS = {
-    "VAE (β-TCVAE β=1)": TrainConfig("beta_tcvae", {"beta": 1}, **settings),  # notebook 05's reference
-    "β-VAE β=16": TrainConfig("beta_vae", {"beta": 16}, **settings),  # notebook 02
-    "FactorVAE γ=40": TrainConfig("factor_vae", {"gamma": STUDY_SWEEPS["factor_vae"][1][3]}, **settings),  # 04
-    "β-TCVAE β=6": TrainConfig("beta_tcvae", {"beta": 6}, **settings),  # notebook 05
-    f"DIP-VAE-I λ={dip_lambda}": TrainConfig("dip_vae_i", {"lambda_od": dip_lambda}, **settings),  # notebook 06
+    "VAE (β-TCVAE β=1)": lecture_config("beta_tcvae", {"beta": 1}, P, seed),  # notebook 05's reference
+    "β-VAE β=16": lecture_config("beta_vae", {"beta": 16}, P, seed),  # notebook 02
+    "FactorVAE γ=40": lecture_config("factor_vae", {"gamma": STUDY_SWEEPS["factor_vae"][1][3]}, P, seed),  # 04
+    "β-TCVAE β=6": lecture_config("beta_tcvae", {"beta": 6}, P, seed),  # notebook 05
+    f"DIP-VAE-I λ={dip_lambda}": lecture_config("dip_vae_i", {"lambda_od": dip_lambda}, P, seed),  # notebook 06
 }
 runs = {name: train_or_load(config, device=DEVICE) for name, config in CONFIGS.items()}
 model = runs["β-VAE β=16"].model

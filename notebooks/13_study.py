@@ -66,25 +66,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from course_lib.device import get_device
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.lab.notice import notice, strongest
-from course_lib.profiles import get_profile
-from course_lib.seeding import seed_everything
-from course_lib.kit.study import (add_udr, column_label, downstream_columns, hyperparameter_transfer, plot_by_method,
-                                  plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained,
-                                  rank_correlation, run_study, score_agreement, study_plan, tc_by_regularisation,
-                                  variance_chance, variance_explained)
+from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
+                                               tc_by_regularisation, variance_chance, variance_explained)
+from course_lib.kit.study import add_udr, run_study, study_plan
+from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
+                                        plot_variance_explained)
+from course_lib.metrics.scores import column_label, downstream_columns
 from course_lib.training import default_runs_dir
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 OUT = default_runs_dir() / f"study-{P.name}"  # finished jobs here are skipped on a rerun
 plan = study_plan(P, OUT, device=str(DEVICE), first_seed=seed)
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_sweep_values = {P.num_sweep_values}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed} (the sweep's seeds: {plan.sweep.seeds})")
+print(f"sweep seeds: {plan.sweep.seeds}")
 print(f"output:  {OUT}")
 
 # %% [markdown]
@@ -182,7 +178,7 @@ tc.round(3)
 # > most pairs, strongly for MIG with DCI Disentanglement (and the BetaVAE with the FactorVAE score).
 
 # %%
-rho = rank_correlation(results)
+rho = metric_correlation(results)
 plot_rank_correlation(rho, title="Key result 2: Spearman ρ between the metrics over all models")
 plt.show()
 display(Markdown(notice(strongest(rho, count=len(rho) ** 2),

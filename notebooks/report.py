@@ -54,27 +54,24 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.analysis.geometry import straight_line
+from course_lib.lab.setup import notebook_setup
 from course_lib.lab.geometry_plots import plot_singular_spectra
-from course_lib.lab.metric_comparison import SCORES
+from course_lib.metrics.scores import SCORES
 from course_lib.metrics import evaluate
-from course_lib.profiles import get_profile
 from course_lib.kit.report import geometry_summary, metrics_with_ranges, resolve_run, run_metadata
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
-from course_lib.seeding import seed_everything
-from course_lib.topology.zhou import plot_coclusters, profile_settings, topological_scores
+from course_lib.topology.zhou import profile_settings, topological_scores
+from course_lib.lab.topology_plots import plot_coclusters
 from course_lib.lab.viz import plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals, show_images
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 # metric sample sizes: the study's in `full`; smaller in `lecture` (minutes on a CPU) and `smoke` (seconds)
 NUM_TRAIN = {"smoke": 64, "lecture": 5_000, "full": 10_000}[P.name]
 NUM_TEST = NUM_TRAIN // 2
 run = resolve_run(run, method, hyperparameters, seed, steps or P.train_steps, device=DEVICE)
 model, data = run.model, DSprites(run.config.variant)
-print(f"profile: {P.name}; device: {DEVICE}; seed: {seed}; metric draws {NUM_TRAIN:,} / {NUM_TEST:,}")
+print(f"metric draws: {NUM_TRAIN:,} / {NUM_TEST:,}")
 
 # %% [markdown]
 # ## 1 · The run

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from course_lib.analysis.factor_matching import (kl_onset_steps, match_latents_to_factors,
-                                                 normalized_mutual_information, plot_encoding_order,
-                                                 smoothed_kl_per_latent)
+                                                 normalized_mutual_information, smoothed_kl_per_latent)
+from course_lib.lab.analysis_plots import plot_encoding_order
 
 matplotlib.use("Agg")
 

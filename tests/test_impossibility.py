@@ -6,7 +6,8 @@ import torch
 
 from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, check_orthogonal, elbo_terms,
                                                energy_distance_test, finite_difference_jacobian, householder,
-                                               kl_full_covariance, ks_tests, plot_proof_stages, random_orthogonal)
+                                               kl_full_covariance, ks_tests, random_orthogonal)
+from course_lib.lab.analysis_plots import plot_proof_stages
 from course_lib.distributions import kl_to_standard_normal
 from course_lib.lab.viz import plot_traversal_panels
 from course_lib.models import mlp_vae

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from course_lib.analysis.rate_distortion import (active_latents, constant_decoder_distortion, latent_activity,
-                                                 plot_rate_distortion, rate_distortion, rate_distortion_table)
+                                                 rate_distortion, rate_distortion_table)
+from course_lib.lab.analysis_plots import plot_rate_distortion
 from course_lib.models import GaussianVAE
 
 matplotlib.use("Agg")

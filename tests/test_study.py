@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib.kit.study import (hyperparameter_transfer, rank_correlation, score_agreement, tc_by_regularisation,
-                                  variance_explained)
+from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
+                                               tc_by_regularisation, variance_explained)
 
 METHODS = {"beta_vae": 0.2, "factor_vae": 0.5, "dip_vae_i": 0.8}
 
@@ -37,7 +37,7 @@ def test_tc_by_regularisation_and_score_agreement():
     assert len(tc) == 9 and tc.set_index(["method", "value"]).loc[("factor_vae", 4), "tc_mean"] == pytest.approx(2.0)
     agreement = score_agreement(results(), unsupervised=["elbo"], supervised=["mig.score"])
     assert agreement.loc["elbo", "MIG"] == pytest.approx(1.0)  # elbo and MIG both follow the method
-    assert rank_correlation(results(), ["mig.score", "elbo"]).loc["MIG", "elbo"] == pytest.approx(1.0)
+    assert metric_correlation(results(), ["mig.score", "elbo"]).loc["MIG", "elbo"] == pytest.approx(1.0)
 
 
 def test_hyperparameter_transfer_is_perfect_without_seed_noise_and_not_with_it():
@@ -63,9 +63,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from course_lib.data import FactorGrid  # noqa: E402
-from course_lib.kit.study import (DESIGNS, StudyPlan, add_udr, column_label, downstream_columns, plot_by_method,
-                                  plot_scale, plot_scores_against, plot_tc_by_regularisation, plot_variance_explained,
-                                  run_study, scale_results, spread_values, study_plan, udr_by_group, variance_chance)
+from course_lib.analysis.sweep_results import scale_results, udr_by_group, variance_chance  # noqa: E402
+from course_lib.kit.study import DESIGNS, StudyPlan, add_udr, run_study, spread_values, study_plan  # noqa: E402
+from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against,  # noqa: E402
+                                        plot_tc_by_regularisation, plot_variance_explained)
+from course_lib.metrics.scores import column_label, downstream_columns  # noqa: E402
 from course_lib.kit.sweep import Sweep
 from course_lib.metrics.udr import udr  # noqa: E402
 from course_lib.profiles import PROFILES  # noqa: E402

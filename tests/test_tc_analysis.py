@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from course_lib.analysis.tc_analysis import (TERMS, aggregate_posterior_covariance, correlated_gaussian_posteriors,
-                                             estimator_study, exact_kl_decomposition, mean_and_sampled_tc,
-                                             plot_covariance_heatmaps, plot_estimator_study, sample_codes)
+                                             estimator_study, exact_kl_decomposition, mean_and_sampled_tc, sample_codes)
+from course_lib.lab.analysis_plots import plot_covariance_heatmaps, plot_estimator_study
 from course_lib.distributions import kl_to_standard_normal
 
 matplotlib.use("Agg")

@@ -7,9 +7,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from course_lib.lab.topology_plots import plot_barcode, plot_persistence_diagram, plot_rips_complex  # noqa: E402
 from course_lib.topology.persistence import (betti_curve, betti_numbers, check_points, clip_bars,  # noqa: E402
-                                             persistence_by_reduction, plot_barcode, plot_persistence_diagram,
-                                             plot_rips_complex, rips_barcodes, rips_filtration)
+                                             persistence_by_reduction, rips_barcodes, rips_filtration)
 
 
 def circle(n, rng, radius=1.0, noise=0.0):

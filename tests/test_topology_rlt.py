@@ -5,8 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from course_lib.topology.rlt import (default_gamma, draw_landmarks, geometry_score, mean_rlt, plot_mrlt,
-                                     relative_living_times, rlt, rlts, witness_complex_at, witness_h1_bars)
+from course_lib.topology.rlt import (default_gamma, draw_landmarks, geometry_score, mean_rlt, relative_living_times,
+                                     rlt, rlts, witness_complex_at, witness_h1_bars)
+from course_lib.lab.topology_plots import plot_mrlt
 
 
 def circle(n, rng, center=(0.0, 0.0), radius=1.0, noise=0.0):

@@ -10,8 +10,8 @@ from course_lib.data.ground_truth import GroundTruthData
 from course_lib.models import conv_vae
 from course_lib.topology.zhou import (RandomConvEmbedding, barycenter_distances, cocluster_score, embed_images,
                                       factor_submanifold_rlts, histogram_wasserstein, latent_submanifold_codes,
-                                      plot_coclusters, plot_submanifold_barycenters, rlt_barycenter,
-                                      similarity_from_distances, topological_scores)
+                                      rlt_barycenter, similarity_from_distances, topological_scores)
+from course_lib.lab.topology_plots import plot_coclusters, plot_submanifold_barycenters
 
 E = np.eye(6)  # e_k: all the time at k holes
 

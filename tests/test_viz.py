@@ -213,7 +213,8 @@ def test_loss_curves_name_both_axes():
 def test_metric_heatmaps_name_their_axes():
     import pandas as pd
 
-    from course_lib.lab.metric_comparison import plot_matrix, plot_rank_correlation, plot_score_table, rank_correlation
+    from course_lib.lab.metric_comparison import plot_matrix, plot_rank_correlation, plot_score_table
+    from course_lib.metrics.scores import rank_correlation
 
     table = pd.DataFrame(np.random.RandomState(4).uniform(size=(4, 3)), index=list("abcd"),
                          columns=["MIG", "SAP", "DCI D"])

@@ -16,7 +16,6 @@ encoded off these curves).
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -91,52 +90,3 @@ def kl_onset_steps(log, threshold: float = 0.5, smooth: int = 1) -> pd.Series:
     onsets = reached.idxmax().astype(np.float64).where(reached.any())
     onsets.index.name = "latent"
     return onsets.rename("onset_step")
-
-
-def factor_colors(factor_names) -> dict[str, tuple]:
-    """A fixed colour per factor (matplotlib's tab10 in factor order)."""
-    cmap = plt.get_cmap("tab10")
-    return {name: cmap(k % 10) for k, name in enumerate(factor_names)}
-
-
-def plot_encoding_order(log, matches: pd.DataFrame, threshold: float, smooth: int = 1, capacity=None,
-                        factor_names=None):
-    """Left: smoothed KL per active latent over training, coloured by matched factor, onsets marked.
-    Right: the onset step of each active latent, earliest first, labelled with its factor.
-
-    `matches` is `match_latents_to_factors`'s table; `capacity`, a function step -> C(step), adds
-    the capacity at each onset to the labels.
-    """
-    kl = smoothed_kl_per_latent(log, smooth)
-    onsets = kl_onset_steps(log, threshold, smooth)
-    if len(matches) != kl.shape[1]:
-        raise ValueError(f"matches has {len(matches)} rows; the log has {kl.shape[1]} latents")
-    colors = factor_colors(factor_names if factor_names is not None else sorted(set(matches["factor"])))
-    active = [d for d in kl.columns if matches.loc[d, "active"]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained",
-                                      gridspec_kw={"width_ratios": [3, 2]})
-    for d in kl.columns:
-        if d not in active:
-            left.plot(kl.index, kl[d], color="0.8", linewidth=0.8)
-    for d in active:
-        color = colors[matches.loc[d, "factor"]]
-        left.plot(kl.index, kl[d], color=color, linewidth=1.6, label=f"z{d}: {matches.loc[d, 'factor']}")
-        if np.isfinite(onsets[d]):
-            left.plot(onsets[d], kl.loc[int(onsets[d]), d], "o", color=color, markersize=7, markeredgecolor="k")
-    left.axhline(threshold, color="0.4", linestyle=":", linewidth=1)
-    left.set(xlabel="training step", ylabel="KL per latent (nats)",
-             title=f"KL per latent (grey: inactive; dots: first ≥ {threshold:g} nats)")
-    if active:
-        left.legend(fontsize=8, ncol=2, loc="upper left")
-    timed = onsets[active].dropna().sort_values()
-    for row, (d, step) in enumerate(timed.items()):
-        factor = matches.loc[d, "factor"]
-        right.barh(row, kl.index.max() - step, left=step, color=colors[factor], alpha=0.35)
-        right.plot(step, row, "o", color=colors[factor], markeredgecolor="k")
-        at = f", C = {capacity(int(step)):.1f} nats" if capacity is not None else ""
-        right.annotate(f" z{d} → {factor} (NMI {matches.loc[d, 'nmi']:.2f}{at})", (step, row), va="center",
-                       fontsize=9)
-    right.set(xlim=(kl.index.min(), kl.index.max()), ylim=(max(len(timed), 1) - 0.5, -0.5), yticks=[],
-              xlabel="training step at which the latent switches on",
-              title="Order of encoding" if len(timed) else "Order of encoding (no latent reached the threshold)")
-    return fig

@@ -18,7 +18,6 @@ comparable: same observations, same noise.
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -116,31 +115,3 @@ def rate_distortion_table(models: dict, observations, per_latent: bool = False, 
             rows[key].update({f"kl_{d}": v for d, v in enumerate(result["kl_per_latent"])})
             rows[key].update({f"activity_{d}": v for d, v in enumerate(result["activity"])})
     return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def plot_rate_distortion(table: pd.DataFrame, label: str = "", reference_distortion: float | None = None, ax=None):
-    """The rate-distortion plane (Alemi et al. 2018): distortion D across, rate R up, one labelled
-    point per row of `table`; the dashed line through each point is its ELBO isoline R + D = -ELBO.
-    `reference_distortion` (e.g. `constant_decoder_distortion`) adds the rate-0 point (D_0, 0)."""
-    missing = [c for c in ("rate", "distortion") if c not in table.columns]
-    if missing or len(table) == 0:
-        raise ValueError(f"table needs rows and the columns rate and distortion; it has {list(table.columns)}")
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6.5, 4.5), layout="constrained")
-    distortion, rate = table["distortion"].to_numpy(float), table["rate"].to_numpy(float)
-    all_d = np.append(distortion, [] if reference_distortion is None else [reference_distortion])
-    all_r = np.append(rate, [] if reference_distortion is None else [0.0])
-    span = max(np.ptp(all_d), np.ptp(all_r), 1.0)
-    low_d, high_d = all_d.min() - 0.15 * span, all_d.max() + 0.15 * span
-    for d, r in zip(distortion, rate):
-        ax.plot([low_d, high_d], [r + d - low_d, r + d - high_d], "--", color="0.75", linewidth=1, zorder=1)
-    ax.scatter(distortion, rate, s=50, zorder=3)
-    for key, d, r in zip(table.index, distortion, rate):
-        ax.annotate(f"{label}{key}", (d, r), textcoords="offset points", xytext=(6, 6))
-    if reference_distortion is not None:
-        ax.scatter([reference_distortion], [0.0], marker="x", s=60, color="tab:red", zorder=3,
-                   label=f"$D_0$ = {reference_distortion:.0f}: rate 0, decoder ignoring z")
-        ax.legend(loc="upper right", fontsize=9)
-    ax.set(xlim=(low_d, high_d), ylim=(-0.05 * span, all_r.max() + 0.15 * span),
-           xlabel="distortion D = E[-log p(x|z)] (nats)", ylabel="rate R = KL(q(z|x) || p(z)) (nats)",
-           title="Rate-distortion plane (dashed: constant ELBO)")
-    return fig

@@ -139,27 +139,6 @@ def estimator_study(means, log_vars, batch_sizes, num_batches: int = 100, estima
     return pd.DataFrame(rows)
 
 
-def plot_estimator_study(table: pd.DataFrame, exact: dict | None = None, terms=TERMS, title: str | None = None):
-    """One panel per term: each estimator's mean ± std over batches against batch size (log axis);
-    the exact value (from `exact_kl_decomposition`) as a dashed line. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.4 * len(terms), 3.6), squeeze=False, layout="constrained")
-    for ax, term in zip(axes[0], terms):
-        for k, (estimator, part) in enumerate(table[table["term"] == term].groupby("estimator", sort=False)):
-            shift = 1.0 + 0.04 * (k - 0.5)  # side by side, so that the error bars do not hide each other
-            ax.errorbar(part["batch_size"] * shift, part["mean"], yerr=part["std"], marker="o", capsize=3,
-                        label=f"{estimator.upper()} (mean ± std)")
-        if exact is not None:
-            ax.axhline(exact[term], color="k", linestyle="--", label="exact")
-        ax.set_xscale("log", base=2)
-        ax.set(xlabel="batch size B", ylabel="nats", title=term.replace("_", " "))
-    axes[0, 0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
 def aggregate_posterior_covariance(means, log_vars) -> tuple[np.ndarray, np.ndarray]:
     """(Cov[mu], Cov_q(z)): the covariance of the means and, by the law of total covariance,
     of the aggregate posterior, Cov_q(z) = Cov[mu(x)] + E[diag exp(log_var(x))] (biased, 1/N, as DIP-VAE)."""
@@ -182,26 +161,3 @@ def mean_and_sampled_tc(means, log_vars, random_state=0) -> dict[str, float]:
         except ValueError:
             result[name] = float("nan")
     return result
-
-
-def plot_covariance_heatmaps(panels: dict, ncols: int = 2):
-    """Covariance matrices as heatmaps on one symmetric colour scale (red > 0 > blue), one panel per
-    {title: (D, D) matrix}. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
-    if not panels:
-        raise ValueError("panels is empty; pass {title: covariance matrix}")
-    matrices = [np.asarray(m, np.float64) for m in panels.values()]
-    if any(m.ndim != 2 or m.shape[0] != m.shape[1] for m in matrices):
-        raise ValueError(f"every panel must be a square matrix; got shapes {[m.shape for m in matrices]}")
-    limit = max(float(np.abs(m).max()) for m in matrices) or 1.0
-    nrows = -(-len(matrices) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 4.1 * nrows), squeeze=False, layout="constrained")
-    for ax in axes.flat[len(matrices):]:
-        ax.axis("off")
-    for ax, title, matrix in zip(axes.flat, panels, matrices):
-        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set(xlabel="latent j", ylabel="latent i", xticks=range(len(matrix)), yticks=range(len(matrix)))
-        ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=axes, shrink=0.6, label="covariance")
-    return fig

@@ -6,9 +6,12 @@ one of them is in the pretrained zoo (`data/pretrained`, `tests/test_lecture_mod
 so they are installed from it, not trained; at `smoke` they train in seconds; at `full` they train
 (or are loaded from an earlier run of the notebooks).
 
-Each notebook's own constants are repeated here (with the notebook named) because the notebooks are
-the teaching text; `tests/test_lecture_models.py` holds the two in step through the zoo, whose
-entries carry exactly the configurations the notebooks ask `train_or_load` for.
+`lecture_config` is the one place that says how a lecture notebook trains a model at a profile (its steps,
+seed and checkpoint interval: the zoo serves a model only for its exact configuration); every notebook
+builds its configurations with it. Each notebook's own constants (its hyperparameter values) are repeated
+here, with the notebook named, because the notebooks are the teaching text; `tests/test_lecture_models.py`
+holds the two in step through the zoo, whose entries carry exactly the configurations the notebooks ask
+`train_or_load` for.
 """
 from __future__ import annotations
 
@@ -52,30 +55,41 @@ def _profile(profile) -> Profile:
     return profile if isinstance(profile, Profile) else get_profile(profile)
 
 
+def lecture_config(method: str, hyperparameters: dict | None = None, profile=None, seed: int = 0,
+                   **changes) -> TrainConfig:
+    """The configuration a lecture notebook trains `method` with at `profile`: `profile.train_steps` steps,
+    `seed`, and a checkpoint every quarter of the run. The zoo serves a model only for its exact configuration
+    (checkpoint interval included), so every notebook asks through here; `changes` (e.g. architecture,
+    num_latent) override fields for a notebook's own models."""
+    steps = _profile(profile).train_steps
+    settings = dict(steps=steps, checkpoint_every=max(1, steps // 4), seed=seed) | changes
+    return TrainConfig(method, dict(hyperparameters or {}), **settings)
+
+
 def lecture_models(profile=None, seed: int = 0) -> list[LectureModel]:
     """The trained models of notebooks 02-06 at `profile` (a name, a Profile, or None: $COURSE_PROFILE)
     and `seed`, in notebook order; each configuration once (notebook 02's beta = 1 is notebook 01's VAE)."""
     P = _profile(profile)
     steps = P.train_steps
-    settings = dict(steps=steps, checkpoint_every=max(1, steps // 4), seed=seed)
+
+    def config(method, hyperparameters=None):
+        return lecture_config(method, hyperparameters, P, seed)
+
     models = []
     for beta in spread(STUDY_SWEEPS["beta_vae"][1], P.num_sweep_values):  # 02: the beta sweep
-        config = TrainConfig("vae", **settings) if beta == 1 else TrainConfig("beta_vae", {"beta": beta}, **settings)
-        models.append(LectureModel("02_beta_vae", config))
+        models.append(LectureModel("02_beta_vae", config("vae") if beta == 1 else config("beta_vae", {"beta": beta})))
     c_max = STUDY_SWEEPS["annealed_vae"][1][1]  # 03: 10 nats
     annealing = {"c_max": c_max, "annealing_steps": max(1, 3 * steps // 4)}
     short_gamma = ANNEALED_STUDY_GAMMA if steps >= 100_000 else ANNEALED_SHORT_GAMMA
     for gamma in dict.fromkeys((short_gamma, ANNEALED_STUDY_GAMMA)):  # the section's run, then Exercise 3's
-        models.append(LectureModel("03_annealed_vae", TrainConfig("annealed_vae", {**annealing, "gamma": gamma},
-                                                                  **settings)))
-    models.append(LectureModel("04_factor_vae", TrainConfig("factor_vae", {"gamma": STUDY_SWEEPS["factor_vae"][1][3]},
-                                                            **settings)))
+        models.append(LectureModel("03_annealed_vae", config("annealed_vae", {**annealing, "gamma": gamma})))
+    models.append(LectureModel("04_factor_vae", config("factor_vae", {"gamma": STUDY_SWEEPS["factor_vae"][1][3]})))
     for beta in (1, TCVAE_BETA):  # 05: the reference and the section's model
-        models.append(LectureModel("05_beta_tcvae", TrainConfig("beta_tcvae", {"beta": beta}, **settings)))
+        models.append(LectureModel("05_beta_tcvae", config("beta_tcvae", {"beta": beta})))
     lambdas = spread(STUDY_SWEEPS["dip_vae_i"][1], P.num_sweep_values)  # 06
     for lam in lambdas:
-        models.append(LectureModel("06_dip_vae", TrainConfig("dip_vae_i", {"lambda_od": lam}, **settings)))
-    models.append(LectureModel("06_dip_vae", TrainConfig("dip_vae_ii", {"lambda_od": lambdas[-1]}, **settings)))
+        models.append(LectureModel("06_dip_vae", config("dip_vae_i", {"lambda_od": lam})))
+    models.append(LectureModel("06_dip_vae", config("dip_vae_ii", {"lambda_od": lambdas[-1]})))
     return models
 
 

@@ -3,8 +3,9 @@
 Locatello et al. (2019, Figure 2) compute every metric on thousands of trained models and show the
 Spearman rank correlation between metrics. This module does it in miniature: `evaluate_many` runs
 `course_lib.metrics.evaluate` on a set of representations and returns one wide table (representation
-x score), `rank_correlation` turns it into the metric x metric Spearman matrix, and the trained
-models of notebooks 02-06 come from `finished_runs` (their runs directories; nothing is trained here).
+x score, labelled as in `course_lib.metrics.scores`, whose `rank_correlation` turns it into the metric x
+metric Spearman matrix), and the trained models of notebooks 02-06 come from `finished_runs` (their runs
+directories; nothing is trained here).
 
 `SubGrid` is a coarser grid of a deterministic dataset (every n-th value of each factor): on a CPU the
 whole dSprites grid (737,280 images) is too many to encode per model for the BetaVAE and FactorVAE
@@ -23,30 +24,8 @@ from course_lib.data import GroundTruthData
 from course_lib.metrics import METRICS, evaluate
 from course_lib.metrics.factor_vae import factor_vae_votes
 from course_lib.metrics.sampling import encode_checked
+from course_lib.metrics.scores import wide_scores
 from course_lib.seeding import as_random_state
-
-# (metric, score) of `evaluate`'s long table -> column of the wide table; the first six are the
-# study's six disentanglement scores (Locatello et al. 2019, Figure 2), then DCI's other two and
-# explicitness (informativeness, not disentanglement).
-SCORES = {
-    ("beta_vae", "eval_accuracy"): "BetaVAE",
-    ("factor_vae", "eval_accuracy"): "FactorVAE",
-    ("mig", "score"): "MIG",
-    ("sap", "score"): "SAP",
-    ("dci", "disentanglement"): "DCI D",
-    ("modularity", "modularity"): "Modularity",
-    ("dci", "completeness"): "DCI C",
-    ("dci", "informativeness_test"): "DCI I",
-    ("modularity", "explicitness_test"): "Explicitness",
-}
-DISENTANGLEMENT_SCORES = ("BetaVAE", "FactorVAE", "MIG", "SAP", "DCI D", "Modularity")
-
-
-def wide_scores(long_table: pd.DataFrame) -> pd.Series:
-    """One row of the wide table (column labels of `SCORES`) from `evaluate`'s long table."""
-    values = {SCORES[key]: value for key, value in zip(zip(long_table["metric"], long_table["score"]),
-                                                         long_table["value"]) if key in SCORES}
-    return pd.Series(values, dtype=float)[[c for c in SCORES.values() if c in values]]
 
 
 def evaluate_many(dataset: GroundTruthData, encoders: dict, metrics=METRICS, random_state=0, num_train: int = 10_000,
@@ -67,17 +46,6 @@ def evaluate_many(dataset: GroundTruthData, encoders: dict, metrics=METRICS, ran
     wide = pd.DataFrame(rows).T
     wide.index.name = "representation"
     return wide, pd.concat(longs, ignore_index=True)[["representation", "metric", "score", "value", "seconds"]]
-
-
-def rank_correlation(table: pd.DataFrame, columns=None) -> pd.DataFrame:
-    """Spearman rank correlation between the columns of a (representation x score) table.
-
-    A score that is the same for every representation has no ranking: its row and column are NaN.
-    """
-    columns = [c for c in (columns if columns is not None else table.columns) if c in table.columns]
-    if len(table) < 3:
-        raise ValueError(f"table has {len(table)} rows; a rank correlation needs at least 3 representations")
-    return table[columns].astype(float).corr(method="spearman")
 
 
 def annotated_heatmap(matrix, ax, cmap: str = "viridis", vmin=None, vmax=None, fmt: str = ".2f",

@@ -33,8 +33,7 @@ import numpy as np
 
 from course_lib.checks import check_int, check_number
 
-__all__ = ["betti_curve", "betti_numbers", "check_points", "clip_bars", "distance_matrix", "plot_barcode",
-           "plot_persistence_diagram", "plot_rips_complex", "persistence_by_reduction", "rips_barcodes",
+__all__ = ["betti_curve", "betti_numbers", "check_points", "clip_bars", "distance_matrix", "persistence_by_reduction", "rips_barcodes",
            "rips_filtration"]
 
 
@@ -187,7 +186,7 @@ def rips_barcodes(points=None, *, distances=None, max_homology_dimension: int = 
 
 
 # ------------------------------------------------------------------------------- reading barcodes
-def _check_bars(bars, name: str = "bars") -> np.ndarray:
+def check_bars(bars, name: str = "bars") -> np.ndarray:
     array = np.asarray(bars, dtype=np.float64)
     if array.size == 0:
         return array.reshape(0, 2)
@@ -200,7 +199,7 @@ def _check_bars(bars, name: str = "bars") -> np.ndarray:
 
 def clip_bars(bars, cut: float) -> np.ndarray:
     """Bars restricted to [0, cut]: deaths (inf included) above `cut` become `cut`; bars born after it go."""
-    bars = _check_bars(bars)
+    bars = check_bars(bars)
     bars = bars[bars[:, 0] < cut].copy()
     bars[:, 1] = np.minimum(bars[:, 1], cut)
     return bars
@@ -208,7 +207,7 @@ def clip_bars(bars, cut: float) -> np.ndarray:
 
 def betti_numbers(bars, t) -> np.ndarray:
     """β(t): how many bars [birth, death) contain each scale t (a scalar or an array of scales)."""
-    bars = _check_bars(bars)
+    bars = check_bars(bars)
     t = np.asarray(t, dtype=np.float64)
     births, deaths = np.sort(bars[:, 0]), np.sort(bars[:, 1])
     counts = np.searchsorted(births, t, side="right") - np.searchsorted(deaths, t, side="right")
@@ -217,77 +216,10 @@ def betti_numbers(bars, t) -> np.ndarray:
 
 def betti_curve(bars, num: int = 200, t_max: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(scales, β(scales)) on `num` evenly spaced scales in [0, t_max] (default: the last finite end point)."""
-    bars = _check_bars(bars)
+    bars = check_bars(bars)
     num = check_int("num", num, 2)
     if t_max is None:
         finite = bars[np.isfinite(bars)]
         t_max = float(finite.max()) * 1.05 if finite.size and finite.max() > 0 else 1.0
     scales = np.linspace(0.0, t_max, num)
     return scales, betti_numbers(bars, scales)
-
-
-# ---------------------------------------------------------------------------------------- plots
-def plot_barcode(barcodes: dict, ax=None, t_max: float | None = None, colors=("C0", "C1", "C2", "C3")):
-    """Horizontal bars, one per interval, grouped by dimension; infinite bars end in an arrow at t_max."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    finite = [b[np.isfinite(b)] for b in barcodes.values() if len(b)]
-    finite = np.concatenate(finite) if finite else np.zeros(1)
-    t_max = float(t_max if t_max is not None else max(finite.max(), 1e-12) * 1.1)
-    row = 0
-    for k, bars in sorted(barcodes.items()):
-        bars = _check_bars(bars, f"barcodes[{k}]")
-        color = colors[k % len(colors)]
-        for n, (birth, death) in enumerate(bars):
-            ax.plot([birth, min(death, t_max)], [row, row], color=color, linewidth=2, solid_capstyle="butt",
-                    label=f"H{k} ({len(bars)} bars)" if n == 0 else None)
-            if not np.isfinite(death):
-                ax.annotate("", xy=(t_max, row), xytext=(t_max * 0.97, row), arrowprops=dict(arrowstyle="->", color=color))
-            row += 1
-        row += 1
-    if row:
-        ax.legend(loc="lower right")
-    ax.set(xlim=(0, t_max * 1.02), yticks=[], xlabel="scale t", title="barcode")
-    return ax
-
-
-def plot_persistence_diagram(barcodes: dict, ax=None, colors=("C0", "C1", "C2", "C3")):
-    """Points (birth, death) per dimension above the diagonal; infinite deaths drawn on a top line."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    finite = [b[np.isfinite(b)] for b in barcodes.values() if len(b)]
-    top = float(np.concatenate(finite).max()) * 1.1 if finite and np.concatenate(finite).size else 1.0
-    for k, bars in sorted(barcodes.items()):
-        bars = _check_bars(bars, f"barcodes[{k}]")
-        deaths = np.where(np.isfinite(bars[:, 1]), bars[:, 1], top)
-        ax.scatter(bars[:, 0], deaths, s=14, color=colors[k % len(colors)], label=f"H{k}")
-    ax.plot([0, top], [0, top], color="0.5", linewidth=1)
-    ax.axhline(top, color="0.7", linestyle=":", linewidth=1)
-    ax.set(xlabel="birth", ylabel="death (dotted line: never dies)", xlim=(-0.02 * top, top * 1.02),
-           ylim=(-0.02 * top, top * 1.05), title="persistence diagram")
-    ax.legend(loc="lower right")
-    return ax
-
-
-def plot_rips_complex(points, t: float, ax=None, color: str = "C0"):
-    """The Vietoris–Rips complex of 2-D `points` at scale t: triangles, edges and vertices."""
-    import matplotlib.pyplot as plt
-    from matplotlib.collections import LineCollection, PolyCollection
-
-    points = check_points(points)
-    if points.shape[1] != 2:
-        raise ValueError(f"points has {points.shape[1]} coordinates; plot_rips_complex draws 2-D points only")
-    ax = ax or plt.gca()
-    dist = distance_matrix(points)
-    close = dist <= t
-    i, j = np.nonzero(np.triu(close, 1))
-    triangles = [(a, b, c) for a, b in zip(i, j) for c in np.nonzero(close[a] & close[b])[0] if c > b]
-    if triangles:
-        ax.add_collection(PolyCollection(points[np.array(triangles)], facecolor=color, alpha=0.15, edgecolor="none"))
-    ax.add_collection(LineCollection(np.stack([points[i], points[j]], 1), color=color, linewidth=0.7, alpha=0.7))
-    ax.scatter(points[:, 0], points[:, 1], s=8, color="k", zorder=3)
-    ax.set_aspect("equal")
-    ax.set_title(f"Rips complex at t = {t:.2g}")
-    return ax

@@ -51,7 +51,7 @@ from course_lib.checks import check_choice, check_int, check_number, is_integer
 from course_lib.seeding import as_random_state
 from course_lib.topology.persistence import check_points
 
-__all__ = ["default_gamma", "draw_landmarks", "geometry_score", "mean_rlt", "plot_mrlt", "relative_living_times",
+__all__ = ["default_gamma", "draw_landmarks", "geometry_score", "mean_rlt", "relative_living_times",
            "rlt", "rlts", "witness_complex_at", "witness_h1_bars", "witness_table"]
 
 LIMIT_DIMENSION = 2  # simplices up to triangles: enough for H1
@@ -350,24 +350,6 @@ def geometry_score(rlts_a, rlts_b) -> float:
 
 
 # ---------------------------------------------------------------------------------------- plots
-def plot_mrlt(mrlt, ax=None, label: str | None = None, color: str | None = None, max_holes: int | None = None):
-    """The MRLT as a step histogram over hole counts (as in the paper's figures)."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    mrlt = np.asarray(mrlt, dtype=np.float64)
-    if max_holes is None:
-        nonzero = np.flatnonzero(mrlt > 1e-3)
-        max_holes = int(max(nonzero.max() + 2 if nonzero.size else 2, 5))
-    shown = mrlt[:max_holes]
-    x = np.arange(len(shown))
-    bars = ax.bar(x, shown, width=1.0, alpha=0.3, color=color, edgecolor=color)
-    ax.step(np.r_[x - 0.5, x[-1] + 0.5], np.r_[shown, shown[-1]], where="post", color=bars.patches[0].get_facecolor()[:3],
-            linewidth=2, label=label)
-    ax.set(xlabel="number of holes i (β1)", ylabel="mean relative living time", xlim=(-0.5, max_holes - 0.5))
-    if label:
-        ax.legend()
-    return ax
 
 
 def witness_complex_at(points, landmark_index, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -60,8 +60,7 @@ from course_lib.topology.rlt import ENGINES, check_n_jobs, rlts
 
 __all__ = ["CoclusterScore", "RandomConvEmbedding", "SubmanifoldRLTs", "TopologicalScores", "WASSERSTEIN_MODES",
            "barycenter_distances", "cocluster_score", "embed_images", "factor_submanifold_rlts",
-           "histogram_wasserstein", "latent_submanifold_codes", "latent_submanifold_rlts", "plot_coclusters",
-           "plot_submanifold_barycenters", "profile_settings", "rlt_barycenter", "similarity_from_distances", "topological_scores"]
+           "histogram_wasserstein", "latent_submanifold_codes", "latent_submanifold_rlts", "profile_settings", "rlt_barycenter", "similarity_from_distances", "topological_scores"]
 
 WASSERSTEIN_MODES = ("distributions", "heights")
 SCORE_SCALE = 1e4  # the paper reports 10^4 x the mean co-cluster difference
@@ -509,44 +508,3 @@ def topological_scores(decoder, dataset=None, *, num_latent: int | None = None, 
         supervised = cocluster_score(factor_distances, random_state=cluster_seed)
     seconds["scores"] = time.perf_counter() - clock
     return TopologicalScores(unsupervised, supervised, latent_distances, factor_distances, latents, factors, seconds)
-
-
-# ---------------------------------------------------------------------------------------- plots
-def plot_coclusters(distances, result: CoclusterScore, row_names=None, column_names=None, ax=None,
-                    title: str | None = None):
-    """The similarity 1 − d / max d with rows and columns sorted by co-cluster, blocks outlined."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    ax = ax or plt.gca()
-    distances = np.asarray(distances, dtype=np.float64)
-    row_order = np.argsort(result.row_labels, kind="stable")
-    col_order = np.argsort(result.column_labels, kind="stable")
-    similarity = similarity_from_distances(distances)[np.ix_(row_order, col_order)]
-    image = ax.imshow(similarity, cmap="Blues", vmin=0, vmax=1)
-    for c in range(result.n_clusters):
-        rows = np.flatnonzero(result.row_labels[row_order] == c)
-        cols = np.flatnonzero(result.column_labels[col_order] == c)
-        if rows.size and cols.size:
-            ax.add_patch(Rectangle((cols[0] - 0.5, rows[0] - 0.5), len(cols), len(rows), fill=False,
-                                   edgecolor="C3", linewidth=2))
-    row_names = row_names if row_names is not None else [str(i) for i in range(distances.shape[0])]
-    column_names = column_names if column_names is not None else [str(i) for i in range(distances.shape[1])]
-    ax.set_xticks(range(len(col_order)), [column_names[i] for i in col_order], rotation=90)
-    ax.set_yticks(range(len(row_order)), [row_names[i] for i in row_order])
-    ax.set_title(title or f"{result.n_clusters} co-clusters, score {result.score:.1f}")
-    return image
-
-
-def plot_submanifold_barycenters(submanifolds: SubmanifoldRLTs, groups=None, ax=None, max_holes: int = 10):
-    """Barycenters (mean over the fixed values) of some groups, as lines over hole counts."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    groups = range(len(submanifolds.names)) if groups is None else groups
-    for g in groups:
-        bary = submanifolds.barycenters[g]
-        ax.plot(np.arange(max_holes), bary.mean(axis=0)[:max_holes], marker="o", label=submanifolds.names[g])
-    ax.set(xlabel="number of holes", ylabel="barycenter mass (mean over values)")
-    ax.legend(fontsize=8, ncol=2)
-    return ax
