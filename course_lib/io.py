@@ -101,3 +101,14 @@ def directory_lock(directory: str | os.PathLike, what: str = "folder") -> Iterat
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def checkout_commit() -> str:
+    """The commit the checkout is at (git rev-parse HEAD), or "unknown" outside a git checkout."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

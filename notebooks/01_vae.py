@@ -208,15 +208,18 @@ z = mu + sigma * random_state.randn(P.num_samples)
 estimates = {"score function": z**2 * (z - mu) / sigma**2, "reparameterised": 2 * z}
 exact_std = {"score function": math.sqrt(mu**4 + 14 * mu**2 * sigma**2 + 15 * sigma**4) / sigma,
              "reparameterised": 2 * sigma}
-fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
 for name, g in estimates.items():
     print(f"{name:>16}: mean {g.mean():6.3f} ± {g.std() / math.sqrt(len(g)):.3f} (s.e.), "
           f"std of one sample {g.std():6.2f} (exact {exact_std[name]:.2f})")
-    ax.hist(g, bins=np.linspace(-10, 20, 121), alpha=0.6, density=True, label=name)
 factor_mc = estimates["score function"].std() / estimates["reparameterised"].std()
 factor_exact = exact_std["score function"] / exact_std["reparameterised"]
 print(f"ratio of the standard deviations: {factor_mc:.2f} from {len(z):,} draws, "
       f"{factor_exact:.3f} exact (√(μ⁴ + 14μ²σ² + 15σ⁴) / (2σ²))")
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
+for name, g in estimates.items():
+    ax.hist(g, bins=np.linspace(-10, 20, 121), alpha=0.6, density=True, label=name)
 ax.axvline(2 * mu, color="k", linestyle="--", label=r"true gradient $2\mu$")
 ax.set(xlabel=r"single-sample estimate of $\partial_\mu \mathbb{E}[z^2]$", ylabel="density",
        title=f"Two unbiased gradient estimators, {P.num_samples:,} draws each")
@@ -446,6 +449,8 @@ config_2d = lecture_config("vae", profile=P, seed=seed, architecture="mlp", num_
 run_2d = train_or_load(config_2d, device=DEVICE)
 means_2d, log_vars_2d = encode(run_2d.model, observations)
 print("KL per latent (nats):", kl_per_latent(means_2d, log_vars_2d).round(2))
+
+# %%
 shown = ["position_x", "position_y", "scale"]
 fig, axes = plt.subplots(1, len(shown), figsize=(4.4 * len(shown), 4), layout="constrained")
 for ax, name in zip(axes, shown):

@@ -243,10 +243,12 @@ display(Markdown(f"In this run $D_0$ = {d0:.0f} nats, while β = {betas[-1]} rea
 # %%
 kl_columns = [c for c in table.columns if c.startswith("kl_")]
 sorted_kl = -np.sort(-table[kl_columns].to_numpy(), axis=1)  # (betas, D): largest KL first
+activity = table[[c for c in table.columns if c.startswith("activity_")]]
+
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), layout="constrained")
 axes[0].plot(betas, table["elbo"], "o-")
 axes[0].set(xscale="log", xlabel="β", ylabel="ELBO (nats)", title="ELBO (the β = 1 objective)")
-activity = table[[c for c in table.columns if c.startswith("activity_")]]
 for threshold in (0.01, 0.1):
     axes[1].plot(betas, (activity > threshold).sum(axis=1), "o-", label=f"Var(μ_d) > {threshold}")
 axes[1].set(xscale="log", xlabel="β", ylabel="active latents", title="Active latents",
@@ -259,6 +261,8 @@ axes[2].legend()
 for ax in axes[:2]:
     ax.set_xticks(betas, [str(b) for b in betas])
 plt.show()
+
+# %%
 elbo_loss = [f"{table['elbo'].iloc[0] - table['elbo'].loc[b]:.1f} nats at β = {b}" for b in betas[1:]]
 over_a_nat = (sorted_kl[-1] > 1).sum()
 display(Markdown(notice([

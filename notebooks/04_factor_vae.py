@@ -53,6 +53,7 @@ import pandas as pd
 import torch
 
 from course_lib.data import DSprites
+from course_lib.analysis.tc_analysis import gaussian_tc_or_nan
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.objectives import factor_vae
@@ -213,6 +214,7 @@ def tc_estimate(D, z):
     return factor_vae.density_ratio_tc(D, z).item()
 
 
+# %%
 gaussian_D, estimates = fit_density_ratio(draw_gaussian)
 held_out = draw_gaussian(P.num_samples)
 fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
@@ -222,6 +224,8 @@ ax.axhline(TRUE_TC, color="k", linestyle="--", label=f"true TC = {TRUE_TC:.3f}")
 ax.set(xlabel="discriminator step", ylabel="TC estimate (nats)", title=f"Density-ratio estimate of TC, Gaussian ρ = {RHO}")
 ax.legend()
 plt.show()
+
+# %%
 print(f"true TC {TRUE_TC:.3f} nats; density-ratio estimate on {len(held_out):,} fresh codes: "
       f"{tc_estimate(gaussian_D, held_out):.3f}; "
       f"Gaussian fit: {gaussian_total_correlation(held_out.cpu().numpy()):.3f}")
@@ -275,6 +279,8 @@ for ax, (term, reference, label) in zip(axes, panels):
     ax.set(xlabel="training step", ylabel=units[term], title=term)
 fig.suptitle(f"FactorVAE (γ = {GAMMA}) during training (grey: per batch; blue: trailing mean of {SMOOTH} steps)")
 plt.show()
+
+# %%
 lines = []
 for term, unit in (("discriminator_accuracy", ""), ("total_correlation", " nats")):
     curve = smooth[term]
@@ -318,16 +324,7 @@ means, log_vars = encode(run.model, images)
 sampled = means + np.exp(0.5 * log_vars) * random_state.randn(*means.shape)
 z = torch.as_tensor(sampled, dtype=torch.float32, device=DEVICE)
 trained_D = run.objective.discriminator
-
-
-def gaussian_tc_or_nan(codes):
-    try:
-        return gaussian_total_correlation(codes)
-    except ValueError:  # a constant (collapsed) mean code makes the covariance singular
-        return float("nan")
-
-
-pd.Series({
+pd.Series({  # a collapsed (constant) mean code has a singular covariance: its Gaussian TC shows as nan
     "discriminator estimate, sampled codes": tc_estimate(trained_D, z),
     "discriminator estimate, permuted sampled codes": tc_estimate(trained_D, permute_dims(z)),
     "Gaussian TC, sampled codes": gaussian_tc_or_nan(sampled),

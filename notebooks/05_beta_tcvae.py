@@ -259,6 +259,7 @@ def decompose(z, mean, log_var, log_w):
                         (log_prod_q_zj - log_p_z).mean()])
 
 
+# %%
 batch = random_state.choice(TOY_N, 64, replace=False)
 toy_z, toy_mean, toy_log_var = (torch.from_numpy(a).float() for a in
                                 (sample_codes(toy_means[batch], toy_log_vars[batch], random_state),
@@ -345,6 +346,8 @@ axes[0].axhline(math.log(64), color="grey", linestyle=":", label="log 64: MWS's 
 axes[0].legend(fontsize=8)
 fig.suptitle(f"The decomposition during training (running mean over {window} steps)")
 plt.show()
+
+# %%
 final = {beta: run.log[list(TERMS)].tail(window).mean() for beta, run in runs.items()}
 display(Markdown(notice([f"β = {beta}: " + ", ".join(f"{t.replace('_', ' ')} {v:.2f}" for t, v in terms.items())
                          for beta, terms in final.items()],

@@ -191,6 +191,8 @@ plot_covariance_heatmaps({f"{method} (λ_od = {lam}): {name}": matrix for (metho
                           for name, matrix in zip(("Cov[μ(x)]", "Cov_q(z) = Cov[μ] + E[diag σ²]"), pair)})
 plt.suptitle(f"Covariances over {P.num_samples:,} images ({P.train_steps:,} training steps)")
 plt.show()
+
+# %%
 table = {}
 for (method, lam), (cov_mu, cov_z) in matrices.items():
     off_diagonal = cov_mu[~np.eye(len(cov_mu), dtype=bool)]

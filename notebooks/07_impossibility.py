@@ -316,6 +316,8 @@ table["Δ reconstruction"] = [d.mean() for d in differences]
 table["2 s.e. of Δ"] = [2 * d.std() / np.sqrt(NUM_ELBO) for d in differences]  # Monte Carlo error
 print(f"Mean over {NUM_ELBO:,} images (nats):")
 print(table.round(3).to_string())
+
+# %%
 inside = (table["Δ reconstruction"].abs() <= table["2 s.e. of Δ"]).all()
 display(Markdown(
     f"**What to notice.** The KL columns agree image by image to float rounding (largest difference "
@@ -391,6 +393,8 @@ factors, images = data.sample(P.num_samples, random_state)
 num_train = P.num_samples // 2  # DCI: the first half trains the trees, the second half tests them
 means = encode(model, images)[0]
 mean_codes = EncodedDataset(data, mean_code_function(model), progress=False)  # observations: mu(x)
+
+# %%
 scores = {}
 for name, matrix in matrices.items():
     codes = means @ matrix.T

@@ -536,6 +536,8 @@ lines = [f"* Over the {len(model_table)} trained models, BetaVAE, FactorVAE, MIG
          "correlation: read the signs of the large entries, not the digits.",
          f"* The highest MIG is {model_table['MIG'].max():.2f} ({best}), after {P.train_steps:,} steps (the study: "
          "300,000). Among codes that are all entangled, the metrics' noise and quirks decide much of the order."]
+
+# %%
 if collapsed in encoders:
     spread_ = encoders[collapsed](model_data.sample(1000, seed)[1]).std(0)
     lines.append(f"* The failure modes of Section 9 in a real model: the AnnealedVAE with γ = 1000 (notebook 03, "

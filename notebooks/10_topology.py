@@ -169,6 +169,7 @@ def reduce_boundary(filtration):
     return bars
 
 
+# %%
 small = circle(16, noise=0.1)
 filtration = rips_filtration(small, max_dimension=2)
 by_hand = {k: np.array(sorted(v)) for k, v in reduce_boundary(filtration).items()}
@@ -194,6 +195,8 @@ toys = {
     "figure eight": np.r_[circle(N_TOY // 2, (-1, 0), noise=0.03), circle(N_TOY // 2, (1, 0), noise=0.03)],
     "blob": 0.6 * random_state.randn(N_TOY, 2),
 }
+
+# %%
 fig, axes = plt.subplots(2, 4, figsize=(16, 7), layout="constrained")
 for (name, points), top, bottom in zip(toys.items(), axes[0], axes[1]):
     sub = points[random_state.choice(len(points), 150, replace=False)]  # Rips on a subsample: it grows fast
@@ -242,6 +245,8 @@ plt.show()
 eight = toys["figure eight"]
 (landmarks,) = draw_landmarks(len(eight), 32, 1, random_state)
 eight_bars, alpha_max = witness_h1_bars(eight, landmarks, gamma=1 / 8)
+
+# %%
 fig, axes = plt.subplots(1, 5, figsize=(20, 3.8), layout="constrained")
 for ax, fraction in zip(axes, (0.0, 0.3, 1.0)):
     vertices, edges, triangles = witness_complex_at(eight, landmarks, fraction * alpha_max)
@@ -323,6 +328,8 @@ CONFIGS = {
     f"DIP-VAE-I λ={dip_lambda}": lecture_config("dip_vae_i", {"lambda_od": dip_lambda}, P, seed),  # notebook 06
 }
 runs = {name: train_or_load(config, device=DEVICE) for name, config in CONFIGS.items()}
+
+# %%
 model = runs["β-VAE β=16"].model
 kl = runs["β-VAE β=16"].log.filter(like="kl_per_latent").iloc[-max(1, P.train_steps // 20):].mean().to_numpy()
 latents = np.argsort(-kl)[:2]  # the two latents with the most KL
@@ -431,6 +438,8 @@ for row, name in zip(axes, shown):
                                              f"co-clusters, supervised score {result.supervised.score:.0f}")
 fig.colorbar(image, ax=axes, shrink=0.6, label="similarity 1 − S / max S")
 plt.show()
+
+# %%
 kl_table = pd.DataFrame({name: run.log.filter(like="kl_per_latent").iloc[-max(1, P.train_steps // 20):].mean().values
                          for name, run in runs.items() if name in shown}, index=[f"z{d}" for d in range(10)])
 kl_table.T.round(2)

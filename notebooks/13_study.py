@@ -51,13 +51,16 @@
 # with other jobs; the index that `make report` writes shows yours): `smoke` 111 s; `lecture` over
 # half an hour: its sweep alone trains 24 models, which the zoo does not hold — about 80 minutes
 # measured on a shared 2-core CPU, half an hour to 40 minutes on an idle one (Section 1); a rerun
-# skips finished jobs.
+# skips finished jobs. When `data/pretrained/study` holds a study made by exactly this plan (profile and
+# seed; `python -m course_lib study --export` makes one), the notebook loads it instead and runs in
+# minutes; `train_sweep=True` trains it here all the same.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
 device = "auto"
 seed = 0
 scheduler = None  # address of a running Dask scheduler ("tcp://host:8786"); None starts a LocalCluster here
+train_sweep = None  # None: load the study shipped in data/pretrained/study for this profile and seed, else train it; True: train
 
 # %%
 import time
@@ -71,7 +74,7 @@ from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.lab.notice import notice, strongest
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
                                                tc_by_regularisation, variance_chance, variance_explained)
-from course_lib.kit.study import add_udr, run_study, study_plan
+from course_lib.kit.study import add_udr, study_plan, study_results
 from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
                                         plot_variance_explained)
 from course_lib.metrics.scores import column_label, downstream_columns
@@ -107,13 +110,8 @@ for sweep in (plan.sweep, *plan.scale_sweeps):
 
 # %%
 start = time.perf_counter()
-main, scale = run_study(plan, scheduler=scheduler, processes=True)
-results = add_udr(main, num_points=plan.udr_points, random_state=seed, device=DEVICE)  # UDR: Section 5
-jobs = pd.concat([main, scale]).drop_duplicates("run_dir")
-print(f"{len(jobs)} models, {(jobs['status'] == 'ok').sum()} ok, in {time.perf_counter() - start:.0f} s this session "
-      f"(finished jobs are loaded, not retrained); the jobs' own time: {jobs['seconds'].sum() / 60:.1f} worker-minutes")
-if (jobs["status"] != "ok").any():
-    print(jobs.loc[jobs["status"] != "ok", ["run_dir", "error"]].to_string())
+results, scale, source = study_results(plan, P, seed, DEVICE, scheduler, train_sweep)  # with UDR (Section 5)
+print(f"{source}; {time.perf_counter() - start:.0f} s this session")
 shown = ["method", "value", "seed", "mig.score", "dci.disentanglement", "modularity.modularity", "elbo",
          "tc_mean", "tc_sampled", "udr"]
 results[[c for c in shown if c in results]].rename(columns=column_label).round(3)
@@ -438,8 +436,9 @@ pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").
 # rather than 1 (see `tests/test_udr.py`)?
 
 # %% tags=["solution"]
-udr_s = add_udr(main, num_points=plan.udr_points, random_state=seed, device=DEVICE, correlation="spearman")
-both = results.assign(udr_s=udr_s["udr"])
+udr_s = (results["udr_spearman"] if "udr_spearman" in results  # a shipped study carries both flavours
+         else add_udr(results, num_points=plan.udr_points, random_state=seed, device=DEVICE, correlation="spearman")["udr"])
+both = results.assign(udr_s=udr_s)
 print(f"Spearman ρ between UDR_L and UDR_S over the models: {both[['udr', 'udr_s']].corr('spearman').iloc[0, 1]:.2f}")
 score_agreement(both, unsupervised=["udr", "udr_s"], supervised=metric_columns).round(2)
 

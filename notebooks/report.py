@@ -161,6 +161,8 @@ elif max(dci_d, mig_value) < 0.1:
     pattern = "D and MIG are both below 0.1: the dimensions mix the factors, or carry little about them"
 else:
     pattern = "D and MIG agree to within a factor of two"
+
+# %%
 display(Markdown("\n".join([
     f"* **Against the study's ranges:** {verdicts.get('within', 0)} of {len(scores)} scores within, "
     f"{verdicts.get('below', 0)} below, {verdicts.get('above', 0)} above — {placed}.",
@@ -209,6 +211,8 @@ fig, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
 plot_singular_spectra(ax, {run.config.method: geometry.singular_values},
                       title=f"Singular values of J at {len(geometry.singular_values)} encoded images (median, 10–90 %)")
 plt.show()
+
+# %%
 widest = int(np.argmax(geometry.geodesics.ratio))
 ends = means[geometry.pairs[widest]]
 paths = {"straight line": straight_line(*ends, len(geometry.geodesics.path[widest])),

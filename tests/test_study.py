@@ -226,3 +226,30 @@ def test_run_study_and_add_udr_on_trained_runs(tmp_path):
     with pytest.raises(ValueError, match="beta=-1"):
         run_study(bad, workers=1, processes=False, progress=False)
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_shipped_study_round_trips_for_its_plan_only_and_refuses_damage(tmp_path):
+    from course_lib.kit.study import export_study, shipped_study, study_results
+
+    profile = PROFILES["smoke"]
+    plan = study_plan(profile, tmp_path / "runs", first_seed=0)
+    table = results(seed_noise=0.1)
+    main = table.assign(run_dir=[f"/machine/run{i}" for i in range(len(table))], udr=np.linspace(0, 1, len(table)))
+    scale = main.head(3).assign(steps=[5, 10, 20], width=1)
+    shipped_dir = tmp_path / "study"
+    assert shipped_study(plan, profile, shipped_dir) is None  # nothing shipped yet
+    with pytest.raises(ValueError, match="no udr column"):
+        export_study(plan, profile, table, scale, directory=shipped_dir)
+    manifest = export_study(plan, profile, main, scale, directory=shipped_dir)
+    loaded_main, loaded_scale = shipped_study(plan, profile, shipped_dir)
+    expected = main.drop(columns="run_dir")  # where a job ran on the exporting machine is not shipped
+    pd.testing.assert_frame_equal(loaded_main, expected.reset_index(drop=True), check_dtype=False)
+    assert len(loaded_scale) == 3 and "run_dir" not in loaded_scale
+    loaded, _, source = study_results(plan, profile, directory=shipped_dir)  # no training: it is shipped
+    assert len(loaded) == len(main) and "shipped smoke study" in source
+    other_seed = study_plan(profile, tmp_path / "runs", first_seed=7)
+    assert shipped_study(other_seed, profile, shipped_dir) is None  # another plan: train it instead
+    csv = manifest.with_suffix(".csv")
+    csv.write_text(csv.read_text().replace("beta_vae", "beta_vaX", 1))
+    with pytest.raises(ValueError, match="does not match .* SHA-256: the shipped study is damaged"):
+        shipped_study(plan, profile, shipped_dir)

@@ -147,17 +147,17 @@ def aggregate_posterior_covariance(means, log_vars) -> tuple[np.ndarray, np.ndar
     return cov_mean, cov_mean + np.diag(np.exp(log_vars).mean(0))
 
 
-def mean_and_sampled_tc(means, log_vars, random_state=0) -> dict[str, float]:
-    """Gaussian TC (`gaussian_total_correlation`) of the mean codes and of one sampled code per point.
+def gaussian_tc_or_nan(codes) -> float:
+    """`gaussian_total_correlation` of the codes, or nan for a degenerate representation (a constant or
+    duplicated coordinate: a singular covariance, an infinite Gaussian TC) instead of raising."""
+    try:
+        return gaussian_total_correlation(codes)
+    except ValueError:
+        return float("nan")
 
-    A degenerate representation (a constant or duplicated mean coordinate) has a singular covariance
-    and an infinite Gaussian TC; it is reported as nan instead of raising.
-    """
+
+def mean_and_sampled_tc(means, log_vars, random_state=0) -> dict[str, float]:
+    """Gaussian TC of the mean codes and of one sampled code per point (`gaussian_tc_or_nan`: nan when degenerate)."""
     means, log_vars = _check_posteriors(means, log_vars)
-    result = {}
-    for name, codes in (("mean", means), ("sampled", sample_codes(means, log_vars, random_state))):
-        try:
-            result[name] = gaussian_total_correlation(codes)
-        except ValueError:
-            result[name] = float("nan")
-    return result
+    return {name: gaussian_tc_or_nan(codes)
+            for name, codes in (("mean", means), ("sampled", sample_codes(means, log_vars, random_state)))}

@@ -4,6 +4,7 @@
   train       train one model (any objective) into a run directory; --resume continues it
   evaluate    the disentanglement metrics of a trained run (written to RUN/metrics.csv)
   sweep       train and evaluate a grid of (method, hyperparameter value, seed) on Dask
+  study       notebook 13's study at a profile (main sweep, scale sweeps, UDR); --export ships its tables
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
   report      an HTML report on one model (--run, or a configuration), or on every run of a sweep
   exercises   write the student build (solution cells replaced by prompts) to build/student
@@ -74,6 +75,30 @@ def _evaluate(args) -> int:
     print(table.to_string(index=False))
     print(f"written to {out}")
     return 0
+
+
+def _study(args) -> int:
+    import pandas as pd
+
+    from course_lib.kit.study import add_udr, export_study, run_study, study_plan
+    from course_lib.profiles import get_profile
+    from course_lib.training import default_runs_dir
+
+    profile = get_profile(args.profile)
+    out = Path(args.out) if args.out else default_runs_dir() / f"study-{profile.name}"  # notebook 13's folder
+    plan = study_plan(profile, out, device=args.device, first_seed=args.seed)
+    main, scale = run_study(plan, scheduler=args.scheduler, workers=args.workers)
+    udr = dict(num_points=plan.udr_points, random_state=args.seed, device=args.device)
+    results = add_udr(main, **udr)
+    results["udr_spearman"] = add_udr(main, correlation="spearman", **udr)["udr"]  # notebook 13's Exercise 3
+    jobs = pd.concat([main, scale]).drop_duplicates("run_dir")  # the scale study reuses some main runs
+    failed = int((jobs["status"] != "ok").sum())
+    print(f"{len(main)} + {len(scale)} models, {failed} failed; under {out}")
+    if args.export:
+        if failed:
+            raise ValueError(f"{failed} jobs failed (see {out}); a study is shipped only when every job finished")
+        print(f"shipped: {export_study(plan, profile, results, scale, args.seed)}")
+    return 1 if failed else 0
 
 
 def _number(text: str) -> int | float:
@@ -231,6 +256,16 @@ def main(argv=None) -> int:
     sweep.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
     sweep.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
     sweep.set_defaults(func=_sweep)
+
+    study = commands.add_parser("study", help="notebook 13's study at a profile; --export ships its tables")
+    study.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")
+    study.add_argument("--seed", type=int, default=0, help="the first seed, as notebook 13's seed")
+    study.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    study.add_argument("--out", default=None, help="runs folder (default: notebook 13's, runs/study-PROFILE)")
+    study.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
+    study.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
+    study.add_argument("--export", action="store_true", help="write the tables to data/pretrained/study")
+    study.set_defaults(func=_study)
 
     notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")
     notebooks.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")

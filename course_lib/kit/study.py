@@ -2,6 +2,11 @@
 
   study_plan / run_study  what each profile trains (the main sweep + beta-VAE's scale sweeps), on one Dask cluster
   add_udr                 every finished run encoded on shared draws, then UDR among the seeds of its group
+  export_study / shipped_study
+                          a finished study's two tables (UDR included, run folders left out) written beside
+                          the zoo with a manifest (the plan, the commit, each table's SHA-256), and read back
+                          for the plan that made them, so that notebook 13 shows a study in minutes instead
+                          of training it (`python -m course_lib study --profile P --export` makes them)
 
 The key results computed from the table it returns are `course_lib.analysis.sweep_results`; the figures,
 `course_lib.lab.study_plots`.
@@ -9,6 +14,7 @@ The key results computed from the table it returns are `course_lib.analysis.swee
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -17,6 +23,7 @@ import pandas as pd
 
 from course_lib.analysis.sweep_results import GROUP, SCALE_METHOD, ok_models, scale_results, udr_by_group
 from course_lib.checks import check_choice, check_int
+from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file, write_json_atomic
 from course_lib.kit.sweep import Sweep
 from course_lib.metrics import ALL_METRICS
 from course_lib.objectives import STUDY_SWEEPS
@@ -155,3 +162,79 @@ def add_udr(results: pd.DataFrame, num_points: int = 1_000, random_state=0, devi
                   for run_dir in ok_models(results)["run_dir"]}
     udr_kwargs.setdefault("random_state", random_state)
     return results.assign(udr=udr_by_group(results, posteriors, group, **udr_kwargs))
+
+
+# ------------------------------------------------------------------------------------- a shipped study
+SHIPPED_STUDY_DIR = CHECKOUT / "data" / "pretrained" / "study"
+MACHINE_COLUMNS = ("run_dir", "error", "note")  # where and how a job ran on the machine that trained it
+
+
+def plan_identity(plan: StudyPlan) -> dict:
+    """What makes two plans the same study: every sweep's fields but its output folder and device, and UDR's draws."""
+    def fields(sweep):
+        return {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device")}
+
+    identity = {"sweep": fields(plan.sweep), "scale_sweeps": [fields(s) for s in plan.scale_sweeps],
+                "scale_value": plan.scale_value, "udr_points": plan.udr_points}
+    return json.loads(json.dumps(identity, default=list))  # tuples as lists, as the manifest stores them
+
+
+def _study_files(directory: Path, profile_name: str) -> tuple[Path, Path, Path]:
+    stem = Path(directory) / f"study-{profile_name}"
+    return stem.with_suffix(".csv"), Path(f"{stem}-scale.csv"), stem.with_suffix(".json")
+
+
+def export_study(plan: StudyPlan, profile, results: pd.DataFrame, scale: pd.DataFrame, seed: int = 0,
+                 directory=SHIPPED_STUDY_DIR) -> Path:
+    """Write `results` (the main sweep with its `udr` column) and `scale` for `profile` beside the zoo, each
+    atomically, then the manifest (written last: a study is shipped only once its tables are whole)."""
+    if "udr" not in results:
+        raise ValueError("results has no udr column; pass add_udr(main, ...) so that the shipped study needs no run folder")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    main_csv, scale_csv, manifest = _study_files(directory, profile.name)
+    for table, path in ((results, main_csv), (scale, scale_csv)):
+        with atomic_open(path, "w") as handle:
+            table.drop(columns=[c for c in MACHINE_COLUMNS if c in table]).to_csv(handle, index=False)
+    write_json_atomic(manifest, {"profile": profile.name, "seed": seed, "plan": plan_identity(plan),
+                                 "commit": checkout_commit(),
+                                 "command": f"python -m course_lib study --profile {profile.name} --seed {seed} --export",
+                                 "files": {path.name: sha256_of_file(path) for path in (main_csv, scale_csv)}})
+    return manifest
+
+
+def shipped_study(plan: StudyPlan, profile, directory=SHIPPED_STUDY_DIR) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(results with UDR, scale results) shipped for `profile` and exactly this plan; None when none is shipped
+    (or it was made by another plan, e.g. another seed: then the study must be trained). A table whose SHA-256
+    differs from the manifest's raises ValueError: the shipped study is damaged."""
+    main_csv, scale_csv, manifest = _study_files(Path(directory), profile.name)
+    if not manifest.is_file():
+        return None
+    entry = json.loads(manifest.read_text())
+    if entry.get("plan") != plan_identity(plan):
+        return None
+    for path in (main_csv, scale_csv):
+        if not path.is_file() or sha256_of_file(path) != entry["files"].get(path.name):
+            raise ValueError(f"{path} does not match {manifest.name}'s SHA-256: the shipped study is damaged; restore it "
+                             f"(git checkout -- {Path(directory)}) or train the study (train_sweep=True)")
+    return pd.read_csv(main_csv), pd.read_csv(scale_csv)
+
+
+def study_results(plan: StudyPlan, profile, seed: int = 0, device="auto", scheduler: str | None = None,
+                  train: bool | None = None, directory=SHIPPED_STUDY_DIR) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(results with UDR, scale results, a line saying where they came from) for notebook 13: the study shipped
+    for exactly this plan unless `train` is True (None: train only when none is shipped), else `run_study` on
+    one Dask cluster and `add_udr` (finished jobs under the plan's folder are loaded, not retrained)."""
+    shipped = None if train else shipped_study(plan, profile, directory)
+    if shipped is not None:
+        results, scale = shipped
+        return results, scale, (f"the shipped {profile.name} study: {len(results)} + {len(scale)} models, trained by "
+                                 f"`python -m course_lib study --profile {profile.name} --seed {seed} --export` "
+                                 f"({Path(directory).name}/); train_sweep=True trains it here")
+    main, scale = run_study(plan, scheduler=scheduler, processes=True)
+    results = add_udr(main, num_points=plan.udr_points, random_state=seed, device=device)
+    jobs = pd.concat([main, scale]).drop_duplicates("run_dir")
+    failed = jobs[jobs["status"] != "ok"]
+    note = (f"{len(jobs)} models trained here, {len(jobs) - len(failed)} ok (finished jobs are loaded, not retrained); "
+            f"the jobs' own time: {jobs['seconds'].sum() / 60:.1f} worker-minutes")
+    return results, scale, note + "".join(f"\nfailed: {row.run_dir}: {row.error}" for row in failed.itertuples())

@@ -29,13 +29,12 @@ import dataclasses
 import gzip
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import torch
 
-from course_lib.io import (CHECKOUT, atomic_open, check_sha256, directory_lock, sha256_of_file, write_json_atomic,
-                           write_text_atomic)
+from course_lib.io import (CHECKOUT, atomic_open, check_sha256, checkout_commit, directory_lock, sha256_of_file,
+                           write_json_atomic, write_text_atomic)
 from course_lib.kit.flags import cli_command
 
 MANIFEST, MANIFEST_SUM = "manifest.json", "manifest.json.sha256"
@@ -89,14 +88,6 @@ def check_entry(entry: dict, root=None) -> Path:
     return folder
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=CHECKOUT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def check_metrics(model, variant: str = "binary", device="cpu") -> dict:
     """MIG and DCI disentanglement of a model's mean codes at `CHECK_SIZES`, seed 0 (the manifest's figures)."""
     from course_lib.data import DSprites
@@ -140,7 +131,7 @@ def add_run(run_dir, root=None, device="cpu") -> dict:
         packed.write((Path(run_dir) / LOG).read_bytes())
     entry = {"slug": run.config.slug(), "method": run.config.method, "hyperparameters": run.config.hyperparameters,
              "steps": run.config.steps, "seed": run.config.seed, "command": cli_command(run.config),
-             "trained_on": saved.get("device"), "versions": saved.get("versions"), "commit": _commit(),
+             "trained_on": saved.get("device"), "versions": saved.get("versions"), "commit": checkout_commit(),
              "bytes": (folder / WEIGHTS).stat().st_size,
              "files": {name: sha256_of_file(folder / name) for name in ENTRY_FILES}}
     entry["metrics"] = check_metrics(load_model(entry, root, device)[1], run.config.variant, device)
