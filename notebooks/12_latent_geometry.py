@@ -30,6 +30,9 @@
 #   curved is each latent space **along each traversal**; does **geodesic interpolation** look
 #   different from linear; does the **Riemannian distance separate the shapes** better than the
 #   Euclidean one;
+# * measure **curvature itself** at a code: the decoder's second derivative along a latent direction,
+#   the **second fundamental form** and the **normal curvature** $\kappa_n$, checked on a sphere and
+#   read for each latent of the four models;
 # * see why such analyses prefer **ELU to ReLU** decoders.
 #
 # The four models are the runs of notebooks 01, 02, 05 and 06 (same configurations, so they are
@@ -38,9 +41,10 @@
 # trains 300,000). Sections 1 and 5 are meaningful at every profile.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 12_latent_geometry` on a 2-core CPU
-# shared with other jobs; the index that `make report` writes shows yours): `smoke` 80 s; `lecture`
-# minutes — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
-# trained here (not timed end to end).
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` 80 s, plus about
+# 25 s for Section 3c and Exercise 4 (timed cell by cell); `lecture` minutes — its trained models are
+# loaded from the pretrained zoo (`data/pretrained`), none is trained here (not timed end to end);
+# Section 3c takes 40–60 s of it and Exercise 4 10–15 s (two timed runs).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -58,37 +62,32 @@ import torch
 from scipy.spatial.distance import cdist
 
 from course_lib.data import DSprites
-from course_lib.device import get_device
 from course_lib.analysis.factor_matching import match_latents_to_factors, normalized_mutual_information
 from course_lib.analysis.geometry import (RBFStd, curve_length, geodesic, graph_distances, jacobian, latent_plane,
                                           magnification_factor, mean_decoder, metric_from_jacobian, mlp_decoder,
-                                          pullback_metric, rank_statistics, separability, stacked_decoder,
-                                          step_lengths, straight_line, traversal_curvature)
-from course_lib.lab.geometry_plots import plot_grouped_bars, plot_metric_plane, plot_singular_spectra, plot_step_lengths
+                                          normal_curvature, pullback_metric, rank_statistics, second_derivative,
+                                          separability, stacked_decoder, step_lengths, straight_line,
+                                          traversal_curvature, traversal_geometry)
+from course_lib.lab.lecture_models import lecture_config
+from course_lib.lab.setup import notebook_setup
+from course_lib.lab.geometry_plots import (plot_grouped_bars, plot_latent_curvature, plot_metric_plane,
+                                           plot_singular_spectra, plot_step_lengths)
 from course_lib.objectives import STUDY_SWEEPS
-from course_lib.profiles import get_profile
 from course_lib.representation import decode, encode, kl_per_latent, quantile_ranges
-from course_lib.seeding import seed_everything
-from course_lib.training import TrainConfig
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.notice import notice
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import show_images
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 NUM_CODES = max(256, P.num_samples // 5)  # images encoded per model (smoke 256, lecture 2,000)
 NUM_JACOBIANS = int(np.clip(P.num_samples // 80, 32, 256))  # encoded images at which each Jacobian is analysed
 PER_SHAPE = max(12, P.num_samples // 200)  # images per shape for the distance study (smoke 12, lecture 50)
 GRID = int(np.clip(P.num_samples // 200, 16, 60))  # grid points per axis of the latent-plane maps
 MAX_STEPS = int(np.clip(P.train_steps // 5, 10, 400))  # L-BFGS steps per geodesic (smoke 10, lecture 400)
 N_POINTS = 16  # points per discrete curve
-settings = dict(steps=P.train_steps, checkpoint_every=max(1, P.train_steps // 4), seed=seed)
-print(f"profile: {P.name} ({P.description}); train_steps = {P.train_steps:,}, num_samples = {P.num_samples:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
+CURVATURE_CODES = int(np.clip(P.num_samples // 625, 4, 64))  # codes at which Section 3c's curvature is read (lecture 16)
 print(f"codes per model = {NUM_CODES:,}, Jacobians = {NUM_JACOBIANS}, images per shape = {PER_SHAPE}, "
-      f"geodesics: {N_POINTS} points, <= {MAX_STEPS} steps")
+      f"geodesics: {N_POINTS} points, <= {MAX_STEPS} steps, curvature at {CURVATURE_CODES} codes")
 
 # %% [markdown]
 # ## 1 · The pullback metric
@@ -151,6 +150,7 @@ print(f"great-circle distance {math.acos(x0 @ x1):.5f}; discrete geodesic {spher
       f"({sphere_geodesic.steps} L-BFGS steps); straight line in (θ, φ) {sphere_geodesic.linear_length:.5f}")
 print("pullback metric at the start (diag(1, sin²θ)):\n", pullback_metric(sphere, ends[:1])[0].round(4))
 
+# %%
 fig = plt.figure(figsize=(11, 4.5), layout="constrained")
 ax = fig.add_subplot(1, 2, 1, projection="3d")
 u, v = np.meshgrid(np.linspace(0, np.pi, 30), np.linspace(0, 2 * np.pi, 60))
@@ -203,7 +203,7 @@ plt.show()
 data = DSprites("binary")
 SHAPE, POS_X = data.factor_names.index("shape"), data.factor_names.index("position_x")
 factors, observations = data.sample(NUM_CODES, random_state)
-run_2d = train_or_load(TrainConfig("vae", architecture="mlp", num_latent=2, **settings), device=DEVICE)  # notebook 01
+run_2d = train_or_load(lecture_config("vae", None, P, seed, architecture="mlp", num_latent=2), device=DEVICE)  # notebook 01
 decoder_2d = mean_decoder(run_2d.model)
 codes_2d = encode(run_2d.model, observations)[0]
 xs, ys, grid = latent_plane(codes_2d, GRID)
@@ -212,6 +212,7 @@ stochastic_2d = stacked_decoder(decoder_2d, std_head)
 planes = {"decoder mean: G = JᵀJ": magnification_factor(pullback_metric(decoder_2d, grid)),
           "with an RBF std head: Ḡ = J_μᵀJ_μ + J_σᵀJ_σ": magnification_factor(pullback_metric(stochastic_2d, grid))}
 
+# %%
 pairs = random_state.choice(NUM_CODES, size=(24, 2), replace=False)
 candidates = geodesic(decoder_2d, codes_2d[pairs[:, 0]], codes_2d[pairs[:, 1]], N_POINTS, max_steps=MAX_STEPS)
 best = int(np.argmax(candidates.ratio))
@@ -273,10 +274,10 @@ plt.show()
 # %%
 BIG_BETA = STUDY_SWEEPS["beta_vae"][1][-1]  # 16, notebooks 01 and 02
 LAMBDA = STUDY_SWEEPS["dip_vae_i"][1][-1]  # 50, notebook 06
-CONFIGS = {"VAE": TrainConfig("vae", **settings),
-           f"β-VAE β={BIG_BETA}": TrainConfig("beta_vae", {"beta": BIG_BETA}, **settings),
-           "β-TCVAE β=6": TrainConfig("beta_tcvae", {"beta": 6}, **settings),
-           f"DIP-VAE-I λ={LAMBDA}": TrainConfig("dip_vae_i", {"lambda_od": LAMBDA}, **settings)}
+CONFIGS = {"VAE": lecture_config("vae", None, P, seed),
+           f"β-VAE β={BIG_BETA}": lecture_config("beta_vae", {"beta": BIG_BETA}, P, seed),
+           "β-TCVAE β=6": lecture_config("beta_tcvae", {"beta": 6}, P, seed),
+           f"DIP-VAE-I λ={LAMBDA}": lecture_config("dip_vae_i", {"lambda_od": LAMBDA}, P, seed)}
 models, decoders, means, matches = {}, {}, {}, {}
 for name, config in CONFIGS.items():
     models[name] = train_or_load(config, device=DEVICE).model
@@ -284,6 +285,8 @@ for name, config in CONFIGS.items():
     means[name], log_vars = encode(models[name], observations)
     nmi = normalized_mutual_information(means[name], factors)
     matches[name] = match_latents_to_factors(nmi, data.factor_names, kl_per_latent(means[name], log_vars))
+
+# %%
 for name, table in matches.items():
     active = table[table.active].sort_values("kl", ascending=False)
     print(f"{name:<16}", ", ".join(f"z{d} {row.factor} ({row.kl:.1f})" for d, row in active.iterrows()) or "no active latent")
@@ -305,6 +308,8 @@ for name, decoder in decoders.items():
     rows.append({"model": name, "active latents": int(matches[name].active.sum()),
                  "directions with s > 1% s₁": stats["mean_rank"], "s₁ (px per unit)": np.median(stats["singular_values"][:, 0]),
                  "½ log det G": np.median(magnification_factor(metric_from_jacobian(J)))})
+
+# %%
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
 plot_singular_spectra(ax, spectra, title=f"Singular values of J at {NUM_JACOBIANS} encoded images (median, 10–90 %)")
 plt.show()
@@ -354,6 +359,8 @@ for name, decoder in decoders.items():
     tables.append(table.assign(model=name, factor=top.factor.values, kl=top.kl.values).reset_index())
 curvature = pd.concat(tables, ignore_index=True)
 curvature["label"] = "z" + curvature.latent.astype(str) + " " + curvature.factor
+
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(17, 4.2), layout="constrained")
 for ax, (column, ylabel) in zip(axes, [("turning", "total turning (degrees)"), ("tangent_angle", "tangent angle (degrees)"),
                                        ("ratio", "linear / geodesic length")]):
@@ -375,7 +382,147 @@ print(curvature.set_index(["model", "label"])[["kl", "speed", "turning", "tangen
 #   spaces.
 
 # %% [markdown]
-# ### 3c · Does geodesic interpolation look different?
+# ### 3c · Curvature itself: the second fundamental form
+#
+# The measures of 3b compare points a finite step apart: the turning sums angles over 9 steps, the
+# tangent angle compares the two ends of a traversal, the ratio needs a whole geodesic. They mix how much
+# the manifold bends with how far apart the compared points are. **Curvature** is a property *at a
+# point*, read from the second derivative. For the decoded straight line $\gamma(t) = f(z + t v)$,
+#
+# $$
+# \gamma'(0) = J v, \qquad
+# \gamma''(0) = \frac{\mathrm d^2}{\mathrm dt^2} f(z + t v)\Big|_{t=0} = \sum_{i,j} v_i v_j \frac{\partial^2 f}{\partial z_i\, \partial z_j}(z).
+# $$
+#
+# Split $\gamma''$ into its part inside the decoder's tangent space $\operatorname{span}(J)$ (orthogonal
+# projector $P$) and the part normal to it:
+#
+# $$
+# \mathrm{II}(v, v) = (I - P)\, \gamma''(0), \qquad
+# \kappa_n(v) = \frac{\|\mathrm{II}(v, v)\|}{\|J v\|^2}, \qquad
+# \kappa = \frac{\|\gamma'' - (\gamma'' \cdot t)\, t\|}{\|\gamma'\|^2} \;\; (t = \gamma' / \|\gamma'\|), \qquad
+# \kappa^2 = \kappa_n^2 + \kappa_g^2 .
+# $$
+#
+# $\mathrm{II}$ is the **second fundamental form** of the decoded manifold and $\kappa_n$ its **normal
+# curvature** in the direction $Jv$ (do Carmo 1976, §3-2). It belongs to the manifold, not to the
+# latent coordinates: any latent curve through $z$ with the same image velocity has the same normal
+# acceleration, because a latent curve's own acceleration $\ddot z$ only adds $J \ddot z$, a tangent
+# vector (Meusnier's theorem). It is unchanged when $v$ is scaled, and its unit is 1 / pixel distance:
+# $1/\kappa_n$ is the radius of the circle that best fits the manifold along $Jv$. The curvature $\kappa$
+# of the straight traversal itself adds the **geodesic curvature** $\kappa_g$, the bending inside the
+# tangent space — how far the straight latent line is from a geodesic. The two parts are orthogonal,
+# hence $\kappa^2 = \kappa_n^2 + \kappa_g^2$.
+#
+# `second_derivative` computes $\gamma'$ and $\gamma''$ exactly, forward mode nested in forward mode
+# (`torch.func.jvp` of a `jvp`), all codes and directions of a chunk at once; `normal_curvature` projects
+# in float64. **A known answer first**: on Section 1's sphere scaled to radius $R$, $\kappa_n = 1/R$ in
+# every direction; moving the longitude $\varphi$ traces a parallel, a circle of radius $R \sin\theta$, so
+# there $\kappa = 1/(R \sin\theta)$ and $\kappa_g = \cot\theta / R$.
+
+# %%
+RADIUS = 2.5
+
+
+def sphere_patch(z):
+    """Section 1's map onto a sphere of radius RADIUS."""
+    return RADIUS * sphere(z)
+
+
+toy_codes = np.array([[math.pi / 4, 0.0], [math.pi / 3, 1.0], [2.0, -0.5]])  # (θ, φ)
+toy = normal_curvature(sphere_patch, toy_codes, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # along θ, along φ, diagonal
+theta = toy_codes[:, 0]
+toy_table = pd.DataFrame({"θ": theta, "κₙ (θ, φ, diagonal)": [" ".join(f"{k:.6f}" for k in row)
+                                                                 for row in toy.kappa_normal],
+                          "κ along φ": toy.kappa[:, 1], "1/(R sin θ)": 1 / (RADIUS * np.sin(theta)),
+                          "κ_g along φ": toy.kappa_geodesic[:, 1], "|cot θ| / R": np.abs(1 / np.tan(theta)) / RADIUS})
+toy_error = max(np.abs(toy.kappa_normal - 1 / RADIUS).max(), np.abs(toy.kappa[:, 1] - toy_table["1/(R sin θ)"]).max(),
+                np.abs(toy.kappa_geodesic[:, 1] - toy_table["|cot θ| / R"]).max())
+print(f"R = {RADIUS}, 1/R = {1 / RADIUS:.6f}; largest error of κₙ, and of κ and κ_g along φ: {toy_error:.1e}")
+print(toy_table.round(6).to_string(index=False))
+
+# %% [markdown]
+# **The four models.** At `CURVATURE_CODES` encoded images (the first two are 3b's base codes) we read
+# $\kappa_n$, $\kappa$ and $\kappa_g$ of the traversal of **every** latent, $v = e_k$: ten directions per
+# code, all in one batched call per model.
+
+# %%
+bending = []
+for name, decoder in decoders.items():
+    frame = normal_curvature(decoder, means[name][:CURVATURE_CODES]).to_frame().rename(columns={"direction": "latent"})
+    bending.append(frame.join(matches[name][["factor", "kl", "active"]], on="latent").assign(model=name))
+bending = pd.concat(bending, ignore_index=True).assign(share=lambda t: t.kappa_normal ** 2 / t.kappa ** 2)
+
+# %%
+fig, axes = plt.subplots(1, len(decoders), figsize=(17, 4.6), layout="constrained", sharey=True)
+for ax, (name, part) in zip(axes, bending.groupby("model", sort=False)):
+    plot_latent_curvature(ax, part, title=name, ylabel=None)
+axes[0].set_ylabel("normal curvature κₙ (1 / pixel distance)")
+fig.suptitle(f"Normal curvature of each latent's traversal at {CURVATURE_CODES} encoded images (dots) and its median (bars)")
+plt.show()
+by_model = bending.groupby("model", sort=False)
+summary = by_model[["kappa_normal", "kappa", "kappa_geodesic", "share", "speed"]].median()
+summary[["κₙ 25 %", "κₙ 75 %"]] = by_model.kappa_normal.quantile([0.25, 0.75]).unstack().to_numpy()
+summary["3b turning (°)"] = curvature.groupby("model", sort=False).turning.mean()
+print("medians over codes and latents:\n", summary.round(3).to_string())
+
+# %% [markdown]
+# **Where does this bending come from?** The kit's decoders are ReLU networks followed by the sigmoid
+# (Section 4): their logits $\ell(z)$ are piecewise linear, so $\ell'' = 0$ wherever no unit switches. The
+# mean image $p = \sigma(\ell)$ then has, pixel by pixel,
+#
+# $$
+# \gamma' = p(1-p) \odot \ell', \qquad \gamma'' = p(1-p) \odot \ell'' + p(1-p)(1-2p) \odot (\ell')^2
+#   = p(1-p)(1-2p) \odot (\ell')^2 .
+# $$
+#
+# Numerator and denominator of $\kappa$ both scale as $(\ell')^2$: at a point, how *fast* a latent moves
+# the logits does not change how much the image curve bends — only *which* pixels move, and how
+# saturated they are. We check $\ell'' = 0$ on the VAE:
+
+# %%
+logit_velocity, logit_acceleration = second_derivative(models["VAE"].decoder, means["VAE"][:4])
+print(f"VAE logits along all ten traversals at 4 codes: largest |ℓ'| = {logit_velocity.abs().max():.2f}, "
+      f"largest |ℓ''| = {logit_acceleration.abs().max():.1e}")
+
+# %%
+ratios = bending.groupby(["model", "latent"], sort=False)[["kappa_normal", "speed"]].median().groupby("model", sort=False)
+ratios = ratios.max() / ratios.min()  # spread of the per-latent medians within each model
+vae, others = summary.loc["VAE", "kappa_normal"], summary.kappa_normal.drop("VAE")
+order = list(summary.kappa_normal.sort_values().index)
+same = order == list(summary["3b turning (°)"].sort_values().index)
+turning_top = summary["3b turning (°)"].idxmax()
+active_split = [(name, part[part.active].kappa_normal.median(), part[~part.active].kappa_normal.median())
+                for name, part in by_model if 0 < part.active.mean() < 1]  # models with inactive latents
+radii = 1 / summary.kappa_normal
+quartiles = ", ".join(f"{low:.3f}–{high:.3f}" for low, high in zip(summary["κₙ 25 %"], summary["κₙ 75 %"]))
+overlap = summary["κₙ 25 %"].max() < summary["κₙ 75 %"].min()  # every model's 25–75 % range meets every other's
+
+# %%
+display(Markdown(notice([
+    f"Sphere of radius {RADIUS}: κₙ = {span(toy.kappa_normal.ravel(), '.6f')} in every direction (1/R = {1 / RADIUS}); "
+    f"κ and κ_g along the parallels match 1/(R sin θ) and |cot θ|/R (largest error {toy_error:.0e}).",
+    f"Every traversal bends: median κₙ {span(summary.kappa_normal, '.3f')} per pixel distance, radii 1/κₙ of "
+    f"{span(radii, '.1f')} pixel distances, against 3b's traversal lengths of {span(curvature.linear_length, '.0f')} pixel distances"
+    + (": the manifold turns through more than a radian within one traversal." if radii.max() < curvature.linear_length.min() else "."),
+    f"Within a model the latents' median κₙ differ by a factor {span(ratios.kappa_normal, '.1f')}, their speeds ‖J e_k‖ by "
+    f"{span(ratios.speed, '.0f')}: how far a latent moves the image says little about how much it bends it.",
+    f"Shukla et al.'s abstract reports *higher* curvature in disentangled latent spaces than in a VAE. Here "
+    f"{(others > vae).sum()} of the {len(others)} disentangling models have a higher median κₙ than the VAE "
+    f"({span(others, '.3f')} against {vae:.3f}); the 25–75 % ranges over codes {'all' if overlap else 'do not all'} "
+    f"overlap ({quartiles}). Ordered by κₙ: {' < '.join(order)} — "
+    f"{'the same order as' if same else 'not the order of'} 3b's turning, whose most curved model is {turning_top}.",
+    *[f"{name}: the active latents' traversals bend {trend(off, on, 'more', 'less')} than the inactive ones' (median κₙ "
+      f"{on:.3f} against {off:.3f})." for name, on, off in active_split],
+    f"κₙ² is {span(summary.share, '.2f')} of κ² (medians): the rest, κ_g², is the straight latent line failing to be "
+    "a geodesic — the bending 3b's length ratio and 3d's geodesics undo.",
+    f"The logits' second derivative is {logit_acceleration.abs().max():.0e}: all the bending seen at a point is the "
+    "sigmoid's, set by which pixels a latent moves and how saturated they are. Whether the curvature at points adds up "
+    "to 3b's turning is Exercise 4's question.",
+], note=f"(this run: `{P.name}`, {CURVATURE_CODES} codes per model)")))
+
+# %% [markdown]
+# ### 3d · Does geodesic interpolation look different?
 #
 # Two images that differ in shape and position: a square in the top-left corner and a heart in the
 # bottom-right. For each model we encode both, join the codes by the straight line and by a geodesic
@@ -392,6 +539,8 @@ for name, decoder in decoders.items():
     for label, path in (("linear", straight_line(*z_pair, N_POINTS)), ("geodesic", result.path)):
         strips[f"{name}\n{label}"] = decode(models[name], path)
         speeds.setdefault(name, {})[label] = step_lengths(decoder, path)
+
+# %%
 show_images(pair_images, ncols=2, titles=["start", "end"], cell_size=1.0, title="The two images")
 plt.show()
 show_images(np.concatenate(list(strips.values())), ncols=N_POINTS, row_labels=list(strips), cell_size=0.75,
@@ -416,7 +565,7 @@ plt.show()
 #   fading to moving.
 
 # %% [markdown]
-# ### 3d · Do Riemannian distances separate the shapes?
+# ### 3e · Do Riemannian distances separate the shapes?
 #
 # Shukla et al. report that classes are better separated under the Riemannian distance than under
 # the Euclidean one. dSprites' classes are its three **shapes**. We draw `PER_SHAPE` images of each
@@ -541,6 +690,11 @@ for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", dec
 #   disentangling models more curved than the VAE. Here β-TCVAE is about as curved as the VAE and
 #   the strongly regularised β-VAE and DIP-VAE-I are the flattest: curvature follows how much of the
 #   image a latent controls, and that follows the regulariser's strength more than disentanglement.
+# * **Curvature at a point** (3c) is of similar size in every model and every latent, active or not:
+#   radii of curvature of a few pixel distances, far shorter than a traversal. The disentangling models
+#   were not more curved than the VAE, as Shukla et al. found theirs, but less: the VAE was the most
+#   curved and β-VAE β = 16 the least, by less than the spread across codes. Behind the kit's ReLU
+#   decoders all this bending at a point is the sigmoid's.
 # * **Geodesic interpolation differs visibly from linear**, but it is not "more natural": in pixel
 #   space it cross-fades sprites instead of moving them. Shao et al.'s observation that linear and
 #   geodesic interpolations look alike on faces does not hold for sprites.
@@ -574,7 +728,7 @@ plt.show()
 # comparable at the same n (or after this correction); the notebook always compares at equal n.
 
 # %% [markdown]
-# **Exercise 2 (logits or mean?).** Repeat the geodesic of Section 3c for the VAE, but with the
+# **Exercise 2 (logits or mean?).** Repeat the geodesic of Section 3d for the VAE, but with the
 # decoder's **logits** as the data-space point (`models["VAE"].decoder` instead of
 # `decoders["VAE"]`). Compare the linear-to-geodesic ratio with the one of the mean image, and decode
 # both geodesics. Which pixels dominate the logit distance?
@@ -600,7 +754,7 @@ print(f"logits of the two ends: background pixels around {logits.median():.1f}, 
 # and its ratio measures something no one sees.
 
 # %% [markdown]
-# **Exercise 3 (nuisance factors).** In Section 3d every other factor varied, and position dominates
+# **Exercise 3 (nuisance factors).** In Section 3e every other factor varied, and position dominates
 # pixel distances. Fix the nuisance factors instead: put every sprite in the centre (position 16, 16)
 # at scale 3, vary only the orientation, and recompute the scores for the VAE and the β-TCVAE. Do the
 # Riemannian distances separate the shapes better now?
@@ -623,6 +777,39 @@ print(pd.DataFrame(rows).set_index(["model", "distance"]).round(3).to_string())
 # young models encode shape at all (see Section 3's latent table).
 
 # %% [markdown]
+# **Exercise 4 (turning and curvature).** For a smooth curve the total turning is the integral of its
+# curvature, $\int \kappa\, \mathrm ds = \int \kappa(t)\, \|\gamma'(t)\|\, \mathrm dt$. Take the traversal of the
+# VAE's most active latent at 3b's first base code, across its 5–95 % range. Compute $\kappa$ and the speed
+# at 33 points along it with `normal_curvature`, integrate with the trapezoid rule, and compare with the
+# turning that `traversal_geometry` sums at 9, 33 and 65 steps. Where does the summed turning go as the
+# steps get finer, and what does the difference tell you about the kit's decoders?
+
+# %% tags=["solution"]
+name = "VAE"
+k = int(matches[name].kl.idxmax())
+limits = quantile_ranges(means[name])
+values = np.linspace(*limits[k], 33)  # z_k at 33 points of the traversal
+line = np.repeat(means[name][:1], len(values), 0)
+line[:, k] = values
+bend = normal_curvature(decoders[name], line, np.eye(line.shape[1])[k])
+integral = np.degrees(np.trapezoid(bend.kappa[:, 0] * bend.speed[:, 0], values))
+turns = {S: np.degrees(traversal_geometry(decoders[name], means[name][:1], limits, [k], num_steps=S).turning[0, 0])
+         for S in (9, 33, 65)}
+print(f"{name} z{k}: ∫ κ ds = {integral:.0f}°; summed turning " + ", ".join(f"{S} steps {v:.0f}°" for S, v in turns.items()))
+
+# %% [markdown] tags=["solution"]
+# The summed turning adds the angles between the directions $\gamma'$ at consecutive steps. On these
+# nested grids (8, 32, 64 intervals) it can only grow as the steps get finer — the angle between two
+# directions never exceeds the sum of the angles through a direction in between — and it tends to the
+# curve's whole turning: the smooth part $\int \kappa\, \mathrm ds$ plus the angle of every corner. In our
+# `lecture` run (seed 0) the 9-step sum fell short of the integral (one angle per step misses the turn
+# inside it), had passed it at 33 steps and was still growing at 65. That excess is bending no single
+# point sees: where a ReLU unit of the decoder switches on or off, the logits' velocity $\ell'$ jumps
+# (Section 4) and the image curve has a corner. Curvature at a point — $\mathrm{II}$, $\kappa_n$, $\kappa$ —
+# only measures the smooth part between the corners, which for the kit's decoders is the sigmoid's; the
+# finite-range proxies of 3b see both. An ELU decoder has no corners, and the two would agree in the limit.
+
+# %% [markdown]
 # ## Summary
 #
 # * A decoder turns the latent space into a Riemannian manifold with the pullback metric
@@ -632,8 +819,14 @@ print(pd.DataFrame(rows).set_index(["model", "distance"]).round(3).to_string())
 #   straight line's length to the geodesic's measures how curved the space is between two codes.
 # * A stochastic decoder's expected metric adds $J_\sigma^\top J_\sigma$; with a variance that grows
 #   away from the data, geodesics stay on the data (Arvanitidis et al. 2018).
+# * Curvature itself is read at a point from the decoder's second derivative along a direction
+#   (nested forward mode): the second fundamental form $\mathrm{II}(v, v)$, the part of $\gamma''$ normal
+#   to $\operatorname{span} J$, gives the normal curvature $\kappa_n = \|\mathrm{II}(v, v)\| / \|Jv\|^2$ of the
+#   decoded manifold (in 1 / pixel distance); the rest of the traversal's curvature, $\kappa_g$, is the
+#   straight latent line failing to be a geodesic, $\kappa^2 = \kappa_n^2 + \kappa_g^2$.
 # * ReLU decoders have piecewise-constant, possibly rank-deficient Jacobians; ELU decoders have
-#   smooth, full-rank ones — the reason geometric analyses prefer them.
+#   smooth, full-rank ones — the reason geometric analyses prefer them. Behind a ReLU decoder's sigmoid
+#   all the curvature at a point is the sigmoid's.
 #
 # **Next:** notebook 13 (the study) puts Locatello et al.'s findings to the test in miniature.
 #
@@ -649,6 +842,8 @@ print(pd.DataFrame(rows).set_index(["model", "distance"]).round(3).to_string())
 #   Geodesics for Deep Generative Models.* ICANN 2019 (graph-based geodesics).
 # * D.-A. Clevert, T. Unterthiner, S. Hochreiter. *Fast and Accurate Deep Network Learning by
 #   Exponential Linear Units (ELUs).* ICLR 2016.
+# * M. P. do Carmo. *Differential Geometry of Curves and Surfaces.* Prentice-Hall, 1976 (§3-2: the second
+#   fundamental form, normal curvature, Meusnier's theorem).
 # * D. P. Kingma, M. Welling. *Auto-Encoding Variational Bayes.* ICLR 2014.
 # * F. Locatello, S. Bauer, M. Lucic, G. Rätsch, S. Gelly, B. Schölkopf, O. Bachem. *Challenging
 #   Common Assumptions in the Unsupervised Learning of Disentangled Representations.* ICML 2019.

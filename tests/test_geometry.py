@@ -325,3 +325,169 @@ def test_step_lengths_sum_to_the_curve_length():
     assert steps.shape == (3, 5)
     np.testing.assert_allclose(steps.sum(1), g.curve_length(net, paths))
     assert g.step_lengths(net, paths[0]).shape == (5,)
+
+
+# ------------------------------------------------- curvature itself: second derivative, second fundamental form
+class Embedded(nn.Module):
+    """A surface patch (N, 2) -> R^3, scaled by `scale` and carried into R^D by an orthonormal Q (D x 3)."""
+
+    def __init__(self, surface, scale=1.0, dim=3, seed=0):
+        super().__init__()
+        self.surface, self.scale = surface, scale
+        Q = np.linalg.qr(np.random.RandomState(seed).randn(dim, 3))[0] if dim > 3 else np.eye(3)
+        self.Q = nn.Parameter(torch.as_tensor(Q, dtype=torch.float64), requires_grad=False)
+
+    def forward(self, z):
+        return self.scale * self.surface(z) @ self.Q.T
+
+
+def sphere_patch(z):  # (colatitude, longitude) -> the unit sphere
+    return Sphere()(z)
+
+
+def cylinder(z):  # (angle, height) -> the unit cylinder around the third axis
+    return torch.stack([z[:, 0].cos(), z[:, 0].sin(), z[:, 1]], dim=1)
+
+
+def paraboloid(z):  # the graph of (x^2 + 3 y^2) / 2: principal curvatures 1 and 3 at the origin
+    return torch.stack([z[:, 0], z[:, 1], (z[:, 0] ** 2 + 3 * z[:, 1] ** 2) / 2], dim=1)
+
+
+DIRECTIONS = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.3, -2.0]])
+
+
+@pytest.mark.parametrize("dim", [3, 20])
+def test_normal_curvature_of_a_sphere_of_radius_r_is_one_over_r_in_every_direction(dim):
+    radius, theta = 2.5, np.array([0.6, 1.1, 2.0])
+    codes = np.c_[theta, [0.0, 0.4, -1.0]]
+    result = g.normal_curvature(Embedded(sphere_patch, radius, dim), codes, DIRECTIONS)
+    assert result.kappa_normal.shape == (3, 4) and (result.rank == 2).all()
+    np.testing.assert_allclose(result.kappa_normal, 1 / radius, rtol=1e-10)
+    # a meridian is a great circle (a geodesic); a parallel is a circle of radius r sin(theta)
+    np.testing.assert_allclose(result.kappa[:, 0], 1 / radius, rtol=1e-10)
+    np.testing.assert_allclose(result.kappa_geodesic[:, 0], 0.0, atol=1e-10)
+    np.testing.assert_allclose(result.kappa[:, 1], 1 / (radius * np.sin(theta)), rtol=1e-10)
+    np.testing.assert_allclose(result.kappa_geodesic[:, 1], np.abs(np.cos(theta) / np.sin(theta)) / radius, rtol=1e-9)
+    np.testing.assert_allclose(result.speed[:, 1], radius * np.sin(theta), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim", [3, 12])
+def test_normal_curvature_of_a_cylinder_follows_euler_formula(dim):
+    radius = 3.0
+    angles = np.linspace(0, np.pi / 2, 5)
+    directions = np.c_[np.cos(angles), np.sin(angles)] / radius  # J v = cos(a) circle + sin(a) axis, a unit vector
+    result = g.normal_curvature(Embedded(cylinder, radius, dim), [[0.3, 0.5], [2.0, -1.0]], directions)
+    expected = np.cos(angles) ** 2 / radius  # 1/r along the circle, 0 along the axis
+    np.testing.assert_allclose(result.kappa_normal, np.broadcast_to(expected, (2, 5)), atol=1e-12)
+    np.testing.assert_allclose(result.speed, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(result.kappa_geodesic, 0.0, atol=1e-12)  # straight lines of (angle, height) are geodesics
+
+
+def test_normal_curvature_of_a_paraboloid_at_its_vertex_follows_its_principal_curvatures():
+    angles = np.linspace(0, np.pi, 7)
+    result = g.normal_curvature(Embedded(paraboloid, 1.0, 9, seed=3), [0.0, 0.0], np.c_[np.cos(angles), np.sin(angles)])
+    np.testing.assert_allclose(result.kappa_normal[0], np.cos(angles) ** 2 + 3 * np.sin(angles) ** 2, rtol=1e-10)
+    np.testing.assert_allclose(result.kappa[0], result.kappa_normal[0], rtol=1e-10)
+
+
+def test_a_linear_decoder_has_no_curvature(matrix):
+    result = g.normal_curvature(Linear(matrix), np.random.RandomState(15).randn(4, 3))
+    assert result.kappa.shape == (4, 3) and result.directions.shape == (3, 3)
+    for values in (result.kappa, result.kappa_normal, result.kappa_geodesic, result.acceleration):
+        np.testing.assert_allclose(values, 0.0, atol=1e-12)
+    np.testing.assert_allclose(result.speed, np.broadcast_to(np.linalg.norm(matrix, axis=0), (4, 3)))
+
+
+def test_second_derivative_matches_finite_differences():
+    net = g.mlp_decoder(3, (16, 16), 10, "elu", seed=2)
+    rng = np.random.RandomState(16)
+    z, V = rng.randn(5, 3), rng.randn(4, 3)
+    first, second = g.second_derivative(net, z, V, chunk_size=7)
+    assert first.shape == second.shape == (5, 4, 10)
+    h = 1e-4
+    zt, Vt = torch.as_tensor(z)[:, None], torch.as_tensor(V)[None]
+    f = lambda x: net(x.reshape(-1, 3)).reshape(5, 4, 10)  # noqa: E731
+    with torch.no_grad():
+        torch.testing.assert_close(first, (f(zt + h * Vt) - f(zt - h * Vt)) / (2 * h), rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(second, (f(zt + h * Vt) - 2 * f(zt + 0 * Vt) + f(zt - h * Vt)) / h ** 2,
+                                   rtol=1e-4, atol=1e-5)
+    J = g.jacobian(net, z)
+    torch.testing.assert_close(first, torch.einsum("nDd,kd->nkD", J, torch.as_tensor(V)))
+
+
+def test_curvature_splits_into_normal_and_geodesic_parts_and_the_normal_part_is_normal():
+    net = g.mlp_decoder(3, (16, 16), 40, "elu", seed=4)
+    z, V = np.random.RandomState(17).randn(6, 3), np.random.RandomState(18).randn(5, 3)
+    result = g.normal_curvature(net, z, V, chunk_size=4)
+    assert (result.kappa_normal > 0).all() and (result.kappa_geodesic > 0).all()
+    np.testing.assert_allclose(result.kappa ** 2, result.kappa_normal ** 2 + result.kappa_geodesic ** 2, rtol=1e-10)
+    II = g.second_fundamental_form(net, z, V)
+    assert II.shape == (6, 5, 40) and II.dtype == torch.float64
+    J = g.jacobian(net, z)
+    torch.testing.assert_close(torch.einsum("nDd,nkD->nkd", J, II), torch.zeros(6, 5, 3, dtype=torch.float64),
+                               atol=1e-10, rtol=0)
+    speed = np.linalg.norm(np.einsum("nDd,kd->nkD", J.numpy(), V), axis=-1)
+    np.testing.assert_allclose(II.norm(dim=-1).numpy() / speed ** 2, result.kappa_normal, rtol=1e-10)
+    again = g.normal_curvature(net, z, V, chunk_size=1000)  # chunking changes nothing
+    np.testing.assert_allclose(again.kappa_normal, result.kappa_normal, rtol=1e-12)
+
+
+def test_normal_curvature_ignores_the_length_of_v_and_scales_as_one_over_the_output_scale():
+    net = g.mlp_decoder(2, (16,), 30, "elu", seed=5)
+    z, V = np.random.RandomState(19).randn(4, 2), np.random.RandomState(20).randn(3, 2)
+    base = g.normal_curvature(net, z, V)
+    for factor in (3.0, -0.25):
+        scaled = g.normal_curvature(net, z, factor * V)
+        np.testing.assert_allclose(scaled.kappa_normal, base.kappa_normal, rtol=1e-10)
+        np.testing.assert_allclose(scaled.kappa, base.kappa, rtol=1e-10)
+        np.testing.assert_allclose(scaled.speed, abs(factor) * base.speed, rtol=1e-12)
+    c = 7.0
+    bigger = g.normal_curvature(lambda x: c * net(x), z, V)
+    for name in ("kappa", "kappa_normal", "kappa_geodesic"):
+        np.testing.assert_allclose(getattr(bigger, name), getattr(base, name) / c, rtol=1e-10)
+
+
+def test_a_direction_the_decoder_ignores_has_no_curvature_and_the_rank_drops():
+    flat_in_z1 = lambda z: torch.stack([z[:, 0], z[:, 0] ** 2 / 2, torch.zeros_like(z[:, 0])], dim=1)  # noqa: E731
+    result = g.normal_curvature(flat_in_z1, [[0.0, 1.0], [1.0, 2.0]])
+    assert (result.rank == 1).all()
+    assert np.isnan(result.kappa_normal[:, 1]).all() and (result.speed[:, 1] == 0).all()
+    np.testing.assert_allclose(result.kappa[:, 0], [1.0, 1 / 2 ** 1.5], rtol=1e-12)  # the parabola y = x^2 / 2
+    np.testing.assert_allclose(result.kappa_normal[:, 0], result.kappa[:, 0], rtol=1e-12)  # all of it normal to the line
+
+
+def test_normal_curvature_of_the_study_decoder_in_float32():
+    torch.manual_seed(0)
+    decoder = g.mean_decoder(conv_vae(10))
+    z = torch.randn(2, 10)
+    first, second = g.second_derivative(decoder, z, torch.eye(10)[:3])
+    assert first.shape == (2, 3, 4096) and first.dtype == torch.float32
+    result = g.normal_curvature(decoder, z, chunk_size=8)
+    assert result.kappa_normal.shape == (2, 10) and result.kappa_normal.dtype == np.float64
+    assert np.isfinite(result.kappa).all() and (result.kappa_normal <= result.kappa * (1 + 1e-6)).all()
+    frame = result.to_frame()
+    assert list(frame.columns) == ["code", "direction", "speed", "acceleration", "kappa", "kappa_normal",
+                                   "kappa_geodesic"] and len(frame) == 20
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_normal_curvature_on_cuda_matches_the_cpu():
+    net = g.mlp_decoder(3, (16,), 20, "elu", seed=8)
+    z = np.random.RandomState(21).randn(5, 3)
+    cpu = g.normal_curvature(net, z)
+    gpu = g.normal_curvature(net.cuda(), z)
+    np.testing.assert_allclose(gpu.kappa_normal, cpu.kappa_normal, rtol=1e-8)
+    assert g.second_fundamental_form(net, z).device.type == "cuda"
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: g.normal_curvature(Sphere(), [[0.5, 0.1]], [1.0, 0.0, 0.0]), r"directions has shape \(1, 3\)"),
+    (lambda: g.normal_curvature(Sphere(), [[0.5, 0.1]], [[1.0, 0.0], [0.0, 0.0]]), r"directions holds a zero vector"),
+    (lambda: g.normal_curvature(Sphere(), [[0.5, np.inf]]), r"z holds non-finite"),
+    (lambda: g.normal_curvature(Sphere(), [[0.5, 0.1]], rtol=1.5), r"rtol=1.5 .*\(0, 1\)"),
+    (lambda: g.second_derivative(Sphere(), [[0.5, 0.1]], chunk_size=0), r"chunk_size=0 .*>= 1"),
+    (lambda: g.second_fundamental_form(3, [[0.5, 0.1]]), r"decoder=3 .*callable"),
+])
+def test_curvature_arguments_raise_value_errors_that_name_them(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -81,3 +81,23 @@ def plot_grouped_bars(ax, table, value: str, group: str = "model", label: str = 
     ax.set_xticks(ticks, names)
     ax.set(title=title, ylabel=ylabel or value)
     return ax
+
+
+def plot_latent_curvature(ax, table, value: str = "kappa_normal", title=None,
+                          ylabel="normal curvature κₙ (1 / pixel distance)"):
+    """One column per latent of a long table (columns latent, factor, kl, active and `value`, one row per code):
+    the value at every code as dots, the median as a bar; latents ordered by KL, inactive ones in grey."""
+    missing = {"latent", "factor", "kl", "active", value} - set(table.columns)
+    if missing:
+        raise ValueError(f"table lacks the columns {sorted(missing)}")
+    latents = table.groupby("latent")[["kl", "factor", "active"]].first().sort_values("kl", ascending=False)
+    for x, (latent, row) in enumerate(latents.iterrows()):
+        values = table.loc[table.latent == latent, value].to_numpy(float)
+        color = plt.cm.tab10(x % 10) if row.active else "0.6"
+        ax.bar(x, np.nanmedian(values), width=0.7, color=color, alpha=0.35)
+        ax.scatter(np.full(len(values), x) + np.linspace(-0.2, 0.2, len(values)), values, s=8, color=color)
+    ax.set_xticks(range(len(latents)), [f"z{latent} {row.factor}" for latent, row in latents.iterrows()],
+                  rotation=90, fontsize=7)
+    ax.set(title=title, ylabel=ylabel, xlabel="latent (matched factor), by KL; grey: inactive")
+    ax.set_ylim(bottom=0)
+    return ax

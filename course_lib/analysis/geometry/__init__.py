@@ -24,7 +24,11 @@ names re-exported here:
   curvature  `traversal_geometry`: along each latent traversal, the image speed ||J e_k||, the turn
              of the traversal direction and of the whole tangent space; the linear-to-geodesic
              length ratio `GeodesicResult.ratio` (1 = flat along that segment; Shao et al. 2018 found
-             it close to 1 for their models, Shukla et al. 2019 larger for disentangled models)
+             it close to 1 for their models, Shukla et al. 2019 larger for disentangled models); and
+             curvature itself at a code: `second_derivative` (gamma'' of f(z + t v), nested forward mode),
+             `second_fundamental_form` II(v, v) (the part of gamma'' normal to span J) and `normal_curvature`
+             (`CurvatureResult`: kappa_n = ||II(v, v)|| / ||J v||^2, the line's kappa and geodesic kappa_g,
+             kappa^2 = kappa_n^2 + kappa_g^2; do Carmo 1976)
   distances  `graph_distances` (Riemannian distances between many codes by shortest paths on a
              neighbour graph whose edges are decoded straight segments; Chen et al. 2018 use such
              graphs to initialise geodesics) and `separability` (nearest-neighbour margin, 1-NN
@@ -58,12 +62,14 @@ Generative Models*, CVPR Workshops 2018. A. Shukla, S. Uppal, S. Bhagat, S. Anan
 *Geometry of Deep Generative Models for Disentangled Representations*, ICVGIP 2018 (arXiv 1902.06964).
 N. Chen, F. Ferroni, A. Klushyn, A. Paraschos, J. Bayer, P. van der Smagt, *Fast Approximate Geodesics
 for Deep Generative Models*, ICANN 2019. D.-A. Clevert, T. Unterthiner, S. Hochreiter, *Fast and Accurate Deep
-Network Learning by Exponential Linear Units (ELUs)*, ICLR 2016.
+Network Learning by Exponential Linear Units (ELUs)*, ICLR 2016. M. P. do Carmo, *Differential Geometry of
+Curves and Surfaces*, Prentice-Hall 1976 (Section 3-2: second fundamental form, normal curvature, Meusnier).
 """
 from course_lib.analysis.geometry.decoders import ACTIVATIONS, BernoulliMean, RBFStd, mean_decoder, mlp_decoder, stacked_decoder
 from course_lib.analysis.geometry.local import expected_metric, jacobian, magnification_factor, metric_from_jacobian, principal_angles, pullback_metric, rank_statistics, singular_values, tangent_basis
 from course_lib.analysis.geometry.curves import METHODS, GeodesicResult, curve_energy, curve_length, geodesic, step_lengths, straight_line
-from course_lib.analysis.geometry.curvature import TraversalGeometry, traversal_curvature, traversal_geometry
+from course_lib.analysis.geometry.curvature import (CurvatureResult, TraversalGeometry, normal_curvature, second_derivative,
+                                                   second_fundamental_form, traversal_curvature, traversal_geometry)
 from course_lib.analysis.geometry.distances import graph_distances, graph_path, latent_plane, separability
 
-__all__ = ["ACTIVATIONS", "BernoulliMean", "curve_energy", "curve_length", "expected_metric", "geodesic", "GeodesicResult", "graph_distances", "graph_path", "jacobian", "latent_plane", "magnification_factor", "mean_decoder", "METHODS", "metric_from_jacobian", "mlp_decoder", "principal_angles", "pullback_metric", "rank_statistics", "RBFStd", "separability", "singular_values", "stacked_decoder", "step_lengths", "straight_line", "tangent_basis", "traversal_curvature", "traversal_geometry", "TraversalGeometry"]
+__all__ = ["ACTIVATIONS", "BernoulliMean", "curve_energy", "CurvatureResult", "curve_length", "expected_metric", "geodesic", "GeodesicResult", "graph_distances", "graph_path", "jacobian", "latent_plane", "magnification_factor", "mean_decoder", "METHODS", "metric_from_jacobian", "mlp_decoder", "normal_curvature", "principal_angles", "pullback_metric", "rank_statistics", "RBFStd", "second_derivative", "second_fundamental_form", "separability", "singular_values", "stacked_decoder", "step_lengths", "straight_line", "tangent_basis", "traversal_curvature", "traversal_geometry", "TraversalGeometry"]
