@@ -30,15 +30,19 @@
 #   second-order connection Laplacian, its spectral gap, simultaneous diagonalisation;
 # * measure how the error falls with more points, and that rotating the data changes nothing;
 # * learn the paper's lesson: GeoManCER works on the true latent coordinates, degrades in a VAE's
-#   latent space and fails on raw observations — because only the first carries the product metric.
+#   latent space and fails on raw observations — because only the first carries the product metric;
+# * meet its limits: the Laplacian's blocks grow like $k^4$ with the dimension $k$, recovery fails
+#   beyond a few factors at a fixed number of points, and underneath it all a graph Laplacian
+#   approximates the Laplace–Beltrami operator, whose heat flow on a product factorises.
 #
 # Sizes follow the profile (`smoke`: a few hundred points, numbers not meaningful; `lecture`: 5,000
 # points; `full`: 20,000). Everything runs on the CPU; the VAE trains on `device`.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 09_geomancer` on a 2-core CPU
-# shared with other jobs; the index that `make report` writes shows yours): `smoke` 32 s; `lecture`
-# 2 minutes (measured; nothing comes from the zoo: GeoManCER on 5,000 points and a small MLP VAE
-# trained for 2,000 steps).
+# shared with other jobs; the index that `make report` writes shows yours): `smoke` about 40 s;
+# `lecture` 3½ minutes, 2 of them the VAE of Section 5; Section 6 takes 20–45 s and Exercise 4 about
+# 10 s (measured; nothing comes from the zoo: GeoManCER on 5,000 points, a small MLP VAE trained for
+# 2,000 steps, and Section 6's four GeoManCER runs on 2,000 points).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -48,29 +52,34 @@ seed = 0
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
 
 from course_lib.data.manifolds import flat_torus, sample_product, sphere_product
-from course_lib.device import get_device
-from course_lib.analysis.geomancer import (bottom_eigenpairs, cluster_directions, connection_laplacian,
-                                           count_small_eigenvalues, ffdiag, geomancer, knn_graph,
-                                           largest_principal_angle, local_tangents, subspace_angle_error, to_matrices)
-from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy,
+from course_lib.analysis.geomancer import (bottom_eigenpairs, circle_eigenvalues, cluster_directions,
+                                           connection_laplacian, count_small_eigenvalues, ffdiag, geomancer,
+                                           knn_graph, laplace_beltrami_eigenpairs, largest_principal_angle,
+                                           local_tangents, product_eigenpairs, second_order_block_size,
+                                           subspace_angle_error, to_matrices)
+from course_lib.lab.setup import notebook_setup
+from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, flat_torus_diffusion,
+                                          latitude_loop, loop_holonomy, plot_dimension_cost, plot_factor_recovery,
                                           plot_graph_on_factor, plot_spectrum, plot_sphere_transport,
-                                          plot_subspaces_on_sphere, plot_torus_transport, product_loop,
-                                          pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae,
-                                          transport)
-from course_lib.profiles import get_profile
-from course_lib.seeding import seed_everything
+                                          plot_subspaces_on_sphere, plot_torus_diffusion, plot_torus_transport,
+                                          product_loop, pushforward_subspaces, rotation_angle, sphere_product_sweep,
+                                          torus_loop, train_vector_vae, transport)
+from course_lib.lab.notice import notice, span, trend
 
-P = get_profile(profile)
-DEVICE = get_device(device)
-random_state = seed_everything(seed)
+P, DEVICE, random_state = notebook_setup(profile, device, seed)
 N_POINTS = int(np.clip(P.num_samples // 2, 400, 20_000))  # smoke 400, lecture 5,000, full 20,000
 SWEEP = [N_POINTS // 8, N_POINTS // 4, N_POINTS // 2, N_POINTS]
 VAE_STEPS = min(P.train_steps, 20_000)
-print(f"profile: {P.name} ({P.description}); points = {N_POINTS:,}, sweep = {SWEEP}, VAE steps = {VAE_STEPS:,}")
-print(f"device:  {DEVICE}")
-print(f"seed:    {seed}")
+N_LIMITS = int(np.clip(P.num_samples // 5, 300, 4000))  # Section 6: smoke 300, lecture 2,000, full 4,000
+MAX_FACTORS = 5 if P.name == "full" else 4  # S² x ... x S²; m = 5 (k = 10) needs ~2 GB at 2,000 points
+N_TORUS = int(np.clip(P.num_samples * 3 // 10, 400, 6000))  # smoke 400, lecture 3,000, full 6,000
+BANDWIDTH = 0.55 / np.sqrt(N_TORUS)  # the kernel's time ε: 0.01 at 3,000 points
+print(f"points = {N_POINTS:,}, sweep = {SWEEP}, VAE steps = {VAE_STEPS:,}")
+print(f"Section 6: {N_LIMITS:,} points for m = 1..{MAX_FACTORS} spheres, {N_TORUS:,} torus points, ε = {BANDWIDTH:.4f}")
 
 # %% [markdown]
 # ## 1 · Parallel transport and holonomy
@@ -106,7 +115,7 @@ print(f"sphere: turned by {np.degrees(rotation_angle(sphere_vectors[0], sphere_v
 print(f"flat torus: |v_end - v_start| = {np.linalg.norm(torus_vectors[-1] - torus_vectors[0]):.1e}")
 fig = plt.figure(figsize=(11, 4.8), layout="constrained")
 plot_sphere_transport(fig.add_subplot(121, projection="3d"), sphere_points, sphere_vectors)
-plt.gca().set_title(f"S²: around the circle at colatitude 60°\nstart (black) vs after one loop (red)")
+plt.gca().set_title("S²: around the circle at colatitude 60°\nstart (black) vs after one loop (red)")
 plot_torus_transport(fig.add_subplot(122), torus_angles, torus_bases, torus_vectors)
 plt.gca().set_title("flat torus S¹ x S¹: the same loop in its angle chart\nstart (black) = end (red, dashed)")
 plt.show()
@@ -257,6 +266,8 @@ for name, values in {"S² x S²": eigenvalues, **{n: r.eigenvalues for n, r in s
     values = np.sort(values)
     print(f"{name:<18} small eigenvalues by the largest ratio: {count_small_eigenvalues(values)}, by the largest "
           f"difference: {int(np.argmax(np.diff(values))) + 1}; λ_0 = {values[0]:.3g}, λ_9 = {values[-1]:.3g}")
+
+# %%
 fig, ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
 plot_spectrum(ax, eigenvalues, num_small, label=f"S² x S²: {num_small} small")
 for name, result in spectra.items():
@@ -381,7 +392,7 @@ observations = embedding(sample.points)
 vae = train_vector_vae(observations, num_latent=8, steps=VAE_STEPS, seed=seed, device=DEVICE)
 codes = vae.encode(observations)
 
-
+# %%
 def through_vae(x, v):  # J_μ(g(x)) J_g(x) v
     return vae.pushforward(embedding(x), embedding.pushforward(x, v))
 
@@ -422,6 +433,182 @@ plt.show()
 #   undo part of the distortion; nothing guarantees that in general.)
 # * The lesson of the paper: disentangling by geometry reduces to **learning the right metric**.
 #   Without it, even a perfect algorithm sees a manifold that is not a product.
+
+# %% [markdown]
+# ## 6 · Limits: dimensions, many factors, and diffusion
+#
+# Sections 3–5 used two or three spheres. This section asks how far the method goes: what a
+# dimension costs, what happens with more factors at the same number of points, and what the
+# "diffusion" in the paper's title is — the continuous operator that every graph Laplacian here
+# approximates. (`lecture`, measured: 17 s of CPU time, 20–45 s of wall clock on our 2-core CPU
+# shared with other jobs, nearly all of it the four GeoManCER runs of 6.1.)
+#
+# ### 6.1 · The cost of a dimension
+#
+# The first-order connection Laplacian of vector diffusion maps (Singer & Wu 2012) acts on tangent
+# *vectors*: $k$ numbers per point. GeoManCER's acts on symmetric *2-tensors* $\Omega_i$ — the
+# projections $P_f$ it looks for are such tensors — and a symmetric $k \times k$ matrix has
+# $k(k+1)/2$ free entries. Without the trace (Section 3),
+#
+# $$
+# p = \dim \operatorname{Sym}^2(\mathbb R^k) - 1 = \frac{k(k+1)}{2} - 1, \qquad
+# \text{memory}(L) = (N + E)\, p^2 \cdot 8 \text{ bytes}, \qquad E \approx N\,\overline{\deg},\ \ \overline{\deg} \propto k ,
+# $$
+#
+# one $p \times p$ block per point and per (directed) edge, with $2k$ nearest neighbours per point.
+# So the matrix grows like $N k^5$ — and each Lanczos step of the eigensolver multiplies by all of
+# it. We measure it on $S^2 \times \dots \times S^2$ with $m = 1, 2, \dots$ factors ($k = 2m$) at a
+# fixed number of points: the time of each GeoManCER step, the Laplacian's exact storage
+# (`laplacian_storage_bytes`) and the most memory allocated at once (`tracemalloc`). The same runs
+# feed Section 6.2.
+
+# %%
+limits = sphere_product_sweep(range(1, MAX_FACTORS + 1), N_LIMITS, seed=seed)
+print(limits[["k", "p", "degree", "laplacian_mb", "peak_mb", "cpu_seconds", "seconds", "eigensolver_s"]].round(2)
+      .to_string())
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+growth = plot_dimension_cost(axes, limits)
+fig.suptitle(f"GeoManCER on S² x ... x S² (k = 2m), {N_LIMITS:,} points; dotted: power laws fitted over k ≥ 4")
+plt.show()
+
+# %%
+big, k_big, p_big = limits.iloc[-1], int(limits.k.iloc[-1]), int(limits.p.iloc[-1])
+display(Markdown(notice([
+    "Rows per point, p = k(k+1)/2 − 1: " + ", ".join(f"{p} at k = {k}" for k, p in zip(limits.k, limits.p))
+    + f"; a block holds p² = {p_big ** 2:,} numbers at k = {k_big}, where a first-order Laplacian would hold "
+    f"k² = {k_big ** 2}.",
+    f"The Laplacian's storage grows like k^{growth['laplacian_mb']:.1f} (p² ≈ k⁴/4 times a degree of "
+    f"{span(limits.degree, '.1f')} neighbours): {big.laplacian_mb:,.0f} MB at k = {k_big} for {N_LIMITS:,} points; "
+    f"the traced peak was {big.peak_mb:,.0f} MB (temporaries and the eigensolver's single-precision copy).",
+    f"CPU time grows like k^{growth['cpu_seconds']:.1f} ({big.cpu_seconds:.1f} s at k = {k_big}); the eigensolver "
+    f"takes {big.eigensolver_s / big.seconds:.0%} of the {big.seconds:.1f} s of wall clock.",
+], note=f"*(This run: `{P.name}`, seed {seed}; seconds depend on the machine, the counts do not.)*")))
+
+# %% [markdown]
+# **What to notice.** The counts are exact and the same on every machine: the fitted exponent of
+# the storage sits near the $k^5$ of the formula (a fit over three or four small $k$ only
+# approaches the asymptote). CPU time grows nearly as fast, because the eigensolver, which
+# dominates, is a sequence of sparse matrix–vector products (how many depends on how tight the
+# spectrum is); the wall clock also depends on what else the machine is running. Memory is
+# linear in $N$, and a doubled dimension multiplies it by about $2^5 = 32$. A 20-dimensional latent
+# space (ten 2-dimensional factors) would need $p = 209$: blocks of 43,681 numbers, about 16 MB
+# per point with its ~45 neighbours.
+
+# %% [markdown]
+# ### 6.2 · Beyond a handful of factors
+#
+# With $m$ factors GeoManCER must find $m - 1$ small eigenvalues below a gap (Section 3, Step 4).
+# They are small only as far as the graph resolves the geometry: local PCA and the discrete
+# connection err at the scale $h$ of a neighbourhood, and at a fixed number of points a
+# $k$-dimensional manifold is covered only that finely:
+#
+# $$
+# h \;\propto\; \Big(\frac{\operatorname{vol} M}{N}\Big)^{1/k}
+# \qquad\Longleftrightarrow\qquad N \;\propto\; \operatorname{vol} M \, h^{-k} .
+# $$
+#
+# Keeping $h$ fixed while adding a factor multiplies the points needed by a factor $h^{-2}$ per
+# sphere. The same runs as above, now scored with Section 3's measure: the largest principal
+# angle between found and true subspaces, and the fraction of points split into $m$ planes.
+
+# %%
+print(limits.loc[limits.index >= 2, ["small", "gap", "right_count", "error", "chance", "factor_edge"]].round(3).to_string())
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+plot_factor_recovery(axes, limits)
+fig.suptitle(f"S² x ... x S² with m factors, all at {N_LIMITS:,} points")
+plt.show()
+
+# %%
+split = limits[limits.index >= 2]
+display(Markdown(notice([
+    *(f"m = {m}: {r.right_count:.0%} of the points split into {m} planes, mean error {r.error:.2f} rad "
+      f"(chance {r.chance:.2f}), {int(r.small)} small eigenvalue(s) found for {m - 1} expected, gap ratio {r.gap:.2f}"
+      for m, r in split.iterrows()),
+    f"The gap ratio {trend(split.gap.iloc[0], split.gap.iloc[-1], 'grows', 'shrinks')} from {split.gap.iloc[0]:.2f} "
+    f"to {split.gap.iloc[-1]:.2f}, while a neighbour lies {span(limits.factor_edge)} away on each unit sphere "
+    f"(m = 1 to {limits.index[-1]}).",
+], note=f"*(This run: `{P.name}`, {N_LIMITS:,} points, seed {seed}; meaningful from `lecture` on.)*")))
+
+# %% [markdown]
+# **What to notice.** *(From `lecture` on; our runs with seed 0 and 2,000 points: two spheres are
+# recovered everywhere, three at most points, four nowhere.)* The failure is not gradual: once the
+# gap at $m - 1$ has closed (ratio near 1) the count of factors is wrong and the error jumps to
+# $\pi/2$ — *worse* than a random split, which at least has the right number of subspaces. The cause
+# is in the right panel: at a fixed budget each added sphere widens every neighbourhood, until a
+# point's "neighbours" span a good part of each sphere and no longer see its tangent plane. More
+# points would help, but by the formula above exponentially many (Exercise 4); and each of them
+# costs the $p^2$ of Section 6.1.
+
+# %% [markdown]
+# ### 6.3 · The Laplace–Beltrami view of diffusion
+#
+# Why should a graph Laplacian find anything geometric? Because it approximates a differential
+# operator. Build the Gaussian kernel of the points, remove the sampling density, and normalise
+# rows (diffusion maps, Coifman & Lafon 2006):
+#
+# $$
+# K_{ij} = e^{-\|x_i - x_j\|^2 / 4\varepsilon}, \qquad K^{(1)}_{ij} = \frac{K_{ij}}{q_i\, q_j},\ \ q = K\mathbf 1,
+# \qquad P = D^{-1} K^{(1)} \;\approx\; e^{\varepsilon \Delta_M}, \qquad
+# \frac{I - P}{\varepsilon} \;\to\; -\Delta_M .
+# $$
+#
+# $P$ is one step of a random walk; it approximates the heat flow of the **Laplace–Beltrami
+# operator** $\Delta_M$ for time $\varepsilon$ (Belkin & Niyogi 2003, 2008), so its eigenvalues
+# $\mu_k$ give those of $-\Delta_M$ as $\lambda_k = -\log(\mu_k)/\varepsilon$, and $t/\varepsilon$ steps of
+# the walk are the heat flow $e^{t\Delta_M}$. On a **product** the operator splits,
+# $\Delta = \Delta_1 \otimes I + I \otimes \Delta_2$, hence
+#
+# $$
+# -\Delta\,\big(\phi_i(a)\,\psi_j(b)\big) = (\lambda_i + \mu_j)\,\phi_i(a)\,\psi_j(b), \qquad
+# e^{t\Delta} = e^{t\Delta_1} \otimes e^{t\Delta_2}, \qquad
+# p_t\big((a, b), (a_0, b_0)\big) = p^{S^1}_t(a - a_0)\; p^{S^1}_t(b - b_0) :
+# $$
+#
+# eigenvalues add, eigenfunctions multiply, diffusion runs in each factor independently. That is
+# the "subspace diffusion" of the paper's title: GeoManCER diffuses 2-tensors instead of numbers,
+# and the fields that diffusion leaves unchanged, $\sum_f c_f P_f$, are exactly those that respect
+# the factorisation. On scalars everything has a closed form for the flat torus $S^1 \times S^1$:
+# a unit circle has $-\Delta$ eigenvalues $n^2$ (eigenfunctions $\cos n\theta$, $\sin n\theta$) and
+# heat kernel $p^{S^1}_t(\theta) = \frac{1}{2\pi}\sum_{n \in \mathbb Z} e^{-n^2 t}\cos n\theta$, so the
+# torus has eigenvalues $n_1^2 + n_2^2$. `flat_torus_diffusion` computes the torus's graph Laplacian,
+# each circle's on the same points' angles, their products, and a unit of heat diffused for $t = 0.5$.
+
+# %%
+torus = flat_torus_diffusion(N_TORUS, BANDWIDTH, num=21, time=0.5, seed=seed)
+relative = np.abs(torus.values[1:] - torus.exact[1:]) / torus.exact[1:]
+heat_corr = np.corrcoef(torus.heat, torus.heat_exact)[0, 1]
+print("exact n₁² + n₂²: ", torus.exact.astype(int))
+print("graph, S¹ x S¹:  ", np.round(torus.values, 2))
+print("graph, λ_i + μ_j:", np.round(torus.sums, 2))
+print("angle of each eigenspace to the products:",
+      ", ".join(f"λ = {g:g}: {a:.1f}°" for g, a in zip(torus.groups, np.degrees(torus.group_angles))))
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
+plot_torus_diffusion(axes, torus)
+fig.suptitle(f"Flat torus S¹ x S¹, {N_TORUS:,} points, ε = {BANDWIDTH:.4f}")
+plt.show()
+
+# %%
+display(Markdown(notice([
+    f"Eigenvalues: within {relative.max():.0%} of n₁² + n₂² (median {np.median(relative):.1%}); the circles' sums "
+    f"stay within {np.abs(torus.sums - torus.exact).max():.2f} of the exact values.",
+    f"Eigenfunctions: each eigenspace lies {span(np.degrees(torus.group_angles[1:]), '.0f')}° from the span of the "
+    f"products φ_i(a) ψ_j(b), the angle {trend(torus.group_angles[1], torus.group_angles[-1], 'growing', 'shrinking')}"
+    f" with the eigenvalue.",
+    f"Heat: the random walk's density after t = {torus.time:g} correlates at {heat_corr:.3f} with "
+    "p_t(a − a₀) p_t(b − b₀).",
+], note=f"*(This run: `{P.name}`, {N_TORUS:,} points, seed {seed}.)*")))
+
+# %% [markdown]
+# **What to notice.** *(From `lecture` on.)* The graph knows nothing of angles, circles or products —
+# only distances in $\mathbb R^4$ — yet its spectrum climbs the staircase $0, 1, 2, 4, 5$ with the
+# multiplicities $1, 4, 4, 4, 8$ of the closed form, and its eigenfunctions are (close to) products of
+# each circle's. Degenerate eigenvalues come as eigen*spaces*, which the sample splits slightly and
+# rotates freely; only spans can be compared. Faster oscillations are resolved worse at a fixed
+# $\varepsilon$ and $N$: the error grows with the eigenvalue, the same bias–variance trade-off
+# (small $\varepsilon$: noise; large $\varepsilon$: blur) that sets the eigengap in Section 6.2.
+# Heat, too, factorises: diffusing on the torus is diffusing on each circle at once. GeoManCER's
+# second-order Laplacian inherits all of this — and its limits: where the graph cannot resolve the
+# manifold, no operator built on it can.
 
 # %% [markdown]
 # ## Exercises
@@ -512,6 +699,70 @@ print({c: round(float(e), 3) for c, e in zip(strengths, raw_errors)},
 # error rises. GeoManCER is exactly as good as the metric it is given.
 
 # %% [markdown]
+# ### Exercise 4
+#
+# Section 6.2 blamed the failure at $m = 3$ on the neighbourhood size. Using the table `limits` and
+# $h \propto N^{-1/k}$, estimate how many points $S^2 \times S^2 \times S^2$ would need for its
+# neighbours to lie as close on each sphere (`factor_edge`) as those of $S^2 \times S^2$ at
+# `N_LIMITS` points, and how much memory its second-order Laplacian would then take
+# (`second_order_block_size`, and the degree in the table). Then run $m = 3$ with twice `N_LIMITS`
+# points (`sphere_product_sweep`): do the gap and the error move the way the estimate says?
+
+# %% tags=["solution"]
+h2, h3 = limits.loc[2, "factor_edge"], limits.loc[3, "factor_edge"]
+needed = N_LIMITS * (h3 / h2) ** 6  # h ∝ N^(-1/6) on the 6-dimensional product
+p3 = second_order_block_size(6)
+memory_gb = needed * (1 + limits.loc[3, "degree"]) * p3 ** 2 * 8 / 1e9
+print(f"per-sphere neighbour distance: {h2:.3f} (m = 2) vs {h3:.3f} (m = 3) -> about {needed:,.0f} points, "
+      f"Laplacian ≈ {memory_gb:,.1f} GB")
+doubled = sphere_product_sweep((3,), 2 * N_LIMITS, seed=seed)
+print(pd.concat({f"{N_LIMITS:,} points": limits.loc[[3]], f"{2 * N_LIMITS:,} points": doubled})[
+    ["gap", "right_count", "error", "factor_edge", "laplacian_mb", "seconds"]].round(3).to_string())
+
+# %% [markdown] tags=["solution"]
+# The neighbours of three spheres lie farther apart on each sphere than those of two at the same
+# $N$ (at `lecture`, seed 0: 0.61 against 0.37), and $h \propto N^{-1/6}$ turns a factor $r$ in $h$
+# into a factor $r^6$ in points: about twenty times `N_LIMITS` (some 40,000 points at `lecture`),
+# whose Laplacian would take about 2 GB — and the estimate only matches the *resolution* of two
+# spheres, not their gap. Doubling the points shrinks $h$ only by $2^{-1/6} \approx 0.89$: the gap
+# ratio, the fraction split right and the error all improve (at `lecture`: gap 1.10 → 1.27, error
+# 0.75 → 0.62 rad), but by a step, not by the leap a factor of twenty gives. That is the curse of
+# dimensionality in GeoManCER's form: for a fixed resolution the number of points grows
+# exponentially with the dimension, and the cost of each point grows like $k^4$ on top.
+
+# %% [markdown]
+# ### Exercise 5
+#
+# Repeat Section 6.3 on $S^1 \times S^2$ (`sample_product(n, ("S1", "S2"))`, the unit circle times the
+# unit sphere in $\mathbb R^5$). The sphere's $-\Delta$ has eigenvalues $l(l+1)$ with multiplicity
+# $2l + 1$. Predict the bottom 14 eigenvalues of the product with `product_eigenpairs`, compute
+# them with `laplace_beltrami_eigenpairs` (`N_TORUS` points, bandwidth $2\varepsilon$: the manifold
+# is 3-dimensional), and say which eigenfunctions come first and why.
+
+# %% tags=["solution"]
+s1s2 = sample_product(N_TORUS, ("S1", "S2"), random_state=seed)
+sphere_values = np.repeat([l * (l + 1.0) for l in range(4)], [2 * l + 1 for l in range(4)])
+predicted, pairs, _ = product_eigenpairs(circle_eigenvalues(7), sphere_values, 14)
+measured, _ = laplace_beltrami_eigenpairs(s1s2.points, 14, 2 * BANDWIDTH, random_state=seed)
+fig, ax = plt.subplots(figsize=(10, 4), layout="constrained")
+ax.step(np.arange(14), predicted, where="mid", color="k", label="n² + l(l+1)")
+ax.plot(np.arange(14), measured, "o", label="graph Laplacian of S¹ x S²")
+ax.set(xlabel="eigenvalue index", ylabel="eigenvalue of −Δ (1/rad²)", title="S¹ x S²: the spectrum is the sums")
+ax.legend()
+plt.show()
+print("(circle index, sphere index) of each predicted eigenfunction:", [tuple(int(v) for v in p) for p in pairs])
+print("largest relative error:", np.round(np.max(np.abs(measured[1:] - predicted[1:]) / predicted[1:]), 3))
+
+# %% [markdown] tags=["solution"]
+# The spectrum is $0;\ 1, 1;\ 2, 2, 2;\ 3 \times 6;\ 4, 4$: the circle's $\cos a$, $\sin a$ ($n^2 = 1$)
+# come before the sphere's three linear functions ($l(l+1) = 2$), then their six products
+# ($1 + 2 = 3$), then $\cos 2a$, $\sin 2a$. The graph Laplacian reproduces it (within a few per cent
+# at `lecture`) without being told that there are two factors. The order of the eigenfunctions says
+# which factor oscillates most cheaply — the longer circle — which is why scalar eigenfunctions
+# alone do not identify factors: one has to look at *which* functions multiply, or, as GeoManCER
+# does, at tensors whose diffusion keeps the factors apart.
+
+# %% [markdown]
 # ## Summary
 #
 # * Parallel transport around a loop rotates tangent vectors by the loop's holonomy; on a product
@@ -523,6 +774,12 @@ print({c: round(float(e), 3) for c, e in zip(strengths, raw_errors)},
 # * It needs curved factors (flat parts of dimension $\ge 2$ cannot be split) and, above all, the
 #   right metric: it works on true latents, degrades through a learned latent space and fails on
 #   observations whose metric is not a product.
+# * It has limits: the second-order Laplacian stores $p^2$ numbers per edge, $p = k(k+1)/2 - 1$, so
+#   memory and time grow like $k^4$–$k^5$; at a fixed number of points the neighbourhoods of a
+#   higher-dimensional product widen like $N^{-1/k}$ and the eigengap closes beyond two or three factors.
+# * Underneath: a graph Laplacian approximates the Laplace–Beltrami operator; on a product its
+#   eigenvalues add, its eigenfunctions multiply and heat diffusion factorises,
+#   $e^{t\Delta} = e^{t\Delta_1} \otimes e^{t\Delta_2}$ — the structure GeoManCER looks for in 2-tensors.
 #
 # ## References
 #
@@ -533,6 +790,12 @@ print({c: round(float(e), 3) for c, e in zip(strengths, raw_errors)},
 # * G. de Rham. *Sur la reductibilité d'un espace de Riemann.* Commentarii Mathematici Helvetici 26, 1952.
 # * A. Singer, H.-T. Wu. *Vector Diffusion Maps and the Connection Laplacian.* Communications on Pure
 #   and Applied Mathematics 65, 2012.
+# * M. Belkin, P. Niyogi. *Laplacian Eigenmaps for Dimensionality Reduction and Data Representation.*
+#   Neural Computation 15, 2003 (the heat-kernel weights of Section 6.3).
+# * M. Belkin, P. Niyogi. *Towards a Theoretical Foundation for Laplacian-Based Manifold Methods.*
+#   Journal of Computer and System Sciences 74, 2008 (the graph Laplacian converges to Laplace–Beltrami).
+# * R. R. Coifman, S. Lafon. *Diffusion Maps.* Applied and Computational Harmonic Analysis 21, 2006
+#   (the α = 1 normalisation and P ≈ e^{εΔ} of Section 6.3).
 # * A. Ziehe, P. Laskov, G. Nolte, K.-R. Müller. *A Fast Algorithm for Joint Diagonalization with
 #   Non-orthogonal Transformations and its Application to Blind Source Separation.* JMLR 5, 2004.
 # * F. Locatello et al. *Challenging Common Assumptions in the Unsupervised Learning of Disentangled

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from course_lib.analysis.geomancer import (GeomancerResult, cluster_directions, conjugation_blocks,
-                                           connection_laplacian, connections, count_small_eigenvalues, ffdiag,
-                                           geomancer, graph_edges, knn_graph, largest_principal_angle, local_tangents,
-                                           off_diagonal_norm, subspace_angle_error, sym_traceless_basis,
-                                           to_coefficients, to_matrices)
+from course_lib.analysis.geomancer import (GeomancerResult, circle_eigenvalues, circle_heat_kernel,
+                                           cluster_directions, conjugation_blocks, connection_laplacian, connections,
+                                           count_small_eigenvalues, diffusion_kernel, eigenspace_angles, ffdiag,
+                                           geomancer, graph_edges, heat_diffusion, knn_graph,
+                                           laplace_beltrami_eigenpairs, laplacian_storage_bytes,
+                                           largest_principal_angle, local_tangents, off_diagonal_norm,
+                                           product_eigenpairs, second_order_block_size, subspace_angle_error,
+                                           sym_traceless_basis, to_coefficients, to_matrices)
 from course_lib.data.manifolds import flat_torus, haar_orthogonal, sample_product, sphere_product
 
 
@@ -303,3 +306,144 @@ def test_result_lists_match_directions_and_labels(s2s2):
     np.testing.assert_array_equal(counts, result.counts)
     assert list(itertools.islice(result.timings, 6)) == ["graph", "tangents", "laplacian", "eigensolver", "ffdiag",
                                                           "clusters"]
+
+
+# ------------------------------------------------------------------------------ limits: the cost in d
+@pytest.mark.parametrize("d", range(1, 9))
+def test_second_order_block_size_counts_symmetric_two_tensors(d):
+    assert second_order_block_size(d, traceless=False) == d * (d + 1) // 2  # dim Sym²(R^d)
+    assert second_order_block_size(d) == d * (d + 1) // 2 - 1
+    if d >= 2:
+        assert second_order_block_size(d) == len(sym_traceless_basis(d))
+
+
+def test_block_size_and_storage_are_those_of_the_laplacian(small_laplacian):
+    graph, _, laplacian = small_laplacian
+    assert laplacian.blocksize == (second_order_block_size(4),) * 2 == (9, 9)
+    used = laplacian.data.nbytes + laplacian.indices.nbytes + laplacian.indptr.nbytes
+    assert laplacian_storage_bytes(graph, 4) == used
+    assert laplacian_storage_bytes(graph, 4) >= (150 + graph.nnz) * 81 * 8
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: second_order_block_size(0), "d=0"),
+    (lambda: second_order_block_size(3, traceless=1), "traceless=1"),
+    (lambda: circle_eigenvalues(0), "num=0"),
+    (lambda: circle_heat_kernel(0.0, 0.0), "time=0.0"),
+    (lambda: product_eigenpairs([0, 1], [0, 1], 5), "num=5"),
+    (lambda: product_eigenpairs([0, 1], [0, 1], 2, np.ones((3, 2)), np.ones((4, 2))), "vectors_a"),
+    (lambda: eigenspace_angles(np.ones((5, 2)), np.ones((5, 3)), [0, 1]), "vectors"),
+    (lambda: diffusion_kernel(np.zeros((10, 2)), 0.0), "bandwidth=0.0"),
+    (lambda: diffusion_kernel(np.zeros((10, 2)), 0.1, alpha=2), "alpha=2"),
+    (lambda: diffusion_kernel(np.arange(20.0).reshape(10, 2), 1e-4), "no neighbour"),
+    (lambda: laplace_beltrami_eigenpairs(np.random.RandomState(0).standard_normal((30, 2)), 29, 1.0), "num=29"),
+    (lambda: heat_diffusion(sp.identity(5, format="csr"), 5, 1.0, 0.1), "source=5"),
+    (lambda: heat_diffusion(sp.identity(5, format="csr"), 0, 0.01, 0.1), "time=0.01"),
+])
+def test_bad_arguments_of_the_limits_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ------------------------------------------------------------------------------ limits: Laplace–Beltrami
+def test_circle_closed_forms():
+    np.testing.assert_array_equal(circle_eigenvalues(7), [0, 1, 1, 4, 4, 9, 9])
+    theta = np.linspace(-np.pi, np.pi, 2001)[:-1]
+    for t in (0.05, 0.5, 3.0):
+        p = circle_heat_kernel(theta, t)
+        assert p.min() > -1e-15  # positive, up to rounding where it is e^-49 small
+        np.testing.assert_allclose(p.mean() * 2 * np.pi, 1.0, rtol=1e-12)  # a probability density
+        wrapped = sum(np.exp(-(theta + 2 * np.pi * k) ** 2 / (4 * t)) for k in range(-6, 7)) / np.sqrt(4 * np.pi * t)
+        np.testing.assert_allclose(p, wrapped, rtol=1e-10, atol=1e-14)  # Poisson summation
+    # the semigroup: p_s * p_t = p_{s+t} (circular convolution, exact on a uniform grid)
+    step = 2 * np.pi / len(theta)
+    convolved = np.real(np.fft.ifft(np.fft.fft(circle_heat_kernel(theta, 0.2)) *
+                                    np.fft.fft(np.fft.ifftshift(circle_heat_kernel(theta, 0.3))))) * step
+    np.testing.assert_allclose(convolved, circle_heat_kernel(theta, 0.5), atol=1e-12)
+    np.testing.assert_allclose(circle_heat_kernel(theta, 40.0), 1 / (2 * np.pi), rtol=1e-12)
+
+
+def test_product_eigenpairs_are_those_of_the_kronecker_sum():
+    """Δ = Δ_a ⊗ I + I ⊗ Δ_b: eigenvalues add, eigenvectors are products, the heat flow factorises."""
+    from scipy.linalg import expm
+
+    rs = np.random.RandomState(0)
+    laplacians = []
+    for n in (4, 3):
+        w = np.triu(rs.uniform(0.1, 1.0, (n, n)), 1)
+        w = w + w.T
+        laplacians.append(np.diag(w.sum(1)) - w)
+    (la, va), (lb, vb) = (np.linalg.eigh(lap) for lap in laplacians)
+    whole = np.kron(laplacians[0], np.eye(3)) + np.kron(np.eye(4), laplacians[1])
+    # a point of the 4 x 3 grid is (p, q), row 3p + q: factor a's value at it is va[p], factor b's vb[q]
+    values, pairs, vectors = product_eigenpairs(la, lb, 12, np.repeat(va, 3, axis=0), np.tile(vb, (4, 1)))
+    np.testing.assert_allclose(values, np.linalg.eigvalsh(whole), atol=1e-12)
+    np.testing.assert_allclose(values, la[pairs[:, 0]] + lb[pairs[:, 1]], atol=0)
+    np.testing.assert_allclose(whole @ vectors, vectors * values, atol=1e-12)
+    t = 0.7
+    heat = (vectors * np.exp(-t * values)) @ vectors.T
+    np.testing.assert_allclose(heat, expm(-t * whole), atol=1e-12)
+    np.testing.assert_allclose(heat, np.kron(expm(-t * laplacians[0]), expm(-t * laplacians[1])), atol=1e-12)
+    assert product_eigenpairs(la, lb, 3)[2] is None
+
+
+def test_diffusion_kernel_is_symmetric_without_loops_and_alpha_zero_is_gaussian():
+    x = sample_product(300, ("S1", "S1"), random_state=0).points
+    plain = diffusion_kernel(x, 0.05, alpha=0.0)
+    assert abs(plain - plain.T).max() == 0 and plain.diagonal().max() == 0
+    i, j = plain.nonzero()
+    np.testing.assert_allclose(plain[i, j].A1, np.exp(-np.sum((x[i] - x[j]) ** 2, 1) / 0.2), rtol=1e-12)
+    normalised = diffusion_kernel(x, 0.05)
+    q = np.asarray(plain.sum(1)).ravel()
+    np.testing.assert_allclose(normalised[i, j].A1, plain[i, j].A1 / (q[i] * q[j]), rtol=1e-12)
+
+
+def test_circle_graph_laplacian_has_eigenvalues_n_squared():
+    circle = sample_product(1000, ("S1",), random_state=0).points
+    values, vectors = laplace_beltrami_eigenpairs(circle, 5, 0.01, random_state=0)
+    np.testing.assert_allclose(values, [0, 1, 1, 4, 4], atol=0.12)
+    np.testing.assert_allclose((vectors ** 2).mean(0), 1.0)
+    a = np.arctan2(circle[:, 1], circle[:, 0])
+    exact = np.stack([np.ones_like(a), np.cos(a), np.sin(a), np.cos(2 * a), np.sin(2 * a)], axis=1)
+    _, angles = eigenspace_angles(vectors, exact, circle_eigenvalues(5))
+    assert np.all(angles < np.radians(5)), np.degrees(angles)
+
+
+@pytest.fixture(scope="module")
+def torus_spectrum():
+    sample = flat_torus(1500, random_state=0)
+    return sample, laplace_beltrami_eigenpairs(sample.points, 13, 0.015, random_state=0)
+
+
+def test_flat_torus_spectrum_is_the_sum_of_the_circles_and_eigenfunctions_are_products(torus_spectrum):
+    sample, (values, vectors) = torus_spectrum
+    angles = [np.arctan2(c[:, 1], c[:, 0]) for c in sample.coordinates]
+    circles = [np.stack([np.ones_like(a), np.cos(a), np.sin(a), np.cos(2 * a), np.sin(2 * a)], axis=1) for a in angles]
+    exact, _, products = product_eigenpairs(circle_eigenvalues(5), circle_eigenvalues(5), 13, *circles)
+    np.testing.assert_array_equal(exact, [0, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 4])  # n₁² + n₂²
+    assert abs(values[0]) < 1e-9
+    assert np.max(np.abs(values[1:] - exact[1:]) / exact[1:]) < 0.1
+    groups, between = eigenspace_angles(vectors, products, exact)
+    np.testing.assert_array_equal(groups, [0, 1, 2, 4])
+    assert np.all(np.degrees(between) < [1e-6, 8, 12, 30]), np.degrees(between)
+
+
+def test_laplace_beltrami_spectrum_ignores_rotations_and_repeats_with_its_seed(torus_spectrum):
+    sample, (values, vectors) = torus_spectrum
+    rotation = haar_orthogonal(4, np.random.RandomState(5))
+    turned, _ = laplace_beltrami_eigenpairs(sample.points @ rotation.T, 13, 0.015, random_state=0)
+    np.testing.assert_allclose(turned, values, atol=1e-9)
+    again = laplace_beltrami_eigenpairs(sample.points, 13, 0.015, random_state=0)
+    np.testing.assert_array_equal(again[0], values)
+    np.testing.assert_array_equal(again[1], vectors)
+
+
+def test_heat_diffusion_is_the_product_of_the_circles_heat_kernels(torus_spectrum):
+    sample, _ = torus_spectrum
+    mass = heat_diffusion(diffusion_kernel(sample.points, 0.015), 0, 0.5, 0.015)
+    assert mass.min() >= 0 and abs(mass.sum() - 1) < 1e-12  # a Markov chain keeps the mass
+    angles = [np.arctan2(c[:, 1], c[:, 0]) for c in sample.coordinates]
+    exact = circle_heat_kernel(angles[0] - angles[0][0], 0.5) * circle_heat_kernel(angles[1] - angles[1][0], 0.5)
+    density = mass * len(mass) / (4 * np.pi ** 2)
+    assert np.corrcoef(density, exact)[0, 1] > 0.95
+    assert np.linalg.norm(density - exact) / np.linalg.norm(exact) < 0.35

@@ -9,11 +9,12 @@ import pytest  # noqa: E402
 
 from course_lib.analysis.geomancer import geomancer, subspace_angle_error
 from course_lib.data.manifolds import sphere_product  # noqa: E402
-from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, latitude_loop, loop_holonomy,
+from course_lib.lab.geomancer_lab import (SmoothRandomEmbedding, chance_subspaces, flat_torus_diffusion,
+                                          latitude_loop, loop_holonomy, plot_dimension_cost, plot_factor_recovery,
                                           plot_graph_on_factor, plot_spectrum, plot_sphere_transport,
-                                          plot_subspaces_on_sphere, plot_torus_transport, product_loop,
-                                          pushforward_subspaces, rotation_angle, torus_loop, train_vector_vae,
-                                          transport)
+                                          plot_subspaces_on_sphere, plot_torus_diffusion, plot_torus_transport,
+                                          power_law_fit, product_loop, pushforward_subspaces, rotation_angle,
+                                          sphere_product_sweep, torus_loop, train_vector_vae, transport)
 
 
 @pytest.mark.parametrize("colatitude", [0.3, 1.0, np.pi / 2, 2.4])
@@ -108,4 +109,75 @@ def test_figures_draw():
     plot_sphere_transport(fig.add_subplot(121, projection="3d"), points, transport(bases, bases[0][:, 0]), every=10)
     angles, _, bases = torus_loop(num_steps=100)
     plot_torus_transport(fig.add_subplot(122), angles, bases, transport(bases, bases[0][:, 0]), every=10)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------ limits
+@pytest.fixture(scope="module")
+def sweep():
+    return sphere_product_sweep((1, 2, 3), num_points=300, seed=0)
+
+
+def test_sphere_product_sweep_counts_and_measures(sweep):
+    from course_lib.analysis.geomancer import laplacian_storage_bytes, knn_graph
+
+    assert list(sweep.index) == [1, 2, 3]
+    np.testing.assert_array_equal(sweep["k"], [2, 4, 6])
+    np.testing.assert_array_equal(sweep["p"], [2, 9, 20])  # k(k+1)/2 - 1
+    sample = sphere_product(300, (2, 2), random_state=0)
+    graph = knn_graph(sample.points, 8)
+    assert sweep.loc[2, "laplacian_mb"] == laplacian_storage_bytes(graph, 4) / 1e6
+    assert sweep.loc[2, "degree"] == graph.nnz / 300
+    assert np.all(sweep["peak_mb"] > 0) and np.all(sweep["seconds"] > 0) and np.all(sweep["cpu_seconds"] > 0)
+    assert sweep.loc[[2, 3], ["gap", "right_count", "error", "chance"]].notna().all().all()
+    assert sweep.loc[1, ["gap", "error"]].isna().all()  # S² alone: nothing to split
+    assert np.all(np.diff(sweep["edge_length"]) > 0)  # fewer neighbours per dimension: wider neighbourhoods
+
+
+def test_sphere_product_sweep_repeats_with_its_seed(sweep):
+    again = sphere_product_sweep((2, 3), num_points=300, seed=0)
+    columns = ["laplacian_mb", "edge_length", "small", "gap", "right_count", "error", "chance"]
+    np.testing.assert_array_equal(again[columns].to_numpy(), sweep.loc[[2, 3], columns].to_numpy())
+    with pytest.raises(ValueError, match="num_factors=0"):
+        sphere_product_sweep((0, 2), num_points=300)
+    with pytest.raises(ValueError, match="num_points=10"):
+        sphere_product_sweep((2,), num_points=10)
+    with pytest.raises(ValueError, match="seed=-1"):
+        sphere_product_sweep((2,), seed=-1)
+
+
+def test_power_law_fit_recovers_exponent_and_prefactor():
+    k = np.array([2.0, 4, 6, 8])
+    a, c = power_law_fit(k, 3.5 * k ** 4.5)
+    assert abs(a - 4.5) < 1e-12 and abs(c - 3.5) < 1e-10
+    assert 1.5 < power_law_fit(k, k * (k + 1) / 2)[0] < 2  # over k = 2..8, k(k+1)/2 grows slower than k²
+    with pytest.raises(ValueError, match="positive"):
+        power_law_fit([1, 2], [0, 1])
+
+
+def test_flat_torus_diffusion_compares_with_the_closed_forms():
+    result = flat_torus_diffusion(800, 0.02, num=13, time=0.5, seed=0)
+    np.testing.assert_array_equal(result.exact, [0, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 4])
+    np.testing.assert_array_equal(result.groups, [0, 1, 2, 4])
+    assert result.vectors.shape == result.products.shape == (800, 13)
+    assert np.max(np.abs(result.values - result.exact)) < 0.6
+    assert np.max(np.abs(result.sums - result.exact)) < 0.3  # the circles, one dimension each, are easier
+    assert result.group_angles[0] < 1e-6 and result.group_angles[1] < np.radians(15)
+    np.testing.assert_allclose(result.heat.mean() * 4 * np.pi ** 2, 1.0)  # a density on the torus (area 4π²)
+    assert np.corrcoef(result.heat, result.heat_exact)[0, 1] > 0.9
+    with pytest.raises(ValueError, match="num=12"):
+        flat_torus_diffusion(800, 0.02, num=12)
+
+
+def test_limit_figures_draw(sweep):
+    fig, axes = plt.subplots(1, 3)
+    exponents = plot_dimension_cost(axes, sweep)
+    assert set(exponents) == {"cpu_seconds", "seconds", "eigensolver_s", "laplacian_mb", "peak_mb"}
+    assert 3 < exponents["laplacian_mb"] < 7  # p² times a degree that grows with k
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3)
+    plot_factor_recovery(axes, sweep)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3)
+    plot_torus_diffusion(axes, flat_torus_diffusion(400, 0.03, num=5, seed=1))
     plt.close(fig)

@@ -22,6 +22,12 @@ matrices, ∇P_f = 0; so is the identity. GeoManCER finds the parallel symmetric
                 FFDiag, Ziehe et al. 2004); directions whose diagonal vectors have cosine similarity
                 > 0.5 belong to the same factor (connected components).
 
+Its limits (the last part of this module): the cost in the dimension d (`second_order_block_size`,
+`laplacian_storage_bytes`: p² ≈ d⁴/4 numbers per edge), and the Laplace–Beltrami view of diffusion that
+the method rests on (`diffusion_kernel`, `laplace_beltrami_eigenpairs`, `heat_diffusion`: a graph Laplacian
+approximates -Δ_M; on a product its eigenfunctions are products, `product_eigenpairs`, with the closed forms
+of the circle, `circle_eigenvalues` and `circle_heat_kernel`, to compare against).
+
 Every step is batched over points or edges (NumPy einsum / matmul / batched SVD); nothing loops in
 Python over points or edges except the assembly of the per-point output lists.
 The public reference code hands a non-symmetric matrix to a symmetric eigensolver (its triangular
@@ -41,7 +47,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_int, check_number
+from course_lib.checks import check_bool, check_int, check_number
 from course_lib.seeding import as_random_state
 
 COSINE_THRESHOLD = 0.5
@@ -250,8 +256,12 @@ def bottom_eigenpairs(laplacian, n_eigvecs: int, random_state=0, tol: float = 1e
     ‖L v - λ v‖ ≤ tol (1 + λ); the bottom eigenvalues separated by a gap converge far beyond it,
     while inside a tight cluster above the gap the (Rayleigh–Ritz, hence upper-bound) values may be
     off by about `tol` — enough to place the gap, and much faster than resolving the cluster.
-    Falls back to double precision if ARPACK does not converge.
+    Falls back to double precision if ARPACK does not converge. ARPACK's dense steps are level-2
+    BLAS on N p x ncv arrays, too small to gain from threads; on a CPU that other jobs share, spinning
+    BLAS threads made this step 3-8x slower (measured on 2 shared cores), so it runs on one.
     """
+    from threadpoolctl import threadpool_limits
+
     size = laplacian.shape[0]
     n_eigvecs = check_int("n_eigvecs", n_eigvecs, 1)
     if n_eigvecs >= size - 1:
@@ -261,10 +271,11 @@ def bottom_eigenpairs(laplacian, n_eigvecs: int, random_state=0, tol: float = 1e
     single = laplacian.astype(np.float32)
     sigma = np.float32(shift)
     operator = LinearOperator(laplacian.shape, matvec=lambda x: single @ x + sigma * x, dtype=np.float32)
-    try:
-        vectors = eigsh(operator, k=n_eigvecs, which="SA", v0=v0.astype(np.float32), ncv=ncv, tol=tol)[1]
-    except ArpackNoConvergence:
-        vectors = eigsh(laplacian, k=n_eigvecs, which="SA", v0=v0, ncv=ncv, tol=1e-9)[1]
+    with threadpool_limits(limits=1, user_api="blas"):
+        try:
+            vectors = eigsh(operator, k=n_eigvecs, which="SA", v0=v0.astype(np.float32), ncv=ncv, tol=tol)[1]
+        except ArpackNoConvergence:
+            vectors = eigsh(laplacian, k=n_eigvecs, which="SA", v0=v0, ncv=ncv, tol=1e-9)[1]
     basis = np.linalg.qr(vectors.astype(np.float64))[0]
     projected = basis.T @ (laplacian @ basis)
     values, rotation = np.linalg.eigh((projected + projected.T) / 2)
@@ -444,7 +455,7 @@ def geomancer(data, manifold_dim: int, n_neighbors: int | None = None, n_eigvecs
     k = 2 * d if n_neighbors is None else check_int("n_neighbors", n_neighbors, d, note=" (manifold_dim) for local PCA")
     if k >= n:
         raise ValueError(f"n_neighbors={k} is not allowed for {n} points; use at most {n - 1} (or more points)")
-    p = d * (d + 1) // 2 - 1
+    p = second_order_block_size(d)
     n_eigvecs = check_int("n_eigvecs", n_eigvecs, 2)
     if n_eigvecs >= n * p - 1:
         raise ValueError(f"n_eigvecs={n_eigvecs} is not allowed for {n} points; use at most {n * p - 2} "
@@ -549,3 +560,183 @@ def subspace_angle_error(found, true) -> np.ndarray:
             best = np.minimum(best, cost[:, list(perm), np.arange(m)].mean(1))
         errors[idx] = best
     return errors
+
+
+# ---------------------------------------------------------------------------- limits: the cost in d
+def second_order_block_size(d: int, traceless: bool = True) -> int:
+    """Rows per point of the second-order connection Laplacian: dim Sym²(T_xM) = d(d+1)/2, less 1 for the trace.
+
+    Pfau et al. (2020) diffuse fields of symmetric 2-tensors on the d-dimensional tangent
+    spaces: d(d+1)/2 numbers per point (the first-order connection Laplacian of Singer & Wu 2012 has d).
+    The identity is parallel on every manifold, so `traceless` drops it: p = d(d+1)/2 - 1 (what
+    `connection_laplacian` uses). Each edge then stores a p x p block, p² ≈ d⁴/4 numbers.
+    """
+    d = check_int("d", d, 1)
+    return d * (d + 1) // 2 - int(check_bool("traceless", traceless))
+
+
+def laplacian_storage_bytes(graph, d: int) -> int:
+    """Exact bytes of `connection_laplacian(graph, tangents)` for a d-dimensional manifold (Pfau et al. 2020).
+
+    BSR storage: one p x p float64 block per point and per stored edge, (N + E) p² · 8 bytes with
+    p = d(d+1)/2 - 1 and E = graph.nnz (each edge twice), plus N + E column indices and N + 1 row
+    pointers of the graph's index type. With E ≈ N·deg and deg ≈ 2d: about 8 N (2d + 1) d⁴/4 bytes.
+    """
+    graph = sp.csr_matrix(graph)
+    n, blocks = graph.shape[0], graph.shape[0] + graph.nnz
+    p = second_order_block_size(d)
+    return int(blocks * p * p * 8 + (blocks + n + 1) * graph.indices.dtype.itemsize)
+
+
+# ---------------------------------------------------------------------------- limits: Laplace–Beltrami
+def diffusion_kernel(data, bandwidth: float, alpha: float = 1.0, cutoff: float = 6.0) -> sp.csr_matrix:
+    """The α-normalised Gaussian kernel of diffusion maps (Coifman & Lafon 2006), sparse and symmetric.
+
+    K_ij = exp(-‖x_i - x_j‖² / 4ε) for i ≠ j (ε = `bandwidth`), kept where ‖x_i - x_j‖ < cutoff·√ε
+    (scikit-learn's radius neighbours; the weights dropped are below exp(-cutoff²/4)); then
+    K⁽ᵅ⁾_ij = K_ij / (q_i q_j)^α with q = K 1, which for α = 1 removes the sampling density. With
+    D = diag(K⁽ᵅ⁾ 1), P = D⁻¹K⁽ᵅ⁾ is a Markov matrix and, as ε → 0 with enough points,
+
+        (I - P)/ε → -Δ_M,  more precisely P ≈ e^{εΔ_M}  (Belkin & Niyogi 2008; Coifman & Lafon 2006),
+
+    the heat semigroup of the Laplace–Beltrami operator at time ε. The diagonal is left out: a
+    self-loop of weight 1 would shrink every eigenvalue by about 1/deg.
+    """
+    from sklearn.neighbors import radius_neighbors_graph
+
+    data = check_data(data)
+    eps = check_number("bandwidth", bandwidth, 0, low_open=True, note=" (the kernel's time ε)")
+    alpha = check_number("alpha", alpha, 0, 1)
+    cutoff = check_number("cutoff", cutoff, 0, low_open=True, note=" (in units of √bandwidth)")
+    kernel = radius_neighbors_graph(data, cutoff * np.sqrt(eps), mode="distance", include_self=False).tocsr()
+    kernel.data = np.exp(-kernel.data ** 2 / (4 * eps))
+    q = np.asarray(kernel.sum(axis=1)).ravel()
+    if q.min() <= 0:
+        raise ValueError(f"bandwidth={bandwidth!r} is not allowed for these points: {int((q <= 0).sum())} have no "
+                         f"neighbour within cutoff·√bandwidth = {cutoff * np.sqrt(eps):.3g}; use a larger bandwidth")
+    scale = sp.diags(q ** -alpha)
+    kernel = (scale @ kernel @ scale).tocsr()
+    return ((kernel + kernel.T) / 2).tocsr()  # symmetric to the last bit
+
+
+def laplace_beltrami_eigenpairs(data, num: int, bandwidth: float, alpha: float = 1.0, random_state=0,
+                                cutoff: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
+    """The `num` smallest eigenvalues λ of -Δ_M (ascending) and the eigenfunctions at the points, (N, num).
+
+    Diffusion maps (Coifman & Lafon 2006): P = D⁻¹K⁽ᵅ⁾ (`diffusion_kernel`) is similar to the symmetric
+    S = D^(-1/2) K⁽ᵅ⁾ D^(-1/2); its largest eigenvalues μ_k ≈ e^{-ελ_k} (P ≈ e^{εΔ}) give
+    λ_k = -log(μ_k)/ε, and φ_k = D^(-1/2) ψ_k, scaled to mean φ_k² = 1 (the empirical L² norm). Lanczos
+    (ARPACK, the largest μ, to machine precision) from a start vector drawn from `random_state` (same
+    seed, same result). Known answers: the unit circle 0, 1, 1, 4, 4, 9, ... (n²: cos nθ, sin nθ); the unit
+    sphere S² l(l+1) with multiplicity 2l + 1 (Belkin & Niyogi 2008 prove the convergence).
+    """
+    kernel = diffusion_kernel(data, bandwidth, alpha, cutoff)
+    n = kernel.shape[0]
+    num = check_int("num", num, 1)
+    if num >= n - 1:
+        raise ValueError(f"num={num} is not allowed for {n} points; use at most {n - 2}")
+    degree = np.asarray(kernel.sum(axis=1)).ravel()
+    half = sp.diags(degree ** -0.5)
+    symmetric = (half @ kernel @ half).tocsr()
+    v0 = as_random_state(random_state).uniform(-1.0, 1.0, n)
+    mu, psi = eigsh(symmetric, k=num, which="LA", v0=v0)
+    order = np.argsort(-mu, kind="stable")
+    mu, psi = mu[order], psi[:, order]
+    if mu.min() <= 0:
+        raise ValueError(f"bandwidth={bandwidth!r} is too large for num={num}: an eigenvalue of P is <= 0, so "
+                         "-log(μ)/ε is undefined; use a smaller bandwidth or fewer eigenpairs")
+    phi = psi * (degree ** -0.5)[:, None]
+    phi /= np.sqrt((phi ** 2).mean(axis=0))
+    return np.maximum(-np.log(np.minimum(mu, 1.0)) / bandwidth, 0.0), phi
+
+
+def heat_diffusion(kernel, source: int, time: float, bandwidth: float) -> np.ndarray:
+    """Diffuse a unit mass from point `source` for time t: m = (Pᵀ)^s e_source, s = round(t/ε) steps.
+
+    P = D⁻¹K⁽ᵅ⁾ ≈ e^{εΔ} (`diffusion_kernel`; Coifman & Lafon 2006), so s steps of the random walk are the
+    heat flow e^{tΔ}: m_j ≈ p_t(x_source, x_j) vol(M)/N on a uniform sample, with p_t the heat kernel.
+    Returns m (N,), non-negative, summing to 1.
+    """
+    kernel = sp.csr_matrix(kernel)
+    n = kernel.shape[0]
+    source = check_int("source", source, 0, n - 1, note=" (a point index)")
+    eps = check_number("bandwidth", bandwidth, 0, low_open=True)
+    time = check_number("time", time, 0, low_open=True)
+    steps = int(round(time / eps))
+    if steps < 1:
+        raise ValueError(f"time={time!r} is not allowed for bandwidth={bandwidth!r}; use time >= bandwidth/2 "
+                         "(at least one step of the walk)")
+    transition_t = (sp.diags(1.0 / np.asarray(kernel.sum(axis=1)).ravel()) @ kernel).T.tocsr()
+    mass = np.zeros(n)
+    mass[source] = 1.0
+    for _ in range(steps):  # s sparse products: the walk itself
+        mass = transition_t @ mass
+    return mass
+
+
+def circle_eigenvalues(num: int) -> np.ndarray:
+    """The `num` smallest eigenvalues of -Δ on the unit circle (length 2π): 0, 1, 1, 4, 4, 9, 9, ...
+
+    -d²/dθ² has eigenfunctions 1, cos nθ, sin nθ with eigenvalue n² (a closed form to test graph
+    Laplacians against; Belkin & Niyogi 2008).
+    """
+    num = check_int("num", num, 1)
+    return ((np.arange(num) + 1) // 2).astype(np.float64) ** 2
+
+
+def circle_heat_kernel(angle, time: float) -> np.ndarray:
+    """The heat kernel of the unit circle, p_t(θ) = (1/2π) Σ_{n ∈ Z} e^{-n²t} cos nθ (θ = angle, radians).
+
+    The fundamental solution of ∂_t u = ∂²_θ u: it integrates to 1 over the circle, tends to 1/2π as
+    t → ∞ and equals the wrapped Gaussian Σ_k (4πt)^(-1/2) exp(-(θ + 2πk)²/4t) (Poisson summation).
+    The series stops where e^{-n²t} < 1e-17.
+    """
+    time = check_number("time", time, 0, low_open=True)
+    theta = np.asarray(angle, dtype=np.float64)
+    terms = np.arange(1, int(np.ceil(np.sqrt(40.0 / time))) + 2)
+    series = np.tensordot(np.cos(theta[..., None] * terms), np.exp(-terms ** 2 * time), axes=([-1], [0]))
+    return (1.0 + 2.0 * series) / (2 * np.pi)
+
+
+def product_eigenpairs(values_a, values_b, num: int, vectors_a=None, vectors_b=None):
+    """The bottom of the spectrum of M_a x M_b from its factors': λ = λ_i + μ_j, φ = φ_i ⊗ ψ_j.
+
+    On a product the Laplace–Beltrami operator is the Kronecker sum Δ = Δ_a ⊗ I + I ⊗ Δ_b, so
+    eigenvalues add, eigenfunctions multiply, φ(x, y) = φ_i(x) ψ_j(y), and the heat flow factorises:
+    e^{tΔ} = e^{tΔ_a} ⊗ e^{tΔ_b} (the diffusion GeoManCER's Laplacian performs on 2-tensors; Pfau et al.
+    2020). On sampled points (x_n, y_n) of the product the eigenfunctions are the pointwise
+    products of the factors' values at the same points: vectors_a (N, I), vectors_b (N, J).
+    Returns (values (num,) ascending, pairs (num, 2) of factor indices (i, j), vectors (N, num) or None).
+    """
+    a, b = (np.asarray(v, dtype=np.float64).ravel() for v in (values_a, values_b))
+    num = check_int("num", num, 1, len(a) * len(b), note=" (the number of pairs of factor eigenvalues)")
+    sums = (a[:, None] + b[None, :]).ravel()
+    order = np.argsort(sums, kind="stable")[:num]
+    pairs = np.stack(np.unravel_index(order, (len(a), len(b))), axis=1)
+    if vectors_a is None and vectors_b is None:
+        return sums[order], pairs, None
+    va, vb = np.asarray(vectors_a, dtype=np.float64), np.asarray(vectors_b, dtype=np.float64)
+    if va.ndim != 2 or vb.ndim != 2 or va.shape[0] != vb.shape[0] or (va.shape[1], vb.shape[1]) != (len(a), len(b)):
+        raise ValueError(f"vectors_a {va.shape} and vectors_b {vb.shape} do not fit: expected (N, {len(a)}) and "
+                         f"(N, {len(b)}), the same points N")
+    return sums[order], pairs, va[:, pairs[:, 0]] * vb[:, pairs[:, 1]]
+
+
+def eigenspace_angles(vectors, reference, values, rtol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Per eigenspace, the largest principal angle between span(vectors[:, g]) and span(reference[:, g]).
+
+    The groups g are runs of equal `values` (within `rtol`: a degenerate eigenvalue is one eigenspace,
+    whose basis any rotation may mix, so only spans can be compared); both sets of columns are
+    orthonormalised first (QR). Returns (the value of each group, its angle in radians).
+    """
+    vectors, reference = np.asarray(vectors, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if vectors.shape != reference.shape or vectors.ndim != 2 or vectors.shape[1] != len(values):
+        raise ValueError(f"vectors {vectors.shape}, reference {reference.shape} and values ({len(values)},) do not "
+                         "fit; expected two (N, K) arrays and K values")
+    rtol = check_number("rtol", rtol, 0)
+    new = np.concatenate([[True], ~np.isclose(values[1:], values[:-1], rtol=rtol, atol=rtol)])
+    bounds = np.append(np.flatnonzero(new), len(values))
+    angles = [largest_principal_angle(np.linalg.qr(vectors[:, lo:hi])[0], np.linalg.qr(reference[:, lo:hi])[0])
+              for lo, hi in zip(bounds[:-1], bounds[1:])]  # one QR per eigenspace, a handful
+    return values[bounds[:-1]], np.array(angles)

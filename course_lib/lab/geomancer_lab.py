@@ -8,19 +8,29 @@
                        observations; `pushforward_subspaces` carries the true factor subspaces
                        through any differentiable map, so errors can be measured in every space
   figures              the kNN graph, recovered vs true subspaces, the spectrum
+  limits               `sphere_product_sweep` runs GeoManCER on S² x ... x S² (m factors, dimension
+                       k = 2m) at a fixed number of points and tables cost and recovery;
+                       `power_law_fit` gives the growth; `flat_torus_diffusion` compares the graph
+                       Laplacian of S¹ x S¹ with the Laplace–Beltrami operator's closed forms
 """
 from __future__ import annotations
 
 import dataclasses
+import time
+import tracemalloc
 
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
 from course_lib.checks import check_int, check_number
-from course_lib.analysis.geomancer import check_data, largest_principal_angle, polar_factor
-from course_lib.data.manifolds import haar_orthogonal
-from course_lib.seeding import as_random_state
+from course_lib.analysis.geomancer import (check_data, circle_eigenvalues, circle_heat_kernel, diffusion_kernel,
+                                           eigenspace_angles, geomancer, graph_edges, heat_diffusion,
+                                           laplace_beltrami_eigenpairs, laplacian_storage_bytes,
+                                           largest_principal_angle, polar_factor, product_eigenpairs,
+                                           second_order_block_size, subspace_angle_error)
+from course_lib.data.manifolds import flat_torus, haar_orthogonal, sphere_product
+from course_lib.seeding import as_random_state, check_seed
 
 
 # ---------------------------------------------------------------------------- parallel transport
@@ -343,3 +353,220 @@ def plot_spectrum(ax, eigenvalues, num_small: int, label: str | None = None, col
         ax.axvline(num_small - 0.5, color=ax.lines[-1].get_color(), ls=":", lw=1.2)
     ax.set(xlabel="eigenvalue index k", ylabel="λ_k of the 2nd-order connection Laplacian")
     return ax
+
+
+# ---------------------------------------------------------------------------- limits: dimension and factors
+STEPS = ("graph", "tangents", "laplacian", "eigensolver", "ffdiag", "clusters")
+
+
+def sphere_product_sweep(num_factors=(1, 2, 3, 4), num_points: int = 2000, n_eigvecs: int = 10, seed: int = 0,
+                         progress: bool = False):
+    """GeoManCER (Pfau et al. 2020, Algorithm 1) on S² x ... x S² with m factors, dimension k = 2m, at a
+    fixed number of points: one row per m with the cost and the recovery.
+
+    cost      block p = k(k+1)/2 - 1 rows per point; laplacian_mb, the Laplacian's exact storage
+              (N + E) p² · 8 bytes (`laplacian_storage_bytes`); peak_mb, the most memory allocated during
+              the run and held at once (tracemalloc: NumPy's arrays included); seconds (wall clock) per
+              step and in total; cpu_seconds, the process's CPU time (all threads: the work, which other
+              jobs on the machine do not inflate); degree (mean of the kNN graph)
+    geometry  edge_length: median ambient length ‖Δx‖ of the graph's edges; factor_edge = edge_length/√m,
+              the root-mean-square chord per sphere (‖Δx‖² = Σ_f ‖Δx_f‖²): the neighbourhood scale h on
+              each unit sphere, which at fixed N shrinks only like N^(-1/k)
+    recovery  small: eigenvalues before the largest-ratio gap (m - 1 expected); gap: λ_{m-1}/λ_{m-2},
+              the ratio where the gap should be (1: no gap); right_count: fraction of points split into m
+              planes; error: mean `subspace_angle_error` (rad); chance: the same for a random split.
+              NaN for m = 1 (S² is irreducible: nothing to split).
+    Every m uses the same `seed` for its sample and for the eigensolver (same seed, same table).
+    """
+    import pandas as pd
+    import sklearn.neighbors  # noqa: F401  (imported before any clock starts: the first call would pay for it)
+
+    counts = [check_int("num_factors", m, 1) for m in np.atleast_1d(num_factors).tolist()]
+    num_points = check_int("num_points", num_points, 50)
+    n_eigvecs = check_int("n_eigvecs", n_eigvecs, 2)
+    seed = check_seed(seed)
+    rows = []
+    for m in counts:  # a handful of products, one GeoManCER run each
+        sample = sphere_product(num_points, (2,) * m, random_state=seed)
+        k = sample.manifold_dim
+        tracing = tracemalloc.is_tracing()
+        if not tracing:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+        clock, cpu_clock = time.perf_counter(), time.process_time()
+        result = geomancer(sample.points, k, n_eigvecs=n_eigvecs, random_state=seed, progress=progress)
+        seconds, cpu_seconds = time.perf_counter() - clock, time.process_time() - cpu_clock
+        peak = tracemalloc.get_traced_memory()[1]
+        if not tracing:
+            tracemalloc.stop()
+        starts, ends = graph_edges(result.graph)
+        edge = float(np.median(np.linalg.norm(sample.points[starts] - sample.points[ends], axis=1)))
+        row = dict(factors=m, k=k, p=second_order_block_size(k), degree=result.graph.nnz / num_points,
+                   laplacian_mb=laplacian_storage_bytes(result.graph, k) / 1e6, peak_mb=peak / 1e6, seconds=seconds,
+                   cpu_seconds=cpu_seconds,
+                   **{f"{step}_s": result.timings[step] for step in STEPS},
+                   edge_length=edge, factor_edge=edge / np.sqrt(m),
+                   small=result.num_small, gap=np.nan, right_count=np.nan, error=np.nan, chance=np.nan)
+        if m >= 2:
+            values = result.eigenvalues
+            row.update(gap=values[m - 1] / values[m - 2], right_count=result.fraction_with((2,) * m),
+                       error=subspace_angle_error(result, sample).mean(),
+                       chance=subspace_angle_error(chance_subspaces(sample, random_state=seed), sample).mean())
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("factors")
+
+
+def power_law_fit(x, y) -> tuple[float, float]:
+    """(a, c) of the least-squares line log y = log c + a log x: the growth y ≈ c xᵃ (positive x and y)."""
+    x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+    if len(x) != len(y) or len(x) < 2 or np.any(x <= 0) or np.any(y <= 0) or not np.all(np.isfinite(x * y)):
+        raise ValueError(f"x ({len(x)} values) and y ({len(y)} values) are not allowed; use at least two pairs of "
+                         "positive finite numbers")
+    a, log_c = np.polyfit(np.log(x), np.log(y), 1)
+    return float(a), float(np.exp(log_c))
+
+
+def plot_dimension_cost(axes, table, fit_from: int = 4):
+    """Three panels from a `sphere_product_sweep` table, all against the manifold dimension k (log-log):
+    the rows per point (first order k, second order p = k(k+1)/2 - 1) and the block entries p²; the
+    seconds (CPU time, wall clock, the eigensolver's wall clock); the memory (the Laplacian's storage and
+    the traced peak). Fitted
+    lines (`power_law_fit`, over k >= `fit_from`) carry their exponents. Returns {quantity: exponent}."""
+    k = table["k"].to_numpy()
+    grid = np.arange(2, max(k.max(), 12) + 1)
+    axes[0].plot(grid, grid, "--", color="0.5", label="first order: k (Singer & Wu)")
+    axes[0].plot(grid, [second_order_block_size(int(g)) for g in grid], "-", label="second order: p = k(k+1)/2 − 1")
+    axes[0].plot(grid, [second_order_block_size(int(g)) ** 2 for g in grid], "-", label="numbers per edge block: p²")
+    axes[0].plot(k, table["p"], "o", color="tab:blue")
+    axes[0].set(xscale="log", yscale="log", xlabel="manifold dimension k", ylabel="count (numbers)",
+                title="Size of the Laplacian's blocks")
+    exponents = {}
+    fit = k >= fit_from
+    panels = ((axes[1], (("cpu_seconds", "CPU time, all steps"), ("seconds", "wall clock, all steps"),
+                         ("eigensolver_s", "wall clock, eigensolver")), "time (s)", "Run time of GeoManCER"),
+              (axes[2], (("laplacian_mb", "Laplacian (exact storage)"), ("peak_mb", "peak allocated (tracemalloc)")),
+               "memory (MB)", "Memory"))
+    for ax, columns, ylabel, title in panels:
+        for column, label in columns:
+            values = table[column].to_numpy()
+            a, c = power_law_fit(k[fit], values[fit]) if fit.sum() >= 2 else (np.nan, np.nan)
+            exponents[column] = a
+            line, = ax.plot(k, values, "o-", label=f"{label}: ∝ $k^{{{a:.1f}}}$")
+            if np.isfinite(a):
+                ax.plot(k[fit], c * k[fit] ** a, ":", color=line.get_color())
+        ax.set(xscale="log", yscale="log", xlabel="manifold dimension k", ylabel=ylabel, title=title)
+    for ax, ticks in zip(axes, (grid[::2], k, k)):
+        ax.set_xticks(ticks, [str(v) for v in ticks])
+        ax.minorticks_off()
+        ax.legend(fontsize=9)
+    return exponents
+
+
+def plot_factor_recovery(axes, table):
+    """Three panels from a `sphere_product_sweep` table against the number of factors m: the mean error
+    (and chance) and the eigengap λ_{m-1}/λ_{m-2} where m - 1 small eigenvalues should end (1: none), for
+    m >= 2, and the neighbourhood scale on each sphere (median edge length / √m) for every m."""
+    rows = table[table.index >= 2]
+    m = rows.index.to_numpy()
+    axes[0].plot(m, rows["error"], "o-", color="tab:green", label="GeoManCER")
+    axes[0].plot(m, rows["chance"], "s--", color="k", label="random split (chance)")
+    for x, y, share in zip(m, rows["error"], rows["right_count"]):
+        axes[0].annotate(f"{share:.0%} split right", (x, y), textcoords="offset points", xytext=(4, -14), fontsize=9)
+    axes[0].axhline(np.pi / 2, color="tab:red", lw=0.8, ls=":", label="π/2: wrong count everywhere")
+    axes[0].set(xlabel="number of factors m (S² each)", ylabel="mean error (rad)", ylim=(0, 1.7),
+                title="Recovery at a fixed number of points")
+    axes[1].plot(m, rows["gap"], "o-", color="tab:purple")
+    axes[1].axhline(1.0, color="k", ls="--", lw=0.8)
+    axes[1].set(xlabel="number of factors m", ylabel=r"$\lambda_{m-1} / \lambda_{m-2}$",
+                title="The eigengap where it should be (1: none)")
+    axes[2].plot(table.index, table["factor_edge"], "o-", color="tab:orange")
+    axes[2].set(xlabel="number of factors m", ylabel="median edge length per sphere (unit radius)",
+                title=r"Neighbourhood size on each sphere, $h \propto N^{-1/k}$")
+    axes[0].legend()
+    for ax in axes:
+        ax.set_xticks(table.index if ax is axes[2] else m)
+    return axes
+
+
+# ---------------------------------------------------------------------------- limits: Laplace–Beltrami
+@dataclasses.dataclass
+class TorusDiffusion:
+    """What `flat_torus_diffusion` measured on S¹ x S¹ (angles a, b of each point).
+
+    exact          n₁² + n₂², the true bottom of the spectrum of -Δ on the flat torus
+    values         the graph Laplacian's eigenvalues (diffusion maps);  vectors  (N, num) its eigenfunctions
+    circle_values  the graph eigenvalues of each circle factor (on the same points' angles)
+    sums, products the product spectrum built from the two circles (`product_eigenpairs`)
+    groups, angles each eigenspace's largest principal angle to the span of the factors' products (rad)
+    heat, heat_exact  the density of a unit mass diffused for `time` from `source`: the random walk vs
+                   the product of the circles' heat kernels p_t(a - a₀) p_t(b - b₀)
+    """
+
+    angles: np.ndarray
+    exact: np.ndarray
+    values: np.ndarray
+    vectors: np.ndarray
+    circle_values: list
+    sums: np.ndarray
+    products: np.ndarray
+    groups: np.ndarray
+    group_angles: np.ndarray
+    source: int
+    time: float
+    heat: np.ndarray
+    heat_exact: np.ndarray
+
+
+def flat_torus_diffusion(num_points: int, bandwidth: float, num: int = 21, time: float = 0.5,
+                         seed: int = 0) -> TorusDiffusion:
+    """The Laplace–Beltrami view of diffusion, on `num_points` uniform points of the flat torus S¹ x S¹ ⊂ R⁴.
+
+    The diffusion-maps graph Laplacian (Coifman & Lafon 2006; Belkin & Niyogi 2008) of the torus, and of
+    each circle factor on the same points' angles, with kernel time ε = `bandwidth`; the circles'
+    eigenpairs combined by `product_eigenpairs` (eigenvalues add, eigenfunctions multiply); the torus's
+    eigenspaces compared with the products; and heat diffusion for `time` from one point compared with
+    e^{tΔ₁} ⊗ e^{tΔ₂} δ, the product of the circles' heat kernels (density: mass · N / vol, vol = 4π²).
+    `num` must end an eigenvalue of the torus (21: up to n₁² + n₂² = 5). Same seed, same numbers.
+    """
+    num_points = check_int("num_points", num_points, 50)
+    num = check_int("num", num, 1)
+    seed = check_seed(seed)
+    per_circle = int(np.ceil(np.sqrt(num))) + 2  # enough of each circle's eigenpairs to build `num` products
+    exact = product_eigenpairs(circle_eigenvalues(per_circle), circle_eigenvalues(per_circle), num + 1)[0]
+    if exact[-1] == exact[-2]:
+        raise ValueError(f"num={num} cuts an eigenspace of the flat torus in two; use 1, 5, 9, 13, 21, 25, ...")
+    exact = exact[:num]
+    sample = flat_torus(num_points, random_state=seed)
+    angles = np.stack([np.arctan2(c[:, 1], c[:, 0]) for c in sample.coordinates], axis=1)
+    values, vectors = laplace_beltrami_eigenpairs(sample.points, num, bandwidth, random_state=seed)
+    circles = [laplace_beltrami_eigenpairs(c, per_circle, bandwidth, random_state=seed) for c in sample.coordinates]
+    sums, _, products = product_eigenpairs(circles[0][0], circles[1][0], num, circles[0][1], circles[1][1])
+    groups, group_angles = eigenspace_angles(vectors, products, exact)
+    source = int(as_random_state(seed).randint(num_points))
+    mass = heat_diffusion(diffusion_kernel(sample.points, bandwidth), source, time, bandwidth)
+    heat_exact = np.prod([circle_heat_kernel(angles[:, f] - angles[source, f], time) for f in range(2)], axis=0)
+    return TorusDiffusion(angles, exact, values, vectors, [c[0] for c in circles], sums, products, groups,
+                          group_angles, source, time, mass * num_points / (4 * np.pi ** 2), heat_exact)
+
+
+def plot_torus_diffusion(axes, result: TorusDiffusion):
+    """Three panels: the spectrum (graph eigenvalues of the torus, sums of the circles' graph eigenvalues,
+    the exact n₁² + n₂²), each eigenspace's angle to the products of the circles' eigenfunctions, and
+    the diffused heat against the product of the circles' heat kernels."""
+    index = np.arange(len(result.values))
+    axes[0].step(index, result.exact, where="mid", color="k", lw=1.2, label="exact n₁² + n₂²")
+    axes[0].plot(index, result.values, "o", color="tab:blue", label="graph Laplacian of S¹ x S¹")
+    axes[0].plot(index, result.sums, "x", color="tab:orange", ms=8, label="λ_i(circle 1) + λ_j(circle 2), graph")
+    axes[0].set(xlabel="eigenvalue index", ylabel="eigenvalue of −Δ (1/rad²)", title="Spectrum: eigenvalues add")
+    axes[1].bar(np.arange(len(result.groups)), np.degrees(result.group_angles), color="tab:green")
+    axes[1].set_xticks(np.arange(len(result.groups)), [f"{g:g}" for g in result.groups])
+    axes[1].set(xlabel="eigenvalue n₁² + n₂² (its eigenspace)", ylabel="largest principal angle (°)",
+                title="Eigenfunctions vs products φ_i(a) ψ_j(b)")
+    top = max(result.heat.max(), result.heat_exact.max()) * 1.05
+    axes[2].plot(result.heat_exact, result.heat, ".", ms=3, alpha=0.5, color="tab:purple")
+    axes[2].plot([0, top], [0, top], "k--", lw=1, label="equal")
+    axes[2].set(xlim=(0, top), ylim=(0, top), xlabel="p_t(a − a₀) · p_t(b − b₀)  (1/rad²)",
+                ylabel="random walk, density (1/rad²)", title=rf"Heat after $t = {result.time:g}$: $e^{{t\Delta}}\delta$ vs $e^{{t\Delta_1}} \otimes e^{{t\Delta_2}}\delta$")
+    for ax in (axes[0], axes[2]):
+        ax.legend(fontsize=9)
+    return axes
