@@ -3,7 +3,9 @@
 The packed grid (377 MB for dSprites) is moved to the device once; a batch is an index draw from
 a seeded `torch.Generator` on that device, a gather, and a bit unpack. Uniform indices over a full
 factor grid are uniform, independent factors, so this samples what `sample_factors` samples.
-The colour and noisy variants draw their colours and noise from the same generator.
+The colour and noisy variants draw their colours and noise from the same generator. A dataset that
+weights its grid (`grid_probabilities`, e.g. course_lib.data.correlated) is drawn from by inverse CDF:
+one uniform per image, looked up in the cumulative probabilities (searchsorted), which is exact.
 
 The generator is a training run's one source of randomness: the model's reparameterisation and the
 objectives draw from it too (course_lib.training), and it is checkpointed with the run. Several
@@ -39,6 +41,12 @@ class GridBatchSampler:
         self.device = torch.device(device)
         self.bit_shifts = _BIT_SHIFTS.to(self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        probabilities = getattr(dataset, "grid_probabilities", None)  # None: uniform over the grid
+        self.cumulative = None
+        if probabilities is not None:
+            if len(probabilities) != len(self.packed):
+                raise ValueError(f"dataset has {len(probabilities)} grid probabilities for {len(self.packed)} images")
+            self.cumulative = torch.cumsum(torch.as_tensor(probabilities, dtype=torch.float64), 0).to(self.device)
 
     def with_seed(self, seed: int) -> "GridBatchSampler":
         """A sampler of the same grid (shared on the device, not copied) with its own generator."""
@@ -46,8 +54,16 @@ class GridBatchSampler:
         sibling.generator = torch.Generator(device=self.device).manual_seed(seed)
         return sibling
 
+    def sample_index(self, batch_size: int) -> torch.Tensor:
+        """Flat grid indices of a batch: uniform, or i with probability p_i when the dataset weights its grid."""
+        if self.cumulative is None:
+            return torch.randint(len(self.packed), (batch_size,), device=self.device, generator=self.generator)
+        uniform = torch.rand(batch_size, dtype=torch.float64, device=self.device, generator=self.generator)
+        index = torch.searchsorted(self.cumulative, uniform * self.cumulative[-1], right=True)
+        return index.clamp_(max=len(self.packed) - 1)
+
     def sample(self, batch_size: int) -> torch.Tensor:
-        index = torch.randint(len(self.packed), (batch_size,), device=self.device, generator=self.generator)
+        index = self.sample_index(batch_size)
         sprites = unpack_bits(self.packed[index], self.bit_shifts)[:, None].float()
         if self.variant == "binary":
             return sprites
