@@ -81,22 +81,19 @@ class GraphedStep:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_steps = 0
 
-    def __call__(self, step: int) -> tuple[list[str], torch.Tensor]:
-        if self.graph is None and self.eager_steps < WARMUP_STEPS:
+    def __call__(self, step: int):
+        if self.graph is None and self.eager_steps < WARMUP_STEPS:  # warm-up: eager, on a side stream
             self.eager_steps += 1
-            return self._on_side_stream(lambda: self.step_function(step))
+            current = torch.cuda.current_stream(self.device)
+            self.side_stream.wait_stream(current)
+            with torch.cuda.stream(self.side_stream):
+                result = self.step_function(step)
+            current.wait_stream(self.side_stream)
+            return result
         if self.graph is None:
             self._capture(step)
         self.graph.replay()
         return fresh_copy(self.result)
-
-    def _on_side_stream(self, work):
-        current = torch.cuda.current_stream(self.device)
-        self.side_stream.wait_stream(current)
-        with torch.cuda.stream(self.side_stream):
-            result = work()
-        current.wait_stream(self.side_stream)
-        return result
 
     def _capture(self, step: int) -> None:
         for optimizer in self.optimizers:
