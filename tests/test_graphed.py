@@ -149,7 +149,7 @@ def test_the_cuda_graph_choice_is_checked_before_anything_is_written(choice, dev
     with pytest.raises(ValueError, match=message):
         train_packed([config], [tmp_path / "pack"], device=device, dataset=dsprites, progress=False,
                      cuda_graph=choice)
-    assert not any((tmp_path / name / CHECKPOINT).exists() for name in ("run", "pack"))
+    assert not any((tmp_path / name / file).exists() for name in ("run", "pack") for file in (CHECKPOINT, ".lock"))
 
 
 # ------------------------------------------------------------------------------------------ on a GPU

@@ -353,10 +353,11 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     if overwrite:
         check_overwritable(out_dir)  # before the lock file is made: nothing is written into a refused folder
     device = get_device(device)
+    graphed = use_cuda_graph(cuda_graph, device, config)
     dataset = dataset if dataset is not None else default_dataset(config, progress)
     check_memory(config, dataset, device)
     with directory_lock(out_dir, "run folder"):
-        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, cuda_graph)
+        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, graphed)
 
 
 def default_dataset(config: TrainConfig, progress: bool = True):
@@ -391,9 +392,11 @@ def make_step_function(model, objective, optimizer, sampler, batch_size: int):
     return step_function
 
 
-def use_cuda_graph(cuda_graph: str, device, objective) -> bool:
-    """Resolve `cuda_graph` ("auto": on CUDA when the objective can be captured; "on": required; "off")."""
+def use_cuda_graph(cuda_graph: str, device, config: TrainConfig) -> bool:
+    """Resolve `cuda_graph` for `config` on `device` ("auto": on CUDA when its objective can be captured; "on":
+    required, a ValueError otherwise; "off"), before any work."""
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
+    objective = make_objective(config.method, config.num_latent, **config.hyperparameters)
     if cuda_graph == "on" and not graph_available(device, objective):
         why = f"device {device} is not CUDA" if device.type != "cuda" else f"{objective.name} cannot be captured"
         raise ValueError(f"cuda_graph='on' is not allowed here: {why}; use 'auto' or 'off'")
@@ -401,11 +404,10 @@ def use_cuda_graph(cuda_graph: str, device, objective) -> bool:
 
 
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
-                  progress: bool, cuda_graph: str = "auto") -> Run:
+                  progress: bool, graphed: bool) -> Run:
     resuming = prepare_run_directory(out_dir, config, resume, overwrite)
     seed_everything(config.seed)
     model, objective = config.build(device)
-    graphed = use_cuda_graph(cuda_graph, device, objective)
     # The fused kernel updates every parameter in one launch on a GPU; same arithmetic, same state dict.
     model_optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
     sampler = GridBatchSampler(dataset, device, config.seed)  # its generator: every random draw of a step

@@ -247,15 +247,16 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
         for folder in folders:
             check_overwritable(folder)  # before any lock file is made
     device = get_device(device)
+    graphed = all([use_cuda_graph(cuda_graph, device, config) for config in configs])
     dataset = dataset if dataset is not None else default_dataset(configs[0], progress)
     check_memory(configs[0], dataset, device, copies=len(configs))
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(directory_lock(folder, "run folder"))
-        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, cuda_graph)
+        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed)
 
 
-def _train_locked(configs, folders, device, resume, overwrite, dataset, progress, cuda_graph) -> list[Run]:
+def _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed: bool) -> list[Run]:
     resuming = [prepare_run_directory(folder, config, resume, overwrite) for config, folder in zip(configs, folders)]
     members, grid = [], None
     for config, folder, resumes in zip(configs, folders, resuming):
@@ -265,7 +266,6 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
         if not resumes:
             write_run_config(member.directory, member.config, device)
         truncate_log(member.directory / LOG, member.step)
-    graphed = all([use_cuda_graph(cuda_graph, device, member.objective) for member in members])
 
     steps = configs[0].steps
     clock = time.perf_counter()
