@@ -1,5 +1,5 @@
 """The kit's machinery: the runs cache and the pretrained zoo (runs, zoo), the CLI's hyperparameter flags
-(flags), sweeps on Dask (sweep), the study's runs (study), the model report (report), the notebook
+(flags), sweeps on Dask (sweep), notebook 13's study run and shipped (study), the model report (report), the notebook
 runner (runner), the student build (student), the site check (site_check) and the CLI (cli). Nothing
 below imports it; notebooks and the CLI do.
 """
