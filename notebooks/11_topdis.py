@@ -41,14 +41,11 @@
 # models are only meaningful from `lecture` on.** The point clouds of Sections 1–3 are meaningful at
 # every profile.
 #
-# **Time** (measured with `python -m course_lib notebooks --only 11_topdis` on a 2-core CPU shared
-# with other jobs; the index that `make report` writes shows yours): `smoke` 62 s before Section 8
-# was added, which with Exercise 4 adds about 15 s (measured beside three other jobs). `lecture`:
-# minutes for Sections 1–7, whose trained models are loaded from the pretrained zoo
-# (`data/pretrained`), plus Section 8, which trains its two models here — about 3 minutes on an idle
-# 2-core CPU at the README's step times (0.095 s per β-VAE step, 0.29 s per TopDis step: 600 + 300 +
-# 300 steps), 46 minutes in our run on a CPU shared with about nine other jobs; the whole notebook,
-# those two models already trained, took 6 minutes beside about four.
+# **Time** (measured with `python -m course_lib notebooks --only 11_topdis` on an idle 2-core CPU; the
+# index that `make report` writes shows yours): `smoke` 23 s; `lecture` 3.1 minutes end to end from an
+# empty runs folder — Sections 1–7 load their trained models from the pretrained zoo
+# (`data/pretrained`), Section 8 trains its two models here (600 steps each, TopDis on for the last
+# 300). On a CPU shared with other jobs it takes many times longer (46 minutes beside nine others).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)

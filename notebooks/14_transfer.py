@@ -41,11 +41,10 @@
 # steps at batch 32 with a ten times larger learning rate than the study's, so that all 36 train on a
 # 2-core CPU in minutes; their scores are small and noisy. `smoke` only proves that the cells run.
 #
-# **Time** (measured with `python -m course_lib notebooks --only 14_transfer` on a 2-core CPU shared
-# with other jobs; the index that `make report` writes shows yours): `smoke` 20 s (112 s while the
-# machine was busy); `lecture` 9.3 minutes with an empty cache — 36 models at 6 s (dSprites) to 21 s
-# (Noisy-dSprites) each, training and scoring; about 6 minutes on an idle 2-core CPU. The scores are
-# cached in `runs/transfer-lecture/scores.csv`: a rerun took 8 s.
+# **Time** (measured with `python -m course_lib notebooks --only 14_transfer` on an idle 2-core CPU;
+# the index that `make report` writes shows yours): `smoke` 7 s; `lecture` 6.5 minutes with an empty
+# cache — 36 models, training and scoring each (9.3 minutes on a CPU shared with other jobs). The
+# scores are cached in `runs/transfer-lecture/scores.csv`: a rerun takes seconds.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
