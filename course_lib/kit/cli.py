@@ -80,20 +80,20 @@ def _evaluate(args) -> int:
 def _study(args) -> int:
     import pandas as pd
 
-    from course_lib.kit.study import add_udr, export_study, run_study, study_plan
+    from course_lib.kit.study import add_udr, export_study, study_plan, study_results
     from course_lib.profiles import get_profile
     from course_lib.training import default_runs_dir
 
     profile = get_profile(args.profile)
     out = Path(args.out) if args.out else default_runs_dir() / f"study-{profile.name}"  # notebook 13's folder
     plan = study_plan(profile, out, device=args.device, first_seed=args.seed)
-    main, scale = run_study(plan, scheduler=args.scheduler, workers=args.workers)
-    udr = dict(num_points=plan.udr_points, random_state=args.seed, device=args.device)
-    results = add_udr(main, **udr)
-    results["udr_spearman"] = add_udr(main, correlation="spearman", **udr)["udr"]  # notebook 13's Exercise 3
-    jobs = pd.concat([main, scale]).drop_duplicates("run_dir")  # the scale study reuses some main runs
+    results, scale, note = study_results(plan, profile, args.seed, args.device, args.scheduler, train=True,
+                                         workers=args.workers)
+    results["udr_spearman"] = add_udr(results, num_points=plan.udr_points, random_state=args.seed, device=args.device,
+                                      correlation="spearman")["udr"]  # notebook 13's Exercise 3
+    jobs = pd.concat([results, scale]).drop_duplicates("run_dir")  # the scale study reuses some main runs
     failed = int((jobs["status"] != "ok").sum())
-    print(f"{len(main)} + {len(scale)} models, {failed} failed; under {out}")
+    print(f"{note}; under {out}")
     if args.export:
         if failed:
             raise ValueError(f"{failed} jobs failed (see {out}); a study is shipped only when every job finished")

@@ -221,7 +221,8 @@ def shipped_study(plan: StudyPlan, profile, directory=SHIPPED_STUDY_DIR) -> tupl
 
 
 def study_results(plan: StudyPlan, profile, seed: int = 0, device="auto", scheduler: str | None = None,
-                  train: bool | None = None, directory=SHIPPED_STUDY_DIR) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+                  train: bool | None = None, directory=SHIPPED_STUDY_DIR,
+                  workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(results with UDR, scale results, a line saying where they came from) for notebook 13: the study shipped
     for exactly this plan unless `train` is True (None: train only when none is shipped), else `run_study` on
     one Dask cluster and `add_udr` (finished jobs under the plan's folder are loaded, not retrained)."""
@@ -231,7 +232,7 @@ def study_results(plan: StudyPlan, profile, seed: int = 0, device="auto", schedu
         return results, scale, (f"the shipped {profile.name} study: {len(results)} + {len(scale)} models, trained by "
                                  f"`python -m course_lib study --profile {profile.name} --seed {seed} --export` "
                                  f"({Path(directory).name}/); train_sweep=True trains it here")
-    main, scale = run_study(plan, scheduler=scheduler, processes=True)
+    main, scale = run_study(plan, scheduler=scheduler, workers=workers, processes=True)
     results = add_udr(main, num_points=plan.udr_points, random_state=seed, device=device)
     jobs = pd.concat([main, scale]).drop_duplicates("run_dir")
     failed = jobs[jobs["status"] != "ok"]
