@@ -10,7 +10,7 @@ DEVICE  ?= auto
 SEED    ?= 0
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv data report test exercises lab sync bench gpu-check clean
+.PHONY: venv data report test exercises lab sync bench gpu-check grow-zoo clean
 
 venv: $(STAMP)
 
@@ -52,6 +52,11 @@ bench: data
 # On a machine with CUDA: every notebook (smoke) and the benchmarks on the GPU; reports/gpu_check/
 gpu-check: $(STAMP)
 	PYTHON=$(PY) bash benchmarks/gpu_check.sh
+
+# On a machine with CUDA: retrain the notebooks' zoo models for STEPS steps and ship them (README: the zoo's age)
+grow-zoo: data
+	@test -n "$(STEPS)" || { echo "make grow-zoo: set STEPS, e.g. make grow-zoo STEPS=100000 DEVICE=cuda"; exit 2; }
+	$(PY) -m course_lib zoo --grow $(STEPS) --seed $(SEED) --device $(DEVICE)
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -29,10 +29,11 @@
 #   loss curves, reconstructions, **latent traversals**, the **KL of each latent**;
 # * train a VAE with a **2-D latent space** and look at that plane directly.
 #
-# The models are trained for `P.train_steps` steps of the profile: `smoke` (20 steps) gives
-# meaningless models that only prove the code runs; `lecture` (2,000 steps) gives models worth
-# looking at; the study trains for 300,000. **Figures about trained models are only meaningful from
-# `lecture` on.**
+# The models are trained for `STEPS` steps (printed below the imports): at `smoke` 20, which gives
+# meaningless models that only prove the code runs; at `lecture` they are loaded from the pretrained
+# zoo, trained on a GPU for as many steps as the zoo holds; the study trains for 300,000. **Figures
+# about trained models are only meaningful from `lecture` on**, and how far they have got depends on
+# the models' age: every claim below about a trained model is computed from this run.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 01_vae` on a 2-core CPU shared with
 # other jobs; the index that `make report` writes shows yours): `smoke` 28 s; `lecture` minutes —
@@ -59,13 +60,17 @@ from course_lib.distributions import bernoulli_reconstruction, kl_to_standard_no
 from course_lib.analysis.rate_distortion import constant_decoder_distortion
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.lecture_models import lecture_config
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
+from course_lib.analysis.factor_matching import kl_onset_steps, smoothed_kl_per_latent
 from course_lib.lab.setup import notebook_setup
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import (plot_kl_per_latent, plot_loss_curves, plot_reconstructions, plot_traversals,
                                 show_images, traversal_gif)
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
+STEPS = lecture_steps(P, seed)  # the steps of this notebook's models (the zoo's age at lecture)
 ACTIVE_KL = 0.1  # nats: a latent whose mean KL exceeds this counts as used (Section 7)
+print(f"profile {P.name}: models of {STEPS:,} training steps")
 
 # %% [markdown]
 # ## 1 · A latent-variable model, and why its posterior is intractable
@@ -228,7 +233,8 @@ plt.show()
 
 # %% [markdown]
 # **What to notice.**
-# * Both estimators are unbiased: their means agree with $2\mu = 2$ within a few standard errors.
+# * Both estimators are unbiased: each mean printed above should lie within a few standard errors
+#   of $2\mu = 2$ (within two of them for 95 % of seeds).
 # * The reparameterised estimate has standard deviation $2\sigma = 2$; the score-function one
 #   $\sqrt{30} \approx 5.48$, i.e. $\sqrt{30}/2 \approx 2.74$ times more (the printout sets the draws'
 #   ratio beside it; its heavy tail makes the sample value wobble), with most of its draws piled up
@@ -302,7 +308,8 @@ print("KL (nats)", kl_to_standard_normal(mean, log_var).cpu().numpy()[0].round(4
 # $(\mu, \log\sigma^2) \in \mathbb R^{10 \times 2}$, a mirrored transposed-convolution decoder to
 # 4,096 logits; Adam with learning rate $10^{-4}$, batches of 64 images drawn uniformly from the
 # 737,280. `train_or_load` trains it (or loads it if this configuration was trained before) and
-# logs every term at every step.
+# logs every term (a long run's log keeps at most a few thousand rows, each the mean of a block of
+# consecutive steps, labelled with the block's last step).
 
 # %%
 data = DSprites("binary")
@@ -321,25 +328,40 @@ print(run.log.tail(3)[["step", "total", "reconstruction", "kl", "elbo"]].to_stri
 # %%
 factors, observations = data.sample(P.num_samples, random_state)
 d0 = constant_decoder_distortion(observations)
-window = max(1, P.train_steps // 50)
+window = max(1, len(run.log) // 50)  # rows of the log: a fiftieth of training
 smooth = run.log.rolling(window, min_periods=1).mean().assign(step=run.log["step"])
 fig = plot_loss_curves(smooth, ("total", "reconstruction", "kl"))
 fig.axes[1].axhline(d0, color="tab:red", linestyle="--", label=f"$D_0$ = {d0:.0f}: decoder ignoring z")
 fig.axes[1].legend()
 for ax in fig.axes:
     ax.set_ylabel("nats per image")
-fig.suptitle(f"VAE training on dSprites: negative ELBO and its two terms (running mean over {window} steps)")
+fig.suptitle(f"VAE training on dSprites, {STEPS:,} steps: negative ELBO and its terms (running mean over 1/50 of training)")
 plt.show()
+
+# %%
+below = smooth.loc[smooth["reconstruction"] < d0, "step"]
+tenth = smooth["step"] >= 0.9 * STEPS  # the last tenth of training
+late = smooth.loc[tenth, "total"]
+display(Markdown(notice([
+    f"Reconstruction term (smoothed): {smooth['reconstruction'].iloc[0]:.0f} nats at first, "
+    + (f"first below $D_0$ = {d0:.0f} at step {below.iloc[0]:,}, " if len(below) else f"never below $D_0$ = {d0:.0f}, ")
+    + f"{smooth['reconstruction'].iloc[-1]:.0f} nats at the end.",
+    f"KL: {smooth['kl'].iloc[0]:.2f} nats at first, {smooth['kl'].iloc[-1]:.1f} at the end.",
+    f"Over the last tenth of training the total {trend(late.iloc[0], late.iloc[-1], 'rises', 'still falls', 'stays level', tol=0.5)}: "
+    f"{late.iloc[0]:.1f} → {late.iloc[-1]:.1f} nats.",
+], heading=f"**This run** ({STEPS:,} steps).")))
 
 # %% [markdown]
 # **What to notice.** *(At `smoke` size these are 20 steps of noise.)*
-# * The reconstruction term falls from thousands of nats (random logits) to below $D_0$ within a few
-#   hundred steps, and then far below it: the model uses its code. The KL *rises* from 0 while it
-#   does — information about the image has to be paid for in KL nats — and it rises in **jumps**, each
-#   one matched by a drop of the reconstruction term. The total (the negative ELBO) keeps falling
-#   because the reconstruction gains are larger than the KL paid.
-# * After 2,000 steps (`lecture`) the curves are still going down slowly: the study trains 150 times
-#   longer.
+# * An untrained decoder's logits are near 0, which costs about $\log 2$ per pixel: the reconstruction
+#   term starts near $4{,}096 \log 2 \approx 2{,}839$ nats. Once it is below $D_0$ the model
+#   uses its code; the further below, the more it uses it. The KL *rises* from 0 while the
+#   reconstruction falls — information about the image has to be paid for in KL nats. Look for
+#   **jumps** in the KL, each matched by a drop of the reconstruction term (a young run shows them
+#   spread over its whole length; a long one packs them into its first few percent). The total (the
+#   negative ELBO) falls as long as the reconstruction gains exceed the KL paid.
+# * The last line above says whether the curves have flattened: the study trains for 300,000 steps,
+#   and a total that still falls at the end of this run says it stopped short of that.
 
 # %% [markdown]
 # ## 6 · Reconstructions
@@ -351,16 +373,17 @@ plt.show()
 # %%
 means, log_vars = encode(model, observations)
 plot_reconstructions(observations, decode(model, means[:8]), num=8)
-plt.suptitle(f"Inputs and reconstructions ({P.train_steps:,} training steps)")
+plt.suptitle(f"Inputs and reconstructions ({STEPS:,} training steps)")
 plt.show()
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
 # * Position and size are the first things a VAE gets right: a blob of the right size in the right
 #   place already removes most of the reconstruction error.
-# * Shape and orientation come later — a heart and a square of the same size differ in few pixels —
-#   so after 2,000 steps squares and hearts come back as round blobs, and only the elongation of an
-#   ellipse survives. Long training (the `full` profile) recovers much more of the shapes.
+# * Shape and orientation come later — a heart and a square of the same size differ in few pixels.
+#   A young model returns squares and hearts as round blobs, and only the elongation of an ellipse
+#   survives; long training recovers the shapes. Compare the outlines in the two rows above to see
+#   how far this run has got.
 
 # %% [markdown]
 # ## 7 · How much each latent is used: KL per latent
@@ -380,19 +403,32 @@ ax.set(xticks=np.arange(len(kl)), xticklabels=[f"z{d}" for d in range(len(kl))],
 plt.show()
 plot_kl_per_latent(run.log.rolling(window, min_periods=1).mean().assign(step=run.log["step"]))
 plt.show()
-display(Markdown(
-    f"**What to notice.** *(Meaningful from `lecture` on.)* After {P.train_steps:,} steps this VAE has "
-    f"**{num_active} of its {len(kl)} latents** above {ACTIVE_KL} nats, from {kl.min():.2f} to {kl.max():.2f} "
-    "nats each (our `lecture` run: all ten, 1.5 to 3.5 nats)."))
+
+# %%
+ONSET = 0.5  # nats: a latent "switches on" when its smoothed KL first reaches this (as in notebook 03)
+onsets = kl_onset_steps(run.log, ONSET, smooth=window).dropna().sort_values()
+curves = smoothed_kl_per_latent(run.log, window)
+lines = [f"After {STEPS:,} steps this VAE has **{num_active} of its {len(kl)} latents** above {ACTIVE_KL} nats, "
+         f"from {kl.min():.2f} to {kl.max():.2f} nats each"
+         + (": more than dSprites' five factors, so several latents share factors." if num_active > 5 else ".")]
+if len(onsets):
+    first, last = onsets.index[0], onsets.index[-1]
+    lines.append(f"{len(onsets)} latents reach {ONSET} nats (smoothed) during training: the first, z{first}, at "
+                 f"step {onsets[first]:,.0f}, the last, z{last}, at step {onsets[last]:,.0f}.")
+    lines.append(f"z{first} peaks at {curves[first].max():.2f} nats and ends at {curves[first].iloc[-1]:.2f}: it "
+                 + trend(curves[first].max(), curves[first].iloc[-1], "", "gives some back as the others join",
+                         "keeps its peak", tol=0.1) + ".")
+display(Markdown(notice(lines, note="*(Meaningful from `lecture` on.)*")))
 
 # %% [markdown]
 # * With β = 1 information is cheap, and nothing forces a latent to stay unused (notebook 02 shows
 #   what a larger price does). dSprites has only five factors, so a code that uses more than five
-#   latents is redundant — several latents share the same factors.
-# * In the training curves the latents do **not** switch on together: one or two latents carry all
-#   the information for the first few hundred steps (the sprite's coarse position and size), then
-#   the others join, and the early ones give some KL back. Each latent is adopted when the
-#   reconstruction it buys exceeds the KL it costs. Notebook 03 turns this observation into a method.
+#   latents is redundant.
+# * Read the onsets in the training curves: the latents need not switch on together. Each latent is
+#   adopted when the reconstruction it buys exceeds the KL it costs, so the first ones tend to carry
+#   what is worth the most pixels (the sprite's coarse position and size; Burgess et al. 2018), and
+#   they may give some KL back when the others join. A long run may do all of this in its first few
+#   percent, where the curves then look like steps at the left edge. Notebook 03 turns this observation into a method.
 
 # %% [markdown]
 # ## 8 · Latent traversals
@@ -406,8 +442,9 @@ display(Markdown(
 # %%
 traversals, order = latent_traversals(model, observations[0], (means, log_vars), num_steps=10)
 plot_traversals(traversals, order, kl)
-plt.suptitle(f"VAE latent traversals around one image ({P.train_steps:,} steps; rows sorted by KL)")
+plt.suptitle(f"VAE latent traversals around one image ({STEPS:,} steps; rows sorted by KL)")
 plt.show()
+print(f"inactive latents (KL below {ACTIVE_KL} nats): {len(kl) - num_active} of {len(kl)}")
 
 # %% [markdown]
 # The same traversals as an animation, one panel per latent (left: highest KL), written next to the
@@ -420,9 +457,9 @@ display(Image(filename=str(gif_path)))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
-# * Every row moves the sprite, grows it, or deforms it — and most do **two things at once**: at
-#   `lecture` size the top row, for instance, moves the sprite diagonally while it grows. An inactive
-#   latent (KL $\approx 0$; none here after 2,000 steps with β = 1) would give a constant row.
+# * Ask of each row what it does: move the sprite, grow it, deform it — and whether it does **two
+#   things at once**, e.g. moves the sprite diagonally while it grows it. An inactive latent
+#   (KL $\approx 0$; the line under the figure counts them) gives a constant row.
 # * Nothing in the ELBO asks for one factor per latent: the prior $\mathcal N(0, I)$ is
 #   rotation-invariant, so any rotation of a good code is an equally good code. This is the problem
 #   the rest of the course is about.
@@ -431,7 +468,8 @@ display(Image(filename=str(gif_path)))
 # ## 9 · A two-dimensional latent space
 #
 # With $D = 2$ we can look at the whole latent space at once. `mlp_vae` is a small fully connected
-# VAE (two hidden layers of 256 units); we train it with the same objective and the same budget.
+# VAE (two hidden layers of 256 units); we train it with the same objective and the same number of
+# steps.
 # Two pictures:
 #
 # * the **latent plane**: the posterior means of `P.num_samples` images, coloured by a ground-truth
@@ -440,9 +478,9 @@ display(Image(filename=str(gif_path)))
 #   grid evenly in *probability*: $z_j = \Phi^{-1}(u_j)$ for evenly spaced $u_j \in (0, 1)$, $\Phi$
 #   the standard normal CDF, so that each cell holds the same prior mass. That assumes the codes of
 #   the data fill the prior. We check this first (the dashed square on the plane holds 90 % of the
-#   prior in each coordinate, $\Phi^{-1}(0.05) \dots \Phi^{-1}(0.95)$) and therefore space the grid by
-#   the quantiles of the codes themselves — the same construction with the empirical distribution of
-#   each coordinate of $\mu_\phi(x)$ in place of $\Phi$.
+#   prior in each coordinate, $\Phi^{-1}(0.05) \dots \Phi^{-1}(0.95)$) and space the grid by the
+#   quantiles of the codes themselves, which holds whether or not they fill the prior — the same
+#   construction with the empirical distribution of each coordinate of $\mu_\phi(x)$ in place of $\Phi$.
 
 # %%
 config_2d = lecture_config("vae", profile=P, seed=seed, architecture="mlp", num_latent=2)
@@ -475,23 +513,39 @@ show_images(decode(run_2d.model, grid), ncols=num_grid, cell_size=0.75)
 plt.suptitle("Decoded grid: $z_1$ left to right, $z_2$ top to bottom, at the 5 % ... 95 % quantiles of the codes")
 plt.show()
 
+# %%
+import pandas as pd
+
+values = {n: np.asarray(data.factor_values[n])[factors[:, data.factor_names.index(n)]] for n in shown}
+radius = np.linalg.norm(means_2d - np.median(means_2d, axis=0), axis=1)  # distance from the codes' centre
+rho = pd.DataFrame({c: {n: np.corrcoef(v, x)[0, 1] for n, v in values.items()}
+                    for c, x in {"μ1": means_2d[:, 0], "μ2": means_2d[:, 1], "radius": radius}.items()})
+outside = (np.abs(means_2d) > norm.ppf(0.95)).any(axis=1).mean()
+lines = [f"{n}: ρ = {rho.loc[n, 'μ1']:+.2f} with $\\mu_1$, {rho.loc[n, 'μ2']:+.2f} with $\\mu_2$, "
+         f"{rho.loc[n, 'radius']:+.2f} with the distance from the codes' centre" for n in shown]
+lines.append(f"{outside:.0%} of the codes lie outside the dashed box (the prior puts {1 - 0.9 ** 2:.0%} there); the "
+             f"codes' standard deviations are {span(means_2d.std(axis=0))}, the posterior widths "
+             f"{span(np.exp(0.5 * log_vars_2d).mean(axis=0), '.3f')}, the KL per latent "
+             f"{span(kl_per_latent(means_2d, log_vars_2d), '.1f')} nats.")
+display(Markdown(notice(lines, heading=f"**This run** (the 2-D VAE, {STEPS:,} steps; ρ: Pearson correlation):")))
+
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
-# * With two latents the model must choose what to keep. Position is worth the most pixels, and
-#   after 2,000 steps (`lecture`) the plane is a map of the image: position $x$ changes mostly along
-#   $\mu_1$ and position $y$ mostly along $\mu_2$, though the gradients are tilted — nothing in the
-#   ELBO prefers these axes to any rotation of them. Scale is folded in **radially**: small sprites in
-#   the middle, large ones at the rim.
-# * The codes spread far beyond the prior's dashed box (standard deviation about 3 against posterior
-#   widths of about 0.1 in our `lecture` run, seed 0; the cell above prints this run's): the KL term is
-#   paying several nats per latent to place the images precisely.
-#   A grid spaced by the prior's quantiles would decode only the crowded middle, and decoding draws
-#   from $p(z)$ would give mostly small, faint blobs — a VAE is a good sampler only when its codes fill
-#   the prior.
-# * The decoded grid is **smooth**: neighbouring codes decode to similar images. The blob shifts
-#   with $z_1$ and $z_2$ and grows towards the edge of the grid; in the middle, where small sprites of
-#   many positions crowd together, it fades to a faint smear. Shape and orientation are lost
-#   entirely: two latents are too few for five factors.
+# * With two latents the model must choose what to keep. Position is worth the most pixels, so look
+#   for a plane that is a map of the image: a position that changes along one axis has $|\rho|$ near 1
+#   with that axis and near 0 with the other; a tilted direction shares its $\rho$ between the two —
+#   nothing in the ELBO prefers these axes to any rotation of them. Scale can be folded in
+#   **radially**, small sprites in the middle and large ones at the rim: a clearly positive $\rho$
+#   with the distance from the centre.
+# * Codes spread beyond the prior's dashed box, with posterior widths far below 1, mean that the KL
+#   term pays nats per latent to place the images precisely. A grid spaced by the prior's quantiles
+#   would then decode only the crowded middle of the codes, and decoding draws from $p(z)$ would give
+#   mostly the images coded near the centre — a VAE is a good sampler only when its codes fill the
+#   prior. The line above says how far this run's codes are from doing so.
+# * The decoded grid is **smooth**, because the decoder is a continuous function: neighbouring codes
+#   decode to similar images. Follow the blob across the grid: where does it shift, where does it
+#   grow, and does it fade where sprites of many positions crowd together (the decoder can only draw
+#   their average there)? Look for shape and orientation: two latents are too few for five factors.
 
 # %% [markdown]
 # ### Exercise 1
@@ -534,21 +588,27 @@ from course_lib.analysis.rate_distortion import rate_distortion_table
 big_beta = STUDY_SWEEPS["beta_vae"][1][-1]
 run_big = train_or_load(lecture_config("beta_vae", {"beta": big_beta}, P, seed), device=DEVICE)
 sample = observations[:P.num_samples // 10]
-print(rate_distortion_table({1: model, big_beta: run_big.model}, sample, seed=seed)
-      .rename_axis("beta").rename(columns={"rate": "KL", "distortion": "reconstruction"}).round(1))
+rd = rate_distortion_table({1: model, big_beta: run_big.model}, sample, per_latent=True, seed=seed)
+print(rd[["rate", "distortion", "elbo", "num_active"]].rename_axis("beta")
+      .rename(columns={"rate": "KL", "distortion": "reconstruction"}).round(1))
 big_means = encode(run_big.model, sample)[0]
 show_images(np.concatenate([sample[:8], decode(model, means[:8]), decode(run_big.model, big_means[:8])]), ncols=8,
             row_labels=["input", "β = 1", f"β = {big_beta}"],
-            title=f"Reconstructions of the same images with β = 1 and β = {big_beta} ({P.train_steps:,} steps)")
+            title=f"Reconstructions of the same images with β = 1 and β = {big_beta} ({STEPS:,} steps)")
 plt.show()
+quiet = (rd.filter(like="kl_") < ACTIVE_KL).sum(axis=1)  # latents with almost no KL
+display(Markdown(notice([f"β = {b}: KL {r['rate']:.1f} nats, reconstruction {r['distortion']:.1f} nats, "
+                         f"{r['num_active']:.0f} active latents (Var μ_d > 0.01), {quiet[b]} with KL under "
+                         f"{ACTIVE_KL} nats" for b, r in rd.iterrows()], heading="**This run.**")))
 
 # %% [markdown] tags=["solution"]
-# With the heavier KL, the KL falls (at `lecture` size from about 25 to about 7 nats) and the
-# reconstruction term rises (from about 110 to about 210 nats): information about the image is now
-# more expensive, so the model keeps less of it. Its reconstructions keep position and size but are
-# blurrier, and the ellipses come back rounder. The number of active latents hardly moves yet
-# (Exercise 3 shows why), but half of its latents now carry almost no KL. Which point of the
-# trade-off to pick is the subject of notebook 02.
+# With the heavier KL, information about the image is more expensive, so the model keeps less of it:
+# its KL should be lower and its reconstruction term higher (the lines above give this run's).
+# Compare the reconstructions: position and size are the cheapest to keep, so they are the last to
+# go; look for blur, and for ellipses, squares and hearts that come back rounder. Compare the two
+# counts too: while latents are being switched off, their posterior means still vary a little, so the
+# number of active latents can lag behind the number of latents that carry almost no KL (Exercise 3
+# shows why). Which point of the trade-off to pick is the subject of notebook 02.
 
 # %% [markdown]
 # ### Exercise 3
@@ -564,25 +624,30 @@ from course_lib.objectives import STUDY_SWEEPS
 
 big_beta = STUDY_SWEEPS["beta_vae"][1][-1]
 big_model = train_or_load(lecture_config("beta_vae", {"beta": big_beta}, P, seed), device=DEVICE).model
+lines = []
 for beta, m in {1: model, big_beta: big_model}.items():
     m_means, m_log_vars = encode(m, observations)
     activity, m_kl = m_means.var(axis=0), kl_per_latent(m_means, m_log_vars)
     print(f"β = {beta}: active latents {np.flatnonzero(activity > 0.01).tolist()}")
     for d in np.argsort(-m_kl):
         print(f"   z{d}: activity {activity[d]:7.4f}   KL {m_kl[d]:6.3f} nats")
+    lines.append(f"β = {beta}: {(activity > 0.01).sum()} latents active, {(m_kl > 1).sum()} above a nat of KL, "
+                 f"{((activity > 0.001) & (activity < 0.1)).sum()} with an activity between 0.001 and 0.1")
+display(Markdown(notice(lines, heading="**This run.**")))
 
 # %% [markdown] tags=["solution"]
-# Activity and KL rank the latents the same way. Averaged over images,
+# Compare the two columns: activity and KL go together. Averaged over images,
 # $\mathbb E_x[\mathrm{KL}_d] = \tfrac12 \big(\mathbb E_x[\mu_d^2] + \mathbb E_x[\sigma_d^2 - \log\sigma_d^2 - 1]\big)$
 # with $\mathbb E_x[\mu_d^2] = A_d + (\mathbb E_x \mu_d)^2$, so a latent with a large activity has a
 # large KL. The converse can fail: a latent whose mean does not move can still pay KL, by a constant
 # offset or a posterior narrower than the prior — but that buys the decoder nothing, so training
 # removes it, and inactive latents end at $\mu_d \approx 0$, $\sigma_d \approx 1$, KL $\approx 0$.
 #
-# The threshold matters. After 2,000 steps (`lecture`) all ten latents of the VAE are clearly active.
-# The β = 16 model has a few latents with KL above a nat and several with a few hundredths of a nat
-# whose activity is close to 0.01: they are being switched off, and depending on the threshold they
-# count as active or not. "The number of active latents" is a clean number only for converged models.
+# The threshold matters. A latent whose activity is within a factor of ten of 0.01 (the last count
+# above) is on its way out (or in): it carries a few hundredths of a nat, and depending on the
+# threshold it counts as active or not. "The number of active latents" is a clean number only when no
+# latent sits near the threshold — as for converged models, whose unused latents have reached
+# $\mu_d \approx 0$, $\sigma_d \approx 1$.
 
 # %% [markdown]
 # ### Exercise 4
@@ -596,7 +661,7 @@ for beta, m in {1: model, big_beta: big_model}.items():
 # %% tags=["solution"]
 from course_lib.distributions import gaussian_log_density
 
-K, images = 200, torch.from_numpy(observations[:4]).to(DEVICE)
+K, images, estimates = 200, torch.from_numpy(observations[:4]).to(DEVICE), {}
 with torch.no_grad():
     mean, log_var = model.encoder(images)
     for name, (m, lv) in {"prior": (torch.zeros_like(mean), torch.zeros_like(log_var)),
@@ -604,18 +669,24 @@ with torch.no_grad():
         z = m + torch.exp(0.5 * lv) * torch.randn(K, *m.shape, device=DEVICE)  # (K, N, D)
         log_px_z = -bernoulli_reconstruction(model.decoder(z.flatten(0, 1)), images.repeat(K, 1, 1, 1)).view(K, -1)
         log_w = log_px_z + gaussian_log_density(z, 0 * z, 0 * z).sum(-1) - gaussian_log_density(z, m, lv).sum(-1)
-        print(f"proposal {name:<15}: log p(x) ≈", (torch.logsumexp(log_w, 0) - math.log(K)).cpu().numpy().round(1))
+        estimates[name] = (torch.logsumexp(log_w, 0) - math.log(K)).cpu().numpy()
+        print(f"proposal {name:<15}: log p(x) ≈", estimates[name].round(1))
     elbo = -(bernoulli_reconstruction(model(images)["logits"], images) + kl_to_standard_normal(mean, log_var).sum(1))
     print(f"{'ELBO (one z)':<24}:", elbo.cpu().numpy().round(1))
+gaps = {name: value - elbo.cpu().numpy() for name, value in estimates.items()}  # estimate minus ELBO, per image
+display(Markdown(notice([f"proposal {name}: " + (f"{span(d, '.1f')} nats above the ELBO" if (d >= 0).all() else
+                                                 f"{span(-d, '.1f')} nats below the ELBO" if (d <= 0).all() else
+                                                 f"from {d.min():+.1f} to {d.max():+.1f} nats from the ELBO")
+                         for name, d in gaps.items()], heading=f"**This run** ({len(images)} images):")))
 
 # %% [markdown] tags=["solution"]
-# With the encoder as proposal the estimate is at or above the ELBO (the IWAE bound tightens the
-# ELBO; the difference estimates the gap $\mathrm{KL}(q \,\|\, p(z \mid x))$, which shows how good the
-# amortised posterior is: a few nats here). With the prior as proposal the estimate is far *below* —
-# tens to hundreds of nats for a trained model: 200 prior draws almost never land where
-# $p(x \mid z)$ is large, and the estimate, though unbiased for $p(x)$, is hugely biased in
-# $\log p(x)$ for any practical $K$. This is Section 1's argument in numbers, and the reason for
-# learning $q$ at all.
+# With the encoder as proposal the estimate is at or above the ELBO, up to the noise of the ELBO's
+# single draw (the IWAE bound tightens the ELBO; the difference estimates the gap
+# $\mathrm{KL}(q \,\|\, p(z \mid x))$, which shows how good the amortised posterior is). With the
+# prior as proposal a trained model's estimate falls far *below*: 200 prior draws almost never land
+# where $p(x \mid z)$ is large, and the estimate, though unbiased for $p(x)$, is hugely biased in
+# $\log p(x)$ for any practical $K$. The lines above give both differences for this run's model. This
+# is Section 1's argument in numbers, and the reason for learning $q$ at all.
 
 # %% [markdown]
 # ## Summary
@@ -630,8 +701,10 @@ with torch.no_grad():
 # %%
 display(Markdown(
     f"* With β = 1 nothing makes a VAE leave latents unused — this run uses {num_active} of its {len(kl)} "
-    f"(KL above {ACTIVE_KL} nats after {P.train_steps:,} steps, Section 7). It switches them on a few at a "
-    "time, and its traversals mix factors: the ELBO is blind to rotations of the latent space."))
+    f"(KL above {ACTIVE_KL} nats after {STEPS:,} steps, Section 7)"
+    + (f", switched on between steps {onsets.min():,.0f} and {onsets.max():,.0f}. " if len(onsets) else ". ")
+    + "Nothing in its objective makes a latent follow a single factor: the ELBO is blind to rotations of the "
+    "latent space."))
 
 # %% [markdown]
 # **Next:** notebook 02 weights the KL term by β and studies the trade-off between reconstruction and

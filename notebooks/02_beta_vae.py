@@ -27,10 +27,11 @@
 # * train β-VAEs over the study's range of β and compare them in the rate–distortion plane, by their
 #   ELBO, by their number of active latents and by their traversals.
 #
-# The models are trained for `P.train_steps` steps of the profile: `smoke` (20 steps) gives
-# meaningless models that only prove the code runs; `lecture` (2,000 steps) gives models worth
-# looking at; the study trains for 300,000. **Figures about trained models are only meaningful from
-# `lecture` on.**
+# The models are trained for `STEPS` steps (printed below the imports): at `smoke` 20, which gives
+# meaningless models that only prove the code runs; at `lecture` they are loaded from the pretrained
+# zoo, trained on a GPU for as many steps as the zoo holds; the study trains for 300,000. **Figures
+# about trained models are only meaningful from `lecture` on**, and how far they have got depends on
+# the models' age: every claim below about a trained model is computed from this run.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 02_beta_vae` on a 2-core CPU shared
 # with other jobs; the index that `make report` writes shows yours): `smoke` 14 s; `lecture` minutes
@@ -55,13 +56,15 @@ from course_lib.analysis.rate_distortion import constant_decoder_distortion, rat
 from course_lib.lab.analysis_plots import plot_rate_distortion
 from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.lecture_models import lecture_config
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.setup import notebook_setup
-from course_lib.lab.notice import notice, span
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import show_images
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
+STEPS = lecture_steps(P, seed)  # the steps of this notebook's models (the zoo's age at lecture)
 NUM_EVAL = max(100, P.num_samples // 5)  # images on which every model's rate and distortion are measured
+print(f"profile {P.name}: models of {STEPS:,} training steps")
 
 # %% [markdown]
 # ## 1 · The β-VAE objective
@@ -186,26 +189,43 @@ for beta in betas:
 print("study's β values:", study_betas, "-> trained:", betas)
 
 # %%
-window = max(1, P.train_steps // 50)
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), layout="constrained")
+smooth = {}  # β -> the running means, one row per row of the log
 for beta, run in runs.items():
-    smooth = run.log[["reconstruction", "kl"]].rolling(window, min_periods=1).mean()
+    window = max(1, len(run.log) // 50)  # rows of the log: a fiftieth of training
+    smooth[beta] = run.log[["reconstruction", "kl"]].rolling(window, min_periods=1).mean().assign(step=run.log["step"])
     for ax, term in zip(axes, ("reconstruction", "kl")):
-        ax.plot(run.log["step"], smooth[term], label=f"β = {beta}")
+        ax.plot(smooth[beta]["step"], smooth[beta][term], label=f"β = {beta}")
 axes[0].set(title="distortion (reconstruction term)", xlabel="training step", ylabel="nats per image")
 axes[1].set(title="rate (KL term)", xlabel="training step", ylabel="nats per image")
 axes[1].legend()
-fig.suptitle(f"Training curves of the sweep (running mean over {window} steps)")
+fig.suptitle(f"Training curves of the sweep, {STEPS:,} steps (running mean over 1/50 of training)")
 plt.show()
+
+# %%
+end = {b: s.iloc[-1] for b, s in smooth.items()}  # the running means at the last step
+tenth = {b: s[s["step"] >= 0.9 * STEPS].iloc[0] for b, s in smooth.items()}  # ... a tenth of training earlier
+first_nat = {b: s.loc[s["kl"] >= 1, "step"].min() for b, s in smooth.items()}  # NaN: never
+for_betas = f"for β = {', '.join(map(str, betas))}"
+display(Markdown(notice([
+    "At the end, KL " + ", ".join(f"{end[b]['kl']:.1f}" for b in betas) + " and reconstruction "
+    + ", ".join(f"{end[b]['reconstruction']:.0f}" for b in betas) + f" nats {for_betas}.",
+    "The KL first reaches a nat at step " + ", ".join("never" if np.isnan(first_nat[b]) else f"{first_nat[b]:,.0f}"
+                                                       for b in betas) + f" {for_betas}.",
+] + [f"β = {b}: over the last tenth of training the reconstruction "
+     f"{trend(tenth[b]['reconstruction'], end[b]['reconstruction'], 'rises', 'still falls', 'stays level', tol=0.5)} "
+     f"({tenth[b]['reconstruction']:.1f} → {end[b]['reconstruction']:.1f} nats)" for b in betas],
+    heading=f"**This run** ({STEPS:,} steps).")))
 
 # %% [markdown]
 # **What to notice.** *(At `smoke` size these are 20 steps of noise.)*
-# * The larger β, the lower the KL curve and the higher the reconstruction curve: the trade-off of
-#   notebook 01's Exercise 2, now over the whole sweep. The KL of a larger β also stays at 0 for
-#   longer: the first nats are the most expensive, and the model pays them only once the
-#   reconstruction they buy is worth β times as much.
-# * The curves flatten but have not stopped: none of these models is at its point of the
-#   rate–distortion curve yet. The plane below is a snapshot after `P.train_steps` steps.
+# * The trade-off of notebook 01's Exercise 2, now over the whole sweep: the larger β, the lower the
+#   KL curve and the higher the reconstruction curve should be — check it against the numbers above.
+#   Expect the KL of a larger β to stay near 0 for longer: the first nats are the most expensive, and
+#   the model pays them only once the reconstruction they buy is worth β times as much. (In a long run
+#   this happens early, and the step at which the KL reaches a nat may be the first logged one.)
+# * A reconstruction that still falls at the end says the model has not reached its point of the
+#   rate–distortion curve yet. The plane below is a snapshot after `STEPS` steps.
 
 # %% [markdown]
 # ## 5 · The rate–distortion plane
@@ -226,14 +246,20 @@ print(f"rate-0 reference D_0 = {d0:.1f} nats; data entropy H <= log {data.num_im
       f"{math.log(data.num_images):.1f} nats")
 plot_rate_distortion(table, label="β = ")
 plt.show()
-display(Markdown(f"In this run $D_0$ = {d0:.0f} nats, while β = {betas[-1]} reaches a distortion of "
-                 f"{table['distortion'].iloc[-1]:.0f} nats at a rate of {table['rate'].iloc[-1]:.1f} nats."))
+steps = {"rate": np.diff(table["rate"]), "distortion": np.diff(table["distortion"])}  # from each β to the next
+display(Markdown(notice([
+    f"As β grows the rate {'falls at every step' if (steps['rate'] < 0).all() else 'does not fall at every step'} "
+    f"of the sweep, and the distortion {'rises at every step' if (steps['distortion'] > 0).all() else 'does not rise at every step'}.",
+    f"$D_0$ = {d0:.0f} nats, while β = {betas[-1]} reaches a distortion of {table['distortion'].iloc[-1]:.0f} nats "
+    f"at a rate of {table['rate'].iloc[-1]:.1f} nats.",
+], heading="**This run.**")))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
-# * The points run from the top left (small β: high rate, low distortion) to the bottom right
-#   (large β: little rate, more distortion), towards the $\beta \to \infty$ limit $(D_0, 0)$, far off
-#   to the right (the numbers are printed above).
+# * Expect the points to run from the top left (small β: high rate, low distortion) to the bottom
+#   right (large β: little rate, more distortion), towards the $\beta \to \infty$ limit $(D_0, 0)$, off
+#   the figure to the right; the lines above say whether this run's do, and how far the largest β is
+#   from that limit.
 # * Read the ELBO off the dashed isolines: a point on a lower-left isoline has the better ELBO.
 #   Alemi et al.'s warning applies: models with **the same ELBO can sit at very different rates** —
 #   the ELBO alone cannot tell a model that encodes much from one that encodes little.
@@ -263,28 +289,32 @@ for ax in axes[:2]:
 plt.show()
 
 # %%
-elbo_loss = [f"{table['elbo'].iloc[0] - table['elbo'].loc[b]:.1f} nats at β = {b}" for b in betas[1:]]
-over_a_nat = (sorted_kl[-1] > 1).sum()
+elbo_given_up = table["elbo"].iloc[0] - table["elbo"].iloc[1:]
+counts = {t: (activity > t).sum(axis=1).to_numpy() for t in (0.01, 0.1)}
+disagree = [str(b) for b, low, high in zip(betas, counts[0.01], counts[0.1]) if low != high]
 display(Markdown(notice([
-    f"ELBO given up relative to β = {betas[0]}: {', '.join(elbo_loss)}"
-    + (" (a negative number: a better ELBO, which only an unconverged model can show)." if "-" in str(elbo_loss)
-       else "."),
-    f"KL per latent at β = {betas[0]}: {span(sorted_kl[0])} nats; at β = {betas[-1]}: {over_a_nat} of "
-    f"{sorted_kl.shape[1]} latents carry over a nat, the rest {span(sorted_kl[-1][sorted_kl[-1] <= 1])} nats "
-    "each." if over_a_nat < sorted_kl.shape[1] else "KL per latent: every latent carries over a nat.",
+    f"ELBO given up relative to β = {betas[0]}: " + ", ".join(f"{v:.1f} nats at β = {b}" for b, v in elbo_given_up.items())
+    + (" (a negative number: a better ELBO than β = 1's)." if (elbo_given_up < 0).any() else "."),
+    "Latents carrying over a nat: " + ", ".join(f"{n} at β = {b}" for b, n in zip(betas, (sorted_kl > 1).sum(axis=1)))
+    + f" (of {sorted_kl.shape[1]}); the smallest KL of a latent: "
+    + ", ".join(f"{row[-1]:.3f} nats at β = {b}" for b, row in zip(betas, sorted_kl)) + ".",
+    *[f"Active latents at Var(μ_d) > {t}: " + ", ".join(f"{n} at β = {b}" for b, n in zip(betas, c))
+      for t, c in counts.items()],
+    f"The two thresholds disagree at β = {', '.join(disagree)}." if disagree else "The two thresholds agree for every β.",
 ], heading="**This run.**")))
 
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on; the description is of the `lecture` run, 2,000-step
-# models, seed 0 — the cell above prints this run's numbers.)*
-# * β = 1 optimises the ELBO and has the best one; every larger β gives up ELBO for a smaller rate.
-# * The right panel shows the bottleneck closing latent by latent: at β = 1 every latent carries
-#   a nat or more; at β = 4 the cheapest are dropping out; at β = 16 about half of the latents carry
-#   over a nat each and the others a few hundredths.
-# * Counting "active" latents depends on the threshold while latents are still being switched off.
-#   With Burda et al.'s 0.01 almost every latent still counts after 2,000 steps, because the posterior
-#   means of the dying latents still vary a little; with 0.1 the count falls with β as the right panel
-#   suggests. The study's 300,000 steps finish the job.
+# **What to notice.** *(Meaningful from `lecture` on; the lines above give this run's numbers.)*
+# * β = 1 optimises the ELBO, so at their optima β = 1 has the best ELBO and every larger β gives
+#   up some of it for a smaller rate. A negative number above means that a larger β found the better
+#   ELBO — which only a model short of its optimum can show.
+# * The right panel shows whether the bottleneck closes latent by latent, as it should: the larger
+#   β, the fewer latents carry over a nat, and the others fall towards zero — a few hundredths of a nat
+#   while they are being switched off (the second line above).
+# * Counting "active" latents depends on the threshold while latents are being switched off: the
+#   posterior means of a dying latent still vary a little, so Burda et al.'s 0.01 may still count it
+#   where 0.1 does not. Where the two thresholds disagree, the count is not yet a clean number; long
+#   training (the study's 300,000 steps) should finish the job.
 
 # %% [markdown]
 # ## 6 · Traversals: smallest versus largest β
@@ -307,20 +337,21 @@ labels = ["  |  ".join(f"z{o[r]} {k[o[r]]:.1f}" for _, o, k in panels.values()) 
 fig = show_images(grid.reshape(-1, *grid.shape[2:]), ncols=grid.shape[1], row_labels=labels, cell_size=0.8)
 for ax in fig.axes[num_steps::grid.shape[1]]:
     ax.set_visible(False)
-fig.suptitle(f"Latent traversals: β = {sides[0]} (left) and β = {sides[1]} (right), {P.train_steps:,} steps")
+fig.suptitle(f"Latent traversals: β = {sides[0]} (left) and β = {sides[1]} (right), {STEPS:,} steps")
 plt.show()
+print("latents under 0.1 nats of KL (constant rows):",
+      ", ".join(f"{(k < 0.1).sum()} of {len(k)} at β = {b}" for b, (_, _, k) in panels.items()))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on.)*
-# * With the large β only the top half of the rows change anything, and the images are blurrier; the
-#   bottom rows are constant (the latents with KL $\approx 0$).
+# * A latent with KL $\approx 0$ gives a constant row (the line under the figure counts them); with
+#   the large β expect more of them at the bottom, and blurrier images in the rows that do change.
 # * Look at *what* each active row changes. The claim of Higgins et al. is that large-β rows more
-#   often change one factor (only $x$, only $y$, only size) while small-β rows mix them. At `lecture`
-#   size there is a tendency: among the β = 16 rows, one only grows the sprite and one mostly moves
-#   it vertically, while others still move it diagonally or stretch it; the β = 1 rows mix position,
-#   size and shape, one even jumps the sprite from one place to another through a smear. The paper's
-#   clean position and scale latents come after far longer training. Notebook 08 replaces this
-#   eyeballing by metrics.
+#   often change one factor (only $x$, only $y$, only size) while small-β rows mix them: look for rows
+#   that only grow the sprite or only move it along one axis, against rows that move it diagonally,
+#   stretch it, or jump it from one place to another through a smear. The paper's clean position and
+#   scale latents come from long training; Exercise 2 measures which factors each latent carries, and
+#   notebook 08 replaces this eyeballing by metrics.
 
 # %% [markdown]
 # ### Exercise 1
@@ -332,20 +363,22 @@ plt.show()
 
 # %% tags=["solution"]
 points = table[["rate", "distortion"]]
+verdicts = []
 for (b_i, p_i), (b_j, p_j) in zip(points.iloc[:-1].iterrows(), points.iloc[1:].iterrows()):
     slope = -(p_j["distortion"] - p_i["distortion"]) / (p_j["rate"] - p_i["rate"])
-    verdict = "inside" if b_i <= slope <= b_j else "outside"
-    print(f"β {b_i:>2} -> {b_j:>2}: chord slope -ΔD/ΔR = {slope:7.2f}, {verdict} [{b_i}, {b_j}]")
+    verdicts.append("inside" if b_i <= slope <= b_j else "outside")
+    print(f"β {b_i:>2} -> {b_j:>2}: chord slope -ΔD/ΔR = {slope:7.2f}, {verdicts[-1]} [{b_i}, {b_j}]")
+display(Markdown(f"**This run:** {verdicts.count('inside')} of the {len(verdicts)} chords lie inside their interval."))
 
 # %% [markdown] tags=["solution"]
 # *Proof.* Model $i$ minimises $D + \beta_i R$ over the curve, so $D_i + \beta_i R_i \le D_j + \beta_i
 # R_j$, i.e. $\beta_i (R_i - R_j) \le D_j - D_i$; likewise $D_j + \beta_j R_j \le D_i + \beta_j R_i$.
 # With $\Delta R = R_j - R_i < 0$ (the larger β has the smaller rate), dividing both by $-\Delta R >
 # 0$ gives $\beta_i \le -\Delta D / \Delta R \le \beta_j$. (Only optimality was used, not even
-# convexity.) Models after 2,000 steps are not optimal, so nothing guarantees the check: a slope
-# outside the interval would say that at least one of them is far from its optimum. At `lecture` size
-# (2,000-step models, seed 0) both chords of the sweep (1, 4, 16) fall inside their intervals; the
-# printout gives this run's slopes and verdicts.
+# convexity.) Trained models are not exactly optimal, so nothing guarantees the check: a slope
+# outside the interval says that at least one of the two models is far from its optimum, while
+# slopes inside are consistent with (not a proof of) optimality. The printout gives this run's slopes
+# and verdicts.
 
 # %% [markdown]
 # ### Exercise 2
@@ -361,30 +394,37 @@ import pandas as pd
 from course_lib.metrics.utils import discrete_mutual_information, histogram_discretize
 
 factors, images = data.sample(NUM_EVAL, random_state)
+bias = pd.Series([(20 - 1) * (n - 1) / (2 * len(images)) for n in data.factors_num_values], data.factor_names)
+print("binning bias of an independent latent, (bins - 1)(classes - 1) / 2N:", bias.round(2).to_dict(), "\n")
+lines = []
 for beta in sides:
     means = encode(runs[beta].model, images)[0]
     active = np.flatnonzero(means.var(axis=0) > 0.01)
     if len(active) == 0:
-        print(f"β = {beta}: no active latent")
+        lines.append(f"β = {beta}: no active latent")
         continue
-    mi = discrete_mutual_information(histogram_discretize(means[:, active], 20), factors)
-    print(f"β = {beta}: mutual information (nats) between active latents and factors")
-    bias = pd.Series([(20 - 1) * (n - 1) / (2 * len(images)) for n in data.factors_num_values], data.factor_names)
-    print("(binning bias of an independent latent, (bins - 1)(classes - 1) / 2N:", bias.round(2).to_dict(), ")")
-    print(pd.DataFrame(mi, index=[f"z{d}" for d in active], columns=data.factor_names).round(2), "\n")
+    mi = pd.DataFrame(discrete_mutual_information(histogram_discretize(means[:, active], 20), factors),
+                      index=[f"z{d}" for d in active], columns=data.factor_names)
+    print(f"β = {beta}: mutual information (nats) between active latents and factors\n{mi.round(2)}\n")
+    top_two = {f: mi[f].nlargest(2) for f in data.factor_names}
+    lines.append(f"β = {beta}: " + "; ".join(f"{f} {t.iloc[0]:.2f} in {t.index[0]} (next {t.iloc[-1]:.2f})"
+                                             for f, t in top_two.items()))
+display(Markdown(notice(lines, heading="**This run** (per factor: its largest MI in nats, that latent, and the "
+                                       "next-largest MI of the factor):")))
 
 # %% [markdown] tags=["solution"]
 # The plug-in MI of a binned latent is biased upwards by about $(\text{bins} - 1)(\text{classes} -
-# 1)/2N$ even for an independent latent (printed above for each factor): that is all the orientation column
-# shows, and it is why a latent that carries almost nothing still shows a few tenths of a nat with the
-# positions. Compare entries with the bias, not with 0.
+# 1)/2N$ even for an independent latent (printed above for each factor): a column no higher than its
+# bias is noise, and a latent that carries almost nothing can still show a few tenths of a nat with the
+# positions (32 classes, the largest bias). Compare entries with the bias, not with 0.
 #
-# At `lecture` size the β = 16 model has three standout entries, each in its own latent and its own
-# factor: one latent for position $y$, one for position $x$, one for scale — the factors that explain
-# the most pixels, which Burgess et al. show are encoded first as capacity grows. Shape is absent
-# everywhere (its MI is near 0 in both models), and so is orientation. The β = 1 model spreads every
-# factor over several latents — position $x$ over all ten, scale over three — and most of its latents
-# carry some of both positions: more information, less structure.
+# Burgess et al.'s reading predicts that the large β keeps the factors that explain the most pixels —
+# position $x$ and $y$, then scale, the ones they show are encoded first as capacity grows — each in a
+# latent of its own, and drops shape and orientation; the small β spreads each factor over several
+# latents, and a latent carries several factors: more information, less structure. The lines above
+# say how far this run's models follow it: a factor whose largest MI stands well above its bias, in a
+# latent that no other factor claims and well above the next latent's MI, is kept cleanly; a factor
+# whose two largest MIs are close is spread over several latents.
 
 # %% [markdown]
 # ### Exercise 3

@@ -27,10 +27,11 @@
 #   codes of a trained model;
 # * train a **β-TCVAE** (penalise only the TC) and watch the three terms during training.
 #
-# The models are trained with the profile's number of steps (`smoke`: 20, meaningless models that
-# only prove the code runs; `lecture`: 2,000; the paper and Locatello et al. 2019: 300,000).
-# Figures about trained models are only meaningful from `lecture` on; the constructed experiment of
-# Sections 2–4 is meaningful at every profile.
+# The models have `STEPS` training steps (printed below): at `smoke` 20, meaningless models that
+# only prove the code runs; at `lecture` the age of the pretrained zoo's models (`lecture_steps`);
+# the paper and Locatello et al. 2019 train for 300,000. Figures about trained models are only
+# meaningful from `lecture` on; the constructed experiment of Sections 2–4 is meaningful at every
+# profile.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 05_beta_tcvae` on a 2-core CPU
 # shared with other jobs; the index that `make report` writes shows yours): `smoke` 38 s; `lecture`
@@ -60,13 +61,15 @@ from course_lib.analysis.tc_analysis import (TERMS, correlated_gaussian_posterio
                                              exact_kl_decomposition, sample_codes)
 from course_lib.lab.analysis_plots import plot_estimator_study
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.lecture_models import lecture_config
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.setup import notebook_setup
-from course_lib.lab.notice import notice
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import plot_traversals
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
+STEPS = lecture_steps(P, seed)  # the steps of this notebook's models (the zoo's age at lecture)
 NUM_BATCHES = max(5, P.num_samples // 200)  # repeated minibatches per batch size in the estimator studies
+print(f"trained models: {STEPS:,} steps; estimator studies: {NUM_BATCHES} batches per batch size")
 
 # %% [markdown]
 # ## 1 · Which part of the KL should we penalise?
@@ -291,6 +294,29 @@ plt.show()
 print("At the study's batch size B = 64 (exact:", {t: round(exact[t], 3) for t in TERMS}, ")")
 print(toy_study[toy_study["batch_size"] == 64].pivot(index="term", columns="estimator", values=["mean", "std"]).round(3))
 
+# %%
+def relative_error(study, truth, batch_size, term):
+    """Each estimator's mean over batches of size batch_size, relative to the exact value: +0.2 = 20 % too high."""
+    rows = study[(study["batch_size"] == batch_size) & (study["term"] == term)].set_index("estimator")["mean"]
+    return rows / truth[term] - 1
+
+
+def signed(error):
+    return f"{abs(error):.0%} too {'high' if error > 0 else 'low'}"
+
+
+LABEL = {"mutual_information": "MI", "total_correlation": "TC", "dimensionwise_kl": "dimension-wise KL"}
+
+
+toy_mss = toy_study[toy_study["estimator"] == "mss"].set_index(["term", "batch_size"])["mean"]
+toy_tc = relative_error(toy_study, exact, 64, "total_correlation")
+display(Markdown(notice([
+    f"TC at B = 64: MWS {signed(toy_tc['mws'])}, MSS {signed(toy_tc['mss'])} (exact {exact['total_correlation']:.3f} nats).",
+    f"At B = {toy_batch_sizes[0]}: MSS's MI {toy_mss['mutual_information', toy_batch_sizes[0]]:.3f} nats (exact "
+    f"{exact['mutual_information']:.3f}), its dimension-wise KL {toy_mss['dimensionwise_kl', toy_batch_sizes[0]]:.3f} "
+    f"(exact {exact['dimensionwise_kl']:.3f}).",
+], heading=f"**This run** (means over {NUM_BATCHES} batches):")))
+
 # %% [markdown]
 # **What to notice.**
 # * At $B = N$ both estimators see the whole dataset and land on the exact values (MWS is then the
@@ -299,19 +325,19 @@ print(toy_study[toy_study["batch_size"] == 64].pivot(index="term", columns="esti
 #   TC** for small batches: the own posterior, weighted $1/B$ instead of $1/N$, inflates the joint
 #   density $\hat q(z_i)$ much more than the broad marginals $\hat q(z_{ij})$.
 # * **MSS** gets the own weight right, so it does not share that bias; but at small $B$ its
-#   logarithm of a few noisy terms is biased downwards and it scatters more: the MI comes out too
-#   high, and the dimension-wise KL even *negative*, which no true KL can be.
-# * Both biases shrink as $B$ grows. At the study's $B = 64$ MWS over-estimates this TC by about a
-#   fifth and MSS under-estimates it by about a tenth. A β-TCVAE trained with either estimator
-#   penalises a biased TC — a quantity that moves with the true one, but not the one in the
-#   equation.
+#   logarithm of a few noisy terms is biased downwards and it scatters more: look for an MI that
+#   comes out too high and a dimension-wise KL that can even turn *negative*, which no true KL can
+#   be (this run's values at the smallest $B$ are printed above).
+# * Both biases shrink as $B$ grows; the size of each at the study's $B = 64$ is printed above. A
+#   β-TCVAE trained with either estimator penalises a biased TC — a quantity that moves with the
+#   true one, but not the one in the equation.
 
 # %% [markdown]
 # ## 5 · Training a β-TCVAE
 #
 # We train the study's architecture with the study's settings (batch 64, Adam, learning rate
 # $10^{-4}$, 10 latents), the MWS estimator and $N = 737{,}280$, the size of dSprites, for
-# `P.train_steps` steps. Locatello et al. sweep $\beta$ over `STUDY_SWEEPS["beta_tcvae"]`; we take
+# `STEPS` steps. Locatello et al. sweep $\beta$ over `STUDY_SWEEPS["beta_tcvae"]`; we take
 # $\beta = 6$ and, as a reference, $\beta = 1$ — the same objective with the TC not weighted beyond
 # the ELBO, i.e. a plain VAE that logs the three terms.
 
@@ -329,11 +355,12 @@ print("objective:", runs[BETA].objective.hyperparameters(), "| dSprites has", f"
 assert runs[BETA].objective.dataset_size == data.num_images
 
 # %% [markdown]
-# The training log holds every term of every step, including the three MWS estimates of the
-# decomposition (batch 64, $N = 737{,}280$). Smoothed with a running mean:
+# The training log holds every term, including the three MWS estimates of the decomposition (batch
+# 64, $N = 737{,}280$) — one row per step, or for a long run one row per block of steps (their
+# mean). Smoothed with a running mean over a fortieth of the rows:
 
 # %%
-window = max(1, P.train_steps // 40)
+window = max(1, len(runs[BETA].log) // 40)  # log rows, not steps: a row may average a block of steps
 panels = (*TERMS, "reconstruction")
 fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.5), layout="constrained")
 for beta, run in runs.items():
@@ -344,30 +371,52 @@ for beta, run in runs.items():
                ylabel="nats")
 axes[0].axhline(math.log(64), color="grey", linestyle=":", label="log 64: MWS's ceiling")
 axes[0].legend(fontsize=8)
-fig.suptitle(f"The decomposition during training (running mean over {window} steps)")
+fig.suptitle(f"The decomposition during training, {STEPS:,} steps (running mean over {window} log rows)")
 plt.show()
 
 # %%
-final = {beta: run.log[list(TERMS)].tail(window).mean() for beta, run in runs.items()}
-display(Markdown(notice([f"β = {beta}: " + ", ".join(f"{t.replace('_', ' ')} {v:.2f}" for t, v in terms.items())
-                         for beta, terms in final.items()],
-                        heading=f"**This run** (`{P.name}`), MWS estimates over the last {window} step{'s' * (window > 1)} (nats):")))
+def last_part(log, part=40):
+    """The mean of each logged term over the last `part`-th of the log's rows."""
+    return log.drop(columns="step").iloc[-max(1, len(log) // part):].mean()
+
+
+final = {beta: last_part(run.log) for beta, run in runs.items()}  # the end of training
+halfway = {beta: last_part(run.log[run.log["step"] <= STEPS // 2]) for beta, run in runs.items()}  # its middle
+lines = []
+for beta, run in runs.items():
+    smooth_mi = run.log["mutual_information"].rolling(window, min_periods=1).mean()
+    ceiling = run.log["step"][smooth_mi > math.log(64) - 0.1]  # steps at which MWS's MI is within 0.1 of log 64
+    tc_half, tc_end = halfway[beta]["total_correlation"], final[beta]["total_correlation"]
+    lines.append(f"β = {beta}: " + ", ".join(f"{LABEL[t]} {final[beta][t]:.2f}" for t in TERMS)
+                 + f", reconstruction {final[beta]['reconstruction']:.1f}. The smoothed MI "
+                 + (f"comes within 0.1 nat of log 64 at step {ceiling.iloc[0]:,}" if len(ceiling)
+                    else "stays below log 64 − 0.1")
+                 + f"; the TC {trend(tc_half, tc_end, 'rises', 'falls', 'stays level', tol=0.1)} over the second half "
+                 f"({tc_half:.2f} → {tc_end:.2f}).")
+(one, f1), (six, f6) = final.items()
+ratio = f6["total_correlation"] / f1["total_correlation"]
+lines.append(f"At the end β = {six}'s TC is " + (f"{1 / ratio:.1f} times lower than" if 0 < ratio < 1 else f"{ratio:.2f} times")
+             + f" β = {one}'s; its dimension-wise KL is "
+             f"{trend(f1['dimensionwise_kl'], f6['dimensionwise_kl'], 'higher', 'lower', 'the same', 0.05)} and its "
+             f"reconstruction {trend(f1['reconstruction'], f6['reconstruction'], 'worse', 'better', 'the same', 0.5)}.")
+display(Markdown(notice(lines, heading=f"**This run** (`{P.name}`), MWS estimates over the last fortieth of the log "
+                                       "(nats):")))
 
 # %% [markdown]
-# **What to notice.** *(At `smoke` size the curves are 20 steps of noise. What follows is what the
-# `lecture` run showed.)*
+# **What to notice.** *(At `smoke` size the curves are 20 steps of noise; read them from `lecture`
+# on.)*
 # * The logged MI can never cross $\log 64 \approx 4.16$ nats, whatever the model encodes: a
-#   property of MWS with $B = 64$, not of the model (Section 4). Once the encoder starts to tell
-#   images apart (after a few hundred steps) both runs sit on that ceiling for the rest of training,
-#   so the logged MI says nothing more about them.
-# * With $\beta = 6$ the TC carries five times more weight than in the ELBO: its estimate levels off
-#   (at `lecture`, seed 0: at a few nats) while the $\beta = 1$ run's keeps climbing to several times
-#   that (this run's final values are printed above). Both numbers are MWS
-#   estimates and therefore too high (Section 6 measures by how much).
-# * The dimension-wise KL of the $\beta = 6$ run ends *higher*: squeezing the dependence out of
-#   $q(z)$ pushes its marginals away from $\mathcal N(0, 1)$ — the three terms are coupled through
-#   one encoder, not independent knobs.
-# * The price is paid in reconstruction: the $\beta = 6$ curve lies above the $\beta = 1$ one.
+#   property of MWS with $B = 64$, not of the model (Section 4). Once the encoder tells images
+#   apart, a run sits just under that ceiling (when each run got there is printed above), and from
+#   then on the logged MI says nothing more about it.
+# * With $\beta = 6$ the TC carries five times more weight than in the ELBO: look for its estimate to
+#   stay well below the $\beta = 1$ run's and to level off sooner (the ratio of their final values
+#   and how much each still moves over the second half are printed above). Both numbers are MWS
+#   estimates and therefore biased upwards (Section 6 measures by how much).
+# * Compare the dimension-wise KL of the two runs: if the $\beta = 6$ run's ends *higher*, squeezing
+#   the dependence out of $q(z)$ has pushed its marginals away from $\mathcal N(0, 1)$ — the three
+#   terms are coupled through one encoder, not independent knobs.
+# * The price, if any, is paid in reconstruction: compare the last panel's two curves.
 
 # %% [markdown]
 # ## 6 · The estimators on a trained model's codes
@@ -395,24 +444,38 @@ means, log_vars = codes[BETA]
 model_batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b <= len(means)]
 model_study = estimator_study(means, log_vars, model_batch_sizes, NUM_BATCHES, random_state=random_state)
 fig = plot_estimator_study(model_study, exact_model[BETA],
-                           title=f"β-TCVAE (β = {BETA}, {P.train_steps:,} steps): codes of N = {len(means):,} images")
+                           title=f"β-TCVAE (β = {BETA}, {STEPS:,} steps): codes of N = {len(means):,} images")
 plt.show()
 
+# %%
+(one, e1), (six, e6) = exact_model.items()
+at_64 = {t: relative_error(model_study, exact_model[BETA], 64, t) for t in TERMS}
+largest = {t: relative_error(model_study, exact_model[BETA], model_batch_sizes[-1], t) for t in TERMS}
+mws_mi = model_study.query("estimator == 'mws' and batch_size == 64 and term == 'mutual_information'")["mean"].item()
+display(Markdown(notice([
+    f"Exact MI: β = {one} {e1['mutual_information']:.2f}, β = {six} {e6['mutual_information']:.2f} nats "
+    f"(log N = {math.log(len(observations)):.2f}); exact TC: β = {one} {e1['total_correlation']:.3f}, β = {six} "
+    f"{e6['total_correlation']:.3f} nats, {e1['total_correlation'] / e6['total_correlation']:.1f} times lower at β = {six}.",
+    f"At B = 64 (β = {BETA}): MWS's MI is {mws_mi:.2f} nats (log 64 = {math.log(64):.2f}); "
+    + "; ".join(f"{e.upper()}: MI {signed(at_64['mutual_information'][e])}, TC {signed(at_64['total_correlation'][e])}"
+                for e in ("mws", "mss")) + ".",
+    f"At B = {model_batch_sizes[-1]}, off by: " + "; ".join(f"{LABEL[t]} {span(largest[t].abs() * 100, '.0f')} %"
+                                                            for t in TERMS) + " (the two estimators).",
+], heading="**This run** (exact values over the encoded images; estimates: means over batches):")))
+
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on; described from the `lecture` run.)*
-# * The table first. The β = 1 model's MI is close to $\log N$: its posteriors barely overlap, so
-#   the code nearly identifies each of the $N$ images. The β = 6 model's exact TC is about seven
-#   times lower than the β = 1 model's, while its MI is only somewhat lower: the penalty acted on
-#   the term it targets. (Whether that made the code *disentangled* is a question for the metrics of
-#   notebook 08.)
-# * The pattern of Section 4, much amplified: a trained encoder's posteriors are narrow, so the own
-#   posterior dominates the batch sum. MWS's MI is pinned just below $\log B$ and its TC is more
-#   than twice the exact value at $B = 64$; MSS's MI is too high and its TC too low, and erratic at
-#   small $B$.
-# * The dimension-wise KL converges quickly for both — the marginals $q(z_j)$ are broad and smooth,
-#   so a batch covers them — while MI and TC are still far off at $B = 1024$, a tenth of $N$. For
-#   the full dataset ($N = 737{,}280$) and $B = 64$ the gap can only be larger: the TC that a
-#   β-TCVAE logs, and penalises, is a strongly biased proxy.
+# **What to notice.** *(Meaningful from `lecture` on; this run's numbers are printed above.)*
+# * The table first. An MI close to $\log N$ means the posteriors barely overlap, so the code nearly
+#   identifies each of the $N$ images. If the β = 6 model's exact TC is several times lower than the
+#   β = 1 model's while its MI is only somewhat lower, the penalty acted on the term it targets.
+#   (Whether that made the code *disentangled* is a question for the metrics of notebook 08.)
+# * Look for the pattern of Section 4, amplified: a trained encoder's posteriors are narrow, so the
+#   own posterior dominates the batch sum. MWS's MI is then pinned just below $\log B$ and its TC
+#   too high; MSS errs the other way, and scatters at small $B$.
+# * The dimension-wise KL needs the least data — the marginals $q(z_j)$ are broad and smooth, so a
+#   batch covers them — while MI and TC can still be far off at the largest $B$, a small fraction of
+#   $N$ (compare their errors above). For the full dataset ($N = 737{,}280$) and $B = 64$ the gap can
+#   only be larger: the TC that a β-TCVAE logs, and penalises, is a biased proxy.
 
 # %% [markdown]
 # ## 7 · Traversals
@@ -425,19 +488,30 @@ base_image = observations[0]
 for beta in (1, BETA):
     traversals, order = latent_traversals(runs[beta].model, base_image, codes[beta], num_steps=10)
     plot_traversals(traversals, order, kl_per_latent(*codes[beta]))
-    plt.suptitle(f"β-TCVAE, β = {beta}: latent traversals ({P.train_steps:,} training steps)")
+    plt.suptitle(f"β-TCVAE, β = {beta}: latent traversals ({STEPS:,} training steps)")
     plt.show()
 
+# %%
+def describe(kl):
+    """How many latents carry more than a nat, and the KL ranges of those and of the rest."""
+    big, small = kl[kl > 1], kl[kl <= 1]
+    text = f"{len(big)} of {len(kl)} latents carry more than 1 nat" + (f" ({span(big)})" if len(big) else "")
+    return text + (f", the other {len(small)} {span(small)} nats." if len(small) else ".")
+
+
+display(Markdown(notice([f"β = {beta}: {describe(kl_per_latent(*codes[beta]))}" for beta in (1, BETA)],
+                        heading="**This run**, KL per latent:")))
+
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on; described from the `lecture` run.)*
-# * β = 1 spreads its information over all ten latents (every KL above 1 nat), and most rows change
-#   several things at once: position with size, size with the sprite's elongation and tilt.
-# * β = 6 concentrates it in four latents; the other six rows show no visible change (KL about half
-#   a nat or less) — although the objective penalises the TC, not the KL.
-# * Its four active rows are position and scale, but mixed: each moves the sprite diagonally and
-#   resizes it. After 2,000 of the study's 300,000 steps, a lower TC is not yet axis-aligned
-#   factors; shape and orientation, which cost few pixels (notebook 00, Exercise 4), are not
-#   encoded at all.
+# **What to notice.** *(Meaningful from `lecture` on.)*
+# * Count the rows that carry information (the KL printed above and in the row labels): does
+#   β = 6 concentrate the code in fewer latents than β = 1? If so, note that the objective penalises
+#   the TC, not the KL — fewer active latents is a side effect.
+# * For each active row, ask what changes: one factor (position along one axis, size, shape,
+#   orientation) or several at once (moving diagonally while resizing). A lower TC is not yet
+#   axis-aligned factors, and shape and orientation, which cost few pixels (notebook 00,
+#   Exercise 4), are the last factors a young model encodes; these models have had the number of
+#   steps in the titles, against the study's 300,000.
 
 # %% [markdown]
 # ## Exercises
@@ -514,14 +588,16 @@ for _ in range(NUM_BATCHES):
 comparison = pd.DataFrame({name: np.mean(v, axis=0) for name, v in estimates.items()}, index=list(TERMS))
 comparison["exact"] = [exact[t] for t in TERMS]
 print(f"mean over {NUM_BATCHES} batches of 64:\n", comparison.round(3))
+gap = (comparison[["our MSS", "MWS"]].sub(comparison["copied MSS"], axis=0)).abs().loc[["mutual_information", "total_correlation"]]
+print("the copied MSS lies closer to", "; ".join(f"{name} in its {LABEL[term]}" for term, name in gap.idxmin(axis=1).items()))
 
 # %% [markdown] tags=["solution"]
 # In the copied matrix $1/N$ sits in column 0 and $\frac{N-M}{NM}$ in column 1 of every row (and
 # in row $B-2$ the last line overwrites the $1/N$, so that row sums to more than one). Apart from
 # rows 0 and 1 the own posterior gets $\frac1M = \frac1{B-1}$: nothing crashes, but this is MWS
-# with a slightly larger own weight, not stratified sampling — its MI and TC come out next to
-# MWS's, not next to our MSS. The "stratified" estimator of many published experiments was a
-# weighted one.
+# with a slightly larger own weight, not stratified sampling — so expect its MI and TC next to
+# MWS's, not next to our MSS (the last line printed says which each is closer to here). The
+# "stratified" estimator of many published experiments was a weighted one.
 
 # %% [markdown]
 # ### Exercise 3

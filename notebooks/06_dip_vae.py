@@ -28,9 +28,9 @@
 #   the **sampled** representation $z \sim q(z \mid x)$, but metrics and downstream tasks use the
 #   **mean** representation $\mu(x)$ — and the two need not have the same total correlation.
 #
-# Models train for the profile's number of steps (`smoke`: 20, meaningless models that only prove
-# the code runs; `lecture`: 2,000; the study: 300,000). Figures about trained models are only
-# meaningful from `lecture` on.
+# The models have `STEPS` training steps (printed below): at `smoke` 20, meaningless models that
+# only prove the code runs; at `lecture` the age of the pretrained zoo's models (`lecture_steps`);
+# the study trains for 300,000. Figures about trained models are only meaningful from `lecture` on.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 06_dip_vae` on a 2-core CPU shared
 # with other jobs; the index that `make report` writes shows yours): `smoke` 32 s; `lecture` minutes
@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import Markdown, display
 
 from course_lib.data import DSprites
 from course_lib.metrics import gaussian_total_correlation
@@ -57,11 +58,14 @@ from course_lib.analysis.tc_analysis import (aggregate_posterior_covariance, cor
                                              mean_and_sampled_tc, sample_codes)
 from course_lib.lab.analysis_plots import plot_covariance_heatmaps
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.lecture_models import lecture_config
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.viz import plot_traversals
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
+STEPS = lecture_steps(P, seed)  # the steps of this notebook's models (the zoo's age at lecture)
+print(f"trained models: {STEPS:,} steps")
 
 # %% [markdown]
 # ## 1 · Why match moments?
@@ -164,7 +168,7 @@ for name, cov, lambda_d in (("DIP-VAE-I", cov_i, 10.0), ("DIP-VAE-II", cov_ii, 1
 #
 # We train DIP-VAE-I for `P.num_sweep_values` values of $\lambda_{od}$ spread over the study's sweep
 # (Section 5 needs them) and DIP-VAE-II once, both at the largest value. Study settings otherwise:
-# batch 64, Adam with learning rate $10^{-4}$, 10 latents, `P.train_steps` steps.
+# batch 64, Adam with learning rate $10^{-4}$, 10 latents, `STEPS` steps.
 
 # %%
 _, sweep_values = STUDY_SWEEPS["dip_vae_i"]
@@ -189,7 +193,7 @@ shown = [("DIP-VAE-I", LAMBDA), ("DIP-VAE-II", LAMBDA)]
 matrices = {key: aggregate_posterior_covariance(*codes[key]) for key in shown}
 plot_covariance_heatmaps({f"{method} (λ_od = {lam}): {name}": matrix for (method, lam), pair in matrices.items()
                           for name, matrix in zip(("Cov[μ(x)]", "Cov_q(z) = Cov[μ] + E[diag σ²]"), pair)})
-plt.suptitle(f"Covariances over {P.num_samples:,} images ({P.train_steps:,} training steps)")
+plt.suptitle(f"Covariances over {P.num_samples:,} images ({STEPS:,} training steps)")
 plt.show()
 
 # %%
@@ -202,13 +206,19 @@ for (method, lam), (cov_mu, cov_z) in matrices.items():
                                 "latents with Var[μ] > 0.1": int((np.diag(cov_mu) > 0.1).sum())}
 print(pd.DataFrame(table).round(3))
 
+# %%
+display(Markdown(notice([f"{method} (λ_od = {lam}): diagonal of Cov[μ] {span(np.diag(cov_mu))}, of Cov_q(z) "
+                         f"{span(np.diag(cov_z))}; largest |off-diagonal entry| "
+                         f"{np.abs(cov_mu - np.diag(np.diag(cov_mu))).max():.3f}."
+                         for (method, lam), (cov_mu, cov_z) in matrices.items()], heading="**This run.**")))
+
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on.)*
+# **What to notice.** *(Meaningful from `lecture` on; this run's ranges are printed above.)*
 # * Off the diagonal the two columns are identical (Section 2) — and both objectives push those
-#   entries towards zero.
+#   entries towards zero: how close to zero they are is how far training has got.
 # * DIP-VAE-I's **$\mathrm{Cov}[\mu]$** is the matrix it penalises: its diagonal is pulled to 1
-#   for every latent, used or not. Its $\mathrm{Cov}_{q(z)}$ has the noise added on top, so the
-#   diagonal exceeds 1 wherever the encoder keeps some posterior variance.
+#   for every latent, used or not. Its $\mathrm{Cov}_{q(z)}$ has the noise added on top, so its
+#   diagonal lies above $\mathrm{Cov}[\mu]$'s by each latent's average posterior variance.
 # * DIP-VAE-II's **$\mathrm{Cov}_{q(z)}$** is the matrix it penalises; its $\mathrm{Cov}[\mu]$
 #   shows how the variance 1 is split between signal ($\mathrm{Var}[\mu_i]$) and noise
 #   ($\mathbb E[\sigma_i^2]$): latents with a pale diagonal entry are (nearly) unused.
@@ -247,24 +257,43 @@ for (method, part), color, marker in zip(tc_table.groupby("method", sort=False),
     ax.plot(part["lambda_od"], part["TC mean"], marker + "-", color=color, label=f"{method}, mean μ(x)")
     ax.plot(part["lambda_od"], part["TC sampled"], marker + "--", mfc="none", color=color, label=f"{method}, sampled z")
 ax.set(xscale="log", xlabel="regularisation strength λ_od", ylabel="Gaussian total correlation (nats)",
-       title=f"Mean vs sampled representation ({P.train_steps:,} steps)")
+       title=f"Mean vs sampled representation ({STEPS:,} steps)")
 ax.legend(fontsize=8)
 plt.show()
+
+# %%
+below = (tc_table["TC sampled"] <= tc_table["TC mean"]) | tc_table["TC mean"].isna()  # nan: an infinite mean TC
+first, last = tc_table[tc_table["method"] == "DIP-VAE-I"].iloc[[0, -1]].to_dict("records")  # weakest, strongest
+at_lambda = tc_table[tc_table["lambda_od"] == LAMBDA].to_dict("records")  # DIP-VAE-I and DIP-VAE-II
+display(Markdown(notice([
+    f"The sampled TC is at most the mean TC in {below.sum()} of {len(tc_table)} models.",
+    *[f"DIP-VAE-I, λ_od = {first['lambda_od']} → {last['lambda_od']}: {part} TC {first[column]:.3f} → {last[column]:.3f}"
+      + (f" ({trend(first[column], last[column], 'rises', 'falls', 'stays level', tol=0.01)})."
+         if np.isfinite([first[column], last[column]]).all() else " (nan: a constant mean coordinate).")
+      for part, column in (("sampled", "TC sampled"), ("mean", "TC mean"))],
+    *[f"{row['method']} at λ_od = {LAMBDA}: mean TC {row['TC mean']:.3f}, sampled {row['TC sampled']:.3f} nats, "
+      f"{row['used latents (KL > 0.1)']} used latents." for row in at_lambda],
+], heading="**This run** (Gaussian TC, nats):")))
 
 # %% [markdown]
 # **What to notice.** *(Meaningful from `lecture` on; a `nan` marks a mean representation with a
 # constant coordinate, whose Gaussian TC is infinite.)*
-# * The sampled representation's TC is never above the mean's: adding independent noise to each
-#   coordinate can only destroy dependence (Exercise 3 proves it). So a regulariser can lower the
-#   sampled TC in two ways — decorrelate the means, or drown them in noise.
-# * DIP-VAE-I takes the first route by construction: $\mathrm{Cov}[\mu] \approx I$, so both TCs are
-#   small and close.
+# * The sampled representation's TC cannot be above the mean's, up to the sampling noise of one
+#   draw per image: adding independent noise to each coordinate can only destroy dependence
+#   (Exercise 3 proves it). So a regulariser can lower the sampled TC in two ways — decorrelate the
+#   means, or drown them in noise.
+# * DIP-VAE-I takes the first route by construction: it pushes $\mathrm{Cov}[\mu]$ towards $I$, and
+#   the closer it gets, the smaller and closer the two TCs. Compare the directions printed above
+#   with Locatello et al.'s: they found DIP-VAE-I's mean TC to stay low as $\lambda_{od}$ grows.
 # * DIP-VAE-II penalises only the noisy covariance. Latents it leaves unused have
 #   $\mathrm{Var}[\mu_i] \ll 1$, and their small, unpenalised fluctuations can be strongly
 #   correlated with the rest — a high TC of the mean code that the objective never sees
-#   (Bonheme & Grzes 2022 trace the mean–sampled gap to such "passive" latents).
-# * The study runs every method at six strengths for 300,000 steps on five datasets; these are a
-#   few models after 2,000 steps on one. Read the direction of the effects, not the numbers.
+#   (Bonheme & Grzes 2022 trace the mean–sampled gap to such "passive" latents). Whether this run
+#   shows it: compare the two methods' mean TCs at the same $\lambda_{od}$ above.
+# * The study runs every method at six strengths for 300,000 steps on five datasets, and reports
+#   trends over many seeds; these are a few models of one seed on one dataset, with the number of
+#   steps in the figure's title. Read the direction of the effects, not the numbers — and a
+#   direction that disagrees with the paper's is one seed's outcome, not a refutation.
 
 # %% [markdown]
 # ## 6 · Traversals
@@ -276,14 +305,16 @@ plt.show()
 for name, run in (("DIP-VAE-I", dip_i[LAMBDA]), ("DIP-VAE-II", dip_ii)):
     traversals, order = latent_traversals(run.model, observations[0], codes[name, LAMBDA], num_steps=10)
     plot_traversals(traversals, order, kl_per_latent(*codes[name, LAMBDA]))
-    plt.suptitle(f"{name}, λ_od = {LAMBDA}: latent traversals ({P.train_steps:,} training steps)")
+    plt.suptitle(f"{name}, λ_od = {LAMBDA}: latent traversals ({STEPS:,} training steps)")
     plt.show()
 
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on.)*
-# * DIP-VAE-I has no truly unused latents — its diagonal penalty forbids them — so more rows
-#   change the image; some of them change it in the same way (the variance has to go somewhere).
-# * DIP-VAE-II can switch latents off; those rows show the same image throughout.
+# **What to notice.** *(Meaningful from `lecture` on; the used latents of each model are counted in
+# Section 5's table.)*
+# * DIP-VAE-I's diagonal penalty forbids unused latents, so expect more rows that change the image;
+#   some of them may change it in the same way (the variance has to go somewhere).
+# * DIP-VAE-II can switch latents off; those rows show the same image throughout. Compare the two
+#   models' counts of used latents with the rows that visibly change.
 
 # %% [markdown]
 # ## Exercises
@@ -304,8 +335,8 @@ print(f"largest |difference| = {np.abs(cov_samples - cov_z).max():.4f}; "
       f"largest difference in units of the sampling error = {(np.abs(cov_samples - cov_z) / scale).max():.2f}")
 
 # %% [markdown] tags=["solution"]
-# The differences are a few sampling errors at most (the largest of 55 entries): the formula is
-# exact, the samples are noisy. That is why DIP-VAE-II needs no sampling to evaluate its penalty.
+# The formula is exact, the samples are noisy: the largest difference (of 55 entries) should be a
+# few sampling errors at most — compare the printed ratio. That is why DIP-VAE-II needs no sampling to evaluate its penalty.
 
 # %% [markdown]
 # ### Exercise 2
@@ -331,7 +362,8 @@ print("largest |correlation| of each rotated coordinate with any original one:",
 
 # %% [markdown] tags=["solution"]
 # Both codes have penalty and TC zero up to rounding, yet every rotated coordinate is a mixture of
-# all the original ones (no correlation with any single one is close to 1). Covariance is invariant
+# all the original ones (the printed correlation of each with its best-matching original coordinate
+# would be 1 for a coordinate copied from a single one). Covariance is invariant
 # under $\mu \mapsto R\mu$ only up to $R\,C\,R^\top$, and $R I R^\top = I$: second moments cannot
 # tell a disentangled code from a rotated one. Whatever makes DIP-VAE pick particular axes comes
 # from elsewhere — the non-Gaussian shape of the data, the architecture, the optimiser. This is a

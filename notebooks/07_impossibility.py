@@ -32,9 +32,10 @@
 #   supervision) the problem has no answer, and which answer a method finds is decided by choices
 #   that are not in its objective.
 #
-# The trained model is notebook 02's β-VAE with β = 16, trained for `P.train_steps` steps (`smoke`:
-# 20 steps, a meaningless model that only proves the code runs; `lecture`: 2,000). Figures about the
-# trained model are only meaningful from `lecture` on; the theorem's sections are exact at any size.
+# The trained model is notebook 02's β-VAE with β = 16, trained for `STEPS` steps (printed below;
+# `smoke`: 20 steps, a meaningless model that only proves the code runs; `lecture`: the age of the
+# pretrained zoo's models, `lecture_steps`). Figures about the trained model are only meaningful from
+# `lecture` on; the theorem's sections are exact at any size.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 07_impossibility` on a 2-core CPU
 # shared with other jobs; the index that `make report` writes shows yours): `smoke` 29 s; `lecture`
@@ -59,7 +60,7 @@ from course_lib.data import DSprites
 from course_lib.analysis.impossibility import (EntangledVAE, EntanglingMap, elbo_terms, energy_distance_test,
                                                finite_difference_jacobian, householder, ks_tests, random_orthogonal)
 from course_lib.lab.analysis_plots import plot_proof_stages
-from course_lib.lab.lecture_models import lecture_config
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import plot_traversal_panels
@@ -67,11 +68,12 @@ from course_lib.representation import encode, kl_per_latent, latent_traversals, 
 from course_lib.kit.runs import train_or_load
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
+STEPS = lecture_steps(P, seed)  # the steps of this notebook's models (the zoo's age at lecture)
 NUM_TEST = 10 * P.num_samples  # samples per two-sample test (lecture: 10^5)
 NUM_ELBO = max(200, P.num_samples // 10)  # images on which ELBOs are compared
 FACTOR_VAE_SIZES = dict(num_train=min(10_000, P.num_samples // 10), num_eval=min(5_000, P.num_samples // 20),
                         num_variance_estimate=min(10_000, P.num_samples))  # the study (= full): 10,000 / 5,000 / 10,000
-print(f"samples per test: {NUM_TEST:,}")
+print(f"trained model: {STEPS:,} steps; samples per test: {NUM_TEST:,}")
 
 # %% [markdown]
 # ## 1 · The question
@@ -214,15 +216,25 @@ print(f"smallest |J_ij| over 2,000 points: {np.abs(jacobians).min():.2e} (no zer
 print(f"largest relative difference to finite differences (20 points): {fd_error:.1e}")
 print(f"largest |f^-1(f(z)) - z| over {NUM_TEST:,} points: {np.abs(f4.inverse(f4(z)) - z).max():.1e}")
 
+# %%
+theorem, rotation = (min(row.values()) for row in rows.values())  # each map's smallest p-value of 15 tests
+display(Markdown(notice([
+    f"The theorem's map: smallest p-value {theorem:.2g} — "
+    + ("no test rejects at the 1 % level." if theorem > 0.01 else "below 1 %, which 15 tests of a true hypothesis "
+       "give by chance in roughly one run in seven (rerun with another seed before reading more into it)."),
+    f"Rotation only: smallest p-value {rotation:.2g}, energy test {rows['A z (rotation only: wrong)']['energy-distance p']:.3g} "
+    f"(the floor of 200 permutations is 1/201 = {1 / 201:.3g}).",
+], heading=f"**This run** ({NUM_TEST:,} points per sample):")))
+
 # %% [markdown]
-# **What to notice.** The theorem's map passes every test — its p-values are what independent
-# samples of one distribution give (anywhere in $(0, 1)$; the smallest of ten is naturally smaller
-# than a typical one) — while the rotation-only map is rejected: its KS p-values are 0 to machine
-# precision and the energy test's is at its floor, $1/201$, the smallest 200 permutations can give
-# ($u \mapsto Au$ turns the uniform and exponential marginals into something else). The Jacobian has
-# no zero anywhere (its smallest entry is small only where a density is), the finite differences
-# agree to about $10^{-10}$, and $f$ is inverted to rounding error. Note also that this $A$ is a
-# reflection, $A^{-1} = A$, so $f^{-1} = f$.
+# **What to notice.** The theorem's map should pass every test — its p-values are what independent
+# samples of one distribution give (anywhere in $(0, 1)$; the smallest of fifteen is naturally
+# smaller than a typical one) — while the rotation-only map should be rejected, with p-values that
+# are tiny and an energy test at or near its floor ($u \mapsto Au$ turns the uniform and exponential
+# marginals into something else). The Jacobian has no zero anywhere (its smallest entry is small
+# only where a density is), the finite differences agree with it to the relative precision printed
+# above, and $f$ is inverted to rounding error. Note also that this $A$ is a reflection,
+# $A^{-1} = A$, so $f^{-1} = f$.
 
 # %% [markdown]
 # ## 4 · On a trained VAE
@@ -274,12 +286,14 @@ print(config.slug())
 
 # %%
 z_prior, z_other = random_state.randn(NUM_TEST, 10), random_state.randn(NUM_TEST, 10)
+decoded_gap = {}  # max |decoder'(f(z)) - decoder(z)| per entangled model
 with torch.no_grad():
     z_batch = torch.as_tensor(z_prior[:64], dtype=torch.float32, device=DEVICE)
     for name, matrix in list(matrices.items())[1:]:
         p = ks_tests(z_other, z_prior @ matrix.T, num_projections=10, random_state=random_state)
         a = torch.as_tensor(matrix, dtype=torch.float32, device=DEVICE)
         same = (torch.sigmoid(models[name].decoder(z_batch @ a.T)) - torch.sigmoid(model.decoder(z_batch))).abs().max()
+        decoded_gap[name] = same.item()
         print(f"{name}: f(z) vs z, smallest KS p over 10 coordinates {p['dimensions'].min():.2f}, over 10 projections "
               f"{p['projections'].min():.2f}; max |decoder'(f(z)) - decoder(z)| = {same:.1e} (pixel probabilities)")
 
@@ -322,11 +336,13 @@ inside = (table["Δ reconstruction"].abs() <= table["2 s.e. of Δ"]).all()
 display(Markdown(
     f"**What to notice.** The KL columns agree image by image to float rounding (largest difference "
     f"{table['max |KL - KL of trained| per image'].max():.1e} nats). The reconstruction terms differ by up to "
-    f"{table['Δ reconstruction'].abs().max():.2f} nats, {'inside' if inside else 'close to'} their ±2 standard "
-    "errors: Monte Carlo noise of four independent draws per image, which shrinks as draws are added. (With "
-    "the *same* draws, $z' = Az$, the decoded images agree to $10^{-6}$, as the previous cell showed.) So the "
-    "ELBOs agree as well. Three models, one objective value: whatever an ELBO-based method optimises cannot "
-    "prefer the first over the other two."))
+    f"{table['Δ reconstruction'].abs().max():.2f} nats, "
+    + ("inside their ±2 standard errors" if inside else "not all inside their ±2 standard errors (two comparisons "
+       "at 2 s.e.: one lands outside by chance in about one run in ten)")
+    + ": Monte Carlo noise of four independent draws per image, which shrinks as draws are added. (With the "
+    f"*same* draws, $z' = Az$, the decoded pixel probabilities agree to {max(decoded_gap.values()):.0e}, as the "
+    "previous cell showed.) So the ELBOs agree as well. Three models, one objective value: whatever an ELBO-based "
+    "method optimises cannot prefer the first over the other two."))
 
 # %% [markdown]
 # ## 5 · Entangled traversals
@@ -342,35 +358,43 @@ panels = {}
 for name, m in models.items():
     traversals, order = latent_traversals(m, elbo_images[0], codes_for_ranges[name], num_steps=8)
     panels[name] = (traversals, order, kl_per_latent(*codes_for_ranges[name]))
-plot_traversal_panels(panels, f"Latent traversals, β = 16, {P.train_steps:,} steps (row label: latent, KL)")
+plot_traversal_panels(panels, f"Latent traversals, β = 16, {STEPS:,} steps (row label: latent, KL)")
 plt.show()
 kl_of = {name: panel[2] for name, panel in panels.items()}
 householder_kl, rotated_kl = list(kl_of.values())[1:]
 active = kl_of["trained β-VAE"] > 0.1
-ranges = {part: span(householder_kl[mask]) if mask.any() else "none" for part, mask in
-          (("active", active), ("unused", ~active))}
-print(f"KL per coordinate (nats) — Householder: active {ranges['active']}, unused {ranges['unused']}; "
-      f"random rotation: {span(rotated_kl)}")
+trained_kl = kl_of["trained β-VAE"]
+
+
+def kl_range(kl, mask):
+    return span(kl[mask]) if mask.any() else "none"
+
+
+display(Markdown(notice([
+    f"Trained β-VAE: {active.sum()} active latents (KL > 0.1 nat: {kl_range(trained_kl, active)} nats), "
+    f"{(~active).sum()} unused ({kl_range(trained_kl, ~active)}).",
+    f"Householder: the same coordinates carry {kl_range(householder_kl, active)} (active) and "
+    f"{kl_range(householder_kl, ~active)} nats (unused); total KL of the active ones "
+    f"{trend(trained_kl[active].sum(), householder_kl[active].sum(), 'rises', 'drops', 'stays', tol=0.05)} "
+    f"from {trained_kl[active].sum():.2f} to {householder_kl[active].sum():.2f} nats.",
+    f"Random rotation: {span(rotated_kl)} nats per coordinate, {(rotated_kl > 0.1).sum()} of {len(rotated_kl)} above 0.1.",
+], heading="**This run**, KL per coordinate:")))
 
 # %% [markdown]
-# **What to notice.** *(Meaningful from `lecture` on; the descriptions of rows are from the `lecture`
-# run, 2,000-step model, seed 0 — the KL ranges are printed above.)*
-# * Left: at 2,000 steps the β-VAE is only partly disentangled. At `lecture` size one row moves the
-#   sprite down, one moves it left, one grows it; the other two active rows mix factors (one moves the
-#   sprite right while stretching it into a diagonal ellipse, one turns a stretched blob round). The
-#   five latents with KL ≈ 0 do nothing.
+# **What to notice.** *(Meaningful from `lecture` on; the KL ranges are printed above.)*
+# * Left: for each active row, ask whether it changes one property of the sprite (position along
+#   one axis, size, shape, orientation) or several at once — how disentangled the trained model is
+#   depends on its training (the steps are in the title). The latents with KL ≈ 0 do nothing.
 # * Middle: the Householder reflection keeps 0.83 of each old coordinate $i > 1$ in the new $z'_i$
-#   ($A_{ii} = 1 - 2 \cdot 0.75 / 9$), so the rows come in the same order and look like their
-#   originals, slightly weaker, with some of the others mixed in: the row that moved the sprite left
-#   now also shrinks and flattens it. The first coordinate, `z0` ($A_{11} = 0.5$ and $-0.29$ from
-#   every other latent), no longer only grows the sprite: it starts from a small ellipse. The KL of
-#   the active rows drops and the unused ones pick up a little (printed above).
-#   "Completely entangled" in the theorem's sense can look mild.
+#   ($A_{ii} = 1 - 2 \cdot 0.75 / 9$), so the rows should look much like their originals, somewhat
+#   weaker, with some of the others mixed in. The first coordinate, `z0`, is mixed most
+#   ($A_{11} = 0.5$ and $-0.29$ from every other latent): if `z0` was an active latent, its row
+#   changes most. Compare the KL of the active and the unused rows before and after (printed
+#   above): mixing tends to spread it over more coordinates. "Completely entangled" in the
+#   theorem's sense can look mild.
 # * Right: after a random rotation the KL is spread over all ten coordinates (printed above), and
-#   most rows change several things at once — position with size (the first row moves the sprite
-#   from the top left towards the centre while it grows), position with shape (the third moves it down
-#   and right while it shrinks into a thin ellipse) — although the decoder draws exactly the same
-#   images as before from corresponding codes.
+#   rows that change several things at once — position with size, position with shape — are the
+#   rule, although the decoder draws exactly the same images as before from corresponding codes.
 
 # %% [markdown]
 # ## 6 · The metrics fall
@@ -416,22 +440,28 @@ for metric in ("MIG", "DCI disentanglement", "DCI completeness", "FactorVAE scor
                  f"{after[0]} under the Householder reflection, {after[1]} under the random rotation.")
 info = [o["DCI informativeness (test)"] for o in others]
 lines.append(f"DCI informativeness: {first['DCI informativeness (test)']:.3f} → {span(info, '.3f')}.")
-display(Markdown(notice(lines, note=f"*(This run: `{P.name}`, seed {seed}.)*")))
+rotated = others[-1]
+loss = {m: 1 - rotated[m] / first[m] for m in ("MIG", "DCI disentanglement", "DCI completeness") if first[m] > 0}
+if loss:
+    lines.append(f"Under the random rotation {max(loss, key=loss.get)} loses the largest share of its value "
+                 f"({max(loss.values()):.0%}); the FactorVAE score ends at {rotated['FactorVAE score']:.3f}, "
+                 f"against chance 1/{data.num_factors} = {1 / data.num_factors:.2f}.")
+display(Markdown(notice(lines, note=f"*(This run: `{P.name}`, seed {seed}, {STEPS:,}-step model.)*")))
 
 # %% [markdown]
-# * At `lecture` size (2,000-step models, seed 0) every disentanglement score falls under both maps,
-#   MIG most of all; at `smoke` the model is barely trained and the table above may say anything.
-# * The falls are modest in absolute terms because the starting point is: after 2,000 steps the
-#   β-VAE is only weakly disentangled (see its DCI disentanglement above; the study's models, trained 150
-#   times longer, score higher), so there is not much order to destroy. The FactorVAE score stays far from
-#   zero even for the rotated code — fixing a factor such as a position still lowers the variance of
-#   some mixed coordinate more than that of the others, and a majority vote needs no more — while MIG,
-#   the gap between the two best coordinates, is the most sensitive to mixing.
-# * DCI *informativeness* barely moves. The information about the factors is all
-#   still in the code — $A$ is invertible — only spread over the coordinates; the small loss comes
-#   from the trees, whose axis-aligned splits fit mixed coordinates less easily. Disentanglement
-#   metrics measure how information is *arranged*, and the arrangement is exactly what the data
-#   cannot fix.
+# * A disentanglement score should fall under both maps — the words above say whether each did; at
+#   `smoke` the model is barely trained and the table may say anything. MIG, the gap between the
+#   two best coordinates, is the score most sensitive to mixing.
+# * How far a score can fall depends on where it starts: a weakly disentangled model (a low DCI
+#   disentanglement above) has little order to destroy, and the study's models, trained for
+#   300,000 steps, usually start higher than a young one. The FactorVAE score can stay well above
+#   chance even for the rotated code — fixing a factor such as a position still lowers the variance
+#   of some mixed coordinate more than that of the others, and a majority vote needs no more.
+# * DCI *informativeness* should barely move (compare its values above). The information about the
+#   factors is all still in the code — $A$ is invertible — only spread over the coordinates; any
+#   small loss comes from the trees, whose axis-aligned splits fit mixed coordinates less easily.
+#   Disentanglement metrics measure how information is *arranged*, and the arrangement is exactly
+#   what the data cannot fix.
 # * The ELBO (Section 4) did not change at all. A practitioner who picks the model with the best
 #   ELBO, or any other quantity computed from images alone, may get any of the three.
 
@@ -456,7 +486,7 @@ display(Markdown(notice(lines, note=f"*(This run: `{P.name}`, seed {seed}.)*")))
 # posterior. The rotated model's posterior covariance $A\Sigma A^\top$ is not diagonal, so an encoder
 # of the kind we actually train cannot output it. The natural diagonal stand-in is the diagonal
 # Gaussian closest to it, in $\mathrm{KL}(q \,\|\, q')$ (the mean-field solution: variances
-# $1 / (A\Sigma^{-1}A^\top)_{ii}$; `EntangledVAE(..., posterior="mean_field")`). Its ELBO is lower:
+# $1 / (A\Sigma^{-1}A^\top)_{ii}$; `EntangledVAE(..., posterior="mean_field")`). Compare the two ELBOs:
 
 # %%
 cost = {}
@@ -466,28 +496,33 @@ for name, matrix in list(matrices.items())[1:]:
     print(f"{name:<22} exact (full-covariance) posterior: ELBO {elbo[name]['elbo'].mean():8.2f}   "
           f"mean-field diagonal posterior: ELBO {diagonal['elbo'].mean():8.2f} nats")
 variances = np.exp(codes_for_ranges["trained β-VAE"][1]).mean(axis=0)
-display(Markdown(
-    f"ELBO of the exact minus the diagonal posterior in this run: "
-    f"{' and '.join(f'{c:+.1f} nats ({n})' for n, c in cost.items())}. "
-    f"The trained model's mean posterior variances are {span(variances[active]) if active.any() else '–'} for "
-    f"its active latents and {span(variances[~active]) if (~active).any() else '–'} for its unused ones."))
+ratio = (f" (medians {np.median(variances[~active]) / np.median(variances[active]):.0f} times apart)"
+         if active.any() and (~active).any() else "")
+display(Markdown(notice([
+    f"ELBO of the exact minus the diagonal posterior: {' and '.join(f'{c:+.1f} nats ({n})' for n, c in cost.items())}"
+    + (" — the diagonal posterior costs ELBO under both maps." if min(cost.values()) > 0
+       else " — not a cost under every map in this run."),
+    f"The trained model's mean posterior variances are {span(variances[active]) if active.any() else '–'} for its "
+    f"active latents and {span(variances[~active]) if (~active).any() else '–'} for its unused ones{ratio}.",
+], heading="**This run.**")))
 
 # %% [markdown]
-# The diagonal posterior must be narrow in every direction in which $A\Sigma A^\top$ is
-# narrow, and at `lecture` size this model's posterior variances differ by an order of magnitude between its
-# active latents and its unused ones (printed above). So the diagonal posterior breaks the
-# rotational symmetry of the prior: among equally good generative models, the VAE's objective *with
-# its posterior family* prefers those whose posteriors are axis-aligned (Rolinek, Zietlow & Martius
-# 2019 show that this pushes VAEs towards PCA-like directions of the decoder's local
-# linearisation). This is a bias, not a guarantee: it picks axes in which the *model's* posterior
-# noise is uncorrelated, and nothing in the theorem says that those are the factors that generated
-# the data. Whether they coincide depends on the dataset, the architecture and the training — which
-# is exactly the point: the success or failure of unsupervised disentanglement is decided by such
-# biases, and they should be designed and reported as such. The ways out taken since then add
-# information the data alone do not carry: weak supervision, such as pairs of images known to share
-# some factors (Locatello et al. 2020), a few labels (Locatello et al. 2020b), or explicit
-# assumptions about the geometry of the data, as GeoManCER's product-manifold structure in
-# notebook 09.
+# The diagonal posterior must be narrow in every direction in which $A\Sigma A^\top$ is narrow.
+# Where the model's posterior variances differ widely between its active latents (narrow: they carry
+# information) and its unused ones (close to the prior's 1), as printed above, every rotated axis
+# has a component along a narrow direction, so the diagonal posterior is narrow along all of them
+# and loses the entropy of the wide ones. So the diagonal posterior breaks the rotational symmetry
+# of the prior: among equally good generative models, the VAE's objective *with its posterior
+# family* prefers those whose posteriors are axis-aligned (Rolinek, Zietlow & Martius 2019 show that
+# this pushes VAEs towards PCA-like directions of the decoder's local linearisation). This is a
+# bias, not a guarantee: it picks axes in which the *model's* posterior noise is uncorrelated, and
+# nothing in the theorem says that those are the factors that generated the data. Whether they
+# coincide depends on the dataset, the architecture and the training — which is exactly the point:
+# the success or failure of unsupervised disentanglement is decided by such biases, and they should
+# be designed and reported as such. The ways out taken since then add information the data alone do
+# not carry: weak supervision, such as pairs of images known to share some factors (Locatello et al.
+# 2020), a few labels (Locatello et al. 2020b), or explicit assumptions about the geometry of the
+# data, as GeoManCER's product-manifold structure in notebook 09.
 
 # %% [markdown]
 # ## Exercises
@@ -509,17 +544,20 @@ rows["random rotation"] = {"min |A_ij|": np.abs(matrices["random rotation"]).min
                            "A_11": matrices["random rotation"][0, 0], "MIG": scores["random rotation"]["MIG"]}
 print(f"MIG of the trained model: {scores['trained β-VAE']['MIG']:.3f}")
 print(pd.DataFrame(rows).T.round(3).to_string())
+print(f"MIG from α = 0.05 to 0.45: {trend(rows[0.05]['MIG'], rows[0.45]['MIG'], 'rises', 'falls', 'stays level', 0.005)}; "
+      f"z0 is {'an active' if active[0] else 'an unused'} latent of the trained model (KL {trained_kl[0]:.2f} nats)")
 
 # %% [markdown] tags=["solution"]
 # (a) Only the first row and column of $A$ depend much on $\alpha$: $A_{11} = 1 - 2\alpha$ falls
 # from 0.9 to 0.1 while $|A_{1j}| = 2\sqrt{\alpha(1-\alpha)/9}$ grows; the block $i, j > 1$ changes
-# little ($A_{ii}$ between 0.79 and 0.88). At `lecture` size (2,000-step model, seed 0) MIG falls with α —
-# from about the trained model's value at small α to a fraction of it at α = 0.35–0.45 (the table prints
-# this run's values) — because the first new
-# coordinate takes less of $z_1$ and more of all the others, and this model's first latent ($z_1$
-# here, `z0` in the figures) is one of its active ones: it grows the sprite. Even α close to 0 gives
-# a valid $f$: the theorem only needs non-zero entries, not large ones, which is why "entangled" in
-# its sense can be nearly invisible to a metric.
+# little ($A_{ii}$ between 0.79 and 0.88). So the MIG depends on α mainly through the first new
+# coordinate, which takes less of $z_1$ and more of all the others as α grows. If the model's first
+# latent ($z_1$ here, `z0` in the figures) is an active one, expect MIG to fall with α, from about
+# the trained model's value at small α; if it is unused, α mostly decides how much of the active
+# latents is copied into an otherwise empty coordinate (the last printed line says which case this
+# run is, and what MIG did).
+# Even α close to 0 gives a valid $f$: the theorem only needs non-zero entries, not large ones,
+# which is why "entangled" in its sense can be nearly invisible to a metric.
 #
 # (b) At $\alpha = 0.5$, $A_{11} = 0$: $f_1$ no longer depends on $u_1$ (in $d = 2$ the whole
 # diagonal vanishes and $A$ just swaps the coordinates, up to sign — a permutation, perfectly

@@ -37,14 +37,16 @@
 #
 # The four models are the runs of notebooks 01, 02, 05 and 06 (same configurations, so they are
 # loaded, not retrained): `smoke` (20 steps) gives meaningless models that only prove the code runs;
-# **figures about trained models are only meaningful from `lecture` on** (2,000 steps; the study
-# trains 300,000). Sections 1 and 5 are meaningful at every profile.
+# **figures about trained models are only meaningful from `lecture` on** (`STEPS` steps, printed
+# below: at `lecture` the age of the pretrained zoo's models; the study trains 300,000). Section 1
+# and the toy networks of Section 4 are meaningful at every profile.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 12_latent_geometry` on a 2-core CPU
 # shared with other jobs; the index that `make report` writes shows yours): `smoke` 80 s, plus about
-# 25 s for Section 3c and Exercise 4 (timed cell by cell); `lecture` minutes — its trained models are
-# loaded from the pretrained zoo (`data/pretrained`), none is trained here (not timed end to end);
-# Section 3c takes 40–60 s of it and Exercise 4 10–15 s (two timed runs).
+# 25 s for Section 3c and Exercise 4 (timed cell by cell); `lecture` 24 minutes end to end (1,454 s
+# beside a few other jobs) — its trained models are loaded from the pretrained zoo
+# (`data/pretrained`), none is trained here; Section 3c takes 40–60 s of it and Exercise 4 10–15 s
+# (two timed runs).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -68,7 +70,7 @@ from course_lib.analysis.geometry import (RBFStd, curve_length, geodesic, graph_
                                           normal_curvature, pullback_metric, rank_statistics, second_derivative,
                                           separability, stacked_decoder, step_lengths, straight_line,
                                           traversal_curvature, traversal_geometry)
-from course_lib.lab.lecture_models import lecture_config
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.geometry_plots import (plot_grouped_bars, plot_latent_curvature, plot_metric_plane,
                                            plot_singular_spectra, plot_step_lengths)
@@ -79,6 +81,7 @@ from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import show_images
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
+STEPS = lecture_steps(P, seed)  # the steps of this notebook's models (the zoo's age at lecture)
 NUM_CODES = max(256, P.num_samples // 5)  # images encoded per model (smoke 256, lecture 2,000)
 NUM_JACOBIANS = int(np.clip(P.num_samples // 80, 32, 256))  # encoded images at which each Jacobian is analysed
 PER_SHAPE = max(12, P.num_samples // 200)  # images per shape for the distance study (smoke 12, lecture 50)
@@ -86,7 +89,7 @@ GRID = int(np.clip(P.num_samples // 200, 16, 60))  # grid points per axis of the
 MAX_STEPS = int(np.clip(P.train_steps // 5, 10, 400))  # L-BFGS steps per geodesic (smoke 10, lecture 400)
 N_POINTS = 16  # points per discrete curve
 CURVATURE_CODES = int(np.clip(P.num_samples // 625, 4, 64))  # codes at which Section 3c's curvature is read (lecture 16)
-print(f"codes per model = {NUM_CODES:,}, Jacobians = {NUM_JACOBIANS}, images per shape = {PER_SHAPE}, "
+print(f"models: {STEPS:,} steps; codes per model = {NUM_CODES:,}, Jacobians = {NUM_JACOBIANS}, images per shape = {PER_SHAPE}, "
       f"geodesics: {N_POINTS} points, <= {MAX_STEPS} steps, curvature at {CURVATURE_CODES} codes")
 
 # %% [markdown]
@@ -229,26 +232,39 @@ paths = {"straight line": straight_line(z_a, z_b, N_POINTS), "geodesic": candida
 fig, axes = plt.subplots(1, 2, figsize=(14, 5.6), layout="constrained")
 for ax, (title, values) in zip(axes, planes.items()):
     plot_metric_plane(ax, xs, ys, values, codes_2d, factors[:, POS_X], paths, title=title)
-fig.suptitle(f"2-D VAE ({P.train_steps:,} steps): magnification factor ½ log det G, codes coloured by position_x")
+fig.suptitle(f"2-D VAE ({STEPS:,} steps): magnification factor ½ log det G, codes coloured by position_x")
 plt.show()
 show_images(np.concatenate([decode(run_2d.model, path) for path in paths.values()]), ncols=N_POINTS,
             row_labels=list(paths), cell_size=0.8,
             title=f"2-D VAE: the three paths of the plane above, decoded ({N_POINTS} points each)")
 plt.show()
 
+# %%
+nearest = cdist(grid, codes_2d).min(1)  # distance of each grid point to the nearest code
+cell = max(xs[1] - xs[0], ys[1] - ys[0])
+on, off = nearest < cell, nearest > 3 * cell
+detour = curve_length(decoder_2d, expected.path) / candidates.length[best]
+display(Markdown(notice([f"{title}: median ½ log det G {np.median(v[on]):+.1f} within a grid cell of the codes, "
+                         + (f"{np.median(v[off]):+.1f} more than 3 cells from any" if off.any() else "no grid point far from the codes")
+                         for title, v in planes.items()] + [
+    f"24 random pairs: median linear / geodesic length ratio {np.median(candidates.ratio):.3f}; the pair shown "
+    f"{candidates.ratio[best]:.3f} (straight {candidates.linear_length[best]:.1f} px, geodesic {candidates.length[best]:.1f} px)",
+    f"the expected-metric geodesic, measured with the mean's metric, is {detour - 1:+.1%} against the mean's own geodesic"],
+    heading=f"**This run** (`{P.name}`, {STEPS:,} steps):")))
+
 # %% [markdown]
-# **What to notice.** *(what our `lecture` run showed, seed 0; the numbers of this run are printed above)*
-# * The magnification factor is far from uniform: a bright band where small latent steps change the
-#   image a lot (the codes there switch between sprite positions) and dark patches where the decoder
-#   barely moves. Off the data it falls: the mean decoder is *flat* far away, so nothing stops a
-#   geodesic from leaving the data.
-# * Most straight lines are almost geodesics (a median length ratio close to 1 over 24 random pairs); the
-#   pair drawn is the worst of them (a few px longer straight than along the geodesic). The geodesic bends around the
-#   bright band, and its strip shows one blob that moves and fades where the straight line's passes
-#   through blurry two-blob images.
-# * With the RBF std head the metric is huge all around the data (the bright ring on the right): the
-#   expected-metric geodesic is kept inside the data, and measured with the mean's metric it is
-#   barely longer than the mean's own geodesic.
+# **What to notice.**
+# * The magnification factor is far from uniform: look for bright bands where small latent steps
+#   change the image a lot (codes switching between sprite positions) and dark patches where the
+#   decoder barely moves. Compare its values near the codes and far from them (above): where the mean
+#   decoder is *flat* far away, nothing stops a geodesic from leaving the data.
+# * The median ratio over 24 random pairs says how far most straight lines are from geodesics (1:
+#   already a shortest path); the pair drawn is the worst of them. Compare its strips: where the
+#   straight line passes through blurry two-blob images, the geodesic can bend around the bright
+#   band and move or fade one blob instead.
+# * An RBF std head makes the expected metric grow away from the data (compare the two maps, and the
+#   far values above), so the expected-metric geodesic is kept inside the data; its length under the
+#   mean's metric (above) says what that detour costs.
 
 # %% [markdown]
 # ## 3 · Four models of the course
@@ -306,7 +322,9 @@ for name, decoder in decoders.items():
     stats = rank_statistics(J, rtol=0.01)
     spectra[name] = stats["singular_values"]
     rows.append({"model": name, "active latents": int(matches[name].active.sum()),
-                 "directions with s > 1% s₁": stats["mean_rank"], "s₁ (px per unit)": np.median(stats["singular_values"][:, 0]),
+                 "directions with s > 1% s₁": stats["mean_rank"],
+                 "directions with s > 10% s₁": (spectra[name] > 0.1 * spectra[name][:, :1]).sum(1).mean(),
+                 "s₁ (px per unit)": np.median(stats["singular_values"][:, 0]),
                  "½ log det G": np.median(magnification_factor(metric_from_jacobian(J)))})
 
 # %%
@@ -315,22 +333,24 @@ plot_singular_spectra(ax, spectra, title=f"Singular values of J at {NUM_JACOBIAN
 plt.show()
 spectrum = pd.DataFrame(rows).set_index("model")
 print(spectrum.round(2).to_string())
-display(Markdown(notice([f"{name}: {int(row['active latents'])} active latents, ½ log det G = {row['½ log det G']:+.1f} "
-                         f"(volume × {np.exp(row['½ log det G']):.3g})" for name, row in spectrum.iterrows()],
-                        heading=f"**This run** (`{P.name}`):")))
+display(Markdown(notice([f"{name}: median s₁–s₄ {span(np.median(spectra[name][:, :4], 0), '.1f')} px per unit; "
+                         f"{int(row['active latents'])} active latents, {row['directions with s > 1% s₁']:.1f} directions "
+                         f"above 1 % of s₁ and {row['directions with s > 10% s₁']:.1f} above 10 %; ½ log det G = "
+                         f"{row['½ log det G']:+.1f} (volume × {np.exp(row['½ log det G']):.3g})"
+                         for name, row in spectrum.iterrows()], heading=f"**This run** (`{P.name}`, {STEPS:,} steps):")))
 
 # %% [markdown]
 # **What to notice.**
-# *(What our `lecture` run showed, 2,000-step models, seed 0; above: this run's numbers.)*
-# * The first three or four singular values are alike in all four models (several pixels per latent
-#   unit): position and scale, the factors every model learns first, cost the same image change.
-# * After them the β-VAE and the β-TCVAE fall off fastest; counted against 1 % of
-#   $s_1$ every model still uses most of its directions, because the *inactive* latents are not ignored
-#   exactly — after 2,000 steps the decoder still reads them a little. A threshold of 10 % would
-#   give numbers close to the active counts (try `rank_statistics(J, rtol=0.1)`).
-# * The magnification factor separated the families: VAE and DIP-VAE-I stretched a latent volume about
-#   a hundredfold; β-VAE and β-TCVAE squeezed it (a negative ½ log det G), because their small singular
-#   values are smaller.
+# * Compare the leading singular values across the models (above): position and scale, the factors
+#   every model learns first, should cost similar image changes in all four.
+# * Compare the direction counts with the active latents. Against 1 % of $s_1$ a model can count
+#   directions that only its *inactive* latents give — a decoder need not ignore an inactive latent
+#   exactly; against 10 % the count should come closer to the active latents. Where the spectrum
+#   falls off after the active count, the decoder has learnt to ignore the rest.
+# * The magnification factor $\tfrac12 \log\det G = \sum_i \log s_i$ stretches a latent volume
+#   where it is positive and squeezes it where it is negative: the small singular values of weakly
+#   read latents pull it down, so it tends to separate models with many active latents from
+#   strongly regularised ones (above: how it does here).
 
 # %% [markdown]
 # ### 3b · How curved is the latent space along each traversal?
@@ -369,17 +389,27 @@ axes[2].axhline(1, color="k", linewidth=0.8)
 fig.suptitle("Curvature along the traversals of the four most active latents of each model (bars labelled by matched factor)")
 plt.show()
 print(curvature.set_index(["model", "label"])[["kl", "speed", "turning", "tangent_angle", "ratio"]].round(2).to_string())
+per_model = curvature.groupby("model", sort=False)[["turning", "ratio"]].mean()
+disentangling = per_model.ratio.drop("VAE")
+display(Markdown(notice([
+    f"turning over 9 steps {span(curvature.turning, '.0f')}°; tangent angle between the ends "
+    f"{span(curvature.tangent_angle, '.0f')}°; linear / geodesic length ratio {span(curvature.ratio, '.2f')}",
+    "mean turning and ratio per model: " + "; ".join(f"{name} {row.turning:.0f}°, {row.ratio:.2f}"
+                                                     for name, row in per_model.iterrows()),
+    f"{(disentangling > per_model.ratio['VAE']).sum()} of the {len(disentangling)} disentangling models have a larger mean ratio "
+    f"than the VAE; the largest mean turning is {per_model.turning.idxmax()}'s, the smallest "
+    f"{per_model.turning.idxmin()}'s"], heading=f"**This run** (`{P.name}`, {STEPS:,} steps):")))
 
 # %% [markdown]
-# **What to notice.** *(What our `lecture` run showed, 2,000-step models, seed 0; the table above is this run's.)*
-# * No traversal is straight in image space: each turns by hundreds of degrees in total over 9 steps, and
-#   the tangent spaces at its two ends are almost orthogonal. A moving sprite uncovers new
-#   pixels at every step, so its image curve keeps turning — the curvature comes from the pixel
-#   representation as much as from the model.
-# * The VAE's traversals and the β-TCVAE's two strongest were the most curved (the largest turning and
-#   length ratios); β-VAE β = 16 and DIP-VAE-I λ = 50 were flatter. Shukla et al. report larger ratios for the disentangled models than for the
-#   VAE; at 2,000 steps we do not see that ordering — the strongest regularisers give the flattest
-#   spaces.
+# **What to notice.**
+# * A traversal is straight in image space only with a turning of 0 (above: how far from it they
+#   are), and tangent angles near 90° mean that the tangent spaces at its two ends are almost
+#   orthogonal. A moving sprite uncovers new pixels at every step, so its image curve keeps turning —
+#   the curvature comes from the pixel representation as much as from the model.
+# * Shukla et al. report larger ratios for the disentangled models than for the VAE; above: whether
+#   this run shows that ordering. Where the strongest regularisers (β-VAE β = 16, DIP-VAE-I λ = 50)
+#   give the flattest spaces instead, curvature follows how much of the image a latent controls more
+#   than disentanglement.
 
 # %% [markdown]
 # ### 3c · Curvature itself: the second fundamental form
@@ -532,10 +562,11 @@ display(Markdown(notice([
 # %%
 pair_factors = np.array([[0, 3, 0, 5, 5], [2, 3, 0, 26, 26]])  # (shape, scale, orientation, x, y)
 pair_images = data.sample_observations_from_factors(pair_factors, random_state)
-strips, speeds = {}, {}
+strips, speeds, shorter = {}, {}, {}
 for name, decoder in decoders.items():
     z_pair = encode(models[name], pair_images)[0]
     result = geodesic(decoder, z_pair[0], z_pair[1], N_POINTS, max_steps=MAX_STEPS)
+    shorter[name] = 1 - 1 / float(result.ratio)  # the share of the straight line's length the geodesic saves
     for label, path in (("linear", straight_line(*z_pair, N_POINTS)), ("geodesic", result.path)):
         strips[f"{name}\n{label}"] = decode(models[name], path)
         speeds.setdefault(name, {})[label] = step_lengths(decoder, path)
@@ -550,19 +581,25 @@ fig, axes = plt.subplots(1, 4, figsize=(17, 3.4), layout="constrained", sharey=T
 for ax, (name, paths) in zip(axes, speeds.items()):
     plot_step_lengths(ax, paths, title=name)
 plt.show()
+unevenness = {name: {label: steps.max() / max(steps.min(), 1e-12) for label, steps in paths.items()}
+              for name, paths in speeds.items()}  # the largest step length over the smallest
+display(Markdown(notice([f"{name}: the geodesic is {shorter[name]:.0%} shorter than the straight line; the longest "
+                         f"step is {u['linear']:.1f} times the shortest along the line, {u['geodesic']:.1f} along the geodesic"
+                         for name, u in unevenness.items()], heading=f"**This run** (`{P.name}`, {STEPS:,} steps):")))
 
 # %% [markdown]
 # **What to notice.**
-# * The linear paths *move* the blob from the corner to the other corner (DIP-VAE-I even splits it in
-#   two on the way); every geodesic instead **cross-fades**: the first sprite fades while the second
-#   appears. In pixel space two sprites that do not overlap are joined most cheaply by a fade, and
-#   the geodesic finds that path inside what the decoder can draw.
-# * The speed plots show why: a straight latent line changes the image slowly at both ends and fast
-#   in the middle, while the geodesic moves at constant speed. In our `lecture` run (seed 0) the
-#   geodesics were between a tenth and a half shorter than the straight lines.
-# * So "geodesic interpolation looks more natural" (Shao et al. on faces) does not carry over to
-#   sprites measured in pixels: the metric decides what *shortest* means, and the pixel metric prefers
-#   fading to moving.
+# * Compare the strips. A linear path tends to *move* the blob from one corner to the other (a
+#   model may even split it in two on the way); a geodesic may instead **cross-fade**, the first
+#   sprite fading while the second appears. In pixel space two sprites that do not overlap are
+#   joined most cheaply by a fade, and the geodesic finds such a path inside what the decoder can
+#   draw.
+# * The speed plots: minimising the energy makes the geodesic move at (nearly) constant speed, while
+#   a straight latent line can change the image slowly in places and fast in others (above: how
+#   unevenly each moves, and how much shorter the geodesic is).
+# * Where the geodesics fade, "geodesic interpolation looks more natural" (Shao et al. on faces)
+#   does not carry over to sprites measured in pixels: the metric decides what *shortest* means, and
+#   the pixel metric prefers fading to moving.
 
 # %% [markdown]
 # ### 3e · Do Riemannian distances separate the shapes?
@@ -604,20 +641,31 @@ name = "VAE"
 codes = encode(models[name], shape_images)[0]
 check_pairs = random_state.choice(len(codes), size=(3, 2), replace=False)
 check = geodesic(decoders[name], codes[check_pairs[:, 0]], codes[check_pairs[:, 1]], N_POINTS, max_steps=MAX_STEPS)
-print(pd.DataFrame({"graph distance": riemannian[name][check_pairs[:, 0], check_pairs[:, 1]],
-                    "L-BFGS geodesic": check.length, "straight line": check.linear_length},
+graph = riemannian[name][check_pairs[:, 0], check_pairs[:, 1]]
+print(pd.DataFrame({"graph distance": graph, "L-BFGS geodesic": check.length, "straight line": check.linear_length},
                    index=[f"{i}–{j}" for i, j in check_pairs]).round(2).to_string())
+in_models, pixels = scores.drop("(input pixels)", level="model"), scores.loc[("(input pixels)", "Euclidean")]
+gain = in_models.xs("Riemannian", level="distance") - in_models.xs("Euclidean", level="distance")
+display(Markdown(notice([
+    f"the models' distances: margins {span(in_models.margin, '+.2f')}, 1-NN accuracies {span(in_models.nn_accuracy)} "
+    f"(chance 1/3), silhouettes {span(in_models.silhouette, '+.2f')}; input pixels: margin {pixels.margin:+.2f}, "
+    f"1-NN {pixels.nn_accuracy:.2f}, silhouette {pixels.silhouette:+.2f}",
+    f"Riemannian against Euclidean: a larger margin in {(gain.margin > 0).sum()} of the {len(gain)} models, a higher "
+    f"1-NN accuracy in {(gain.nn_accuracy > 0).sum()}, a higher silhouette in {(gain.silhouette > 0).sum()}",
+    f"{name}: the graph distance is {span(graph / check.length, '.1f')} times the L-BFGS geodesic on the "
+    f"{len(check_pairs)} pairs checked"], heading=f"**This run** (`{P.name}`, {STEPS:,} steps, {PER_SHAPE} images per shape):")))
 
 # %% [markdown]
 # **What to notice.**
-# * At 2,000 steps no distance separates the shapes: every margin is negative (a random image of
-#   another shape is usually closer than the nearest one of the same shape), 1-NN accuracies are
-#   near chance (1/3), silhouettes ≈ 0 (our `lecture` run, seed 0; the table above is this run's). Position and scale dominate all these distances.
-# * The Riemannian distance does **not** do better than the Euclidean one here; it is slightly worse
-#   in every model, unlike Shukla et al.'s report.
-# * The graph estimate is a loose upper bound of the geodesic distance: on the three pairs checked it
-#   is several times the L-BFGS geodesic length (printed above; 150 codes in 10 dimensions make a sparse graph).
-#   Exercise 3 removes the nuisance factors and the picture changes.
+# * Read the margins first: a negative margin means that an image of another shape is usually
+#   closer than the nearest one of the same shape; 1-NN accuracies near chance (1/3) and
+#   silhouettes near 0 mean no separation at all. Position and scale enter all these distances, and
+#   can dominate them.
+# * Shukla et al. report that classes are better separated under the Riemannian distance than under
+#   the Euclidean one; above: in how many of the four models that holds here.
+# * The graph estimate is an upper bound of the geodesic distance (above: how loose on a few pairs;
+#   a few hundred codes in 10 dimensions make a sparse graph). Exercise 3 removes the nuisance
+#   factors.
 
 # %% [markdown]
 # ## 4 · Why ELU rather than ReLU decoders
@@ -648,7 +696,8 @@ for ax, activation in zip(axes, ("relu", "elu")):
     rows.append({"activation": activation, "plane: share with det G = 0": np.isinf(plane_mf).mean(),
                  "narrow net: share of full rank": narrow["fraction_full_rank"], "narrow net: ranks": narrow["rank_counts"]})
 plt.show()
-print(pd.DataFrame(rows).set_index("activation").to_string())
+activations = pd.DataFrame(rows).set_index("activation")
+print(activations.to_string())
 
 # %% [markdown]
 # The kit's own decoders (the study's architecture) are ReLU networks too, followed by the sigmoid.
@@ -660,50 +709,69 @@ print(pd.DataFrame(rows).set_index("activation").to_string())
 name = "VAE"
 z = torch.as_tensor(means[name][:32])
 nudge = 1e-5 * torch.randn(z.shape, generator=torch.Generator().manual_seed(seed))
+identical = {}
 for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", decoders[name])):
     J0, J1 = jacobian(f, z), jacobian(f, z + nudge)
     change = ((J1 - J0).flatten(1).norm(dim=1) / J0.flatten(1).norm(dim=1)).cpu().numpy()
+    identical[label] = np.mean(change < 1e-6)
     print(f"{label:<22} relative change of J: median {np.median(change):.1e}; "
-          f"identical up to float32 rounding (< 1e-6) at {np.mean(change < 1e-6):.0%} of the codes")
+          f"identical up to float32 rounding (< 1e-6) at {identical[label]:.0%} of the codes")
+display(Markdown(notice([f"{act.upper()}: det G = 0 on {row['plane: share with det G = 0']:.1%} of the plane; the narrow "
+                         f"net has full rank at {row['narrow net: share of full rank']:.0%} of the codes (ranks and counts "
+                         f"{row['narrow net: ranks']})" for act, row in activations.iterrows()]
+                        + [f"{name}'s Jacobian after a 10⁻⁵ nudge, identical at {len(z)} codes: " + ", ".join(
+                            f"{label} {share:.0%}" for label, share in identical.items())], heading="**This run:**")))
 
 # %% [markdown]
 # **What to notice.**
 # * The ReLU map is a patchwork of flat polygons — inside each linear region $\det G$ is constant —
-#   with grey regions where the Jacobian has lost rank (6 % of the plane). The ELU net with the same
-#   weights has a smooth map and no rank loss anywhere.
-# * In the narrow 4-D net ReLU loses rank at *every* random code (ranks 0–3 of 4); ELU keeps full
-#   rank 4 everywhere.
-# * The kit's own decoders are ReLU nets: the Jacobian of their logits does not change at all under a
-#   $10^{-5}$ nudge (identical at 100 % of the codes), and the mean image's Jacobian changes only
-#   through the sigmoid. Their metric is smooth enough to measure lengths but its curvature is
-#   concentrated on region boundaries; Shukla et al. train ELU decoders for this reason.
+#   with grey regions where the Jacobian has lost rank (above: their share of the plane). The ELU
+#   net with the same weights has a smooth map, and should lose rank nowhere.
+# * In the narrow 4-D net ReLU loses rank wherever a layer has fewer than 4 active units (above: at
+#   how many codes); ELU keeps full rank.
+# * The kit's own decoders are ReLU nets: the Jacobian of their logits is piecewise constant, so a
+#   $10^{-5}$ nudge that crosses no region boundary leaves it identical (above: at how many codes),
+#   and the mean image's Jacobian changes only through the sigmoid. Their metric is smooth enough to
+#   measure lengths but its curvature is concentrated on region boundaries; Shukla et al. train ELU
+#   decoders for this reason.
 
 # %% [markdown]
 # ## 5 · What the kit's numbers say, and where they disagree with the papers
 #
-# Measured on the `lecture` profile (2,000 training steps; the papers train 100–1,000 times longer):
-#
-# * **The latent spaces are curved.** Straight traversals are longer than geodesics
-#   between their ends and their image curves turn by hundreds of degrees: as the papers say, a
-#   straight line in the latent space is not a shortest path in image space.
-# * **Disentangled is not flatter, nor more curved, in a simple way.** Shukla et al. found the
-#   disentangling models more curved than the VAE. Here β-TCVAE is about as curved as the VAE and
-#   the strongly regularised β-VAE and DIP-VAE-I are the flattest: curvature follows how much of the
-#   image a latent controls, and that follows the regulariser's strength more than disentanglement.
-# * **Curvature at a point** (3c) is of similar size in every model and every latent, active or not:
-#   radii of curvature of a few pixel distances, far shorter than a traversal. The disentangling models
-#   were not more curved than the VAE, as Shukla et al. found theirs, but less: the VAE was the most
-#   curved and β-VAE β = 16 the least, by less than the spread across codes. Behind the kit's ReLU
-#   decoders all this bending at a point is the sigmoid's.
-# * **Geodesic interpolation differs visibly from linear**, but it is not "more natural": in pixel
-#   space it cross-fades sprites instead of moving them. Shao et al.'s observation that linear and
-#   geodesic interpolations look alike on faces does not hold for sprites.
-# * **Riemannian distances do not separate the shapes** better than Euclidean ones, contrary to
-#   Shukla et al. Exercise 3 asks what changes when the nuisance factors are fixed.
-#   Shape is a small, late factor of dSprites: it is the first casualty of a short training run.
-# * What would change with the study's 300,000 steps: shape latents would appear (notebook 03), and
-#   the shape separation question could be asked of a model that encodes shape. The `full` profile
-#   is the place to try.
+# The answers of Sections 3a–3e for this run, gathered next to what the papers report:
+
+# %%
+shape_latents = {name: int((table.active & (table.factor == "shape")).sum()) for name, table in matches.items()}
+display(Markdown(notice([
+    f"**Curved latent spaces.** Straight traversals are {span(curvature.ratio, '.2f')} times as long as the geodesics "
+    f"between their ends and turn by {span(curvature.turning, '.0f')}° (3b); the papers: a straight latent line is "
+    "not a shortest path in image space.",
+    f"**Disentangled and curvature.** Shukla et al. found the disentangling models more curved than the VAE. Here "
+    f"{(disentangling > per_model.ratio['VAE']).sum()} of {len(disentangling)} have a larger length ratio than the VAE "
+    f"(3b) and {(others > vae).sum()} of {len(others)} a larger median κₙ (3c); the flattest by turning is "
+    f"{per_model.turning.idxmin()}, the most curved {per_model.turning.idxmax()}.",
+    f"**Geodesic interpolation** saves {span(list(shorter.values()), '.0%')} of the straight line's length between "
+    "a square and a heart (3d).",
+    f"**Riemannian distances** separate the shapes better than Euclidean ones (margin) in {(gain.margin > 0).sum()} "
+    f"of {len(gain)} models; the best 1-NN accuracy of any model's distance is {in_models.nn_accuracy.max():.2f} "
+    "(chance 0.33) (3e). Shukla et al. report better separation under the Riemannian distance.",
+    "**Shape latents** (active, matched to shape): " + ", ".join(f"{n} {k}" for n, k in shape_latents.items())
+    + f" — in models of {STEPS:,} steps (the study trains 300,000)."],
+    heading=f"**This run** (`{P.name}`, seed {seed}):")))
+
+# %% [markdown]
+# **What to notice.**
+# * Curvature follows how much of the image a latent controls, and that can follow the
+#   regulariser's strength more than disentanglement: compare the orderings above with the active
+#   latents of Section 3. Behind the kit's ReLU decoders all the bending at a point is the
+#   sigmoid's (3c).
+# * Geodesic interpolation differs from linear but is not automatically "more natural": in pixel
+#   space it can cross-fade sprites instead of moving them (3d). Shao et al.'s observation that
+#   linear and geodesic interpolations look alike on faces need not hold for sprites.
+# * Shape is a small factor of dSprites that models tend to learn late. Where a model has no shape
+#   latent (above), the question whether its distances separate the shapes asks about a factor it
+#   does not encode; Exercise 3 asks what changes when the nuisance factors are fixed, and older
+#   models are the place to ask it of a model that encodes shape.
 
 # %% [markdown]
 # ## Exercises
@@ -749,7 +817,7 @@ with torch.no_grad():
 print(f"logits of the two ends: background pixels around {logits.median():.1f}, range [{logits.min():.1f}, "
       f"{logits.max():.1f}]")
 # The logit distance is dominated by the thousands of background pixels: their logits are large negative
-# numbers that move by several units between codes while the mean image stays at 0.000. The logit
+# numbers that can move by several units between codes while the mean image stays at 0.000. The logit
 # geodesic spends its length on that invisible saturation, so it need not look like the mean-image one,
 # and its ratio measures something no one sees.
 
@@ -772,9 +840,9 @@ for name in ("VAE", "β-TCVAE β=6"):
     rows.append({"model": name, "distance": "Euclidean", **separability(cdist(codes, codes), labels)})
     rows.append({"model": name, "distance": "Riemannian", **separability(graph_distances(decoders[name], codes), labels)})
 print(pd.DataFrame(rows).set_index(["model", "distance"]).round(3).to_string())
-# With position and scale fixed, shape and orientation are all that is left: the pixel distance separates
-# shapes far better than before, and so can the models' distances — how much depends on whether the
-# young models encode shape at all (see Section 3's latent table).
+# With position and scale fixed, shape and orientation are all that is left: compare the pixel distance's
+# scores with Section 3e's, and the models' distances with theirs — how much they gain depends on whether
+# the models encode shape at all (see Section 3's latent table and Section 5).
 
 # %% [markdown]
 # **Exercise 4 (turning and curvature).** For a smooth curve the total turning is the integral of its
@@ -796,16 +864,20 @@ integral = np.degrees(np.trapezoid(bend.kappa[:, 0] * bend.speed[:, 0], values))
 turns = {S: np.degrees(traversal_geometry(decoders[name], means[name][:1], limits, [k], num_steps=S).turning[0, 0])
          for S in (9, 33, 65)}
 print(f"{name} z{k}: ∫ κ ds = {integral:.0f}°; summed turning " + ", ".join(f"{S} steps {v:.0f}°" for S, v in turns.items()))
+display(Markdown(notice([f"{S} steps: summed turning {v:.0f}°, {trend(integral, v, 'above', 'below', 'level with', tol=1)} "
+                         f"∫ κ ds = {integral:.0f}°" for S, v in turns.items()]
+                        + [f"from 33 to 65 steps the sum {trend(turns[33], turns[65], 'still grows', 'falls', 'stays put', tol=1)}"],
+                        heading=f"**This run** (`{P.name}`, {name} z{k}):")))
 
 # %% [markdown] tags=["solution"]
 # The summed turning adds the angles between the directions $\gamma'$ at consecutive steps. On these
 # nested grids (8, 32, 64 intervals) it can only grow as the steps get finer — the angle between two
 # directions never exceeds the sum of the angles through a direction in between — and it tends to the
-# curve's whole turning: the smooth part $\int \kappa\, \mathrm ds$ plus the angle of every corner. In our
-# `lecture` run (seed 0) the 9-step sum fell short of the integral (one angle per step misses the turn
-# inside it), had passed it at 33 steps and was still growing at 65. That excess is bending no single
-# point sees: where a ReLU unit of the decoder switches on or off, the logits' velocity $\ell'$ jumps
-# (Section 4) and the image curve has a corner. Curvature at a point — $\mathrm{II}$, $\kappa_n$, $\kappa$ —
+# curve's whole turning: the smooth part $\int \kappa\, \mathrm ds$ plus the angle of every corner. A coarse
+# sum can fall short of the integral (one angle per step misses the turn inside it); where the finer sums
+# pass the integral and keep growing (above), the excess is bending no single point sees: where a ReLU
+# unit of the decoder switches on or off, the logits' velocity $\ell'$ jumps (Section 4) and the image
+# curve has a corner. Curvature at a point — $\mathrm{II}$, $\kappa_n$, $\kappa$ —
 # only measures the smooth part between the corners, which for the kit's decoders is the sigmoid's; the
 # finite-range proxies of 3b see both. An ELU decoder has no corners, and the two would agree in the limit.
 

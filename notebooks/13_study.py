@@ -40,20 +40,18 @@
 # | `lecture` | β-VAE, β-TCVAE, DIP-VAE-I | 3 | 2 | 1,000 | MIG, SAP, DCI, Modularity, downstream (5,000) | 250 and 500 steps; width 2 |
 # | `full` | all six | 6 | 5 | 300,000 | all seven (10,000) | 75k and 150k steps; widths 2, 4 |
 #
-# `smoke` only proves that the code runs (its numbers mean nothing). `lecture` trains 24 models:
-# about half an hour to 40 minutes on an idle 2-core CPU, longer on a busy one (Section 1); it leaves
-# out the BetaVAE and
-# FactorVAE scores, which encode all 737,280 images per model (about 2.5 minutes each on such a
-# CPU), and uses half the study's metric draws. `full` is the paper's design on dSprites, with 5
-# seeds instead of 50: about 180 + 20 GPU-runs of 300,000 steps, meant for a cluster (`scheduler`).
+# `smoke` only proves that the code runs (its numbers mean nothing). `lecture` is 24 models; it leaves
+# out the BetaVAE and FactorVAE scores, which encode all 737,280 images per model (about 2.5 minutes
+# each on a 2-core CPU), and uses half the study's metric draws. `full` is the paper's design on
+# dSprites, with 5 seeds instead of 50: about 180 + 20 GPU-runs of 300,000 steps, meant for a cluster
+# (`scheduler`).
 #
-# **Time** (measured with `python -m course_lib notebooks --only 13_study` on a 2-core CPU shared
-# with other jobs; the index that `make report` writes shows yours): `smoke` 111 s; `lecture` over
-# half an hour: its sweep alone trains 24 models, which the zoo does not hold — about 80 minutes
-# measured on a shared 2-core CPU, half an hour to 40 minutes on an idle one (Section 1); a rerun
-# skips finished jobs. When `data/pretrained/study` holds a study made by exactly this plan (profile and
-# seed; `python -m course_lib study --export` makes one), the notebook loads it instead and runs in
-# minutes; `train_sweep=True` trains it here all the same.
+# **Time.** The kit ships the `lecture` study, trained by `python -m course_lib study --profile lecture
+# --seed 0 --export` (`data/pretrained/study/`, with the plan that made it and each table's SHA-256):
+# at `lecture` with seed 0 the notebook loads it and runs in a few minutes. `train_sweep=True`, or
+# another seed, trains the 24 models here: about 70 minutes of two workers on an idle 2-core CPU,
+# far longer on a busy one; a rerun skips finished jobs. `smoke` trains its 11 tiny models in about
+# two minutes.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -118,13 +116,9 @@ results[[c for c in shown if c in results]].rename(columns=column_label).round(3
 
 # %% [markdown]
 # Every row is one trained model. In the paper each (objective, value) has 50 such rows; here it has
-# two, and every conclusion below inherits that.
-#
-# The measured cost of the `lecture` sweep on our 2-core CPU: **159 worker-minutes** for the 24 models,
-# about 80 minutes of wall time, because the machine was shared with other jobs that roughly halved each
-# worker's speed (1.8–4.5 training steps per second and worker, where an idle core manages about twice
-# that); on an idle 2-core machine the same work takes about half an hour to 40 minutes. The sweep
-# resumes: a rerun after an interruption trains only what is missing.
+# `len(plan.sweep.seeds)` (two at `lecture`), and every conclusion below inherits that. The line above
+# says where the rows came from (the shipped study, or the jobs trained here and their worker-minutes).
+# The sweep resumes: a rerun after an interruption trains only what is missing.
 
 # %% [markdown]
 # ## 2 · Key result 1: the mean representation is not decorrelated
@@ -152,18 +146,17 @@ display(Markdown(notice([f"{m}, value {g['value'].iloc[0]:g} → {g['value'].ilo
 tc.round(3)
 
 # %% [markdown]
-# **What to notice.** *(What our `lecture` run showed — 1,000-step models, two seeds per point; the cell
-# above prints this run's numbers.)*
-# * The **sampled** code's TC falls with every regulariser, as designed.
-# * The **mean** code's TC stays well above it — and for β-VAE it turned back up at large β while the
-#   sampled TC kept falling. That is the paper's key result 1 in miniature: a strong β decorrelates the
-#   noisy sample, not the representation the metrics read.
-# * β-TCVAE brought the mean's TC down too; in the paper it rises at larger β. With 1,000 steps its
-#   latents are still few and weak, and a code with little signal has little correlation to show.
-#   DIP-VAE-I, which penalises the covariance of the means directly, keeps the two TCs close, as the
-#   paper says.
-# * β = 1 is the same model for β-VAE and β-TCVAE (both objectives are the ELBO there, same seed):
-#   the two leftmost points coincide.
+# **What to notice.** *(The lines above are this run's; at `smoke` they mean nothing.)*
+# * The **sampled** code's TC should fall with every regulariser, as designed: read the first arrow of
+#   each line.
+# * Key result 1 is about the second arrow: if the **mean** code's TC stays above the sampled one, or
+#   rises while the sampled one falls, a strong regulariser decorrelates the noisy sample, not the
+#   representation the metrics read. Young models can blur this: a code with few, weak latents has
+#   little correlation to show either way, so a mean TC that falls with β is no refutation at this size.
+# * DIP-VAE-I penalises the covariance of the means directly, so the paper expects its two TCs to stay
+#   close.
+# * β = 1 is the same model for β-VAE and β-TCVAE (both objectives are the ELBO there, same seed): the
+#   two leftmost points coincide.
 
 # %% [markdown]
 # ## 3 · Key result 2: do the metrics agree?
@@ -183,12 +176,12 @@ display(Markdown(notice(strongest(rho, count=len(rho) ** 2),
                         heading=f"**This run** ({len(results)} models, `{P.name}`), pairs by |ρ|, strongest first:")))
 
 # %% [markdown]
-# **What to notice.**
-# *(What our `lecture` run showed, 18 models of 1,000 steps; the list above is this run's.)*
-# * MIG, SAP and DCI rank the models alike to a degree, and Modularity agrees with none of them — as in
-#   the paper, where Modularity is the odd one out.
-# * The paper's strong MIG–DCI link is weaker here (Exercise 2 asks how wide a 90 % interval for it is):
-#   young models whose scores differ by a few hundredths are ranked partly by noise.
+# **What to notice.** *(The list above is this run's.)*
+# * In the paper MIG, SAP and DCI rank the models alike to a degree, MIG and DCI strongly, and
+#   Modularity is the odd one out. Find those pairs in the list: where does Modularity come, and how
+#   strong is MIG–DCI here?
+# * Over 18 models a ρ is uncertain (Exercise 2 computes a 90 % interval): young models whose scores
+#   differ by a few hundredths are ranked partly by noise, so a weaker link than the paper's is expected.
 
 # %% [markdown]
 # ## 4 · Key result 3: objective, hyperparameter, or seed?
@@ -227,12 +220,11 @@ plt.show()
 
 # %% [markdown]
 # **What to notice.**
-# * Compare each bar with the chance lines (printed above, with each metric's verdict). In our `lecture`
-#   run (1,000-step models, two seeds per setting) only MIG was clearly explained by the objective and by
-#   objective × value; SAP was above chance for the objective but not once the value was added, and DCI
-#   and Modularity were *below* chance: what moves them is the seed.
-# * In the strip plot, the two seeds of one setting are often further apart than two settings. The paper's conclusion — seeds and hyperparameters matter more than the
-#   objective — holds here even more strongly, partly because 1,000-step models are noisier still.
+# * Compare each bar with the chance lines; the lines above give each metric's verdict. A metric at or
+#   below chance is moved by the seed, not by the objective or its value.
+# * In the strip plot, see whether the seeds of one setting lie further apart than two settings. The
+#   paper's conclusion is that seeds and hyperparameters matter more than the objective; young models
+#   are noisier still, so expect it to hold here at least as strongly.
 
 # %% [markdown]
 # ## 5 · Key result 4: choosing models without labels
@@ -289,17 +281,16 @@ transfer = pd.concat({column_label(c): hyperparameter_transfer(results, c) for c
 transfer.round(3)
 
 # %% [markdown]
-# **What to notice.** *(What our `lecture` run showed — 18 models of 1,000 steps; the strongest
-# agreements and the UDR range are printed under the figures, the transfer table above.)*
-# * No unsupervised score is a reliable selector here. The sampled TC was the best of them for MIG, with
-#   the right sign (lower TC, higher MIG); the ELBO pointed the wrong way (the better-fitting, less
-#   regularised models score lower MIG); with DCI none of them agreed.
-# * UDR agreed with MIG a little and not with DCI. With two seeds per group it ranks groups, not models,
-#   and 1,000-step models share few latents to agree on (Duan et al.'s disentangled models reach UDR 0.5
-#   and more).
+# **What to notice.** *(The strongest agreements and the UDR range are printed under the figures, the
+# transfer table above.)*
+# * A reliable selector would agree with the metrics with the right sign (the signs are above) and with
+#   every metric, not one. Check whether any unsupervised score does; the ELBO often points the wrong
+#   way, because the better-fitting, less regularised models tend to score lower on the metrics.
+# * With two seeds per group UDR ranks groups, not models, and young models share few latents to agree
+#   on (Duan et al.'s disentangled models reach UDR 0.5 and more): compare the printed UDR range.
 # * Transfer across seeds: read `agreement` and compare `regret` with `random_regret` in the table. With
-#   two seeds this is two coin flips per objective — for some objectives the transferred value did
-#   *worse* than a random one in our run — and the paper's key result 4 says the same at scale.
+#   two seeds this is two coin flips per objective, so a transferred value can do worse than a random
+#   one; the paper's key result 4 finds transfer unreliable at scale too.
 
 # %% [markdown]
 # ## 6 · Key result 5: disentanglement and downstream sample efficiency
@@ -327,16 +318,14 @@ display(Markdown(notice(strongest(downstream.T, count=5),
                         heading=f"**This run** ({len(results)} models, `{P.name}`), strongest correlations (metric – downstream task):")))
 
 # %% [markdown]
-# **What to notice.** *(What our `lecture` run showed — 18 models of 1,000 steps; this run's strongest
-# correlations are printed above.)*
-# * With boosted trees the metrics correlated positively with accuracy; with logistic regression MIG
-#   correlated *negatively* with accuracy at 5,000 samples: the high-MIG models are the strongly
-#   regularised ones, which keep less information.
-# * MIG and SAP correlated with the LR *efficiency* — but efficiency is a ratio, accuracy at 100 over
-#   accuracy at 5,000, and it rises when the denominator falls. There the "gain" came from worse
-#   large-sample accuracy, not from better small-sample accuracy (MIG against LR accuracy at 100 was
-#   uncorrelated), so it is no evidence that disentanglement buys sample efficiency — the paper's
-#   conclusion.
+# **What to notice.** *(This run's strongest correlations are printed above, all of them in the matrix.)*
+# * A metric can correlate *negatively* with accuracy on many samples: the high-scoring models are often
+#   the strongly regularised ones, which keep less information. Look for such signs in the matrix.
+# * Efficiency is a ratio, accuracy at 100 over accuracy at all samples, and it rises when the
+#   denominator falls. Before reading a metric–efficiency correlation as "disentanglement buys sample
+#   efficiency", check in the matrix whether the same metric correlates with accuracy at 100 (a real
+#   gain) or negatively with accuracy at all samples (a worse model, not a more efficient one). The
+#   paper found no evidence of the gain.
 
 # %% [markdown]
 # ## 7 · Scale: more steps, a wider network
@@ -363,23 +352,23 @@ plot_scale(scale, "width", scale_columns, {"steps": WIDTH_STEPS})
 plt.suptitle(f"β-VAE (β = {plan.scale_value:g}) against network width ({WIDTH_STEPS:,} steps)")
 plt.show()
 medians = scale.groupby(["width", "steps"])[scale_columns].median().rename(columns=column_label)
-rows = [f"width {w}, {n:,} steps: " + ", ".join(f"{c} {v:.0f}" if abs(v) >= 10 else f"{c} {v:.3f}"
-                                                for c, v in row.items()) for (w, n), row in medians.iterrows()]
+rows = [f"width {w}, {n:,} steps: " + ", ".join(f"{c} {v:.0f}" if abs(v) >= 10 or float(v).is_integer()
+                                                else f"{c} {v:.3f}" for c, v in row.items())
+        for (w, n), row in medians.iterrows()]
 display(Markdown(notice(rows, heading=f"**This run** (`{P.name}`), medians over seeds:")))
 scale.groupby(["width", "steps"])[scale_columns].agg(["median", "min", "max"]).rename(columns=column_label).round(3)
 
 # %% [markdown]
-# **What to notice.** *(What our `lecture` run showed — 250, 500 and 1,000 steps, two seeds per point;
-# this run's medians are printed above.)*
-# * **Steps.** At 250 steps every latent was inactive (posterior collapse: KL < 0.1 nats each); by 1,000
-#   steps all ten were active and the ELBO several hundred nats better. The metrics barely moved, by less
-#   than the spread between two seeds. Note that a collapsed model still scores DCI and Modularity well
-#   above zero: these scores are not zero for a code that carries almost nothing.
-# * **Width.** At 500 steps, the network twice as wide fit much better (a far higher ELBO) but its MIG
-#   was no higher and its DCI the same.
-# * So at this scale more steps and more parameters buy reconstruction, not disentanglement — within
-#   a seed-to-seed spread as large as the effects. Whether that holds at 300,000 steps is the `full`
-#   profile's question; the paper does not vary scale, so there is nothing to confirm.
+# **What to notice.** *(This run's medians are printed above, the spread over seeds in the table.)*
+# * **Steps.** Compare the ELBO and the number of active latents with the metrics as the steps grow:
+#   the first quarter of training can end in posterior collapse (no active latent), and a collapsed
+#   model can still score DCI and Modularity well above zero — these scores are not zero for a code
+#   that carries almost nothing. Compare every change of a metric with the min–max spread of its seeds.
+# * **Width.** Does the wider network fit better (a higher ELBO)? Does its MIG or DCI move by more
+#   than the seeds' spread?
+# * If steps and parameters buy reconstruction but not disentanglement beyond the seed spread, that is
+#   this scale's answer; whether it holds at 300,000 steps is the `full` profile's question (the paper
+#   does not vary scale, so there is nothing to confirm).
 
 # %% [markdown]
 # ## Exercises
@@ -421,9 +410,8 @@ pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").
               "5 %": draws.quantile(0.05), "95 %": draws.quantile(0.95)}).rename(index=column_label).round(2)
 
 # %% [markdown] tags=["solution"]
-# With 18 models the 90 % intervals are wide (in our `lecture` run often about ±0.3 around the point
-# estimate; the table gives this run's): a pair of
-# metrics with ρ ≈ 0.8 is clearly correlated, one with ρ ≈ 0.3 may be uncorrelated. This is why
+# With 18 models the 90 % intervals are wide (the table gives this run's): a pair of metrics whose
+# interval lies well above 0 is correlated, one whose interval straddles 0 may be uncorrelated. This is why
 # the paper trained 50 seeds per setting — and why a miniature study should quote intervals, not
 # point values, before it claims to confirm or contradict a large one.
 
@@ -455,15 +443,15 @@ score_agreement(both, unsupervised=["udr", "udr_s"], supervised=metric_columns).
 # * A sweep is a grid of independent jobs; `run_sweep` sends them to Dask (a local cluster or any
 #   running one) and skips finished ones, so the same notebook runs a 2-core miniature and the
 #   paper-sized study on a cluster.
-# * Key result 1: decorrelating the sampled code does not reliably decorrelate the mean code (β-VAE's
-#   mean TC rises again at β = 16); DIP-VAE-I, which acts on the means, keeps the two close.
+# * Key result 1: decorrelating the sampled code does not reliably decorrelate the mean code (the
+#   paper; Section 2 shows this run's TCs); DIP-VAE-I, which acts on the means, aims to keep the two close.
 # * Key results 2–3: the metrics only partly agree, and seeds and hyperparameters move scores as much
 #   as objectives do — measure the spread before comparing methods.
 # * Key result 4: unsupervised scores are weak guides to disentanglement; UDR compares seeds and is
 #   the best-motivated of them, but needs several seeds per setting.
 # * Key result 5: accuracy and sample efficiency of downstream predictors are different questions.
-# * Scale: report the numbers; more steps mostly buy reconstruction, and a wider network is not a
-#   recipe for disentanglement by itself.
+# * Scale: report the numbers beside the seeds' spread; whether more steps and a wider network buy
+#   disentanglement or only reconstruction is what Section 7 measures.
 #
 # ## References
 #

@@ -63,12 +63,13 @@ from IPython.display import Markdown, display
 from course_lib.analysis.transfer import (PAPER_TRANSFER, ScoreGrid, rank_agreement, score_grid, transfer_matrix,
                                           transfer_table)
 from course_lib.kit.runs import train_or_load
-from course_lib.lab.notice import notice, span
+from course_lib.kit.report import LITERATURE_RANGES
+from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.transfer_lab import (DATASET_LABELS, METHOD_LABELS, config_label, design_for, plot_config_scores,
                                          plot_dataset_matrices, plot_transfer_table, plot_variants, score_models,
                                          transfer_configs)
-from course_lib.metrics.scores import DISENTANGLEMENT_SCORES
+from course_lib.metrics.scores import DISENTANGLEMENT_SCORES, SCORES as SCORE_LABELS
 from course_lib.training import default_runs_dir
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
@@ -136,18 +137,46 @@ display(Markdown(notice(
      + ", ".join(f"{DATASET_LABELS[d]} {best[d, m]}" for d in grid.datasets) for j, m in enumerate(grid.metrics)],
     heading=f"**This run** ({len(table)} models, `{P.name}`):")))
 
-# %% [markdown]
-# **What to notice.** *(What our `lecture` run showed — 250-step MLP VAEs, two seeds per point; the
-# list above is this run's.)*
-# * The scores are tiny: MIG below 0.06 and DCI Disentanglement near 0.1 at best, where the study's
-#   trained dSprites models reach MIG 0.05–0.3 and DCI 0.1–0.5 (the kit's indicative
-#   `course_lib.kit.report.LITERATURE_RANGES`). The two seeds of one configuration (the dots) are often
-#   further apart than two configurations.
-# * Some structure is shared by the three data sets: within β-VAE, β = 16 (which has switched off most
-#   latents after 250 steps) scored lowest on every data set by MIG and DCI, and on two of the three by
-#   SAP. DIP-VAE-I's three values followed no common order.
-# * The levels differ between data sets (Noisy-dSprites scores lowest). Transfer only asks about the
-#   *order* of the configurations within a data set, so levels do not matter.
+# %%
+literature = {SCORE_LABELS[key]: bounds for key, bounds in LITERATURE_RANGES.items()}
+config_means = grid.scores.mean(axis=2)  # (data set, metric, configuration): the lines of the figure
+num_configs = len(grid.configs)
+seed_gap = np.ptp(grid.scores, axis=2).mean(axis=(0, 2))  # per metric: how far apart the seeds of a configuration lie
+config_gap = (np.abs(config_means[..., :, None] - config_means[..., None, :]).mean(axis=(0, 2, 3))
+              * num_configs / (num_configs - 1))  # per metric: how far apart two configurations' means lie
+lowest = [DATASET_LABELS[grid.datasets[i]] for i in grid.scores.mean(axis=(2, 3)).argmin(axis=0)]
+display(Markdown(notice([
+    "Best score of a configuration (mean over seeds) against the study's trained dSprites models (the kit's "
+    "indicative `LITERATURE_RANGES`): " + "; ".join(
+        f"{m} {config_means[:, j].max():.3f}" + (f" (the study: {span(literature[m])})" if m in literature else "")
+        for j, m in enumerate(grid.metrics)) + ".",
+    "The spread of one configuration's seeds (the dots, max − min, on average) against the mean distance between two "
+    "configurations' means: " + "; ".join(f"{m} {seed_gap[j]:.3f} against {config_gap[j]:.3f}"
+                                          for j, m in enumerate(grid.metrics))
+    + ". Where the seeds spread about as far as the configurations lie apart, the seed decides as much of the order "
+    "as the configuration.",
+    "The levels differ between data sets (lowest on average: " + ", ".join(
+        f"{m} {d}" for m, d in zip(grid.metrics, lowest)) + "). Transfer only asks about the *order* of the "
+    "configurations within a data set, so levels do not matter.",
+], note=f"*(This run: `{P.name}`, {DESIGN.steps:,}-step {DESIGN.architecture.upper()} VAEs, {len(grid.seeds)} seeds "
+        "per point.)*")))
+
+# %%
+lines = []  # within each objective: does its strongest value score lowest, and do the data sets order its values alike?
+for method, values in DESIGN.values.items():
+    columns = sorted((i for i, c in enumerate(grid.configs) if c[0] == method), key=lambda i: grid.configs[i][1])
+    means = config_means[:, :, columns]  # (data set, metric, value)
+    last = [int((means[:, j].argmin(axis=-1) == len(columns) - 1).sum()) for j in range(len(grid.metrics))]
+    alike = [m for j, m in enumerate(grid.metrics) if len({tuple(np.argsort(row)) for row in means[:, j]}) == 1]
+    counts = ", ".join(f"{n} by {m}" if j else f"{n} of the {len(grid.datasets)} data sets by {m}"
+                       for j, (n, m) in enumerate(zip(last, grid.metrics)))
+    lines.append(f"{METHOD_LABELS[method]}: its strongest value, {config_label(grid.configs[columns[-1]]).split()[-1]}, "
+                 f"scores lowest of its values on {counts}; " + (f"every data set orders its values alike by "
+                 f"{', '.join(alike)}." if alike else "no metric orders its values alike on every data set."))
+display(Markdown(notice(lines + [
+    "Where the strongest value comes last everywhere, the order is shared — but on young models it may say how hard "
+    "the regulariser pulls (how much each model has learnt yet) rather than how well it disentangles."],
+    heading="**Shared structure?** Within each objective:")))
 
 # %% [markdown]
 # ## 3 · Do two data sets rank the configurations alike?
@@ -190,18 +219,30 @@ display(Markdown(notice([f"{m}: Spearman ρ {row[('Spearman ρ', 'same data set'
                          for m, row in agreement.iterrows()], heading=f"**This run** (`{P.name}`), averages:")))
 agreement.round(2)
 
-# %% [markdown]
-# **What to notice.** *(What our `lecture` run showed; the averages above are this run's.)*
-# * Only DCI ranks the configurations reproducibly: two seeds of one data set agreed with ρ ≈ 0.7 on
-#   average (0.3 to 0.9 by data set). For MIG and SAP they hardly agreed (ρ ≈ 0.2 on average, below 0 on
-#   some data sets): with scores this small, which configuration comes out on top is largely the seed's
-#   doing, and nothing can transfer better than the seeds agree.
-# * Between data sets the average agreement was close to 0 for every metric (ρ between −0.1 and 0.13),
-#   single pairs anywhere from −0.6 to 0.5 — DCI included, whose seeds do agree: Color- and
-#   Noisy-dSprites order the configurations almost oppositely (on Noisy-dSprites DIP-VAE-I at λ = 1 beat
-#   every β-VAE).
-# * Kendall's τ told the same story as Spearman's ρ, slightly smaller in size, as it usually is for the
-#   same rankings.
+# %%
+same = {m: np.diag(spearman.loc[m].to_numpy()) for m in grid.metrics}  # two seeds of one data set, per data set
+other = {m: spearman.loc[m].to_numpy()[off] for m in grid.metrics}  # two data sets, per ordered pair
+steady = [m for m in grid.metrics if np.nanmean(same[m]) >= 0.5]
+crossed = spearman.stack()  # (metric, data set, other data set) -> ρ
+crossed = crossed[[d != e for _, d, e in crossed.index]].dropna()
+(metric, source, target) = crossed.idxmin() if len(crossed) else (None, None, None)
+opposite = [f"The most opposite pair: {DATASET_LABELS[source]} and {DATASET_LABELS[target]} by {metric}, "
+            f"ρ = {crossed.min():.2f}."] if len(crossed) else []
+rho, tau = spearman.to_numpy().ravel(), kendall.to_numpy().ravel()
+both = np.isfinite(rho) & np.isfinite(tau)
+display(Markdown(notice([
+    *(f"{m}: seeds of one data set agree with ρ {span(same[m])} by data set; data sets with ρ {span(other[m])} by "
+      "pair." for m in grid.metrics),
+    ("For no metric do two seeds agree with ρ ≥ 0.5 on average" if not steady else "Two seeds agree with ρ ≥ 0.5 on "
+     "average for " + ("every metric" if len(steady) == len(grid.metrics) else ", ".join(steady) + " only"))
+    + ". Where they hardly agree, which configuration comes out on top is largely the seed's doing, and nothing "
+    "can transfer better than the seeds agree.",
+    *opposite,
+    f"Kendall's τ has the sign of Spearman's ρ in {100 * np.mean(np.sign(tau[both]) == np.sign(rho[both])):.0f} % of the "
+    f"entries, and is {trend(np.abs(rho[both]).mean(), np.abs(tau[both]).mean(), 'larger', 'smaller', 'as large', 0.01)}"
+    f" in size ({np.abs(tau[both]).mean():.2f} against {np.abs(rho[both]).mean():.2f} on average); for the same "
+    "rankings τ is usually the smaller of the two.",
+], note=f"*(This run: `{P.name}`, {len(grid.seeds)} seeds.)*")))
 
 # %% [markdown]
 # ## 4 · Better than a random choice? Table 5 in miniature
@@ -258,17 +299,25 @@ plt.show()
 pairs = pd.concat(matrices, names=["metric"]).rename(index=DATASET_LABELS, columns=DATASET_LABELS)
 pairs.round(2)
 
-# %% [markdown]
-# **What to notice.** *(What our `lecture` run showed; this run's numbers are printed above.)*
-# * Another seed of the same data set, same metric: 69 % (the paper: 80.7 %). Another data set, same
-#   metric: 51 % (the paper: 59.3 %). The paper's pattern — the choice carries over between seeds far
-#   better than between data sets — with both numbers lower, and the cross-data-set one at chance.
-# * The "different metric" row came out at 67 % and 56 % (the paper: 62.6 % and 54.9 %). That the last
-#   cell nearly matches the paper is a coincidence of a tiny grid, not a replication: Section 5 and
-#   Exercise 1 show how wide chance alone is here.
-# * Each entry of the matrices averages only two comparisons (each seed of the source once, against the
-#   other seed of the target), so entries move in steps of 0.1 and a 1.0 or a 0.0 is two lucky or two
-#   unlucky picks. Read the pattern, not the entries.
+# %%
+here, paper = transfer.loc["same metric"], PAPER_TRANSFER.loc["same metric"]
+pct = lambda p, digits=0: f"{100 * p:.{digits}f} %"
+lead = trend(here["different data set"], here["same data set"], "appears here", "is reversed here",
+             "does not appear here (the two differ by less than 5 points)", 0.05)
+comparisons = len(grid.seeds) * (len(grid.seeds) - 1)  # per matrix entry: each source seed against each other seed
+display(Markdown(notice([
+    f"Another seed of the same data set, same metric: {pct(here['same data set'])} (the paper: "
+    f"{pct(paper['same data set'], 1)}); another data set, same metric: {pct(here['different data set'])} (the paper: "
+    f"{pct(paper['different data set'], 1)}). The paper's pattern — the choice carries over between seeds better "
+    f"than between data sets — {lead}; how far from 1/2 chance alone pushes a cell at this size, Exercise 1 measures.",
+    f"The \"different metric\" row: {pct(transfer.loc['different metric', 'same data set'])} and "
+    f"{pct(transfer.loc['different metric', 'different data set'])} (the paper: 62.6 % and 54.9 %). A cell that "
+    "lands near the paper's is a coincidence of a tiny grid, not a replication: Section 5 and Exercise 1 show how "
+    "wide chance alone is here.",
+    f"Each entry of the matrices averages only {comparisons} comparison(s) (each seed of the source against each "
+    f"other seed of the target), so a 1.0 or a 0.0 can be {comparisons} lucky or unlucky pick(s). Read the "
+    "pattern, not the entries.",
+], note=f"*(This run: `{P.name}`, {len(table)} models.)*")))
 
 # %% [markdown]
 # ## 5 · What a grid this small can and cannot show
@@ -276,16 +325,16 @@ pairs.round(2)
 # The computation is the paper's; the experiment is not. Before comparing the two columns of the bar
 # chart, count what stands behind each bar of ours:
 #
-# * **Few choices.** With $C = 6$ configurations a random choice already beats the others half the
-#   time, and one lucky or unlucky model moves $p$ by several points. The paper chose among 36.
-# * **Few seeds.** Two seeds per configuration give a single pair of "other seeds" per source; the
+# * **Few choices.** With $C = 6$ configurations (at `lecture`) a random choice already beats the others
+#   half the time, and one lucky or unlucky model moves $p$ by several points. The paper chose among 36.
+# * **Few seeds.** Two seeds per configuration (at `lecture`) give a single "other seed" per source; the
 #   paper had 50. The diagonal of the rank-agreement matrices is the honest yardstick: where two seeds
 #   of the *same* data set hardly agree, no data set can agree with another.
-# * **Young, tiny models.** After 250 steps the scores are a fraction of what trained models reach, and
-#   their spread across configurations is not much larger than the spread between seeds. What orders
-#   the configurations at this age is partly how much each model has learnt *yet* — mostly a matter of
-#   how hard the regulariser pulls (β, λ) — which may well carry over between renderings of one data
-#   set, for reasons unrelated to disentanglement.
+# * **Young, tiny models.** At `lecture` the models have trained for 250 steps; Section 2 compares their
+#   scores with what trained models reach, and the spread between seeds with that between
+#   configurations. What orders the configurations at this age is partly how much each model has learnt
+#   *yet* — mostly a matter of how hard the regulariser pulls (β, λ) — which may well carry over between
+#   renderings of one data set, for reasons unrelated to disentanglement.
 # * **Three close relatives.** The paper's "other data set" includes Shapes3D, SmallNORB, Cars3D and
 #   Scream-dSprites; ours are three renderings of one factor grid, the easiest case for transfer.
 #
@@ -319,16 +368,27 @@ band = pd.DataFrame({f"{row}, {col}": {"this run": transfer.loc[row, col], "null
                      for i, row in enumerate(transfer.index) for j, col in enumerate(transfer.columns)}).T
 band.round(3)
 
+# %% tags=["solution"]
+where = lambda r: "below" if r["this run"] < r["null 5 %"] else "above" if r["this run"] > r["null 95 %"] else "inside"
+verdicts = {cell: where(r) for cell, r in band.iterrows()}
+paper_band = band.loc["different metric, different data set"]
+width = (band["null 95 %"] - band["null 5 %"]).groupby(lambda cell: cell.split(", ")[1]).mean()
+display(Markdown(notice([
+    *(f"{cell}: this run {r['this run']:.3f}, null band {r['null 5 %']:.3f}–{r['null 95 %']:.3f}: **{verdicts[cell]}**"
+      for cell, r in band.iterrows()),
+    f"The band is {width['same data set']:.2f} wide on average for the same-data-set cells (which average fewer pairs) "
+    f"and {width['different data set']:.2f} for the others. The paper's 54.9 % would lie "
+    f"{where({**paper_band, 'this run': 0.549})} the band of its cell.",
+], heading=f"*(This run: `{P.name}`, {len(table)} models, 200 null grids.)*")))
+
 # %% [markdown] tags=["solution"]
 # Under the null every cell is 1/2 on average, but a single grid scatters around it: with six
-# configurations, two seeds and three data sets there are few independent comparisons, and they share
-# models (every target model serves many sources), so the band is wide. In our `lecture` run it ran from
-# about 0.33 to 0.67 for the same-data-set cells (which average fewer pairs) and from about 0.37 to 0.61
-# across data sets. The two cross-data-set probabilities (0.51 and 0.56) lay well inside: no evidence of
-# transfer at all — the paper's 54.9 % would be inside too. The same-data-set ones (0.69 and 0.67) lay
-# at the upper edge: weak evidence that across seeds the configuration, not only the seed, decided the
-# winner — about these toy models, not about disentanglement at scale. (With 36 configurations, 50 seeds
-# and seven data sets the paper's band is far narrower; there 54.9 % is a small but real effect.)
+# configurations, two seeds and three data sets (at `lecture`) there are few independent comparisons,
+# and they share models (every target model serves many sources), so the band is wide. A cell inside
+# its band is no evidence of transfer at all; one above it is weak evidence that the configuration,
+# not only the seed, decided the winner — about these toy models, not about disentanglement at scale.
+# (With 36 configurations, 50 seeds and seven data sets the paper's band is far narrower; there
+# 54.9 % is a small but real effect.)
 
 # %% [markdown]
 # ### Exercise 2
@@ -347,16 +407,24 @@ best_value = np.stack([grid.scores[..., [c[0] == method for c in grid.configs]].
 between = transfer_table(ScoreGrid(best_value, grid.datasets, grid.metrics, grid.seeds, tuple(methods)))
 pd.concat({**within, "objective only": between, "all configurations": transfer}).round(3)
 
+# %% tags=["solution"]
+pick = lambda frame, data: frame.loc["same metric", f"{data} data set"]
+display(Markdown(notice([
+    *(f"Within {name}: the value chosen on one data set beats a random other value on another data set in "
+      f"{pct(pick(frame, 'different'))} of cases with the same metric ({pct(pick(frame, 'same'))} on another seed of "
+      "the same data set)." for name, frame in within.items()),
+    f"The objective alone: each cell is the share of sources whose winning objective also won on the target, "
+    f"{pct(pick(between, 'same'))} on the same data set and {pct(pick(between, 'different'))} on another (same "
+    f"metric) — a choice between {len(methods)}, with few comparisons behind each cell.",
+], heading=f"*(This run: `{P.name}`, {len(table)} models.)*")))
+
 # %% [markdown] tags=["solution"]
-# Within one objective the choice is among three values, which mostly set how hard the regulariser
-# pulls; on young models that decides how much each has learnt. In our `lecture` run the β-VAE's order
-# (β = 16 last) was shared by the data sets, and choosing β on one data set beat a random β on another
-# in 79 % of cases with the same metric; DIP-VAE-I's λ did not transfer (43 %). So what transferred was a
-# property of the training budget, not of disentanglement. Choosing only the objective is a choice
-# between two, and each cell is the share of sources whose winning objective also won on the target: 67 %
-# on the same data set, 33 % on another — with so few comparisons, indistinguishable from a coin. The
-# paper found at scale that the hyperparameter and the seed matter more than the objective (notebook 13,
-# key result 3), and that what transfers is weak.
+# Within one objective the choice is among a few values, which mostly set how hard the regulariser
+# pulls; on young models that decides how much each has learnt. So where a value transfers within an
+# objective (Section 2 shows whether its strongest value comes last everywhere), what transfers may be
+# a property of the training budget rather than of disentanglement. The paper found at scale that the
+# hyperparameter and the seed matter more than the objective (notebook 13, key result 3), and that what
+# transfers is weak.
 
 # %% [markdown]
 # ## Summary
@@ -369,8 +437,9 @@ pd.concat({**within, "objective only": between, "all configurations": transfer})
 # * Locatello et al.: 80.7 % across seeds, 59.3 % across data sets, 54.9 % across data sets and metrics —
 #   transferring a configuration helps a little, and it does not identify a good *model*, because the
 #   seed matters as much.
-# * A toy grid reproduces the procedure, not the finding: compare every probability with the seeds'
-#   own agreement (the diagonals) and with the band that chance alone gives at this size (Exercise 1).
+# * A toy grid reproduces the procedure; whether it reproduces the finding is a question for its own
+#   numbers: compare every probability with the seeds' own agreement (the diagonals) and with the band
+#   that chance alone gives at this size (Exercise 1).
 #
 # ## References
 #

@@ -1,8 +1,9 @@
-"""The lecture notebooks' trained models (course_lib.lab.lecture_models): what notebook 08 compares."""
+"""The lecture notebooks' trained models (course_lib.kit.lecture_models): what notebook 08 compares."""
 import pytest
 
 from course_lib.kit import zoo
-from course_lib.lab.lecture_models import lecture_models, select, spread
+from course_lib.kit.lecture_models import (lecture_config, lecture_models, lecture_steps, select, spread, topdis_delay,
+                                           zoo_configs)
 from course_lib.profiles import get_profile
 from course_lib.training import CHECKPOINT, read_config_file
 
@@ -75,3 +76,52 @@ def test_spread_matches_the_notebooks_picks():
     assert spread((1, 2, 4, 6, 8, 16), 3) == [1, 4, 16]
     assert spread((1, 2, 5, 10, 20, 50), 2) == [1, 50]
     assert spread((1, 2, 5, 10, 20, 50), 6) == [1, 2, 5, 10, 20, 50]
+
+
+def test_zoo_configs_are_exactly_the_shipped_zoo():
+    """The zoo serves the notebooks at its age: `zoo_configs` at that age lists every entry, whole configurations
+    included (notebook 01's 2-D VAE and notebook 11's TopDis run too), and nothing else."""
+    manifest = zoo.read_manifest()
+    steps = lecture_steps("lecture")
+    configs = zoo_configs(steps, seed=0)
+    assert {c.slug() for c in configs} == set(manifest) and len(configs) == len(manifest)
+    for config in configs:
+        assert read_config_file(zoo.zoo_dir() / config.slug() / zoo.CONFIG_FILE) == config
+
+
+def _fake_zoo(root, configs):
+    """A manifest that lists `configs` (no weights: lecture_steps reads only the manifest)."""
+    zoo.write_manifest(root, [{"slug": c.slug(), "seed": c.seed, "steps": c.steps, "method": c.method, "files": {}}
+                              for c in configs])
+
+
+def test_lecture_steps_is_the_oldest_age_the_zoo_serves_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_PRETRAINED_DIR", str(tmp_path))
+    lecture = get_profile("lecture")
+    old, grown = zoo_configs(lecture.train_steps), zoo_configs(100_000)
+    _fake_zoo(tmp_path, old + grown)
+    assert lecture_steps("lecture") == 100_000
+    config = lecture_config("beta_vae", {"beta": 4}, "lecture")
+    assert (config.steps, config.checkpoint_every) == (100_000, 25_000) and config.slug() in {c.slug() for c in grown}
+    assert {m.config.steps for m in lecture_models("lecture")} == {100_000}
+    annealed = {m.config.hyperparameters["gamma"] for m in lecture_models("lecture") if m.config.method == "annealed_vae"}
+    assert annealed == {1000.0}  # long runs take the study's gamma
+    assert lecture_steps("lecture", seed=1) == lecture.train_steps  # the zoo holds seed 0 only
+    assert lecture_steps("smoke") == get_profile("smoke").train_steps  # the zoo serves `lecture` alone
+    monkeypatch.setenv("COURSE_PRETRAINED", "0")
+    assert lecture_steps("lecture") == lecture.train_steps  # without the zoo: the lecture's own sizes
+    monkeypatch.delenv("COURSE_PRETRAINED")
+    _fake_zoo(tmp_path, old + grown[:-1])  # one grown model missing: the notebooks keep the complete age
+    assert lecture_steps("lecture") == lecture.train_steps
+    (tmp_path / zoo.MANIFEST).write_text("{}")  # a damaged manifest: train at the lecture's sizes
+    assert lecture_steps("lecture") == lecture.train_steps
+
+
+def test_zoo_configs_scale_their_step_dependent_settings():
+    configs = {c.method + ("-mlp" if c.architecture == "mlp" else ""): c for c in zoo_configs(300_000, seed=2)}
+    assert configs["topdis"].hyperparameters["delay"] == 298_000 and configs["vae-mlp"].num_latent == 2
+    assert [topdis_delay(s) for s in (20, 2000, 4000, 100_000)] == [10, 1000, 2000, 98_000]  # the last half, <= 2,000
+    assert configs["annealed_vae"].hyperparameters["annealing_steps"] == 225_000
+    assert {c.seed for c in configs.values()} == {2} and {c.checkpoint_every for c in configs.values()} == {75_000}
+    with pytest.raises(ValueError, match="steps=0"):
+        zoo_configs(0)

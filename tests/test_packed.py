@@ -10,7 +10,7 @@ from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.objectives.beta_vae import BetaVAE
 from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_run, train,
                                  train_packed)
-from course_lib.training.packed import PackedVAE, pack_state_dicts, unpack_state_dict
+from course_lib.training.packed import PackedVAE, pack_groups, pack_state_dicts, unpack_state_dict
 
 SMALL = dict(steps=6, batch_size=8, checkpoint_every=2, num_latent=4)
 
@@ -220,3 +220,17 @@ def test_a_pack_that_cannot_fit_in_memory_is_refused_before_any_folder_exists(tm
         train_packed(trio("mlp"), [tmp_path / str(k) for k in range(3)], device="cpu", dataset=dsprites,
                      progress=False)
     assert not tmp_path.joinpath("0").exists()
+
+
+def test_pack_groups_keep_one_network_and_one_capture_per_group():
+    conv = [TrainConfig("beta_vae", {"beta": b}, steps=10) for b in (1, 4, 16)] + [TrainConfig("factor_vae", {"gamma": 40}, steps=10)]
+    topdis = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 5}, steps=10)
+    mlp = TrainConfig("vae", {}, steps=10, architecture="mlp", num_latent=2)
+    longer = TrainConfig("beta_vae", {"beta": 2}, steps=20)
+    configs = [conv[0], topdis, conv[1], mlp, conv[2], longer, conv[3]]
+    # TopDis shares the conv network but not the CUDA graph (it trains eagerly): a pack of its own
+    assert pack_groups(configs) == [conv, [topdis], [mlp], [longer]]
+    assert pack_groups(configs, size=3) == [conv[:3], conv[3:], [topdis], [mlp], [longer]]
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="size="):
+            pack_groups(configs, size=bad)

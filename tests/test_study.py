@@ -253,3 +253,19 @@ def test_a_shipped_study_round_trips_for_its_plan_only_and_refuses_damage(tmp_pa
     csv.write_text(csv.read_text().replace("beta_vae", "beta_vaX", 1))
     with pytest.raises(ValueError, match="does not match .* SHA-256: the shipped study is damaged"):
         shipped_study(plan, profile, shipped_dir)
+
+
+def test_the_shipped_lecture_study_is_the_one_notebook_13_asks_for(tmp_path):
+    """At `lecture` with seed 0 notebook 13 loads the shipped study (seconds) instead of training 24 models (an
+    hour and more on a CPU): the shipped plan is exactly today's, every job finished, UDR is there."""
+    from course_lib.kit.study import shipped_study
+
+    profile = PROFILES["lecture"]
+    plan = study_plan(profile, tmp_path / "runs", first_seed=0)
+    shipped = shipped_study(plan, profile)
+    assert shipped is not None, "data/pretrained/study holds no study for today's lecture plan: re-export it"
+    main, scale = shipped
+    assert len(main) == len(plan.sweep.configs()) == 18 and (main["status"] == "ok").all()
+    assert main["udr"].between(0, 1).all() and main["udr_spearman"].notna().all()
+    assert sorted(set(zip(scale["width"], scale["steps"]))) == [(1, 250), (1, 500), (1, 1000), (2, 500)]
+    assert shipped_study(study_plan(profile, tmp_path / "runs", first_seed=1), profile) is None

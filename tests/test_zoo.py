@@ -12,7 +12,7 @@ import torch
 from course_lib.kit import cli
 from course_lib.kit.flags import cli_command
 from course_lib.kit.runs import train_or_load
-from course_lib.kit.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, check_metrics, load_model, read_manifest, zoo_dir
+from course_lib.kit.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, thin_log, check_metrics, load_model, read_manifest, zoo_dir
 from course_lib.representation import encode
 from course_lib.training import TrainConfig, train
 
@@ -105,3 +105,18 @@ def test_an_unfinished_run_is_not_added(dsprites, tmp_path):
     (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="stopped at step 4 of 8"):
         add_run(tmp_path / "run", root=tmp_path / "zoo")
+
+
+def test_thin_log_averages_blocks_of_steps_and_keeps_short_logs():
+    import pandas as pd
+
+    log = pd.DataFrame({"step": np.arange(1, 11), "kl": np.arange(10.0), "total": np.arange(10.0) ** 2})
+    assert thin_log(log, 10) is log
+    thinned = thin_log(log, 4)  # blocks of ceil(10 / 4) = 3 steps, the last one shorter
+    assert thinned["step"].tolist() == [3, 6, 9, 10]
+    assert thinned["kl"].tolist() == [1.0, 4.0, 7.0, 9.0]
+    assert thinned["total"].tolist() == pytest.approx([5 / 3, 50 / 3, 149 / 3, 81.0])
+    long = pd.DataFrame({"step": np.arange(1, 300_001), "kl": np.ones(300_000)})
+    assert len(thin_log(long)) == 2_000 and thin_log(long)["step"].iloc[-1] == 300_000
+    with pytest.raises(ValueError, match="max_rows=0"):
+        thin_log(log, 0)

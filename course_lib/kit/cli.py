@@ -9,7 +9,7 @@
   report      an HTML report on one model (--run, or a configuration), or on every run of a sweep
   exercises   write the student build (solution cells replaced by prompts) to build/student
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
-  zoo         list the pretrained zoo (data/pretrained), or add finished runs to it
+  zoo         list the pretrained zoo (data/pretrained), add finished runs to it, or grow its models older
   lab         JupyterLab on the notebooks (what `make lab` runs); extra arguments go to jupyter lab
 """
 from __future__ import annotations
@@ -158,8 +158,12 @@ def _exercises(args) -> int:
 
 
 def _zoo(args) -> int:
+    from course_lib.kit.grow import grow
     from course_lib.kit.zoo import add_run, read_manifest
 
+    if args.grow is not None:
+        for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph):
+            print(f"grown {entry['slug']}: {entry['metrics']}")
     for run_dir in args.add or []:
         entry = add_run(run_dir)
         print(f"added {entry['slug']} ({entry['bytes'] / 2**20:.1f} MB): {entry['metrics']}")
@@ -299,8 +303,15 @@ def main(argv=None) -> int:
     sync.add_argument("--check", action="store_true", help="report out-of-sync notebooks, write nothing")
     sync.set_defaults(func=_sync)
 
-    zoo = commands.add_parser("zoo", help="list the pretrained zoo; --add RUN_DIR ... exports finished runs into it")
+    zoo = commands.add_parser("zoo", help="list the pretrained zoo; --add RUN_DIR ... exports finished runs into it; "
+                                          "--grow STEPS retrains the notebooks' models longer")
     zoo.add_argument("--add", nargs="+", metavar="RUN_DIR", help="finished run directories to add")
+    zoo.add_argument("--grow", type=int, default=None, metavar="STEPS",
+                     help="train the notebooks' models for STEPS steps (packed on a GPU), replace the zoo's other age")
+    zoo.add_argument("--seed", type=int, default=0, help="the seed of the models to grow (the notebooks': 0)")
+    zoo.add_argument("--runs", default=None, help="runs folder (default: the runs cache, runs/)")
+    zoo.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    zoo.add_argument("--cuda-graph", default="auto", choices=CUDA_GRAPH_CHOICES, help="as train's")
     zoo.set_defaults(func=_zoo)
 
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (extra arguments go to jupyter lab)")

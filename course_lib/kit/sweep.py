@@ -34,7 +34,7 @@ from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
 from course_lib.seeding import check_seed
-from course_lib.training import TrainConfig
+from course_lib.training import TrainConfig, pack_groups
 
 RESULT, RESULTS_TABLE = "result.json", "results.csv"
 
@@ -209,17 +209,6 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     return row
 
 
-def packs(configs: list[TrainConfig], size: int) -> list[list[TrainConfig]]:
-    """The jobs in groups of at most `size` that can train as one network (the same SHARED_FIELDS),
-    in the sweep's order, so that a pack mostly holds one method."""
-    from course_lib.training.packed import SHARED_FIELDS
-
-    groups: dict[tuple, list] = {}
-    for config in configs:
-        groups.setdefault(tuple(getattr(config, name) for name in SHARED_FIELDS), []).append(config)
-    return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
-
-
 def _resumable(config: TrainConfig, directory: Path) -> bool:
     """Whether `directory` is empty or holds a usable run of `config` (else `run_job` replaces it alone)."""
     from course_lib.training import CHECKPOINT, CONFIG, UnusableRunError, load_checkpoint, read_config_file
@@ -302,7 +291,7 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
                        for config in configs]
         else:
             futures = [client.submit(run_pack, pack, sweep, threads, key=f"pack-{pack[0].slug()}", pure=False)
-                       for pack in packs(configs, sweep.pack)]
+                       for pack in pack_groups(configs, sweep.pack)]
         with tqdm(total=len(configs), desc="sweep", disable=not progress) as bar:
             for future in as_completed(futures):
                 done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row

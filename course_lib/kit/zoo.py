@@ -7,7 +7,9 @@ Each entry is a folder named by its run slug (`TrainConfig.slug()`), holding
   rng.pt        the random generators' states at the end of training, so that a notebook continues
                 after an installed run exactly as after one it trained itself
   config.json   the run's configuration, device and library versions (as the run directory has it)
-  log.csv.gz    the training log (every logged term per step), for the notebooks' training curves
+  log.csv.gz    the training log, for the notebooks' training curves: every logged term per step, or for a
+                run longer than LOG_ROWS steps, the mean of each block of consecutive steps (its `step` the
+                block's last), so that a 300,000-step run ships 2,000 rows, not 300,000 (`thin_log`)
 
 and `manifest.json` lists every entry with the CLI command that trains it, the commit it was exported
 at, the SHA-256 of each of its four files and the size of its `model.pt`, and two metrics of the
@@ -31,8 +33,11 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
+from course_lib.checks import check_int
 from course_lib.io import (CHECKOUT, atomic_open, check_sha256, checkout_commit, directory_lock, sha256_of_file,
                            write_json_atomic, write_text_atomic)
 from course_lib.kit.flags import cli_command
@@ -42,6 +47,7 @@ WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE = "model.pt", "rng.pt", "config.json", 
 ENTRY_FILES = (WEIGHTS, RNG_FILE, CONFIG_FILE, LOG_FILE)
 CHECK_SIZES = {"num_train": 1000, "num_test": 500}  # the manifest's metric sizes (seconds per model on a CPU)
 SIZE_LIMIT_BYTES = 30 * 2**20  # the whole zoo stays below 30 MB
+LOG_ROWS = 2_000  # rows of a shipped training log at most
 
 
 def zoo_dir() -> Path:
@@ -110,6 +116,19 @@ def load_model(entry: dict, root=None, device="cpu"):
     return config, model.eval()
 
 
+def thin_log(log: pd.DataFrame, max_rows: int = LOG_ROWS) -> pd.DataFrame:
+    """`log` (a `step` column, then terms) in at most `max_rows` rows: blocks of b = ceil(len / max_rows)
+    consecutive rows, each replaced by its terms' mean and stamped with its last step (a shorter last block
+    where b does not divide the length). A log of at most `max_rows` rows is returned as it is."""
+    max_rows = check_int("max_rows", max_rows, 1)
+    block = -(-len(log) // max_rows)
+    if block <= 1:
+        return log
+    blocks = np.arange(len(log)) // block
+    terms = log.drop(columns="step").groupby(blocks).mean()
+    return pd.concat([log["step"].groupby(blocks).last(), terms], axis=1).reset_index(drop=True)
+
+
 def add_run(run_dir, root=None, device="cpu") -> dict:
     """Export a finished run into the zoo at `root` and record it in the manifest; returns the entry."""
     from course_lib.training import CHECKPOINT, CONFIG, LOG, load_checkpoint, load_run
@@ -127,8 +146,9 @@ def add_run(run_dir, root=None, device="cpu") -> dict:
         torch.save(load_checkpoint(Path(run_dir) / CHECKPOINT, run.config)["rng"], handle)
     saved = json.loads((Path(run_dir) / CONFIG).read_text())
     write_json_atomic(folder / CONFIG_FILE, {**saved, "config": dataclasses.asdict(run.config)})
+    log = thin_log(pd.read_csv(Path(run_dir) / LOG)).to_csv(index=False, float_format="%.6g")
     with atomic_open(folder / LOG_FILE, "wb") as handle, gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as packed:
-        packed.write((Path(run_dir) / LOG).read_bytes())
+        packed.write(log.encode())
     entry = {"slug": run.config.slug(), "method": run.config.method, "hyperparameters": run.config.hyperparameters,
              "steps": run.config.steps, "seed": run.config.seed, "command": cli_command(run.config),
              "trained_on": saved.get("device"), "versions": saved.get("versions"), "commit": checkout_commit(),

@@ -151,6 +151,9 @@ class TopDis(Objective):
 
     name = "topdis"
     capturable = False  # persistent homology runs on the CPU (gudhi) every step: trained eagerly
+    # the terms it logs while the topological term is off (before `delay`, or with gamma = 0): latent -1 = none
+    INACTIVE = {"topdis": 0.0, "topdis_latent": -1.0, "topdis_shift": 0.0, "topdis_points": 0.0,
+                "topdis_cosine": 0.0, "topdis_projection": 0.0}
 
     def __init__(self, num_latent: int = 10, base: str = "beta_vae", gamma: float = 5.0, delay: int = DELAY,
                  beta: float | None = None, factor_gamma: float | None = None, shift: float = SHIFT,
@@ -189,8 +192,7 @@ class TopDis(Objective):
     def forward(self, x, out, step: int) -> dict[str, torch.Tensor]:
         terms = self.base_objective(x, out, step)
         zero = terms["total"].detach() * 0
-        extra = {"topdis": zero, "topdis_latent": zero - 1, "topdis_shift": zero, "topdis_points": zero,
-                 "topdis_cosine": zero, "topdis_projection": zero}
+        extra = {name: zero + value for name, value in self.INACTIVE.items()}
         if step > self.delay and self.gamma > 0:
             topological, info = self.topological_loss(x, out)
             extra.update({name: zero + value for name, value in info.items()}, topdis=topological.detach())

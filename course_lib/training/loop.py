@@ -337,16 +337,18 @@ def truncate_log(log_path: Path, last_step: int) -> None:
 
 
 def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, overwrite: bool = False,
-          dataset=None, progress: bool = True, cuda_graph: str = "auto") -> Run:
+          dataset=None, progress: bool = True, cuda_graph: str = "auto", until: int | None = None) -> Run:
     """Train `config` into `out_dir`. `dataset` defaults to dSprites of `config.variant`.
 
     `resume`: continue from the folder's checkpoint; `overwrite`: delete what a run wrote there and
     start again. The folder is locked while training: a second `train` into it is refused.
+    `until`: stop after that step with a checkpoint there (None: `config.steps`); resuming continues it.
     `cuda_graph`: "auto" replays each step as one captured CUDA graph on a GPU when the objective allows
     it (course_lib.training.graphed; the same numbers to float32 rounding, several times faster), "on"
     requires it, "off" trains eagerly. It is how a run is computed, not what it is: not in the config."""
     config = config.validate()
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
+    until = check_int("until", config.steps if until is None else until, 1, config.steps)
     if not str(out_dir).strip():
         raise ValueError(f"out_dir={str(out_dir)!r} is not allowed; name the run's folder")
     out_dir = check_writable_directory("out_dir", out_dir)
@@ -357,7 +359,7 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     dataset = dataset if dataset is not None else default_dataset(config, progress)
     check_memory(config, dataset, device)
     with directory_lock(out_dir, "run folder"):
-        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, graphed)
+        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, graphed, until)
 
 
 def default_dataset(config: TrainConfig, progress: bool = True):
@@ -404,7 +406,7 @@ def use_cuda_graph(cuda_graph: str, device, config: TrainConfig) -> bool:
 
 
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
-                  progress: bool, graphed: bool) -> Run:
+                  progress: bool, graphed: bool, until: int) -> Run:
     resuming = prepare_run_directory(out_dir, config, resume, overwrite)
     seed_everything(config.seed)
     model, objective = config.build(device)
@@ -418,7 +420,7 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
         _set_rng_states(state["rng"], sampler)  # a reloaded run leaves the generators as training left them
-        if state["step"] >= config.steps:  # finished (or installed from the pretrained zoo): nothing to resume
+        if state["step"] >= until:  # finished (or installed from the pretrained zoo, or at `until`): nothing to do
             return Run(out_dir, config, model.eval(), objective, state["step"])
         for name, optimizer in run_optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
@@ -431,7 +433,7 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
     model.train()
     rows, row_steps, columns, last_terms = [], [], None, {}
     clock = time.perf_counter()
-    bar = tqdm(range(start_step + 1, config.steps + 1), desc=f"{config.method} ({device})", disable=not progress,
+    bar = tqdm(range(start_step + 1, until + 1), desc=f"{config.method} ({device})", disable=not progress,
                initial=start_step, total=config.steps)
     step_function = make_step_function(model, objective, model_optimizer, sampler, config.batch_size)
     if graphed:
@@ -442,18 +444,18 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
         columns = columns or names
         rows.append(values)
         row_steps.append(step)
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        if step % config.checkpoint_every == 0 or step == until:
             last_terms = flush_log(rows, row_steps, columns, out_dir / LOG)
             save_checkpoint(out_dir / CHECKPOINT, step, config, model, objective, model_optimizer, sampler,
                             global_rng_states())
             bar.set_postfix(loss=f"{last_terms['total']:.1f}")
             rows, row_steps = [], []
     elapsed = time.perf_counter() - clock
-    steps_run = config.steps - start_step
+    steps_run = until - start_step
     if steps_run:  # a finished run that is only reloaded keeps the summary of the session that trained it
         write_summary(out_dir, config, steps_run, elapsed, device, last_terms)
     model.eval()
-    return Run(out_dir, config, model, objective, config.steps)
+    return Run(out_dir, config, model, objective, until)
 
 
 def load_run(run_dir, device="auto") -> Run:

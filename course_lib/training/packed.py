@@ -39,10 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_choice, check_writable_directory
+from course_lib.checks import check_choice, check_int, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.io import directory_lock
+from course_lib.objectives import METHODS
 from course_lib.seeding import seed_everything
 from course_lib.training.graphed import GraphedStep, set_capturable
 from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig,
@@ -204,6 +205,19 @@ class Member:
     error: Exception | None = None
 
 
+def pack_groups(configs: list[TrainConfig], size: int | None = None) -> list[list[TrainConfig]]:
+    """`configs` in groups of at most `size` (None: no limit) that can train as one network: the same
+    SHARED_FIELDS, and objectives that a CUDA graph can all capture or all not (one TopDis run, which trains
+    eagerly, would make its whole pack eager). Groups keep the order of `configs`."""
+    size = check_int("size", size, 1, none_ok=True)
+    groups: dict[tuple, list] = {}
+    for config in configs:
+        key = (*(getattr(config, name) for name in SHARED_FIELDS), METHODS[config.method].capturable)
+        groups.setdefault(key, []).append(config)
+    size = size or max(map(len, groups.values()), default=1)
+    return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
+
+
 def check_pack(configs, out_dirs) -> tuple[list[TrainConfig], list[Path]]:
     """Validated configurations that may train as one pack, and their folders; ValueError before any work."""
     if not isinstance(configs, (list, tuple)) or not configs or not all(isinstance(c, TrainConfig) for c in configs):
@@ -231,7 +245,8 @@ def check_pack(configs, out_dirs) -> tuple[list[TrainConfig], list[Path]]:
 
 
 def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resume: bool = False,
-                 overwrite: bool = False, dataset=None, progress: bool = True, cuda_graph: str = "auto") -> list[Run]:
+                 overwrite: bool = False, dataset=None, progress: bool = True, cuda_graph: str = "auto",
+                 until: int | None = None) -> list[Run]:
     """Train K configurations of one architecture as one packed network into their K run folders.
 
     The same as `training.train(configs[k], out_dirs[k], ...)` for every k, up to floating-point
@@ -239,10 +254,11 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
     and every folder is locked while the pack trains. A resumed pack whose runs stopped at different
     checkpoints (killed while it wrote them) trains the runs that are behind until they catch up.
     A run whose terms become NaN or infinite stops (its last good checkpoint is kept) and the others
-    go on; NonFiniteLossError names it at the end. `cuda_graph` as in `training.train` (captured when every
-    member's objective can be). Returns the K runs."""
+    go on; NonFiniteLossError names it at the end. `cuda_graph` and `until` as in `training.train` (captured
+    when every member's objective can be). Returns the K runs."""
     configs, folders = check_pack(configs, out_dirs)
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
+    until = check_int("until", configs[0].steps if until is None else until, 1, configs[0].steps)
     if overwrite:
         for folder in folders:
             check_overwritable(folder)  # before any lock file is made
@@ -253,10 +269,11 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(directory_lock(folder, "run folder"))
-        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed)
+        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed, until)
 
 
-def _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed: bool) -> list[Run]:
+def _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed: bool,
+                  until: int) -> list[Run]:
     resuming = [prepare_run_directory(folder, config, resume, overwrite) for config, folder in zip(configs, folders)]
     members, grid = [], None
     for config, folder, resumes in zip(configs, folders, resuming):
@@ -267,16 +284,15 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
             write_run_config(member.directory, member.config, device)
         truncate_log(member.directory / LOG, member.step)
 
-    steps = configs[0].steps
     clock = time.perf_counter()
-    bar = tqdm(total=steps, initial=min(m.step for m in members), disable=not progress,
+    bar = tqdm(total=configs[0].steps, initial=min(m.step for m in members), disable=not progress,
                desc=f"{len(members)} packed models ({device})")
-    active = [m for m in members if m.step < steps]
+    active = [m for m in members if m.step < until]
     while active:  # normally one pass; runs left behind by a kill between checkpoints catch up first
         start = min(m.step for m in active)
-        stop = min([m.step for m in active if m.step > start], default=steps)
-        _train_steps([m for m in active if m.step == start], start, stop, device, bar, graphed)
-        active = [m for m in active if m.step < steps and m.error is None]
+        stop = min([m.step for m in active if m.step > start], default=until)
+        _train_steps([m for m in active if m.step == start], start, stop, device, bar, graphed, until)
+        active = [m for m in active if m.step < until and m.error is None]
     bar.close()
     elapsed = time.perf_counter() - clock
 
@@ -353,9 +369,10 @@ def pack_step_function(members: list[Member], device, graphed: bool):
     return GraphedStep(step_function, optimizers, [m.sampler.generator for m in members], device)
 
 
-def _train_steps(members: list[Member], start: int, stop: int, device, bar, graphed: bool) -> None:
+def _train_steps(members: list[Member], start: int, stop: int, device, bar, graphed: bool, until: int) -> None:
     """Train `members` (all at step `start`) as one packed network up to step `stop`, logging and
-    checkpointing each run as `training.train` does; a run whose terms are not finite leaves the pack."""
+    checkpointing each run as `training.train` does (and at `until`); a run whose terms are not finite
+    leaves the pack."""
     config = members[0].config
     for m in members:
         m.model.train()
@@ -366,7 +383,7 @@ def _train_steps(members: list[Member], start: int, stop: int, device, bar, grap
             m.rows.append(values)
             m.row_steps.append(step)
             m.step = step
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        if step % config.checkpoint_every == 0 or step == until:
             if not all([_checkpoint(m, step) for m in members]):
                 members = [m for m in members if m.error is None]
                 if not members:

@@ -1,0 +1,95 @@
+"""Growing the pretrained zoo: the lecture notebooks' models trained far longer (on a GPU), then shipped.
+
+`python -m course_lib zoo --grow STEPS [--seed S] [--device cuda]` (`grow`):
+
+  1. trains every configuration of `lecture_models.zoo_configs(STEPS, S)` that the zoo lacks into the runs
+     cache (`training.default_runs_dir()`), resuming what an earlier call left there; on a GPU the models
+     that can share one network train as one pack (`training.pack_groups`, `training.train_packed`: K
+     separate runs to float rounding, each in its own run folder), one by one elsewhere. The TopDis run
+     is its base beta-VAE run until its delay: it starts from that run's checkpoint there
+     (`training.fork_topdis`), so that only its own steps (persistent homology on the CPU) train eagerly;
+  2. once every one has finished, retires the zoo's entries of that seed at other ages (`retire`): the
+     notebooks load one age, and the zoo must stay below its 30 MB;
+  3. exports each new run into the zoo (`zoo.add_run`: float16 weights, a log of at most 2,000 rows, the
+     manifest's hashes and metrics).
+
+`lecture_steps` then serves the new age to the notebooks. Nothing is retired before every new model has
+trained, so a call that fails or is killed leaves the zoo as it was, and the next call resumes the runs.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from course_lib.checks import check_choice
+from course_lib.device import CUDA_GRAPH_CHOICES, get_device
+from course_lib.kit.lecture_models import zoo_configs
+from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
+from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, fork_topdis, pack_groups,
+                                 topdis_base_config, train, train_packed)
+
+
+def retire(seed: int, keep_steps: int, root=None) -> list[str]:
+    """Remove from the zoo at `root` the entries of `seed` that serve the notebooks at an age other than
+    `keep_steps` (entries that are `zoo_configs` of their own age); the manifest first, then the folders.
+    Returns the removed slugs."""
+    root = Path(root or zoo_dir())
+    manifest = read_manifest(root)
+    ages = {entry["steps"] for entry in manifest.values() if entry["seed"] == seed and entry["steps"] != keep_steps}
+    retired = {config.slug() for steps in ages for config in zoo_configs(steps, seed)} & set(manifest)
+    if retired:
+        write_manifest(root, [entry for slug, entry in manifest.items() if slug not in retired])
+        for slug in retired:
+            shutil.rmtree(root / slug, ignore_errors=True)
+    return sorted(retired)
+
+
+def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, until: int | None = None) -> None:
+    """Train (or resume) `configs` into their folders under `runs`, up to `until`; packed on a GPU (packing gains
+    nothing on a CPU, where one model's step already keeps the cores busy)."""
+    for group in pack_groups(configs) if device.type == "cuda" else [[config] for config in configs]:
+        folders = [runs / config.slug() for config in group]
+        if len(group) > 1:
+            train_packed(group, folders, device, resume=True, progress=progress, cuda_graph=cuda_graph, until=until)
+        else:
+            train(group[0], folders[0], device, resume=True, progress=progress, cuda_graph=cuda_graph, until=until)
+
+
+def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool) -> None:
+    """Start the TopDis run `config` from its base run at the delay (`training.fork`), training the models
+    up to there first, when its base is among `missing` and neither run has passed the delay."""
+    base, folder = topdis_base_config(config), runs / config.slug()
+    delay = config.hyperparameters["delay"]
+    if (folder / CHECKPOINT).is_file() or base not in missing or delay == 0:
+        return
+    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, until=delay)
+    if torch.load(runs / base.slug() / CHECKPOINT, map_location="cpu", weights_only=True)["step"] != delay:
+        print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")
+        return
+    if folder.is_dir():
+        clear_run_directory(folder)  # a fork or run killed before its checkpoint: nothing in it to keep
+    fork_topdis(runs / base.slug(), config, folder)
+
+
+def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_graph: str = "auto",
+         progress: bool = True) -> list[dict]:
+    """Train the zoo's configurations at `steps` (of `seed`) that the zoo at `root` lacks, retire its other
+    ages of `seed`, export the new runs; returns their manifest entries (none when the zoo already has them).
+
+    The TopDis run starts from its base run (the same run until its delay, `training.fork_topdis`): only its
+    own steps train eagerly; everything else trains packed and captured on a GPU."""
+    configs = zoo_configs(steps, seed)  # checks steps and seed
+    check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
+    device = get_device(device)
+    runs = Path(runs or default_runs_dir())
+    missing = [config for config in configs if config.slug() not in read_manifest(root)]
+    for config in missing:
+        if config.method == "topdis":
+            _fork_from_base(config, missing, runs, device, cuda_graph, progress)
+    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress)
+    _train([c for c in missing if c.method == "topdis"], runs, device, cuda_graph, progress)
+    if missing:
+        retire(seed, steps, root)
+    return [add_run(runs / config.slug(), root, device) for config in missing]

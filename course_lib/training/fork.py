@@ -1,0 +1,74 @@
+"""A TopDis run started from its base run's checkpoint: the steps before TopDis's `delay` are not trained twice.
+
+Until its `delay`, a TopDis run (Balabin et al. 2024) *is* its base run: the same seed gives the same weights
+and batches, the topological term adds nothing to the loss and draws nothing from the run's generator, and the
+TopDis terms it logs are constants (`TopDis.INACTIVE`). So the base run's checkpoint at a step t <= delay is
+the TopDis run's at step t, once it carries the TopDis configuration; `fork_topdis` writes it so, with the
+base's log up to t. The growing zoo (course_lib.kit.grow) uses it to train the base's steps on a GPU, packed
+and captured in a CUDA graph, and only TopDis's own steps eagerly (its persistent homology runs on the CPU).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from course_lib.io import atomic_open, directory_lock
+from course_lib.objectives import TopDis
+from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, TrainConfig, checkpoint_identity, load_checkpoint,
+                                      prepare_run_directory, read_run_config, write_run_config)
+
+FORKABLE_BASES = ("beta_vae", "beta_tcvae")  # FactorVAE's discriminator logs terms after TopDis's: not forked
+
+
+def topdis_base_config(config: TrainConfig) -> TrainConfig:
+    """The run that a TopDis configuration equals up to its delay: its base method with the base's beta, every
+    other field the same."""
+    if config.method != "topdis":
+        raise ValueError(f"config.method={config.method!r} is not allowed; only a topdis run has a base run")
+    base = config.hyperparameters.get("base", "beta_vae")
+    if base not in FORKABLE_BASES:
+        raise ValueError(f"base={base!r} is not allowed for a fork; use one of {FORKABLE_BASES}")
+    beta = config.hyperparameters.get("beta")
+    return dataclasses.replace(config, method=base, hyperparameters={} if beta is None else {"beta": beta})
+
+
+def fork_topdis(base_dir, config: TrainConfig, out_dir) -> int:
+    """Write the run folder `out_dir` of `config` (a TopDis configuration) from the checkpoint of its base run
+    in `base_dir`; returns the step it starts from. `train(config, out_dir, resume=True)` then trains the rest.
+
+    ValueError, before anything is written, when `base_dir` holds another run than `topdis_base_config(config)`,
+    when its checkpoint has passed the delay, or when `out_dir` is not empty."""
+    config = config.validate()
+    base = topdis_base_config(config)
+    base_dir, out_dir = Path(base_dir), Path(out_dir)
+    if read_run_config(base_dir) != base:
+        raise ValueError(f"base_dir={str(base_dir)!r} holds {read_run_config(base_dir).slug()}; the base run of "
+                         f"{config.slug()} is {base.slug()}")
+    state = load_checkpoint(base_dir / CHECKPOINT, base)
+    delay = config.hyperparameters["delay"]
+    if state["step"] > delay:
+        raise ValueError(f"base_dir={str(base_dir)!r} is at step {state['step']}, past the delay {delay}: from there "
+                         "the TopDis run differs from its base; train the base with until=delay first")
+    torch.manual_seed(config.seed)
+    _, objective = config.build("cpu")
+    objective.base_objective.load_state_dict(state["objective"])
+    state |= {"identity": checkpoint_identity(config), "objective": objective.state_dict()}
+    with open(base_dir / LOG, newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    rows = [row + [f"{value:.6g}" for value in TopDis.INACTIVE.values()] for row in rows if int(row[0]) <= state["step"]]
+    device = json.loads((base_dir / CONFIG).read_text()).get("device", "cpu")
+    if out_dir.is_dir() and any(out_dir.iterdir()):  # before the lock file: nothing is written into a refused folder
+        raise ValueError(f"out_dir={str(out_dir)!r} is not empty; a fork starts a new run folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with directory_lock(out_dir, "run folder"):
+        prepare_run_directory(out_dir, config, resume=False, overwrite=False)  # a run that began meanwhile: refused
+        write_run_config(out_dir, config, device)
+        with atomic_open(out_dir / LOG, "w") as handle:
+            csv.writer(handle).writerows([header + list(TopDis.INACTIVE), *rows])
+        with atomic_open(out_dir / CHECKPOINT, "wb") as handle:  # last: the folder is a run only once it is whole
+            torch.save(state, handle)
+    return state["step"]

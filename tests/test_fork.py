@@ -1,0 +1,79 @@
+"""Stopping a run at a step (`until`) and starting a TopDis run from its base's checkpoint (training.fork)."""
+import dataclasses
+
+import pytest
+import torch
+
+from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, fork_topdis, topdis_base_config, train, train_packed
+
+TOPDIS = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 6}, steps=9, checkpoint_every=4,
+                     architecture="mlp")
+
+
+def assert_same_checkpoint(first, second):
+    """Bitwise the same run state: step, identity, weights, objective, Adam, every generator; and the same log."""
+    a, b = (torch.load(folder / CHECKPOINT, map_location="cpu", weights_only=True) for folder in (first, second))
+    assert (a["step"], a["identity"]) == (b["step"], b["identity"])
+    for part in ("model", "objective", "optimizers", "rng"):
+        torch.testing.assert_close(a[part], b[part], rtol=0, atol=0)
+    assert (first / LOG).read_text() == (second / LOG).read_text()
+
+
+def test_a_run_stopped_at_a_step_resumes_as_if_never_stopped(dsprites, tmp_path):
+    config = topdis_base_config(TOPDIS)
+    stopped = train(config, tmp_path / "stopped", "cpu", dataset=dsprites, progress=False, until=6)
+    assert stopped.step == 6  # 6 is no checkpoint step (every 4): a checkpoint is written there all the same
+    assert torch.load(tmp_path / "stopped" / CHECKPOINT, weights_only=True)["step"] == 6
+    assert train(config, tmp_path / "stopped", "cpu", resume=True, dataset=dsprites, progress=False, until=5).step == 6
+    train(config, tmp_path / "stopped", "cpu", resume=True, dataset=dsprites, progress=False)
+    train(config, tmp_path / "whole", "cpu", dataset=dsprites, progress=False)
+    assert_same_checkpoint(tmp_path / "whole", tmp_path / "stopped")
+
+
+def test_a_pack_stopped_at_a_step_resumes_as_if_never_stopped(dsprites, tmp_path):
+    configs = [dataclasses.replace(topdis_base_config(TOPDIS), seed=seed) for seed in (0, 1)]
+    stopped = [tmp_path / f"stopped{k}" for k in range(2)]
+    assert [r.step for r in train_packed(configs, stopped, "cpu", dataset=dsprites, progress=False, until=3)] == [3, 3]
+    train_packed(configs, stopped, "cpu", resume=True, dataset=dsprites, progress=False)
+    train_packed(configs, [tmp_path / f"whole{k}" for k in range(2)], "cpu", dataset=dsprites, progress=False)
+    for k in range(2):
+        assert_same_checkpoint(tmp_path / f"whole{k}", stopped[k])
+
+
+def test_a_forked_topdis_run_is_the_topdis_run_trained_from_scratch(dsprites, tmp_path):
+    """The base's steps up to the delay are the TopDis run's steps: forked and resumed, the run is bitwise
+    the one trained from scratch (weights, Adam, generators, and a log with TopDis's columns)."""
+    train(topdis_base_config(TOPDIS), tmp_path / "base", "cpu", dataset=dsprites, progress=False, until=6)
+    assert fork_topdis(tmp_path / "base", TOPDIS, tmp_path / "forked") == 6
+    assert (tmp_path / "forked" / CONFIG).is_file()
+    train(TOPDIS, tmp_path / "forked", "cpu", resume=True, dataset=dsprites, progress=False)
+    train(TOPDIS, tmp_path / "scratch", "cpu", dataset=dsprites, progress=False)
+    assert_same_checkpoint(tmp_path / "scratch", tmp_path / "forked")
+    log = (tmp_path / "forked" / LOG).read_text().splitlines()
+    assert log[0].endswith("topdis,topdis_latent,topdis_shift,topdis_points,topdis_cosine,topdis_projection")
+    assert log[6].endswith(",0,-1,0,0,0,0") and not log[7].endswith(",0,-1,0,0,0,0")  # TopDis from step 7
+
+
+def test_a_fork_is_refused_before_anything_is_written(dsprites, tmp_path):
+    base = topdis_base_config(TOPDIS)
+    assert base == dataclasses.replace(TOPDIS, method="beta_vae", hyperparameters={"beta": 4})
+    train(base, tmp_path / "past", "cpu", dataset=dsprites, progress=False, until=7)
+    with pytest.raises(ValueError, match="past the delay 6"):
+        fork_topdis(tmp_path / "past", TOPDIS, tmp_path / "a")
+    other = dataclasses.replace(base, hyperparameters={"beta": 16})
+    train(other, tmp_path / "other", "cpu", dataset=dsprites, progress=False, until=2)
+    with pytest.raises(ValueError, match="the base run of"):
+        fork_topdis(tmp_path / "other", TOPDIS, tmp_path / "b")
+    with pytest.raises(ValueError, match="base='factor_vae' is not allowed"):
+        topdis_base_config(TrainConfig("topdis", {"base": "factor_vae", "delay": 6}, steps=9))
+    with pytest.raises(ValueError, match="config.method='beta_vae'"):
+        topdis_base_config(base)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    train(base, tmp_path / "base", "cpu", dataset=dsprites, progress=False, until=4)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("a user's file")
+    with pytest.raises(ValueError, match="not empty"):
+        fork_topdis(tmp_path / "base", TOPDIS, tmp_path / "used")
+    assert sorted(p.name for p in (tmp_path / "used").iterdir()) == ["notes.txt"]
+    with pytest.raises(ValueError, match="until=10"):
+        train(base, tmp_path / "c", "cpu", dataset=dsprites, progress=False, until=10)

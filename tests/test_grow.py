@@ -1,0 +1,78 @@
+"""Growing the zoo (course_lib.kit.grow): train the notebooks' models at a new age, retire the old age, export."""
+import json
+import shutil
+
+import pytest
+
+from course_lib.kit import grow as grow_module
+from course_lib.kit import zoo
+from course_lib.kit.grow import grow, retire
+from course_lib.kit.lecture_models import zoo_configs
+from course_lib.training import CHECKPOINT, LOG, SUMMARY, load_run
+
+SHIPPED_AGE = 2000
+
+
+def _some_configs(steps, seed=0):
+    """Three of the zoo's configurations (two beta-VAEs and the TopDis run), to keep the test short."""
+    return [c for c in zoo_configs(steps, seed) if c.method in ("beta_vae", "topdis")]
+
+
+@pytest.fixture
+def zoo_copy(tmp_path, monkeypatch):
+    root = tmp_path / "zoo"
+    shutil.copytree(zoo.zoo_dir(), root)
+    monkeypatch.setattr(grow_module, "zoo_configs", _some_configs)
+    monkeypatch.setattr(zoo, "CHECK_SIZES", {"num_train": 200, "num_test": 100})  # the manifest's metrics, smaller
+    return root
+
+
+def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_copy, tmp_path):
+    before = zoo.read_manifest(zoo_copy)
+    entries = grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False)
+    after = zoo.read_manifest(zoo_copy)
+    grown, old = {c.slug() for c in _some_configs(8)}, {c.slug() for c in _some_configs(SHIPPED_AGE)}
+    assert {e["slug"] for e in entries} == grown and {e["steps"] for e in entries} == {8}
+    assert set(after) == (set(before) - old) | grown  # the other notebooks' models are kept
+    assert not any((zoo_copy / slug).exists() for slug in old)
+    for config in _some_configs(8):  # each served exactly as its run trained it
+        run = load_run(tmp_path / "runs" / config.slug(), "cpu")
+        assert run.step == 8
+        installed = tmp_path / "installed" / config.slug()
+        assert zoo.install(config, installed, root=zoo_copy)
+        assert (installed / LOG).read_text().splitlines()[1:] == (run.directory / LOG).read_text().splitlines()[1:]
+    topdis = next(c for c in _some_configs(8) if c.method == "topdis")
+    summary = json.loads((tmp_path / "runs" / topdis.slug() / SUMMARY).read_text())
+    assert summary["steps_this_session"] == 4  # forked from the beta-VAE at its delay: only TopDis's steps trained
+    checkpoints = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)}
+    assert grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False) == []  # nothing left
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)} == checkpoints
+
+
+def test_a_failed_grow_leaves_the_zoo_as_it_was(zoo_copy, tmp_path, monkeypatch):
+    manifest = (zoo_copy / zoo.MANIFEST).read_bytes()
+
+    def failing_train(config, *args, **kwargs):
+        raise RuntimeError(f"killed while training {config.method}")
+
+    monkeypatch.setattr(grow_module, "train", failing_train)
+    with pytest.raises(RuntimeError, match="killed"):
+        grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False)
+    assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest
+    assert all((zoo_copy / c.slug() / zoo.WEIGHTS).is_file() for c in _some_configs(SHIPPED_AGE))
+
+
+def test_retire_removes_only_the_notebooks_models_of_other_ages(zoo_copy):
+    assert retire(seed=1, keep_steps=8, root=zoo_copy) == []  # no entry of seed 1
+    assert retire(seed=0, keep_steps=SHIPPED_AGE, root=zoo_copy) == []  # the age kept
+    removed = retire(seed=0, keep_steps=8, root=zoo_copy)
+    assert removed == sorted(c.slug() for c in _some_configs(SHIPPED_AGE))
+    assert not set(removed) & set(zoo.read_manifest(zoo_copy))
+
+
+def test_grow_refuses_bad_arguments_before_any_work(tmp_path):
+    for kwargs, match in (({"steps": 0}, "steps=0"), ({"steps": 10, "seed": -1}, "seed=-1"),
+                          ({"steps": 10, "cuda_graph": "maybe"}, "cuda_graph=")):
+        with pytest.raises(ValueError, match=match):
+            grow(runs=tmp_path / "runs", device="cpu", **kwargs)
+    assert not (tmp_path / "runs").exists()
