@@ -36,8 +36,9 @@
 # next cell) to fit a laptop CPU; the scores are then noisy, and Exercise 3 measures how noisy.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 10_topology` on a 2-core CPU shared
-# with other jobs; the index that `make report` writes shows yours): `smoke` 106 s; `lecture` 11
-# minutes end to end (675 s) — its trained models are loaded from the pretrained zoo
+# with other jobs; the index that `make report` writes shows yours): `smoke` 106 s; `lecture` 70 s end
+# to end on an idle 2-core CPU (within `make report`; 11 minutes beside other jobs) — its trained
+# models are loaded from the pretrained zoo
 # (`data/pretrained`), none is trained here; most of the time goes to Zhou et al.'s scores in
 # Section 4 and Exercises 2–3 (35–45 s per model in that run).
 
