@@ -21,14 +21,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import torch
-
 from course_lib.checks import check_choice
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
-from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, fork_topdis, pack_groups,
-                                 topdis_base_config, train, train_packed)
+from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, fork_topdis, load_checkpoint,
+                                 pack_groups, topdis_base_config, train, train_packed)
 
 
 def retire(seed: int, keep_steps: int, root=None) -> list[str]:
@@ -65,7 +63,7 @@ def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, 
     if (folder / CHECKPOINT).is_file() or base not in missing or delay == 0:
         return
     _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, until=delay)
-    if torch.load(runs / base.slug() / CHECKPOINT, map_location="cpu", weights_only=True)["step"] != delay:
+    if load_checkpoint(runs / base.slug() / CHECKPOINT, base)["step"] != delay:
         print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")
         return
     if folder.is_dir():
