@@ -56,7 +56,7 @@ gpu-check: $(STAMP)
 # On a machine with CUDA: retrain the notebooks' zoo models for STEPS steps and ship them (README: the zoo's age)
 grow-zoo: data
 	@test -n "$(STEPS)" || { echo "make grow-zoo: set STEPS, e.g. make grow-zoo STEPS=100000 DEVICE=cuda"; exit 2; }
-	$(PY) -m course_lib zoo --grow $(STEPS) --seed $(SEED) --device $(DEVICE)
+	$(PY) -m course_lib zoo --grow $(STEPS) --seed $(SEED) --device $(DEVICE) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf reports build .pytest_cache

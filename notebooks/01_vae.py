@@ -31,7 +31,7 @@
 #
 # The models are trained for `STEPS` steps (printed below the imports): at `smoke` 20, which gives
 # meaningless models that only prove the code runs; at `lecture` they are loaded from the pretrained
-# zoo, trained on a GPU for as many steps as the zoo holds; the study trains for 300,000. **Figures
+# zoo, as old as the zoo's models (`zoo --grow`); the study trains for 300,000. **Figures
 # about trained models are only meaningful from `lecture` on**, and how far they have got depends on
 # the models' age: every claim below about a trained model is computed from this run.
 #

@@ -29,8 +29,8 @@
 #   after the other, and each can be matched to the factor it encodes — which factor comes first?
 #
 # One model is trained for `STEPS` steps (printed below the imports: at `smoke` 20, a meaningless
-# model that only proves the code runs; at `lecture` it is loaded from the pretrained zoo, trained on
-# a GPU for as many steps as the zoo holds; the paper and Locatello et al. 2019: 300,000). **Figures
+# model that only proves the code runs; at `lecture` it is loaded from the pretrained zoo, as old as
+# the zoo's models (`zoo --grow`); the paper and Locatello et al. 2019: 300,000). **Figures
 # about the trained model are only meaningful from `lecture` on**, and how close they come to the
 # paper's depends on the model's age: read them as a sketch of the paper's figures, not as a
 # replication. Every claim below about the trained model is computed from this run.

@@ -3,12 +3,13 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from course_lib.kit import grow as grow_module
 from course_lib.kit import zoo
 from course_lib.kit.grow import grow, retire
 from course_lib.kit.lecture_models import zoo_configs
-from course_lib.training import CHECKPOINT, LOG, SUMMARY, load_run
+from course_lib.training import CHECKPOINT, LOG, SUMMARY, load_run, train
 
 SHIPPED_AGE = 2000
 
@@ -29,7 +30,7 @@ def zoo_copy(tmp_path, monkeypatch):
 
 def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_copy, tmp_path):
     before = zoo.read_manifest(zoo_copy)
-    entries = grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False)
+    entries = grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False, workers=2)
     after = zoo.read_manifest(zoo_copy)
     grown, old = {c.slug() for c in _some_configs(8)}, {c.slug() for c in _some_configs(SHIPPED_AGE)}
     assert {e["slug"] for e in entries} == grown and {e["steps"] for e in entries} == {8}
@@ -44,6 +45,11 @@ def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_co
     topdis = next(c for c in _some_configs(8) if c.method == "topdis")
     summary = json.loads((tmp_path / "runs" / topdis.slug() / SUMMARY).read_text())
     assert summary["steps_this_session"] == 4  # forked from the beta-VAE at its delay: only TopDis's steps trained
+    beta_vae = _some_configs(8)[0]  # trained in a worker process: the model one process trains, to float rounding
+    alone = train(beta_vae, tmp_path / "alone", "cpu", progress=False)
+    grown = load_run(tmp_path / "runs" / beta_vae.slug(), "cpu")
+    for name, weight in alone.model.state_dict().items():
+        torch.testing.assert_close(grown.model.state_dict()[name], weight, msg=name)
     checkpoints = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)}
     assert grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False) == []  # nothing left
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)} == checkpoints
@@ -57,7 +63,7 @@ def test_a_failed_grow_leaves_the_zoo_as_it_was(zoo_copy, tmp_path, monkeypatch)
 
     monkeypatch.setattr(grow_module, "train", failing_train)
     with pytest.raises(RuntimeError, match="killed"):
-        grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False)
+        grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False, workers=1)
     assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest
     assert all((zoo_copy / c.slug() / zoo.WEIGHTS).is_file() for c in _some_configs(SHIPPED_AGE))
 
@@ -72,7 +78,8 @@ def test_retire_removes_only_the_notebooks_models_of_other_ages(zoo_copy):
 
 def test_grow_refuses_bad_arguments_before_any_work(tmp_path):
     for kwargs, match in (({"steps": 0}, "steps=0"), ({"steps": 10, "seed": -1}, "seed=-1"),
-                          ({"steps": 10, "cuda_graph": "maybe"}, "cuda_graph=")):
+                          ({"steps": 10, "cuda_graph": "maybe"}, "cuda_graph="),
+                          ({"steps": 10, "workers": 0}, "workers=0")):
         with pytest.raises(ValueError, match=match):
             grow(runs=tmp_path / "runs", device="cpu", **kwargs)
     assert not (tmp_path / "runs").exists()

@@ -162,7 +162,8 @@ def _zoo(args) -> int:
     from course_lib.kit.zoo import add_run, read_manifest
 
     if args.grow is not None:
-        for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph):
+        for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph,
+                          workers=args.workers):
             print(f"grown {entry['slug']}: {entry['metrics']}")
     for run_dir in args.add or []:
         entry = add_run(run_dir)
@@ -312,6 +313,8 @@ def main(argv=None) -> int:
     zoo.add_argument("--runs", default=None, help="runs folder (default: the runs cache, runs/)")
     zoo.add_argument("--device", default="auto", help="auto | cpu | cuda")
     zoo.add_argument("--cuda-graph", default="auto", choices=CUDA_GRAPH_CHOICES, help="as train's")
+    zoo.add_argument("--workers", type=int, default=None,
+                     help="--grow on a CPU: training processes (default: one per core)")
     zoo.set_defaults(func=_zoo)
 
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (extra arguments go to jupyter lab)")

@@ -5,9 +5,10 @@
   1. trains every configuration of `lecture_models.zoo_configs(STEPS, S)` that the zoo lacks into the runs
      cache (`training.default_runs_dir()`), resuming what an earlier call left there; on a GPU the models
      that can share one network train as one pack (`training.pack_groups`, `training.train_packed`: K
-     separate runs to float rounding, each in its own run folder), one by one elsewhere. The TopDis run
-     is its base beta-VAE run until its delay: it starts from that run's checkpoint there
-     (`training.fork_topdis`), so that only its own steps (persistent homology on the CPU) train eagerly;
+     separate runs to float rounding, each in its own run folder); on a CPU they train side by side in
+     `workers` processes (default: one per core, each on its share of the cores). The TopDis run is its
+     base beta-VAE run until its delay: it starts from that run's checkpoint there (`training.fork_topdis`),
+     so that only its own steps (persistent homology on the CPU) train eagerly;
   2. once every one has finished, retires the zoo's entries of that seed at other ages (`retire`): the
      notebooks load one age, and the zoo must stay below its 30 MB;
   3. exports each new run into the zoo (`zoo.add_run`: float16 weights, a log of at most 2,000 rows, the
@@ -18,10 +19,15 @@ trained, so a call that fails or is killed leaves the zoo as it was, and the nex
 """
 from __future__ import annotations
 
+import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from pathlib import Path
 
-from course_lib.checks import check_choice
+from tqdm.auto import tqdm
+
+from course_lib.checks import check_choice, check_int
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
@@ -44,25 +50,53 @@ def retire(seed: int, keep_steps: int, root=None) -> list[str]:
     return sorted(retired)
 
 
-def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, until: int | None = None) -> None:
-    """Train (or resume) `configs` into their folders under `runs`, up to `until`; packed on a GPU (packing gains
-    nothing on a CPU, where one model's step already keeps the cores busy)."""
-    for group in pack_groups(configs) if device.type == "cuda" else [[config] for config in configs]:
-        folders = [runs / config.slug() for config in group]
-        if len(group) > 1:
-            train_packed(group, folders, device, resume=True, progress=progress, cuda_graph=cuda_graph, until=until)
-        else:
-            train(group[0], folders[0], device, resume=True, progress=progress, cuda_graph=cuda_graph, until=until)
+def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, threads: int | None) -> None:
+    """Train (or resume) one run, in a worker process on `threads` cores."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    train(config, folder, device, resume=True, progress=False, cuda_graph=cuda_graph, until=until)
 
 
-def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool) -> None:
+def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int,
+           until: int | None = None) -> None:
+    """Train (or resume) `configs` into their folders under `runs`, up to `until`: packed on a GPU, in `workers`
+    processes on a CPU (packing gains nothing there: one model's step already fills a core)."""
+    if device.type == "cuda":
+        for group in pack_groups(configs):
+            folders = [runs / config.slug() for config in group]
+            if len(group) > 1:
+                train_packed(group, folders, device, resume=True, progress=progress, cuda_graph=cuda_graph,
+                             until=until)
+            else:
+                train(group[0], folders[0], device, resume=True, progress=progress, cuda_graph=cuda_graph,
+                      until=until)
+    elif workers == 1 or len(configs) < 2:
+        for config in configs:
+            train(config, runs / config.slug(), device, resume=True, progress=progress, cuda_graph=cuda_graph,
+                  until=until)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ProcessPoolExecutor(min(workers, len(configs)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, threads)
+                       for config in configs]
+            for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
+                               desc=f"grow ({workers} processes)", unit="run"):
+                error = future.exception()
+                if error is not None:  # what has trained stays in its checkpoints; the runs not started, cancelled
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise error
+
+
+def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int) -> None:
     """Start the TopDis run `config` from its base run at the delay (`training.fork`), training the models
     up to there first, when its base is among `missing` and neither run has passed the delay."""
     base, folder = topdis_base_config(config), runs / config.slug()
     delay = config.hyperparameters["delay"]
     if (folder / CHECKPOINT).is_file() or base not in missing or delay == 0:
         return
-    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, until=delay)
+    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, workers, until=delay)
     if load_checkpoint(runs / base.slug() / CHECKPOINT, base)["step"] != delay:
         print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")
         return
@@ -72,22 +106,23 @@ def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, 
 
 
 def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_graph: str = "auto",
-         progress: bool = True) -> list[dict]:
+         progress: bool = True, workers: int | None = None) -> list[dict]:
     """Train the zoo's configurations at `steps` (of `seed`) that the zoo at `root` lacks, retire its other
     ages of `seed`, export the new runs; returns their manifest entries (none when the zoo already has them).
 
     The TopDis run starts from its base run (the same run until its delay, `training.fork_topdis`): only its
-    own steps train eagerly; everything else trains packed and captured on a GPU."""
+    own steps train eagerly; everything else trains packed and captured on a GPU. `workers`: the processes
+    that train on a CPU (default: one per core)."""
     configs = zoo_configs(steps, seed)  # checks steps and seed
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
+    workers = check_int("workers", workers, 1, none_ok=True) or os.cpu_count() or 1
     device = get_device(device)
     runs = Path(runs or default_runs_dir())
     missing = [config for config in configs if config.slug() not in read_manifest(root)]
     for config in missing:
         if config.method == "topdis":
-            _fork_from_base(config, missing, runs, device, cuda_graph, progress)
-    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress)
-    _train([c for c in missing if c.method == "topdis"], runs, device, cuda_graph, progress)
+            _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers)
+    _train(missing, runs, device, cuda_graph, progress, workers)  # on a GPU, TopDis (eager) packs alone
     if missing:
         retire(seed, steps, root)
     return [add_run(runs / config.slug(), root, device) for config in missing]

@@ -9,7 +9,7 @@ from an earlier run of the notebooks).
 `lecture_config` is the one place that says how a lecture notebook trains a model at a profile (its steps,
 seed and checkpoint interval: the zoo serves a model only for its exact configuration); every notebook
 builds its configurations with it. Their steps are `lecture_steps`: the zoo's age at `lecture` where the
-zoo serves the notebooks' seed (models grown on a GPU, far older than a CPU could train in a lecture),
+zoo serves the notebooks' seed (models grown by `zoo --grow`, far older than a lecture could train),
 else the profile's `train_steps` (so `COURSE_PRETRAINED=0` trains at the lecture's sizes).
 `zoo_configs(steps, seed)` lists every configuration the zoo must hold to serve the notebooks at that age.
 Each notebook's own constants (its hyperparameter values) are repeated here, with the notebook named,
