@@ -8,10 +8,10 @@ import torch
 from course_lib.kit import grow as grow_module
 from course_lib.kit import zoo
 from course_lib.kit.grow import grow, retire
-from course_lib.kit.lecture_models import zoo_configs
+from course_lib.kit.lecture_models import lecture_steps, zoo_configs
 from course_lib.training import CHECKPOINT, LOG, SUMMARY, load_run, train
 
-SHIPPED_AGE = 2000
+SHIPPED_AGE = lecture_steps("lecture")  # the shipped zoo's age
 
 
 def _some_configs(steps, seed=0):
