@@ -35,6 +35,13 @@ def test_a_bad_sweep_fails_before_any_job(tmp_path, fields, message):
     assert not (tmp_path / "sweep").exists() or not any((tmp_path / "sweep").iterdir())
 
 
+@pytest.mark.parametrize("jobs", [[], ["vae"], "vae"])
+def test_bad_jobs_fail_before_any_job(tmp_path, jobs):
+    with pytest.raises(ValueError, match="jobs="):
+        run_sweep(tiny(tmp_path / "sweep"), processes=False, workers=1, progress=False, jobs=jobs)
+    assert not (tmp_path / "sweep").exists()
+
+
 def test_sweep_trains_evaluates_skips_finished_jobs_and_records_failures(tmp_path, monkeypatch):
     sweep = tiny(tmp_path / "sweep")
     evaluate_run = sweep_module.evaluate_run

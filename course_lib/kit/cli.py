@@ -159,12 +159,16 @@ def _exercises(args) -> int:
 
 def _zoo(args) -> int:
     from course_lib.kit.grow import grow
+    from course_lib.kit.seeds import SEEDS_DIR, seed_results
     from course_lib.kit.zoo import add_run, read_manifest
 
     if args.grow is not None:
         for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph,
                           workers=args.workers):
             print(f"grown {entry['slug']}: {entry['metrics']}")
+    if args.seed_results is not None:
+        table = seed_results(args.seed_results, runs=args.runs, device=args.device, workers=args.workers)
+        print(f"{len(table)} runs scored; shipped in {SEEDS_DIR}")
     for run_dir in args.add or []:
         entry = add_run(run_dir)
         print(f"added {entry['slug']} ({entry['bytes'] / 2**20:.1f} MB): {entry['metrics']}")
@@ -313,8 +317,10 @@ def main(argv=None) -> int:
     zoo.add_argument("--runs", default=None, help="runs folder (default: the runs cache, runs/)")
     zoo.add_argument("--device", default="auto", help="auto | cpu | cuda")
     zoo.add_argument("--cuda-graph", default="auto", choices=CUDA_GRAPH_CHOICES, help="as train's")
+    zoo.add_argument("--seed-results", type=int, default=None, metavar="N",
+                     help="train and score the compared zoo models for seeds 0..N-1, ship the table (no weights)")
     zoo.add_argument("--workers", type=int, default=None,
-                     help="--grow on a CPU: training processes (default: one per core)")
+                     help="--grow on a CPU: training processes; --seed-results: Dask workers (default: one per core)")
     zoo.set_defaults(func=_zoo)
 
     lab = commands.add_parser("lab", help="JupyterLab on the notebooks (extra arguments go to jupyter lab)")

@@ -263,17 +263,24 @@ def default_workers(device: str) -> int:
 
 
 def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = None,
-              processes: bool = True, progress: bool = True) -> pd.DataFrame:
+              processes: bool = True, progress: bool = True, jobs: list | None = None) -> pd.DataFrame:
     """Run every job of `sweep` on Dask and write `OUT/results.csv`; returns the table (a row per job).
 
     `scheduler`: the address of a running dask scheduler; None starts a LocalCluster of `workers`
     single-threaded workers (default: one per core, or per GPU). Finished jobs are skipped.
+    `jobs`: the TrainConfigs to train and score with the sweep's settings (None: `sweep.configs()`, its grid).
     """
     from distributed import Client, LocalCluster, as_completed
 
     from course_lib.data import ensure_grid_cache
 
-    configs = sweep.configs()
+    if jobs is None:
+        configs = sweep.configs()
+    elif isinstance(jobs, (list, tuple)) and jobs and all(isinstance(job, TrainConfig) for job in jobs):
+        configs = [job.validate() for job in jobs]
+        sweep.validate()
+    else:
+        raise ValueError(f"jobs={jobs!r:.200} is not allowed; give a non-empty list of TrainConfig (or None)")
     if scheduler is None:  # the jobs run here: the device must exist here, before anything is written
         workers = workers or default_workers(sweep.device)
     Path(sweep.out).mkdir(parents=True, exist_ok=True)

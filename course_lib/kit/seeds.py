@@ -1,0 +1,91 @@
+"""The zoo's compared models over seeds, shipped as results: Locatello et al. (2019) found that the random seed
+moves a model's disentanglement scores as much as the objective and its hyperparameter do.
+
+`python -m course_lib zoo --seed-results N` (`seed_results`) takes the configurations of notebooks 02-06 that
+notebook 08 and the study compare (`SEED_METHODS`: the plain VAE, beta-VAE, FactorVAE, beta-TCVAE and DIP-VAE-I
+at the notebooks' values, `lecture_models.zoo_configs`) at the zoo's age, for seeds 0 .. N-1. Seed 0 is the
+zoo's own model (installed, not trained); the others train and every one is scored as a sweep job scores
+(`sweep.run_sweep` with these jobs: on Dask, packed on a GPU; the metrics of the lecture study at its sizes and
+the unsupervised scores). The table is shipped beside the zoo, without weights (the zoo stays under 30 MB):
+`data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings, the zoo entries of seed 0, the commit and
+the table's SHA-256 (`shipped_seed_results` checks it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from course_lib.checks import check_int
+from course_lib.device import get_device
+from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file, write_json_atomic
+from course_lib.kit.lecture_models import lecture_steps, zoo_configs
+from course_lib.kit.study import CHEAP_METRICS, DESIGNS, MACHINE_COLUMNS
+from course_lib.kit.sweep import Sweep, run_sweep
+from course_lib.training import TrainConfig, default_runs_dir
+
+SEED_METHODS = ("vae", "beta_vae", "factor_vae", "beta_tcvae", "dip_vae_i")
+SEEDS_DIR = CHECKOUT / "data" / "pretrained" / "seeds"
+
+
+def seed_configs(steps: int, num_seeds: int) -> list[TrainConfig]:
+    """The zoo's conv configurations of `SEED_METHODS` at `steps`, for seeds 0 .. num_seeds-1 (seed by seed)."""
+    num_seeds = check_int("num_seeds", num_seeds, 1)
+    return [config for seed in range(num_seeds) for config in zoo_configs(steps, seed)
+            if config.method in SEED_METHODS and config.architecture == "conv"]
+
+
+def _files(directory: Path, steps: int) -> tuple[Path, Path]:
+    stem = Path(directory) / f"seeds-{steps}"
+    return stem.with_suffix(".csv"), stem.with_suffix(".json")
+
+
+def seed_results(num_seeds: int = 5, steps: int | None = None, runs=None, device="auto", workers: int | None = None,
+                 metrics=CHEAP_METRICS, num_train: int = DESIGNS["lecture"].num_train,
+                 num_test: int = DESIGNS["lecture"].num_test, directory=SEEDS_DIR, progress: bool = True) -> pd.DataFrame:
+    """Train (or install, or resume) and score `seed_configs(steps, num_seeds)` under `runs`/seeds, ship the table
+    to `directory`; returns it. `steps`: default the zoo's age (`lecture_steps`)."""
+    steps = lecture_steps("lecture") if steps is None else check_int("steps", steps, 1)
+    configs = seed_configs(steps, num_seeds)
+    on_gpu = get_device(device).type == "cuda"
+    sweep = Sweep(methods=SEED_METHODS, seeds=tuple(range(num_seeds)), steps=steps, metrics=tuple(metrics),
+                  num_train=num_train, num_test=num_test, device=str(device), pack=len(configs) if on_gpu else 1,
+                  out=str(Path(runs or default_runs_dir()) / "seeds"))
+    table = run_sweep(sweep, workers=workers, progress=progress, jobs=configs)
+    export_seed_results(table, sweep, directory)
+    return table
+
+
+def export_seed_results(table: pd.DataFrame, sweep: Sweep, directory=SEEDS_DIR) -> Path:
+    """Write the table (without the machine's columns) and then its manifest, each atomically."""
+    if "status" not in table or not (table["status"] == "ok").all():
+        failed = [] if "status" not in table else table.loc[table["status"] != "ok", "run_dir"].tolist()
+        raise ValueError(f"table has jobs that did not finish ({failed}); rerun seed_results, which resumes them")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    csv, manifest = _files(directory, sweep.steps)
+    with atomic_open(csv, "w") as handle:
+        table.drop(columns=[c for c in MACHINE_COLUMNS if c in table]).to_csv(handle, index=False)
+    settings = {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device", "pack", "values")}
+    write_json_atomic(manifest, {"settings": json.loads(json.dumps(settings, default=list)),
+                                 "zoo_entries": [config.slug() for config in seed_configs(sweep.steps, 1)],
+                                 "commit": checkout_commit(),
+                                 "command": f"python -m course_lib zoo --seed-results {len(sweep.seeds)}",
+                                 "files": {csv.name: sha256_of_file(csv)}})
+    return manifest
+
+
+def shipped_seed_results(steps: int | None = None, directory=SEEDS_DIR) -> pd.DataFrame | None:
+    """The shipped table at `steps` (default: the zoo's age), or None when none is shipped; ValueError when the
+    table's SHA-256 differs from its manifest's (a damaged file)."""
+    steps = lecture_steps("lecture") if steps is None else check_int("steps", steps, 1)
+    csv, manifest = _files(Path(directory), steps)
+    if not manifest.is_file():
+        return None
+    expected = json.loads(manifest.read_text())["files"].get(csv.name)
+    if not csv.is_file() or sha256_of_file(csv) != expected:
+        raise ValueError(f"{csv} does not match {manifest.name}'s SHA-256: the shipped seed results are damaged; "
+                         f"restore them (git checkout -- {Path(directory)}) or rerun `zoo --seed-results`")
+    return pd.read_csv(csv)
