@@ -35,8 +35,8 @@
 #
 # **Time** (measured with `python -m course_lib notebooks --only report` on a 2-core CPU shared with
 # other jobs; the index that `make report` writes shows yours): `smoke` 20–66 s over two runs;
-# `lecture` not timed; it trains its default model (2,000 steps, about 2 minutes at the README's 15
-# steps/s) unless the runs cache holds it, then scores it.
+# `lecture` 217 s in the README's `make report` (it trains its default model, 2,000 steps, a minute or
+# two on a 2-core CPU, unless the runs cache holds it, then scores it).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
