@@ -133,10 +133,11 @@ print(f"C_max = {C_MAX} nats, gamma = {GAMMA:g}, annealing over {ANNEALING_STEPS
 # the reconstruction's that, in a run of a few thousand steps, the encoder can do little but raise
 # its KL to follow the fast-rising target — by narrowing the posteriors of *every* latent, which
 # costs no information — and the reconstructions may never leave the blurry start (Exercise 3
-# compares the two weights when this run is shorter than 100,000 steps). The paper's slow ramp (25 nats over 100,000 steps) leaves time for the reconstruction to
-# decide where the nats go. For runs shorter than 100,000 steps this notebook therefore uses
-# $\gamma = 30$, still strong enough to hold the KL at $C(t)$; longer runs (the zoo's grown-up models,
-# the `full` profile) use the study's 1000. The first cell printed the $\gamma$ of this run.
+# compares the two weights when this run is shorter than 100,000 steps). The paper's slow ramp (25
+# nats over 100,000 steps) leaves time for the reconstruction to decide where the nats go. For runs
+# shorter than 100,000 steps this notebook therefore uses $\gamma = 30$, still strong enough to hold
+# the KL at $C(t)$; runs of 100,000 steps or more (a zoo grown that far, the `full` profile) use the
+# study's 1000. The first cell printed the $\gamma$ of this run.
 # `course_lib.objectives.annealed_vae.capacity` is the schedule:
 
 # %%
