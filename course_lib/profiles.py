@@ -37,8 +37,11 @@ PROFILES = {
 }
 
 
-def get_profile(name: str | None = None) -> Profile:
-    """The profile called `name`; None reads $COURSE_PROFILE and falls back to 'lecture'."""
+def get_profile(name: str | Profile | None = None) -> Profile:
+    """The profile called `name` (a Profile is returned as it is); None reads $COURSE_PROFILE and falls back to
+    'lecture'."""
+    if isinstance(name, Profile):
+        return name
     chosen = name if name is not None else os.environ.get(ENV_VAR, DEFAULT)
     if chosen not in PROFILES:
         source = "profile" if name is not None else f"${ENV_VAR}"

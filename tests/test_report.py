@@ -11,9 +11,12 @@ import torch
 
 import course_lib.kit.report as report_module
 from course_lib.kit.cli import main
-from course_lib.kit.report import (comparison_page, geometry_summary, metrics_with_ranges, resolve_run, run_metadata,
-                                   write_sweep_reports)
+from course_lib.kit.lecture_models import lecture_config, lecture_steps
+from course_lib.kit.report import (comparison_page, geometry_summary, metrics_with_ranges, report_config, resolve_run,
+                                   run_metadata, write_sweep_reports)
 from course_lib.kit.sweep import RESULTS_TABLE
+from course_lib.kit.zoo import read_manifest
+from course_lib.profiles import get_profile
 from course_lib.training import CHECKPOINT, CONFIG, TrainConfig, read_run_config
 
 
@@ -41,6 +44,23 @@ def test_resolve_run_from_a_directory_or_its_checkpoint(tiny_run, tmp_path):
     assert metadata["steps"] == 3 and metadata["seed"] == 0 and metadata["versions"]["torch"]
     with pytest.raises(ValueError, match="neither a run directory nor a checkpoint"):
         resolve_run(tmp_path)
+
+
+def test_report_config_is_the_zoos_model_unless_steps_or_an_unzooed_configuration_are_asked_for(monkeypatch):
+    monkeypatch.delenv("COURSE_PRETRAINED", raising=False)
+    zoo_beta_vae = lecture_config("beta_vae", {"beta": 4}, "lecture")
+    assert zoo_beta_vae.slug() in read_manifest() and zoo_beta_vae.steps == lecture_steps("lecture")
+    assert report_config(profile="lecture") == zoo_beta_vae  # the default: notebook 02's beta-VAE, loaded
+    assert report_config("factor_vae", {"gamma": 40}, profile="lecture").slug() in read_manifest()
+    lecture = get_profile("lecture")
+    assert report_config("factor_vae", {"gamma": 20}, profile="lecture") == TrainConfig(
+        "factor_vae", {"gamma": 20}, steps=lecture.train_steps)  # not in the zoo: trained at the profile's size
+    assert report_config("factor_vae", profile="lecture").hyperparameters == {}  # its defaults
+    assert report_config("beta_vae", {"beta": 4}, steps=300, profile="lecture") == TrainConfig(
+        "beta_vae", {"beta": 4}, steps=300)
+    assert report_config(profile="smoke").steps == get_profile("smoke").train_steps
+    with pytest.raises(ValueError, match="beta"):
+        report_config("beta_vae", {"beta": -1}, profile="lecture")
 
 
 def test_read_run_config_gives_the_trained_configuration(tiny_run):

@@ -144,7 +144,7 @@ def _report(args) -> int:
     hyperparameters = {name: getattr(args, name) for name, _ in HYPERPARAMETER_FLAGS.values()
                        if getattr(args, name) is not None}
     configuration = {"run": args.run} if args.run else {
-        "method": args.method, "hyperparameters": hyperparameters, "seed": args.seed, "steps": args.steps}
+        "method": args.method, "hyperparameters": hyperparameters or None, "seed": args.seed, "steps": args.steps}
     print(f"report: {write_report(**common, name=args.name, **configuration)}")
     return 0
 
@@ -292,7 +292,9 @@ def main(argv=None) -> int:
     report.add_argument("--method", default="beta_vae", help="without --run: the configuration to report on")
     for flag, (name, kind) in HYPERPARAMETER_FLAGS.items():
         report.add_argument(flag, dest=name, type=kind, default=None)
-    report.add_argument("--steps", type=int, default=None, help="default: the profile's train_steps")
+    report.add_argument("--steps", type=int, default=None,
+                        help="default: the zoo's model where the zoo holds the configuration, else the profile's "
+                             "train_steps")
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--profile", default=None, help="smoke | lecture | full (metric sample sizes)")
     report.add_argument("--device", default="auto")

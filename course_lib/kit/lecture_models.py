@@ -26,7 +26,7 @@ import numpy as np
 from course_lib.checks import check_int
 from course_lib.kit.zoo import read_manifest
 from course_lib.objectives import STUDY_SWEEPS
-from course_lib.profiles import Profile, get_profile
+from course_lib.profiles import get_profile
 from course_lib.seeding import check_seed
 from course_lib.training import TrainConfig
 
@@ -60,15 +60,11 @@ def spread(values, count: int) -> list:
     return [values[i] for i in picks]
 
 
-def _profile(profile) -> Profile:
-    return profile if isinstance(profile, Profile) else get_profile(profile)
-
-
 def lecture_steps(profile=None, seed: int = 0) -> int:
     """The steps of the lecture notebooks' models at `profile` and `seed`: the oldest age at which the zoo
     holds every one of `zoo_configs` for `seed`, when the profile is `lecture` and the zoo is used
     (COURSE_PRETRAINED is not 0, the manifest reads); else `profile.train_steps`."""
-    P, seed = _profile(profile), check_seed(seed)
+    P, seed = get_profile(profile), check_seed(seed)
     if P.name != "lecture" or os.environ.get("COURSE_PRETRAINED", "1") == "0":
         return P.train_steps
     try:
@@ -97,7 +93,7 @@ def lecture_config(method: str, hyperparameters: dict | None = None, profile=Non
 def lecture_models(profile=None, seed: int = 0) -> list[LectureModel]:
     """The trained models of notebooks 02-06 at `profile` (a name, a Profile, or None: $COURSE_PROFILE)
     and `seed`, in notebook order; each configuration once (notebook 02's beta = 1 is notebook 01's VAE)."""
-    P = _profile(profile)
+    P = get_profile(profile)
     return _models(lecture_steps(P, seed), P.num_sweep_values, seed)
 
 

@@ -24,7 +24,9 @@ from course_lib.checks import check_writable_directory
 from course_lib.device import get_device
 from course_lib.io import write_text_atomic
 from course_lib.kit.runner import NOTEBOOKS_DIR, execute_notebook
+from course_lib.kit.lecture_models import lecture_config
 from course_lib.kit.runs import train_or_load
+from course_lib.kit.zoo import read_manifest
 from course_lib.profiles import get_profile
 from course_lib.seeding import as_random_state
 from course_lib.training import CHECKPOINT, CONFIG, SUMMARY, TrainConfig, load_run, read_run_config
@@ -53,14 +55,33 @@ def run_directory(run) -> Path:
     return directory
 
 
+def report_config(method: str = "beta_vae", hyperparameters: dict | None = None, seed: int = 0,
+                  steps: int | None = None, profile=None) -> TrainConfig:
+    """The configuration a report is about. `hyperparameters` None: beta = 4 for the beta-VAE (notebook 02's,
+    which the zoo holds), else the method's defaults. `steps` None: the lecture notebooks' model of that
+    configuration when the pretrained zoo holds it at `profile` (as old as the zoo's models), else the
+    profile's `train_steps`."""
+    if hyperparameters is None:
+        hyperparameters = {"beta": 4} if method == "beta_vae" else {}
+    if steps is None:
+        zoo_model = lecture_config(method, hyperparameters, profile, seed)
+        try:
+            if zoo_model.slug() in read_manifest():
+                return zoo_model
+        except ValueError:
+            pass  # a damaged zoo manifest: the report trains its model (train_or_load reports the damage)
+        steps = get_profile(profile).train_steps
+    return TrainConfig(method=method, hyperparameters=dict(hyperparameters), steps=steps, seed=seed).validate()
+
+
 def resolve_run(run=None, method: str = "beta_vae", hyperparameters: dict | None = None, seed: int = 0,
-                steps: int = 2000, device="auto", runs_dir=None):
+                steps: int | None = None, device="auto", runs_dir=None, profile=None):
     """The model to report on: `run` (a run directory or a checkpoint file in one), else the run of
-    the configuration (method, hyperparameters, seed, steps), trained if it is not cached yet."""
+    `report_config(method, hyperparameters, seed, steps, profile)`, installed from the zoo or trained when the
+    runs cache does not hold it yet."""
     if run is not None:
         return load_run(run_directory(run), device=device)
-    config = TrainConfig(method=method, hyperparameters=dict(hyperparameters or {}), steps=steps, seed=seed)
-    return train_or_load(config.validate(), root=runs_dir, device=device)
+    return train_or_load(report_config(method, hyperparameters, seed, steps, profile), root=runs_dir, device=device)
 
 
 def metrics_with_ranges(table: pd.DataFrame) -> pd.DataFrame:
@@ -130,18 +151,16 @@ def write_report(out_dir="reports", name: str | None = None, profile=None, devic
     Bad parameters raise ValueError before the notebook starts; RuntimeError when the notebook fails
     (its partial HTML is still written)."""
     out_dir = check_writable_directory("out_dir", out_dir)
-    train_steps = get_profile(profile).train_steps
     get_device(device)
     if parameters.get("run") is not None:
         directory = run_directory(parameters["run"])
     else:  # the configuration the notebook would train: checked here, with the notebook's defaults
         directory = None
-        TrainConfig(method=parameters.get("method", "beta_vae"),
-                    hyperparameters=dict(parameters.get("hyperparameters") or {}),
-                    steps=parameters.get("steps") or train_steps, seed=parameters.get("seed", 0)).validate()
+        config = report_config(parameters.get("method", "beta_vae"), parameters.get("hyperparameters"),
+                               parameters.get("seed", 0), parameters.get("steps"), profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     if name is None:
-        name = directory.name if directory is not None else _config_name(parameters)
+        name = directory.name if directory is not None else f"report-{config.slug()}"
     values = {"profile": profile, "device": device, **{k: (str(v) if isinstance(v, Path) else v)
                                                        for k, v in parameters.items()}}
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".report-") as scratch:
@@ -153,12 +172,6 @@ def write_report(out_dir="reports", name: str | None = None, profile=None, devic
     if result.status != "ok":
         raise RuntimeError(f"the report on {name} failed: {result.error} (see {out_dir / name}.html)")
     return out_dir / f"{name}.html"
-
-
-def _config_name(parameters: dict) -> str:
-    hyper = "".join(f"-{k}{v}" for k, v in sorted((parameters.get("hyperparameters") or {}).items()))
-    return (f"report-{parameters.get('method', 'beta_vae')}{hyper}-steps{parameters.get('steps', 'default')}"
-            f"-seed{parameters.get('seed', 0)}")
 
 
 def comparison_page(results: pd.DataFrame, report_links: dict, title: str) -> str:
