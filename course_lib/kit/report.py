@@ -23,8 +23,8 @@ from course_lib.analysis.geometry import (geodesic, jacobian, magnification_fact
 from course_lib.checks import check_writable_directory
 from course_lib.device import get_device
 from course_lib.io import write_text_atomic
-from course_lib.kit.runner import NOTEBOOKS_DIR, execute_notebook
 from course_lib.kit.lecture_models import lecture_config
+from course_lib.kit.runner import NOTEBOOKS_DIR, execute_notebook
 from course_lib.kit.runs import train_or_load
 from course_lib.kit.zoo import read_manifest
 from course_lib.profiles import get_profile
