@@ -31,8 +31,8 @@
 # 6. **Scale**: does β-VAE disentangle better with more training steps or a wider network?
 #
 # Each analysis states the paper's claim beside the kit's numbers. The numbers are what they are:
-# the `lecture` profile trains 24 young models (1,000 steps or fewer; the paper: 300,000) on one data
-# set, so where the kit disagrees with the paper, the first suspect is its size, and the text says so.
+# the kit's models are young (10,000 steps or fewer; the paper: 300,000) and few, on one data set, so
+# where the kit disagrees with the paper, the first suspect is its size, and the text says so.
 #
 # | profile | objectives | values each | seeds | steps | metrics (draws) | scale study (β-VAE) |
 # |---|---|---|---|---|---|---|
@@ -46,12 +46,26 @@
 # dSprites, with 5 seeds instead of 50: about 180 + 20 GPU-runs of 300,000 steps, meant for a cluster
 # (`scheduler`).
 #
+# **Which models.** Sections 2–6 read one results table, `sweep_source` says which:
+#
+# * `"plan"`: the profile's sweep above (at `lecture`, 18 models: three objectives × three values × two
+#   seeds, 1,000 steps).
+# * `"zoo_seeds"`: the **zoo's seeds**, the models of the pretrained zoo that notebooks 02–06 and 08
+#   compare (the plain VAE, β-VAE β = 4 and 16, FactorVAE γ = 40, β-TCVAE β = 6, DIP-VAE-I λ = 1, 5
+#   and 50) at the zoo's age, each over five seeds, scored like the plan's jobs. The kit ships them as
+#   a results table without weights (`data/pretrained/seeds/`, made by `python -m course_lib zoo
+#   --seed-results 5`): ten times older models and more seeds than a lecture can train.
+# * `"auto"` (the default): the zoo's seeds where they are shipped and the plan's study is loaded
+#   rather than trained; else the plan's sweep. The line under the results table says which it was.
+#
+# Section 7's scale study is always the plan's.
+#
 # **Time.** The kit ships the `lecture` study, trained by `python -m course_lib study --profile lecture
 # --seed 0 --export` (`data/pretrained/study/`, with the plan that made it and each table's SHA-256):
-# at `lecture` with seed 0 the notebook loads it and runs in a few minutes. `train_sweep=True`, or
-# another seed, trains the 24 models here: about 70 minutes of two workers on an idle 2-core CPU,
-# far longer on a busy one; a rerun skips finished jobs. `smoke` trains its 11 tiny models in about
-# two minutes.
+# at `lecture` with seed 0 the notebook loads it (and the zoo's seeds) and runs in a few minutes.
+# `train_sweep=True`, or another seed, trains the plan's 24 models here: about 70 minutes of two
+# workers on an idle 2-core CPU, far longer on a busy one; a rerun skips finished jobs. `smoke` trains
+# its 11 tiny models in about two minutes.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -59,6 +73,7 @@ device = "auto"
 seed = 0
 scheduler = None  # address of a running Dask scheduler ("tcp://host:8786"); None starts a LocalCluster here
 train_sweep = None  # None: load the study shipped in data/pretrained/study for this profile and seed, else train it; True: train
+sweep_source = "auto"  # the models of Sections 2-6: "plan" (the sweep above), "zoo_seeds" (the shipped seed table), "auto"
 
 # %%
 import time
@@ -71,8 +86,9 @@ from course_lib.lab.setup import notebook_setup
 from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.lab.notice import notice, strongest
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
-                                               tc_by_regularisation, variance_chance, variance_explained)
-from course_lib.kit.study import add_udr, study_plan, study_results
+                                               tc_by_regularisation, tc_trend, variance_chance, variance_explained)
+from course_lib.kit.seeds import study_or_seed_results
+from course_lib.kit.study import study_plan
 from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
                                         plot_variance_explained)
 from course_lib.metrics.scores import column_label, downstream_columns
@@ -108,17 +124,22 @@ for sweep in (plan.sweep, *plan.scale_sweeps):
 
 # %%
 start = time.perf_counter()
-results, scale, source = study_results(plan, P, seed, DEVICE, scheduler, train_sweep)  # with UDR (Section 5)
+results, scale, source = study_or_seed_results(plan, P, seed, DEVICE, scheduler, train_sweep,
+                                               sweep_source)  # with UDR (Section 5)
 print(f"{source}; {time.perf_counter() - start:.0f} s this session")
+per_setting = results[results["status"] == "ok"].groupby(["method", "value"], dropna=False)["seed"].nunique()
+seeds_each = f"{per_setting.min()}" + (f"–{per_setting.max()}" if per_setting.max() > per_setting.min() else "")
+print(f"{len(results)} models in {len(per_setting)} settings (objective, value), {seeds_each} seeds each")
 shown = ["method", "value", "seed", "mig.score", "dci.disentanglement", "modularity.modularity", "elbo",
          "tc_mean", "tc_sampled", "udr"]
 results[[c for c in shown if c in results]].rename(columns=column_label).round(3)
 
 # %% [markdown]
-# Every row is one trained model. In the paper each (objective, value) has 50 such rows; here it has
-# `len(plan.sweep.seeds)` (two at `lecture`), and every conclusion below inherits that. The line above
-# says where the rows came from (the shipped study, or the jobs trained here and their worker-minutes).
-# The sweep resumes: a rerun after an interruption trains only what is missing.
+# Every row is one trained model. In the paper each (objective, value) has 50 such rows; here the line
+# above counts them (two at `lecture` in the plan's sweep, five in the zoo's seeds), and every
+# conclusion below inherits that. The line before it says where the rows came from (the zoo's seeds,
+# the shipped study, or the jobs trained here and their worker-minutes). A trained sweep resumes: a
+# rerun after an interruption trains only what is missing.
 
 # %% [markdown]
 # ## 2 · Key result 1: the mean representation is not decorrelated
@@ -138,15 +159,18 @@ results[[c for c in shown if c in results]].rename(columns=column_label).round(3
 # %%
 plot_tc_by_regularisation(results)
 plt.show()
-tc = tc_by_regularisation(results).rename(columns=column_label)
-display(Markdown(notice([f"{m}, value {g['value'].iloc[0]:g} → {g['value'].iloc[-1]:g}: sampled TC "
-                         f"{g['TC (sampled)'].iloc[0]:.1f} → {g['TC (sampled)'].iloc[-1]:.1f} nats, mean TC "
-                         f"{g['TC (mean)'].iloc[0]:.1f} → {g['TC (mean)'].iloc[-1]:.1f} nats"
-                         for m, g in tc.groupby("method", sort=False)], heading=f"**This run** ({len(results)} models, `{P.name}`):")))
-tc.round(3)
+trend = tc_trend(results)
+display(Markdown(notice([f"{row.method}, {row.start} → value {row.end:g}: sampled TC {row.tc_sampled_start:.1f} → "
+                         f"{row.tc_sampled_end:.1f} nats, mean TC {row.tc_mean_start:.1f} → {row.tc_mean_end:.1f} nats"
+                         for row in trend.itertuples()], heading=f"**This run** ({len(results)} models, `{P.name}`), "
+                        "medians over seeds, from the weakest regularisation to the strongest:")))
+tc_by_regularisation(results).rename(columns=column_label).round(3)
 
 # %% [markdown]
 # **What to notice.** *(The lines above are this run's; at `smoke` they mean nothing.)*
+# * Every objective of the study is the plain VAE with its weight switched off (β = 1; γ = λ = 0), so
+#   each line starts from the VAE where the table has one (the zoo's seeds: the dashed lines in the
+#   figure), else from the objective's smallest value.
 # * The **sampled** code's TC should fall with every regulariser, as designed: read the first arrow of
 #   each line.
 # * Key result 1 is about the second arrow: if the **mean** code's TC stays above the sampled one, or
@@ -155,8 +179,9 @@ tc.round(3)
 #   little correlation to show either way, so a mean TC that falls with β is no refutation at this size.
 # * DIP-VAE-I penalises the covariance of the means directly, so the paper expects its two TCs to stay
 #   close.
-# * β = 1 is the same model for β-VAE and β-TCVAE (both objectives are the ELBO there, same seed): the
-#   two leftmost points coincide.
+# * In the plan's sweep, β = 1 is the same model for β-VAE and β-TCVAE (both objectives are the ELBO
+#   there, same seed): the two leftmost points coincide. (For that reason the zoo's seeds hold β-TCVAE
+#   at β = 6 only: its β = 1 is the VAE.)
 
 # %% [markdown]
 # ## 3 · Key result 2: do the metrics agree?
@@ -180,8 +205,9 @@ display(Markdown(notice(strongest(rho, count=len(rho) ** 2),
 # * In the paper MIG, SAP and DCI rank the models alike to a degree, MIG and DCI strongly, and
 #   Modularity is the odd one out. Find those pairs in the list: where does Modularity come, and how
 #   strong is MIG–DCI here?
-# * Over 18 models a ρ is uncertain (Exercise 2 computes a 90 % interval): young models whose scores
-#   differ by a few hundredths are ranked partly by noise, so a weaker link than the paper's is expected.
+# * Over a few dozen models a ρ is uncertain (Exercise 2 computes a 90 % interval): young models
+#   whose scores differ by a few hundredths are ranked partly by noise, so a weaker link than the
+#   paper's is expected.
 
 # %% [markdown]
 # ## 4 · Key result 3: objective, hyperparameter, or seed?
@@ -244,8 +270,9 @@ plt.show()
 #
 # 1 for a signed permutation; a model's UDR is the median of its similarities to the others
 # (`course_lib.metrics.udr`; `add_udr` loads each run and compares it with the other seeds of its
-# group on the same 1,000 images). With two seeds per group, both models of a group get (nearly) the
-# same UDR: here it can rank hyperparameters, not seeds.
+# group on the same 1,000 images). With two seeds per group (the plan's sweep at `lecture`), both models
+# of a group get (nearly) the same UDR: it can rank hyperparameters, not seeds; with five (the zoo's
+# seeds) each model's median similarity is its own.
 #
 # > **The paper** (Section 5.4, Figure 7 and Table 3): the unsupervised scores it tried do not reliably
 # > pick models that the metrics rate well, and choosing a hyperparameter by its score on another run
@@ -288,9 +315,10 @@ transfer.round(3)
 #   way, because the better-fitting, less regularised models tend to score lower on the metrics.
 # * With two seeds per group UDR ranks groups, not models, and young models share few latents to agree
 #   on (Duan et al.'s disentangled models reach UDR 0.5 and more): compare the printed UDR range.
-# * Transfer across seeds: read `agreement` and compare `regret` with `random_regret` in the table. With
-#   two seeds this is two coin flips per objective, so a transferred value can do worse than a random
-#   one; the paper's key result 4 finds transfer unreliable at scale too.
+# * Transfer across seeds: read `agreement` and compare `regret` with `random_regret` in the table
+#   (`num_seed_pairs` says how many seed pairs each row averages; only objectives with two or more values
+#   appear). With few seeds each row is a handful of coin flips, so a transferred value can do worse
+#   than a random one; the paper's key result 4 finds transfer unreliable at scale too.
 
 # %% [markdown]
 # ## 6 · Key result 5: disentanglement and downstream sample efficiency
@@ -390,9 +418,10 @@ pd.DataFrame(within).T.round(2)
 # Within an objective the ELBO mostly tracks the hyperparameter: a larger β (or TC or covariance
 # weight) lowers the ELBO, so the ELBO's ranking is largely the ranking by regularisation strength,
 # and whether it agrees with a metric depends on whether that metric rises or falls with the
-# regulariser. With six models (three values × two seeds) a Spearman ρ has a wide sampling spread
-# (Exercise 2 asks how large |ρ| must be before it differs from 0 at the 5 % level). Locatello et al. drew
-# their conclusion from 300 models per objective per data set.
+# regulariser. Over the few models of one objective here (the plan's: three values × two seeds; the
+# zoo's seeds: up to three values × five seeds) a Spearman ρ has a wide sampling spread (Exercise 2
+# asks how large |ρ| must be before it differs from 0 at the 5 % level). Locatello et al. drew their
+# conclusion from 300 models per objective per data set.
 
 # %% [markdown]
 # ### Exercise 2
@@ -410,7 +439,7 @@ pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").
               "5 %": draws.quantile(0.05), "95 %": draws.quantile(0.95)}).rename(index=column_label).round(2)
 
 # %% [markdown] tags=["solution"]
-# With 18 models the 90 % intervals are wide (the table gives this run's): a pair of metrics whose
+# Over a few dozen models the 90 % intervals are wide (the table gives this run's): a pair of metrics whose
 # interval lies well above 0 is correlated, one whose interval straddles 0 may be uncorrelated. This is why
 # the paper trained 50 seeds per setting — and why a miniature study should quote intervals, not
 # point values, before it claims to confirm or contradict a large one.
@@ -424,9 +453,9 @@ pd.DataFrame({"ρ (all models)": table[["mig.score", *others]].corr("spearman").
 # rather than 1 (see `tests/test_udr.py`)?
 
 # %% tags=["solution"]
-udr_s = (results["udr_spearman"] if "udr_spearman" in results  # a shipped study carries both flavours
-         else add_udr(results, num_points=plan.udr_points, random_state=seed, device=DEVICE, correlation="spearman")["udr"])
-both = results.assign(udr_s=udr_s)
+# every table here carries both flavours (`kit.study.add_udr_flavours`); on run folders of your own,
+# add_udr(results, num_points=1_000, correlation="spearman")["udr"] computes UDR_S
+both = results.assign(udr_s=results["udr_spearman"])
 print(f"Spearman ρ between UDR_L and UDR_S over the models: {both[['udr', 'udr_s']].corr('spearman').iloc[0, 1]:.2f}")
 score_agreement(both, unsupervised=["udr", "udr_s"], supervised=metric_columns).round(2)
 

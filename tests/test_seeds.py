@@ -1,23 +1,47 @@
-"""The zoo's compared models over seeds (course_lib.kit.seeds): the configurations, the scored table, its shipping."""
+"""The zoo's compared models over seeds (course_lib.kit.seeds): the configurations, the scored table, its shipping,
+and notebook 13's choice between it and the study plan's sweep."""
+import dataclasses
+
 import pandas as pd
 import pytest
+import torch
 
 from course_lib.kit import seeds as seeds_module
-from course_lib.kit.lecture_models import zoo_configs
-from course_lib.kit.seeds import SEED_METHODS, export_seed_results, seed_configs, seed_results, shipped_seed_results
+from course_lib.kit.lecture_models import lecture_steps, zoo_configs
+from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_METHODS, export_seed_results, seed_configs, seed_results,
+                                  shipped_seed_results, study_or_seed_results)
+from course_lib.kit.study import export_study, study_plan
+from course_lib.profiles import PROFILES
+from course_lib.training import TrainConfig, load_run, train
 
 
 def test_seed_configs_are_the_zoos_compared_models_for_every_seed():
     configs = seed_configs(10_000, 3)
-    per_seed = [c for c in zoo_configs(10_000, 0) if c.method in SEED_METHODS and c.architecture == "conv"]
-    assert len(per_seed) == 9 and len(configs) == 27  # VAE, beta-VAE x2, FactorVAE, beta-TCVAE x2, DIP-VAE-I x3
-    assert configs[:9] == per_seed  # seed 0: exactly the zoo's entries, which the table installs, not retrains
+    per_seed = [c for c in zoo_configs(10_000, 0) if c.method in SEED_METHODS and c.architecture == "conv"
+                and (c.method, c.hyperparameters) != SAME_AS_THE_VAE]
+    assert len(per_seed) == 8 and len(configs) == 24  # VAE, beta-VAE x2, FactorVAE, beta-TCVAE, DIP-VAE-I x3
+    assert ("beta_tcvae", {"beta": 6}) in [(c.method, c.hyperparameters) for c in per_seed]
+    assert configs[:8] == per_seed  # seed 0: exactly the zoo's entries, which the table installs, not retrains
     for seed in (1, 2):
-        assert [c.seed for c in configs[9 * seed:9 * (seed + 1)]] == [seed] * 9
-        assert [c.slug().replace(f"seed{seed}", "seed0") for c in configs[9 * seed:9 * (seed + 1)]] == \
+        assert [c.seed for c in configs[8 * seed:8 * (seed + 1)]] == [seed] * 8
+        assert [c.slug().replace(f"seed{seed}", "seed0") for c in configs[8 * seed:8 * (seed + 1)]] == \
             [c.slug() for c in per_seed]
     with pytest.raises(ValueError, match="num_seeds=0"):
         seed_configs(10_000, 0)
+
+
+def test_beta_tcvae_at_beta_1_trains_the_plain_vaes_model(tmp_path, dsprites):
+    """Why the seed table leaves it out: -ELBO + 0 TC, with no randomness of its own, is the VAE's run."""
+    config = TrainConfig("vae", {}, steps=3, batch_size=8, checkpoint_every=3, seed=5)
+    tcvae = dataclasses.replace(config, method=SAME_AS_THE_VAE[0], hyperparameters=dict(SAME_AS_THE_VAE[1]))
+    models = [train(c, tmp_path / c.method, "cpu", dataset=dsprites, progress=False).model for c in (config, tcvae)]
+    first, second = (m.state_dict() for m in models)
+    assert first.keys() == second.keys()
+    for name in first:
+        torch.testing.assert_close(first[name], second[name], rtol=1e-6, atol=1e-7)
+    moved = train(dataclasses.replace(tcvae, hyperparameters={"beta": 6}), tmp_path / "beta6", "cpu",
+                  dataset=dsprites, progress=False).model.state_dict()
+    assert any(not torch.allclose(first[name], moved[name]) for name in first)  # the TC weight does change the run
 
 
 def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monkeypatch):
@@ -29,6 +53,7 @@ def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monk
     assert sorted(zip(table["method"], table["seed"])) == [("factor_vae", 0), ("factor_vae", 1), ("vae", 0), ("vae", 1)]
     assert (table["status"] == "ok").all() and table["mig.score"].between(0, 1).all()
     assert table["rate"].notna().all() and table["tc_mean"].notna().all()  # the unsupervised scores too
+    assert table["udr"].between(0, 1).all() and table["udr_spearman"].between(0, 1).all()  # two seeds: UDR defined
     read = shipped_seed_results(steps=4, directory=shipped)
     pd.testing.assert_frame_equal(read, table.drop(columns=["run_dir", "error"]).reset_index(drop=True),
                                   check_dtype=False)
@@ -41,3 +66,34 @@ def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monk
     with pytest.raises(ValueError, match="did not finish"):
         export_seed_results(failed, seeds_module.Sweep(steps=4, out=str(tmp_path)), tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def _study_rows(methods, seeds, steps):
+    rows = [{"method": m, "hyperparameter": "beta", "value": v, "seed": s, "steps": steps, "width": 1, "status": "ok",
+             "mig.score": 0.1 * v + 0.01 * s, "udr": 0.5, "udr_spearman": 0.5, "run_dir": f"/machine/{m}{v}-{s}"}
+            for m in methods for v in (1, 4) for s in seeds]
+    return pd.DataFrame(rows)
+
+
+def test_notebook_13_reads_the_seed_table_only_where_it_is_shipped_and_the_plan_is_loaded(tmp_path):
+    profile = PROFILES["smoke"]
+    plan = study_plan(profile, tmp_path / "runs", first_seed=0)
+    study_dir, seeds_dir = tmp_path / "study", tmp_path / "seeds"
+    main = _study_rows(["beta_vae"], (0, 1), plan.sweep.steps)
+    export_study(plan, profile, main, main.head(2), directory=study_dir)
+    with pytest.raises(ValueError, match="source='zoo_seeds' needs the seed table"):
+        study_or_seed_results(plan, profile, source="zoo_seeds", directory=seeds_dir, study_directory=study_dir)
+    with pytest.raises(ValueError, match="source='zoo' is not allowed"):
+        study_or_seed_results(plan, profile, source="zoo", directory=seeds_dir, study_directory=study_dir)
+    results, scale, note = study_or_seed_results(plan, profile, directory=seeds_dir, study_directory=study_dir)
+    assert len(results) == 4 and "shipped smoke study" in note  # auto, no seed table: the plan's
+
+    zoo_age = lecture_steps("lecture")  # the table is read at the zoo's age
+    table = _study_rows(["beta_vae", "dip_vae_i"], range(5), zoo_age)
+    export_seed_results(table, seeds_module.Sweep(steps=zoo_age, seeds=tuple(range(5)), out=str(tmp_path)), seeds_dir)
+    results, scale, note = study_or_seed_results(plan, profile, directory=seeds_dir, study_directory=study_dir)
+    assert len(results) == 20 and sorted(results["seed"].unique()) == [0, 1, 2, 3, 4] and len(scale) == 2
+    assert f"20 models (4 settings x 5 seeds, {zoo_age:,} steps)" in note and "zoo --seed-results 5" in note
+    assert "run_dir" not in results  # shipped without the machine's columns
+    plans = study_or_seed_results(plan, profile, source="plan", directory=seeds_dir, study_directory=study_dir)[0]
+    pd.testing.assert_frame_equal(plans, main.drop(columns="run_dir"), check_dtype=False)

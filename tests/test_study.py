@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
-                                               tc_by_regularisation, variance_explained)
+                                               tc_by_regularisation, tc_trend, variance_explained)
 
 METHODS = {"beta_vae": 0.2, "factor_vae": 0.5, "dip_vae_i": 0.8}
 
@@ -38,6 +38,25 @@ def test_tc_by_regularisation_and_score_agreement():
     agreement = score_agreement(results(), unsupervised=["elbo"], supervised=["mig.score"])
     assert agreement.loc["elbo", "MIG"] == pytest.approx(1.0)  # elbo and MIG both follow the method
     assert metric_correlation(results(), ["mig.score", "elbo"]).loc["MIG", "elbo"] == pytest.approx(1.0)
+
+
+def with_vae(table, tc_mean=0.5, tc_sampled=0.05):
+    vae = [{"method": "vae", "value": None, "seed": s, "status": "ok", "tc_mean": tc_mean + 0.1 * s,
+            "tc_sampled": tc_sampled, "mig.score": 0.0, "elbo": -90.0} for s in (0, 1, 2)]
+    return pd.concat([table, pd.DataFrame(vae)], ignore_index=True)
+
+
+def test_tc_trend_runs_from_the_plain_vae_where_the_table_has_it():
+    alone = tc_trend(results()).set_index("method")  # tc_mean = value x level, tc_sampled = 0.1 value
+    assert list(alone.index) == sorted(METHODS) and (alone["start"] == "1").all() and (alone["end"] == 4).all()
+    assert alone.loc["factor_vae", "tc_mean_start"] == pytest.approx(0.5)
+    assert alone.loc["factor_vae", "tc_mean_end"] == pytest.approx(2.0)
+    assert alone.loc["dip_vae_i", "tc_sampled_end"] == pytest.approx(0.4)
+    trend = tc_trend(with_vae(results())).set_index("method")
+    assert "vae" not in trend.index and (trend["start"] == "VAE").all()
+    np.testing.assert_allclose(trend["tc_mean_start"], 0.6)  # the VAE's median over its three seeds
+    np.testing.assert_allclose(trend["tc_sampled_start"], 0.05)
+    assert trend.loc["factor_vae", "tc_mean_end"] == pytest.approx(2.0)
 
 
 def test_hyperparameter_transfer_is_perfect_without_seed_noise_and_not_with_it():
@@ -197,6 +216,11 @@ def test_figures_are_labelled():
     figure = plot_tc_by_regularisation(table)
     assert len(figure.axes) == 3 and all(ax.get_ylabel() == "Gaussian TC (nats)" for ax in figure.axes)
     assert figure.axes[0].get_xlabel() == "beta" and figure.axes[0].get_legend() is not None
+    figure = plot_tc_by_regularisation(with_vae(table, tc_mean=0.5))  # the VAE: a reference on every panel
+    assert [ax.get_title() for ax in figure.axes] == list(METHODS)
+    dashed = [line for line in figure.axes[1].lines if line.get_linestyle() == "--"]
+    assert [line.get_label() for line in dashed] == ["plain VAE, mean code", "plain VAE, sampled code"]
+    np.testing.assert_allclose(dashed[0].get_ydata(), [0.6, 0.6])
     ax = plot_variance_explained(variance_explained(table, ["mig.score"]), variance_chance(table))
     assert ax.get_xlabel().startswith("share") and len(ax.patches) == 3
     figure = plot_scores_against(table, ["elbo", "tc_sampled"], "mig.score")

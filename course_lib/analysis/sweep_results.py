@@ -5,6 +5,8 @@ The table has a row per trained model: method, hyperparameter value, seed, every
 tc_sampled, ...). Every function reads only the table (and, for UDR, the models' posteriors).
 
   tc_by_regularisation    key result 1: TC of the mean vs the sampled representation per method and value
+  tc_trend                key result 1 per method: from its weakest regularisation (the plain VAE where the
+                          table has it) to its strongest value
   metric_correlation      key result 2: Spearman correlation between metrics over all models
   variance_explained      key result 3: the share of a metric's variance explained by the objective
                           alone and by objective x hyperparameter (the remainder: random seeds);
@@ -51,6 +53,24 @@ def tc_by_regularisation(results: pd.DataFrame) -> pd.DataFrame:
     """Median over seeds of the Gaussian TC of the mean and of the sampled code, per (method, value)."""
     table = ok_models(results)
     return table.groupby(["method", "value"])[["tc_mean", "tc_sampled"]].median().reset_index()
+
+
+def tc_trend(results: pd.DataFrame) -> pd.DataFrame:
+    """Per regularised method, the median TCs of the mean and the sampled code at its weakest regularisation and at
+    its largest value. The weakest is the plain VAE where the table has it (every objective of the study is the
+    VAE with its weight switched off: beta = 1, gamma = lambda = 0), else the method's smallest value.
+
+    Columns: method, start ('VAE' or the value), end (the largest value), and tc_mean / tc_sampled at each
+    (suffixes _start, _end)."""
+    medians = tc_by_regularisation(results)
+    vae = medians[medians["method"] == "vae"]
+    rows = []
+    for method, group in medians[medians["method"] != "vae"].groupby("method", sort=False):
+        start, end = (vae.iloc[0] if len(vae) else group.iloc[0]), group.iloc[-1]
+        rows.append({"method": method, "start": "VAE" if len(vae) else f"{start['value']:g}", "end": end["value"],
+                     **{f"{column}_{at}": row[column] for column in ("tc_mean", "tc_sampled")
+                        for at, row in (("start", start), ("end", end))}})
+    return pd.DataFrame(rows)
 
 
 def metric_correlation(results: pd.DataFrame, columns=None) -> pd.DataFrame:

@@ -80,7 +80,7 @@ def _evaluate(args) -> int:
 def _study(args) -> int:
     import pandas as pd
 
-    from course_lib.kit.study import add_udr, export_study, study_plan, study_results
+    from course_lib.kit.study import export_study, study_plan, study_results
     from course_lib.profiles import get_profile
     from course_lib.training import default_runs_dir
 
@@ -89,8 +89,6 @@ def _study(args) -> int:
     plan = study_plan(profile, out, device=args.device, first_seed=args.seed)
     results, scale, note = study_results(plan, profile, args.seed, args.device, args.scheduler, train=True,
                                          workers=args.workers)
-    results["udr_spearman"] = add_udr(results, num_points=plan.udr_points, random_state=args.seed, device=args.device,
-                                      correlation="spearman")["udr"]  # notebook 13's Exercise 3
     jobs = pd.concat([results, scale]).drop_duplicates("run_dir")  # the scale study reuses some main runs
     failed = int((jobs["status"] != "ok").sum())
     print(f"{note}; under {out}")

@@ -3,10 +3,14 @@ moves a model's disentanglement scores as much as the objective and its hyperpar
 
 `python -m course_lib zoo --seed-results N` (`seed_results`) takes the configurations of notebooks 02-06 that
 notebook 08 and the study compare (`SEED_METHODS`: the plain VAE, beta-VAE, FactorVAE, beta-TCVAE and DIP-VAE-I
-at the notebooks' values, `lecture_models.zoo_configs`) at the zoo's age, for seeds 0 .. N-1. Seed 0 is the
+at the notebooks' values, `lecture_models.zoo_configs`) at the zoo's age, for seeds 0 .. N-1; beta-TCVAE at
+beta = 1 is left out, because its objective is the plain VAE's (-ELBO + 0 TC, with no randomness of its own), so
+its seeds are the VAE's (`tests/test_seeds.py` trains both and finds one model). Seed 0 is the
 zoo's own model (installed, not trained); the others train and every one is scored as a sweep job scores
 (`sweep.run_sweep` with these jobs: on Dask, packed on a GPU; the metrics of the lecture study at its sizes and
-the unsupervised scores). The table is shipped beside the zoo, without weights (the zoo stays under 30 MB):
+the unsupervised scores), and UDR compares the seeds of each configuration (both flavours, the lecture study's
+draws). The table has the columns of the study's results, so notebook 13's key results read it
+(`study_or_seed_results`). It is shipped beside the zoo, without weights (the zoo stays under 30 MB):
 `data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings, the zoo entries of seed 0, the commit and
 the table's SHA-256 (`shipped_seed_results` checks it).
 """
@@ -18,23 +22,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from course_lib.checks import check_int
+from course_lib.checks import check_choice, check_int
 from course_lib.device import get_device
 from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file, write_json_atomic
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
-from course_lib.kit.study import CHEAP_METRICS, DESIGNS, MACHINE_COLUMNS
+from course_lib.kit.study import (CHEAP_METRICS, DESIGNS, MACHINE_COLUMNS, SHIPPED_STUDY_DIR, StudyPlan,
+                                  add_udr_flavours, shipped_study, study_results)
 from course_lib.kit.sweep import Sweep, run_sweep
 from course_lib.training import TrainConfig, default_runs_dir
 
 SEED_METHODS = ("vae", "beta_vae", "factor_vae", "beta_tcvae", "dip_vae_i")
+SAME_AS_THE_VAE = ("beta_tcvae", {"beta": 1})  # notebook 05's reference: -ELBO + (beta - 1) TC is the VAE's loss
 SEEDS_DIR = CHECKOUT / "data" / "pretrained" / "seeds"
+SEED_COMMAND = "python -m course_lib zoo --seed-results"
 
 
 def seed_configs(steps: int, num_seeds: int) -> list[TrainConfig]:
-    """The zoo's conv configurations of `SEED_METHODS` at `steps`, for seeds 0 .. num_seeds-1 (seed by seed)."""
+    """The zoo's conv configurations of `SEED_METHODS` at `steps` but `SAME_AS_THE_VAE`, for seeds 0 .. num_seeds-1
+    (seed by seed)."""
     num_seeds = check_int("num_seeds", num_seeds, 1)
     return [config for seed in range(num_seeds) for config in zoo_configs(steps, seed)
-            if config.method in SEED_METHODS and config.architecture == "conv"]
+            if config.method in SEED_METHODS and config.architecture == "conv"
+            and (config.method, config.hyperparameters) != SAME_AS_THE_VAE]
 
 
 def _files(directory: Path, steps: int) -> tuple[Path, Path]:
@@ -54,6 +63,8 @@ def seed_results(num_seeds: int = 5, steps: int | None = None, runs=None, device
                   num_train=num_train, num_test=num_test, device=str(device), pack=len(configs) if on_gpu else 1,
                   out=str(Path(runs or default_runs_dir()) / "seeds"))
     table = run_sweep(sweep, workers=workers, progress=progress, jobs=configs)
+    if (table["status"] == "ok").all():
+        table = add_udr_flavours(table, num_points=DESIGNS["lecture"].udr_points, device=device)
     export_seed_results(table, sweep, directory)
     return table
 
@@ -72,7 +83,7 @@ def export_seed_results(table: pd.DataFrame, sweep: Sweep, directory=SEEDS_DIR) 
     write_json_atomic(manifest, {"settings": json.loads(json.dumps(settings, default=list)),
                                  "zoo_entries": [config.slug() for config in seed_configs(sweep.steps, 1)],
                                  "commit": checkout_commit(),
-                                 "command": f"python -m course_lib zoo --seed-results {len(sweep.seeds)}",
+                                 "command": f"{SEED_COMMAND} {len(sweep.seeds)}",
                                  "files": {csv.name: sha256_of_file(csv)}})
     return manifest
 
@@ -89,3 +100,33 @@ def shipped_seed_results(steps: int | None = None, directory=SEEDS_DIR) -> pd.Da
         raise ValueError(f"{csv} does not match {manifest.name}'s SHA-256: the shipped seed results are damaged; "
                          f"restore them (git checkout -- {Path(directory)}) or rerun `zoo --seed-results`")
     return pd.read_csv(csv)
+
+
+STUDY_SOURCES = ("auto", "plan", "zoo_seeds")
+
+
+def study_or_seed_results(plan: StudyPlan, profile, seed: int = 0, device="auto", scheduler: str | None = None,
+                          train: bool | None = None, source: str = "auto", directory=SEEDS_DIR,
+                          study_directory=SHIPPED_STUDY_DIR) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(results, scale results, a line saying where they came from) for notebook 13.
+
+    The scale results are always the plan's (`study.study_results`: shipped, or trained when `train`). The results
+    of the key results are, by `source`: "plan", the plan's main sweep; "zoo_seeds", the shipped seed table (the
+    zoo's compared models at its age over seeds: older models and more seeds than a lecture plan trains);
+    "auto", the seed table where it is shipped and the plan's study is loaded rather than trained, else the plan's.
+    """
+    check_choice("source", source, STUDY_SOURCES)
+    seeds = shipped_seed_results(directory=directory) if source != "plan" else None
+    if source == "zoo_seeds" and seeds is None:
+        raise ValueError(f"source='zoo_seeds' needs the seed table, and none is shipped in {directory} for the "
+                         f"zoo's age; make it with `{SEED_COMMAND} 5`, or use source='plan'")
+    use_seeds = seeds is not None and (source == "zoo_seeds"
+                                       or (not train and shipped_study(plan, profile, study_directory) is not None))
+    results, scale, note = study_results(plan, profile, seed, device, scheduler, train, study_directory)
+    if not use_seeds:
+        return results, scale, note
+    num_seeds = seeds["seed"].nunique()
+    return seeds, scale, (f"the shipped seed table of the zoo's compared models: {len(seeds)} models "
+                          f"({seeds.groupby(['method', 'value'], dropna=False).ngroups} settings x {num_seeds} seeds, "
+                          f"{seeds['steps'].iloc[0]:,} steps), made by `{SEED_COMMAND} {num_seeds}` "
+                          f"({Path(directory).name}/); the scale rows: {note}")

@@ -1,7 +1,9 @@
 """Notebook 13's study, run: what each profile trains, on one Dask cluster, and UDR over its seeds.
 
   study_plan / run_study  what each profile trains (the main sweep + beta-VAE's scale sweeps), on one Dask cluster
-  add_udr                 every finished run encoded on shared draws, then UDR among the seeds of its group
+  add_udr / add_udr_flavours
+                          every finished run encoded on shared draws, then UDR among the seeds of its group
+                          (Lasso; or both the Lasso and the Spearman flavour)
   export_study / shipped_study
                           a finished study's two tables (UDR included, run folders left out) written beside
                           the zoo with a manifest (the plan, the commit, each table's SHA-256), and read back
@@ -147,10 +149,9 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
     return tables[0], scale_results(tables[0], tables[1:], plan.scale_value)
 
 
-def add_udr(results: pd.DataFrame, num_points: int = 1_000, random_state=0, device="auto", dataset=None,
-            group=GROUP, **udr_kwargs) -> pd.DataFrame:
-    """`results` with a `udr` column: every finished run loaded (weights only) and encoded on the same
-    `num_points` draws of `dataset` (default: binary dSprites), then `udr_by_group`."""
+def encode_runs(results: pd.DataFrame, num_points: int = 1_000, random_state=0, device="auto", dataset=None) -> dict:
+    """{run_dir: (means, log_vars)} of every finished run of `results`, loaded (weights only) and encoded on the same
+    `num_points` draws of `dataset` (default: binary dSprites): what UDR compares."""
     from course_lib.data import DSprites
     from course_lib.representation import encode
     from course_lib.training import load_run
@@ -158,10 +159,24 @@ def add_udr(results: pd.DataFrame, num_points: int = 1_000, random_state=0, devi
     num_points = check_int("num_points", num_points, 2)
     dataset = dataset if dataset is not None else DSprites("binary", progress=False)
     _, observations = dataset.sample(num_points, as_random_state(random_state))
-    posteriors = {run_dir: encode(load_run(run_dir, device).model, observations)
-                  for run_dir in ok_models(results)["run_dir"]}
+    return {run_dir: encode(load_run(run_dir, device).model, observations) for run_dir in ok_models(results)["run_dir"]}
+
+
+def add_udr(results: pd.DataFrame, num_points: int = 1_000, random_state=0, device="auto", dataset=None,
+            group=GROUP, **udr_kwargs) -> pd.DataFrame:
+    """`results` with a `udr` column: `encode_runs`, then `udr_by_group` (`udr_kwargs`: e.g. correlation)."""
+    posteriors = encode_runs(results, num_points, random_state, device, dataset)
     udr_kwargs.setdefault("random_state", random_state)
     return results.assign(udr=udr_by_group(results, posteriors, group, **udr_kwargs))
+
+
+def add_udr_flavours(results: pd.DataFrame, num_points: int = 1_000, random_state=0, device="auto") -> pd.DataFrame:
+    """`results` with both of disentanglement_lib's UDR flavours on the same draws: `udr` (Lasso similarities, the
+    study's) and `udr_spearman` (Spearman correlations, notebook 13's Exercise 3)."""
+    posteriors = encode_runs(results, num_points, random_state, device)
+    return results.assign(udr=udr_by_group(results, posteriors, random_state=random_state),
+                          udr_spearman=udr_by_group(results, posteriors, correlation="spearman",
+                                                    random_state=random_state))
 
 
 # ------------------------------------------------------------------------------------- a shipped study
@@ -225,7 +240,7 @@ def study_results(plan: StudyPlan, profile, seed: int = 0, device="auto", schedu
                   workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(results with UDR, scale results, a line saying where they came from) for notebook 13: the study shipped
     for exactly this plan unless `train` is True (None: train only when none is shipped), else `run_study` on
-    one Dask cluster and `add_udr` (finished jobs under the plan's folder are loaded, not retrained)."""
+    one Dask cluster and `add_udr_flavours` (finished jobs under the plan's folder are loaded, not retrained)."""
     shipped = None if train else shipped_study(plan, profile, directory)
     if shipped is not None:
         results, scale = shipped
@@ -233,7 +248,7 @@ def study_results(plan: StudyPlan, profile, seed: int = 0, device="auto", schedu
                                  f"`python -m course_lib study --profile {profile.name} --seed {seed} --export` "
                                  f"({Path(directory).name}/); train_sweep=True trains it here")
     main, scale = run_study(plan, scheduler=scheduler, workers=workers, processes=True)
-    results = add_udr(main, num_points=plan.udr_points, random_state=seed, device=device)
+    results = add_udr_flavours(main, num_points=plan.udr_points, random_state=seed, device=device)
     jobs = pd.concat([main, scale]).drop_duplicates("run_dir")
     failed = jobs[jobs["status"] != "ok"]
     note = (f"{len(jobs)} models trained here, {len(jobs) - len(failed)} ok (finished jobs are loaded, not retrained); "

@@ -16,14 +16,16 @@ def hyperparameter_names(table: pd.DataFrame) -> dict:
 
 
 def plot_tc_by_regularisation(results: pd.DataFrame):
-    """Gaussian TC of the mean and the sampled code against the hyperparameter, a panel per method
-    (dots: seeds; lines: medians). Returns the Figure."""
+    """Gaussian TC of the mean and the sampled code against the hyperparameter, a panel per regularised method
+    (dots: seeds; lines: medians); where the table has the plain VAE, its medians are dashed lines on every panel
+    (each objective's weight switched off). Returns the Figure."""
     import matplotlib.pyplot as plt
 
     table = ok_models(results)
     medians = tc_by_regularisation(table)
     names = hyperparameter_names(table)
-    methods = list(dict.fromkeys(table["method"]))
+    vae = medians[medians["method"] == "vae"]
+    methods = [m for m in dict.fromkeys(table["method"]) if m != "vae"] or ["vae"]
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), squeeze=False, layout="constrained")
     for ax, method in zip(axes[0], methods):
         rows, median = table[table["method"] == method], medians[medians["method"] == method]
@@ -31,6 +33,9 @@ def plot_tc_by_regularisation(results: pd.DataFrame):
                                       ("tc_sampled", "C0", "sampled code")):
             ax.scatter(rows["value"], rows[column], color=colour, s=14, alpha=0.6)
             ax.plot(median["value"], median[column], color=colour, marker="o", label=label)
+            if method != "vae" and len(vae):
+                ax.axhline(vae[column].iloc[0], color=colour, linestyle="--", linewidth=1,
+                           label=f"plain VAE, {label.split(' (')[0]}")
         if (rows["value"] > 0).all() and rows["value"].nunique() > 1:
             ax.set_xscale("log")
         ax.set_xticks(sorted(rows["value"].unique()), [f"{v:g}" for v in sorted(rows["value"].unique())])
