@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
-                                               tc_by_regularisation, tc_trend, variance_explained)
+                                               seed_spread, tc_by_regularisation, tc_trend, variance_explained)
 
 METHODS = {"beta_vae": 0.2, "factor_vae": 0.5, "dip_vae_i": 0.8}
 
@@ -30,6 +30,17 @@ def test_variance_explained_separates_objective_hyperparameter_and_seed():
     assert by_value["objective"] == pytest.approx(0.0) and by_value["objective x hyperparameter"] == pytest.approx(1.0)
     by_seed = variance_explained(results(method_effect=0.0, seed_noise=1.0), ["mig.score"]).loc["MIG"]
     assert by_seed["objective"] < 0.3 and by_seed["objective x hyperparameter"] < 0.7
+
+
+def test_seed_spread_is_zero_without_seed_noise_and_reads_each_settings_seeds():
+    exact = seed_spread(results(value_effect=1.0))
+    assert len(exact) == 9 and (exact["seeds"] == 3).all() and (exact["range"] == 0).all()
+    assert exact.loc[("factor_vae", 4), "median"] == pytest.approx(0.5 + 4)
+    table = with_vae(results())  # the VAE's tc_mean over seeds 0, 1, 2: 0.5, 0.6, 0.7
+    vae = seed_spread(table, "tc_mean").loc[("vae", 0)]
+    assert list(vae) == pytest.approx([3, 0.5, 0.6, 0.7, 0.2])
+    with pytest.raises(ValueError, match="'udr'"):
+        seed_spread(table, "udr")
 
 
 def test_tc_by_regularisation_and_score_agreement():

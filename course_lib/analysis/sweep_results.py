@@ -8,6 +8,7 @@ tc_sampled, ...). Every function reads only the table (and, for UDR, the models'
   tc_trend                key result 1 per method: from its weakest regularisation (the plain VAE where the
                           table has it) to its strongest value
   metric_correlation      key result 2: Spearman correlation between metrics over all models
+  seed_spread             key result 3 per setting: how far a score moves over the seeds of one (method, value)
   variance_explained      key result 3: the share of a metric's variance explained by the objective
                           alone and by objective x hyperparameter (the remainder: random seeds);
                           `variance_chance`, the share expected with no effect at all
@@ -79,6 +80,16 @@ def metric_correlation(results: pd.DataFrame, columns=None) -> pd.DataFrame:
     table = ok_models(results)
     columns = check_columns(table, columns)
     return rank_correlation(table[columns].rename(columns=COLUMN_LABELS))
+
+
+def seed_spread(results: pd.DataFrame, column: str = "mig.score") -> pd.DataFrame:
+    """Per (method, value), in the table's order: the number of seeds and the min, median, max and range
+    (max - min) of `column` over them; a setting with one seed has range 0."""
+    table = ok_models(results)
+    check_columns(table, [column])
+    groups = table.groupby(["method", "value"], sort=False)[column]
+    spread = groups.agg(seeds="count", min="min", median="median", max="max")
+    return spread.assign(range=spread["max"] - spread["min"])
 
 
 def variance_explained(results: pd.DataFrame, columns=None) -> pd.DataFrame:
