@@ -12,7 +12,7 @@ from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_METHODS, export_seed_res
                                   shipped_seed_results, study_or_seed_results)
 from course_lib.kit.study import export_study, study_plan
 from course_lib.profiles import PROFILES
-from course_lib.training import TrainConfig, load_run, train
+from course_lib.training import TrainConfig, train
 
 
 def test_seed_configs_are_the_zoos_compared_models_for_every_seed():
