@@ -53,10 +53,12 @@ bench: data
 gpu-check: $(STAMP)
 	PYTHON=$(PY) bash benchmarks/gpu_check.sh
 
-# On a machine with CUDA: retrain the notebooks' zoo models for STEPS steps and ship them (README: the zoo's age)
+# On a machine with CUDA: retrain the notebooks' zoo models for STEPS steps and ship them (README: the zoo's age);
+# TIME_LIMIT=MINUTES stops every run with a checkpoint when the time is up (the same command resumes them)
 grow-zoo: data
 	@test -n "$(STEPS)" || { echo "make grow-zoo: set STEPS, e.g. make grow-zoo STEPS=100000 DEVICE=cuda"; exit 2; }
-	$(PY) -m course_lib zoo --grow $(STEPS) --seed $(SEED) --device $(DEVICE) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m course_lib zoo --grow $(STEPS) --seed $(SEED) --device $(DEVICE) $(if $(WORKERS),--workers $(WORKERS)) \
+	  $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
 
 clean:
 	rm -rf reports build .pytest_cache

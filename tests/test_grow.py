@@ -55,6 +55,24 @@ def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_co
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)} == checkpoints
 
 
+def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(zoo_copy, tmp_path):
+    """A machine lent for a while: every run stops at its next step once the time is up, the zoo stays as it
+    was, and the same call later finishes the very runs (TopDis still forked from its base at the delay)."""
+    manifest, runs = (zoo_copy / zoo.MANIFEST).read_bytes(), tmp_path / "runs"
+    assert grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1, time_limit_minutes=1e-9) == []
+    assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest
+    base, other, topdis = _some_configs(8)
+    for config in (base, other):  # one step each, then the time was up: a checkpoint at step 1
+        assert load_run(runs / config.slug(), "cpu").step == 1
+    assert not (runs / topdis.slug() / CHECKPOINT).exists()  # not started from scratch: it waits for its fork
+    entries = grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1)
+    assert {e["slug"] for e in entries} == {c.slug() for c in (base, other, topdis)}
+    assert json.loads((runs / topdis.slug() / SUMMARY).read_text())["steps_this_session"] == 4
+    alone = train(base, tmp_path / "alone", "cpu", progress=False)
+    for name, weight in alone.model.state_dict().items():
+        assert torch.equal(load_run(runs / base.slug(), "cpu").model.state_dict()[name], weight), name
+
+
 def test_a_failed_grow_leaves_the_zoo_as_it_was(zoo_copy, tmp_path, monkeypatch):
     manifest = (zoo_copy / zoo.MANIFEST).read_bytes()
 
@@ -79,7 +97,8 @@ def test_retire_removes_only_the_notebooks_models_of_other_ages(zoo_copy):
 def test_grow_refuses_bad_arguments_before_any_work(tmp_path):
     for kwargs, match in (({"steps": 0}, "steps=0"), ({"steps": 10, "seed": -1}, "seed=-1"),
                           ({"steps": 10, "cuda_graph": "maybe"}, "cuda_graph="),
-                          ({"steps": 10, "workers": 0}, "workers=0")):
+                          ({"steps": 10, "workers": 0}, "workers=0"),
+                          ({"steps": 10, "time_limit_minutes": 0}, "time_limit_minutes=0")):
         with pytest.raises(ValueError, match=match):
             grow(runs=tmp_path / "runs", device="cpu", **kwargs)
     assert not (tmp_path / "runs").exists()

@@ -151,6 +151,27 @@ def test_a_killed_pack_resumes_packed_or_alone_as_if_never_killed(dsprites, tmp_
     assert_same_run(tmp_path / "separate2", tmp_path / "alone2", exact=False)
 
 
+def test_a_pack_stopped_at_its_deadline_resumes_as_if_never_stopped(dsprites, tmp_path, monkeypatch):
+    configs = trio("mlp")
+    folders = [tmp_path / f"stopped{k}" for k in range(3)]
+    whole = train_packed(configs, [tmp_path / f"whole{k}" for k in range(3)], device="cpu", dataset=dsprites,
+                         progress=False)
+    calls = {"n": 0}
+
+    def after_three_steps(deadline):
+        calls["n"] += 1
+        return deadline is not None and calls["n"] >= 3
+
+    monkeypatch.setattr(packed_module, "past", after_three_steps)
+    runs = train_packed(configs, folders, device="cpu", dataset=dsprites, progress=False, deadline=1e12)
+    monkeypatch.undo()
+    assert [run.step for run in runs] == [3, 3, 3]  # step 3 is no checkpoint step: saved for the deadline
+    assert all(torch.load(f / CHECKPOINT, weights_only=True)["step"] == 3 for f in folders)
+    train_packed(configs, folders, device="cpu", dataset=dsprites, resume=True, progress=False)
+    for run, folder in zip(whole, folders):
+        assert_same_run(run.directory, folder, exact=True)
+
+
 def test_runs_left_behind_by_a_kill_between_checkpoints_catch_up(dsprites, tmp_path, monkeypatch):
     configs = trio("mlp")
     folders = [tmp_path / f"killed{k}" for k in range(3)]

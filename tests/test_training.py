@@ -67,6 +67,39 @@ def test_a_killed_and_resumed_run_ends_with_the_same_parameters(device, dsprites
     assert (tmp_path / "alone" / LOG).read_text() == (tmp_path / "killed" / LOG).read_text()
 
 
+def test_a_run_stopped_at_its_deadline_resumes_as_if_never_stopped(dsprites, tmp_path, monkeypatch):
+    """A machine lent by the hour: the run stops at the first step past `deadline`, with a checkpoint there
+    (step 7 is no checkpoint step), and resuming gives the uninterrupted run bit for bit."""
+    import course_lib.training.loop as loop_module
+
+    config = small("factor_vae", steps=20, checkpoint_every=5)
+    alone = train(config, tmp_path / "alone", device="cpu", dataset=dsprites, progress=False)
+    calls = {"n": 0}
+
+    def after_seven_steps(deadline):
+        calls["n"] += 1
+        return deadline is not None and calls["n"] >= 7
+
+    monkeypatch.setattr(loop_module, "past", after_seven_steps)
+    stopped = train(config, tmp_path / "stopped", device="cpu", dataset=dsprites, progress=False, deadline=1e12)
+    monkeypatch.undo()
+    assert stopped.step == 7 and load_checkpoint(tmp_path / "stopped" / CHECKPOINT, config)["step"] == 7
+    assert json.loads((tmp_path / "stopped" / SUMMARY).read_text())["steps_this_session"] == 7
+    resumed = train(config, tmp_path / "stopped", device="cpu", dataset=dsprites, resume=True, progress=False)
+    assert resumed.step == 20
+    for a, b in zip(alone.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert (tmp_path / "alone" / LOG).read_text() == (tmp_path / "stopped" / LOG).read_text()
+    # a deadline already passed: one step, then the checkpoint; a far one: the whole run
+    assert train(small(steps=6), tmp_path / "now", device="cpu", dataset=dsprites, progress=False,
+                 deadline=1.0).step == 1
+    assert train(small(steps=6), tmp_path / "later", device="cpu", dataset=dsprites, progress=False,
+                 deadline=4e9).step == 6
+    with pytest.raises(ValueError, match="deadline=-1"):
+        train(small(steps=6), tmp_path / "bad", device="cpu", dataset=dsprites, progress=False, deadline=-1)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_same_seed_same_numbers(dsprites, tmp_path):
     first = train(small(steps=5), tmp_path / "a", device="cpu", dataset=dsprites, progress=False)
     second = train(small(steps=5), tmp_path / "b", device="cpu", dataset=dsprites, progress=False)

@@ -162,7 +162,7 @@ def _zoo(args) -> int:
 
     if args.grow is not None:
         for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph,
-                          workers=args.workers):
+                          workers=args.workers, time_limit_minutes=args.time_limit):
             print(f"grown {entry['slug']}: {entry['metrics']}")
     if args.seed_results is not None:
         table = seed_results(args.seed_results, runs=args.runs, device=args.device, workers=args.workers)
@@ -317,6 +317,8 @@ def main(argv=None) -> int:
     zoo.add_argument("--runs", default=None, help="runs folder (default: the runs cache, runs/)")
     zoo.add_argument("--device", default="auto", help="auto | cpu | cuda")
     zoo.add_argument("--cuda-graph", default="auto", choices=CUDA_GRAPH_CHOICES, help="as train's")
+    zoo.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                     help="--grow: stop every run with a checkpoint after MINUTES; the same command resumes them")
     zoo.add_argument("--seed-results", type=int, default=None, metavar="N",
                      help="train and score the compared zoo models for seeds 0..N-1, ship the table (no weights)")
     zoo.add_argument("--workers", type=int, default=None,

@@ -16,18 +16,22 @@
 
 `lecture_steps` then serves the new age to the notebooks. Nothing is retired before every new model has
 trained, so a call that fails or is killed leaves the zoo as it was, and the next call resumes the runs.
+`time_limit_minutes` (`--time-limit MINUTES`) is for machines lent by the hour: when it is up every run stops at its
+next step with a checkpoint (`training.train`'s `deadline`), nothing is exported, and the same command
+resumes them later (the models are the same as uninterrupted runs').
 """
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_choice, check_int
+from course_lib.checks import check_choice, check_int, check_number
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
@@ -50,37 +54,36 @@ def retire(seed: int, keep_steps: int, root=None) -> list[str]:
     return sorted(retired)
 
 
-def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, threads: int | None) -> None:
+def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,
+                 threads: int | None) -> None:
     """Train (or resume) one run, in a worker process on `threads` cores."""
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    train(config, folder, device, resume=True, progress=False, cuda_graph=cuda_graph, until=until)
+    train(config, folder, device, resume=True, progress=False, cuda_graph=cuda_graph, until=until, deadline=deadline)
 
 
 def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int,
-           until: int | None = None) -> None:
-    """Train (or resume) `configs` into their folders under `runs`, up to `until`: packed on a GPU, in `workers`
-    processes on a CPU (packing gains nothing there: one model's step already fills a core)."""
+           until: int | None = None, deadline: float | None = None) -> None:
+    """Train (or resume) `configs` into their folders under `runs`, up to `until` or the `deadline`: packed on a
+    GPU, in `workers` processes on a CPU (packing gains nothing there: one model's step already fills a core)."""
+    common = dict(resume=True, cuda_graph=cuda_graph, until=until, deadline=deadline)
     if device.type == "cuda":
         for group in pack_groups(configs):
             folders = [runs / config.slug() for config in group]
             if len(group) > 1:
-                train_packed(group, folders, device, resume=True, progress=progress, cuda_graph=cuda_graph,
-                             until=until)
+                train_packed(group, folders, device, progress=progress, **common)
             else:
-                train(group[0], folders[0], device, resume=True, progress=progress, cuda_graph=cuda_graph,
-                      until=until)
+                train(group[0], folders[0], device, progress=progress, **common)
     elif workers == 1 or len(configs) < 2:
         for config in configs:
-            train(config, runs / config.slug(), device, resume=True, progress=progress, cuda_graph=cuda_graph,
-                  until=until)
+            train(config, runs / config.slug(), device, progress=progress, **common)
     else:
         threads = max(1, (os.cpu_count() or 1) // workers)
         with ProcessPoolExecutor(min(workers, len(configs)), mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, threads)
-                       for config in configs]
+            futures = [pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, deadline,
+                                   threads) for config in configs]
             for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
                                desc=f"grow ({workers} processes)", unit="run"):
                 error = future.exception()
@@ -89,15 +92,21 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
                     raise error
 
 
-def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int) -> None:
+def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int,
+                    deadline: float | None) -> None:
     """Start the TopDis run `config` from its base run at the delay (`training.fork`), training the models
-    up to there first, when its base is among `missing` and neither run has passed the delay."""
+    up to there first, when its base is among `missing` and neither run has passed the delay (nor, when the
+    `deadline` stopped them first: then a later call forks)."""
     base, folder = topdis_base_config(config), runs / config.slug()
     delay = config.hyperparameters["delay"]
     if (folder / CHECKPOINT).is_file() or base not in missing or delay == 0:
         return
-    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, workers, until=delay)
-    if load_checkpoint(runs / base.slug() / CHECKPOINT, base)["step"] != delay:
+    _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, workers, until=delay,
+           deadline=deadline)
+    base_step = load_checkpoint(runs / base.slug() / CHECKPOINT, base)["step"]
+    if base_step < delay:
+        return
+    if base_step != delay:
         print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")
         return
     if folder.is_dir():
@@ -106,9 +115,10 @@ def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, 
 
 
 def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_graph: str = "auto",
-         progress: bool = True, workers: int | None = None) -> list[dict]:
+         progress: bool = True, workers: int | None = None, time_limit_minutes: float | None = None) -> list[dict]:
     """Train the zoo's configurations at `steps` (of `seed`) that the zoo at `root` lacks, retire its other
-    ages of `seed`, export the new runs; returns their manifest entries (none when the zoo already has them).
+    ages of `seed`, export the new runs; returns their manifest entries (none when the zoo already has them,
+    or when `time_limit_minutes` ran out first: the runs stop with checkpoints and the next call resumes them).
 
     The TopDis run starts from its base run (the same run until its delay, `training.fork_topdis`): only its
     own steps train eagerly; everything else trains packed and captured on a GPU. `workers`: the processes
@@ -116,13 +126,22 @@ def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_gr
     configs = zoo_configs(steps, seed)  # checks steps and seed
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
     workers = check_int("workers", workers, 1, none_ok=True) or os.cpu_count() or 1
+    minutes = check_number("time_limit_minutes", time_limit_minutes, 0, low_open=True, none_ok=True)
+    deadline = None if minutes is None else time.time() + 60 * minutes
     device = get_device(device)
     runs = Path(runs or default_runs_dir())
     missing = [config for config in configs if config.slug() not in read_manifest(root)]
     for config in missing:
         if config.method == "topdis":
-            _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers)
-    _train(missing, runs, device, cuda_graph, progress, workers)  # on a GPU, TopDis (eager) packs alone
+            _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers, deadline)
+    if deadline is None or time.time() < deadline:  # else an unforked TopDis run would start from scratch
+        _train(missing, runs, device, cuda_graph, progress, workers, deadline=deadline)  # GPU: TopDis packs alone
+    behind = [config.slug() for config in missing if not (runs / config.slug() / CHECKPOINT).is_file()
+              or load_checkpoint(runs / config.slug() / CHECKPOINT, config)["step"] < config.steps]
+    if behind:
+        print(f"the time limit stopped {len(behind)} of {len(missing)} runs (checkpoints under {runs}); the same "
+              "command resumes them, and exports the zoo once every one has finished")
+        return []
     if missing:
         retire(seed, steps, root)
     return [add_run(runs / config.slug(), root, device) for config in missing]

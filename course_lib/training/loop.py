@@ -337,18 +337,22 @@ def truncate_log(log_path: Path, last_step: int) -> None:
 
 
 def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, overwrite: bool = False,
-          dataset=None, progress: bool = True, cuda_graph: str = "auto", until: int | None = None) -> Run:
+          dataset=None, progress: bool = True, cuda_graph: str = "auto", until: int | None = None,
+          deadline: float | None = None) -> Run:
     """Train `config` into `out_dir`. `dataset` defaults to dSprites of `config.variant`.
 
     `resume`: continue from the folder's checkpoint; `overwrite`: delete what a run wrote there and
     start again. The folder is locked while training: a second `train` into it is refused.
     `until`: stop after that step with a checkpoint there (None: `config.steps`); resuming continues it.
+    `deadline`: a `time.time()` after which the run stops at its next step, with a checkpoint there (for
+    machines lent by the hour); resuming continues it exactly, so where it stopped changes nothing.
     `cuda_graph`: "auto" replays each step as one captured CUDA graph on a GPU when the objective allows
     it (course_lib.training.graphed; the same numbers to float32 rounding, several times faster), "on"
     requires it, "off" trains eagerly. It is how a run is computed, not what it is: not in the config."""
     config = config.validate()
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
     until = check_int("until", config.steps if until is None else until, 1, config.steps)
+    deadline = check_number("deadline", deadline, 0, none_ok=True)
     if not str(out_dir).strip():
         raise ValueError(f"out_dir={str(out_dir)!r} is not allowed; name the run's folder")
     out_dir = check_writable_directory("out_dir", out_dir)
@@ -359,7 +363,12 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     dataset = dataset if dataset is not None else default_dataset(config, progress)
     check_memory(config, dataset, device)
     with directory_lock(out_dir, "run folder"):
-        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, graphed, until)
+        return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, graphed, until, deadline)
+
+
+def past(deadline: float | None) -> bool:
+    """Whether the `time.time()` `deadline` (None: none) has come."""
+    return deadline is not None and time.time() >= deadline
 
 
 def default_dataset(config: TrainConfig, progress: bool = True):
@@ -406,7 +415,7 @@ def use_cuda_graph(cuda_graph: str, device, config: TrainConfig) -> bool:
 
 
 def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, overwrite: bool, dataset,
-                  progress: bool, graphed: bool, until: int) -> Run:
+                  progress: bool, graphed: bool, until: int, deadline: float | None) -> Run:
     resuming = prepare_run_directory(out_dir, config, resume, overwrite)
     seed_everything(config.seed)
     model, objective = config.build(device)
@@ -439,23 +448,28 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
     if graphed:
         step_function = GraphedStep(step_function, run_optimizers(model_optimizer, objective).values(),
                                     [sampler.generator], device)
+    step = start_step
     for step in bar:
         names, values = step_function(step)
         columns = columns or names
         rows.append(values)
         row_steps.append(step)
-        if step % config.checkpoint_every == 0 or step == until:
+        stopping = past(deadline)
+        if step % config.checkpoint_every == 0 or step == until or stopping:
             last_terms = flush_log(rows, row_steps, columns, out_dir / LOG)
             save_checkpoint(out_dir / CHECKPOINT, step, config, model, objective, model_optimizer, sampler,
                             global_rng_states())
             bar.set_postfix(loss=f"{last_terms['total']:.1f}")
             rows, row_steps = [], []
+        if stopping:
+            break
+    bar.close()
     elapsed = time.perf_counter() - clock
-    steps_run = until - start_step
+    steps_run = step - start_step
     if steps_run:  # a finished run that is only reloaded keeps the summary of the session that trained it
         write_summary(out_dir, config, steps_run, elapsed, device, last_terms)
     model.eval()
-    return Run(out_dir, config, model, objective, until)
+    return Run(out_dir, config, model, objective, step)
 
 
 def load_run(run_dir, device="auto") -> Run:

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_choice, check_int, check_writable_directory
+from course_lib.checks import check_choice, check_int, check_number, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.io import directory_lock
@@ -48,7 +48,7 @@ from course_lib.seeding import seed_everything
 from course_lib.training.graphed import GraphedStep, set_capturable
 from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig,
                                       check_memory, check_overwritable, default_dataset, flatten_terms, flush_log,
-                                      global_rng_states, load_checkpoint, prepare_run_directory, run_optimizers,
+                                      global_rng_states, load_checkpoint, past, prepare_run_directory, run_optimizers,
                                       save_checkpoint, truncate_log, use_cuda_graph, write_run_config, write_summary)
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
@@ -246,7 +246,7 @@ def check_pack(configs, out_dirs) -> tuple[list[TrainConfig], list[Path]]:
 
 def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resume: bool = False,
                  overwrite: bool = False, dataset=None, progress: bool = True, cuda_graph: str = "auto",
-                 until: int | None = None) -> list[Run]:
+                 until: int | None = None, deadline: float | None = None) -> list[Run]:
     """Train K configurations of one architecture as one packed network into their K run folders.
 
     The same as `training.train(configs[k], out_dirs[k], ...)` for every k, up to floating-point
@@ -254,11 +254,12 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
     and every folder is locked while the pack trains. A resumed pack whose runs stopped at different
     checkpoints (killed while it wrote them) trains the runs that are behind until they catch up.
     A run whose terms become NaN or infinite stops (its last good checkpoint is kept) and the others
-    go on; NonFiniteLossError names it at the end. `cuda_graph` and `until` as in `training.train` (captured
-    when every member's objective can be). Returns the K runs."""
+    go on; NonFiniteLossError names it at the end. `cuda_graph`, `until` and `deadline` as in `training.train`
+    (captured when every member's objective can be). Returns the K runs."""
     configs, folders = check_pack(configs, out_dirs)
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
     until = check_int("until", configs[0].steps if until is None else until, 1, configs[0].steps)
+    deadline = check_number("deadline", deadline, 0, none_ok=True)
     if overwrite:
         for folder in folders:
             check_overwritable(folder)  # before any lock file is made
@@ -269,11 +270,12 @@ def train_packed(configs: list[TrainConfig], out_dirs: list, device="auto", resu
     with contextlib.ExitStack() as locks:
         for folder in folders:
             locks.enter_context(directory_lock(folder, "run folder"))
-        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed, until)
+        return _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed, until,
+                             deadline)
 
 
 def _train_locked(configs, folders, device, resume, overwrite, dataset, progress, graphed: bool,
-                  until: int) -> list[Run]:
+                  until: int, deadline: float | None) -> list[Run]:
     resuming = [prepare_run_directory(folder, config, resume, overwrite) for config, folder in zip(configs, folders)]
     members, grid = [], None
     for config, folder, resumes in zip(configs, folders, resuming):
@@ -291,8 +293,8 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
     while active:  # normally one pass; runs left behind by a kill between checkpoints catch up first
         start = min(m.step for m in active)
         stop = min([m.step for m in active if m.step > start], default=until)
-        _train_steps([m for m in active if m.step == start], start, stop, device, bar, graphed, until)
-        active = [m for m in active if m.step < until and m.error is None]
+        _train_steps([m for m in active if m.step == start], start, stop, device, bar, graphed, until, deadline)
+        active = [m for m in active if m.step < until and m.error is None and not past(deadline)]
     bar.close()
     elapsed = time.perf_counter() - clock
 
@@ -369,10 +371,11 @@ def pack_step_function(members: list[Member], device, graphed: bool):
     return GraphedStep(step_function, optimizers, [m.sampler.generator for m in members], device)
 
 
-def _train_steps(members: list[Member], start: int, stop: int, device, bar, graphed: bool, until: int) -> None:
-    """Train `members` (all at step `start`) as one packed network up to step `stop`, logging and
-    checkpointing each run as `training.train` does (and at `until`); a run whose terms are not finite
-    leaves the pack."""
+def _train_steps(members: list[Member], start: int, stop: int, device, bar, graphed: bool, until: int,
+                 deadline: float | None) -> None:
+    """Train `members` (all at step `start`) as one packed network up to step `stop`, or the first step at the
+    `deadline`, logging and checkpointing each run as `training.train` does (and at `until` or the deadline);
+    a run whose terms are not finite leaves the pack."""
     config = members[0].config
     for m in members:
         m.model.train()
@@ -383,7 +386,8 @@ def _train_steps(members: list[Member], start: int, stop: int, device, bar, grap
             m.rows.append(values)
             m.row_steps.append(step)
             m.step = step
-        if step % config.checkpoint_every == 0 or step == until:
+        stopping = past(deadline)
+        if step % config.checkpoint_every == 0 or step == until or stopping:
             if not all([_checkpoint(m, step) for m in members]):
                 members = [m for m in members if m.error is None]
                 if not members:
@@ -391,6 +395,8 @@ def _train_steps(members: list[Member], start: int, stop: int, device, bar, grap
                 step_function = pack_step_function(members, device, graphed)
             bar.set_postfix(loss=f"{sum(m.last_terms['total'] for m in members) / len(members):.1f}")
         bar.update(1)
+        if stopping:
+            return
 
 
 def _checkpoint(member: Member, step: int) -> bool:
