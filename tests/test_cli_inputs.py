@@ -135,3 +135,12 @@ def test_a_batch_that_cannot_fit_in_memory_is_refused_before_the_run_folder_exis
 def test_evaluate_checks_its_arguments_before_loading_the_run(tmp_path, capsys, monkeypatch, flags, phrase):
     monkeypatch.setattr("course_lib.training.load_run", lambda *a, **k: pytest.fail("the run was loaded"))
     fails_with(capsys, ["evaluate", "--run", str(tmp_path / "no-run-needed"), *flags], phrase)
+
+
+@pytest.mark.parametrize("flags, phrase", [(["--grow", "0"], "steps=0 is not allowed"),
+                                           (["--grow", "10", "--workers", "0"], "workers=0 is not allowed"),
+                                           (["--grow", "10", "--time-limit", "-1"], "time_limit_minutes=-1.0 is not allowed")])
+def test_zoo_grow_checks_its_arguments_before_any_training(tmp_path, capsys, monkeypatch, flags, phrase):
+    monkeypatch.setattr("course_lib.kit.grow.train", lambda *a, **k: pytest.fail("a run was trained"))
+    fails_with(capsys, ["zoo", *flags, "--runs", str(tmp_path / "runs"), "--device", "cpu"], phrase)
+    assert not (tmp_path / "runs").exists()
