@@ -61,6 +61,8 @@ from course_lib.lab.geometry_plots import plot_singular_spectra
 from course_lib.metrics.scores import SCORES
 from course_lib.metrics import evaluate
 from course_lib.kit.report import geometry_summary, metrics_with_ranges, resolve_run, run_metadata
+from course_lib.kit.seeds import seed_rows
+from course_lib.lab.notice import span
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
 from course_lib.topology.zhou import profile_settings, topological_scores
 from course_lib.lab.topology_plots import plot_coclusters
@@ -164,6 +166,7 @@ else:
     pattern = "D and MIG agree to within a factor of two"
 
 # %%
+others = seed_rows(run.config)  # this configuration's other training seeds, where the zoo's seed table has them
 display(Markdown("\n".join([
     f"* **Against the study's ranges:** {verdicts.get('within', 0)} of {len(scores)} scores within, "
     f"{verdicts.get('below', 0)} below, {verdicts.get('above', 0)} above — {placed}.",
@@ -173,7 +176,13 @@ display(Markdown("\n".join([
     "Exercise 2 measures that spread, notebook 13 the spread over training seeds (Locatello et al. found seeds "
     f"and hyperparameters to matter more than the objective). {run.step:,} training steps against the study's "
     "300,000: a short run is expected below ranges that come from converged models, and the ranges themselves "
-    "are indicative, read off the study's figures."])))
+    "are indicative, read off the study's figures."]
+    + ([] if others is None else [
+        f"* **Over training seeds:** the zoo's seed table (`zoo --seed-results`, scored with the lecture study's "
+        f"draws) holds {len(others)} seeds of this configuration: MIG {span(others['mig.score'])}, DCI D "
+        f"{span(others['dci.disentanglement'])}. This model's MIG {mig_value:.2f} is "
+        f"{'inside' if others['mig.score'].min() <= mig_value <= others['mig.score'].max() else 'outside'} that "
+        "spread; a difference between two configurations smaller than it says nothing about the objectives."]))))
 
 # %% [markdown]
 # ## 5 · Topological scores

@@ -9,7 +9,7 @@ import torch
 from course_lib.kit import seeds as seeds_module
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
 from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_METHODS, export_seed_results, seed_configs, seed_results,
-                                  shipped_seed_results, study_or_seed_results)
+                                  seed_rows, shipped_seed_results, study_or_seed_results)
 from course_lib.kit.study import export_study, study_plan
 from course_lib.profiles import PROFILES
 from course_lib.training import TrainConfig, train
@@ -97,3 +97,21 @@ def test_notebook_13_reads_the_seed_table_only_where_it_is_shipped_and_the_plan_
     assert "run_dir" not in results  # shipped without the machine's columns
     plans = study_or_seed_results(plan, profile, source="plan", directory=seeds_dir, study_directory=study_dir)[0]
     pd.testing.assert_frame_equal(plans, main.drop(columns="run_dir"), check_dtype=False)
+
+
+def test_seed_rows_are_one_configurations_seeds_of_the_shipped_table(tmp_path):
+    configs = seed_configs(8, 3)
+    rows = [{"method": c.method, "hyperparameter": next(iter(c.hyperparameters), None),
+             "value": next(iter(c.hyperparameters.values()), None), "seed": c.seed, "steps": 8, "status": "ok",
+             "mig.score": 0.01 * c.seed} for c in configs]
+    assert seed_rows(configs[1], tmp_path) is None  # nothing shipped
+    export_seed_results(pd.DataFrame(rows), seeds_module.Sweep(steps=8, seeds=(0, 1, 2), out=str(tmp_path)), tmp_path)
+    beta4 = seed_rows(dataclasses.replace(configs[1], seed=7), tmp_path)  # any seed of it: all its seeds
+    assert configs[1].hyperparameters == {"beta": 4}
+    assert list(beta4["method"]) == ["beta_vae"] * 3 and list(beta4["value"]) == [4] * 3
+    assert list(beta4["seed"]) == [0, 1, 2] and list(beta4["mig.score"]) == pytest.approx([0.0, 0.01, 0.02])
+    vae = seed_rows(configs[0], tmp_path)
+    assert list(vae["method"]) == ["vae"] * 3 and vae["value"].isna().all()
+    assert seed_rows(dataclasses.replace(configs[1], hyperparameters={"beta": 8}), tmp_path) is None  # not in it
+    assert seed_rows(dataclasses.replace(configs[1], steps=16), tmp_path) is None  # another age
+    assert seed_rows(dataclasses.replace(configs[1], architecture="mlp"), tmp_path) is None

@@ -12,7 +12,8 @@ the unsupervised scores), and UDR compares the seeds of each configuration (both
 draws). The table has the columns of the study's results, so notebook 13's key results read it
 (`study_or_seed_results`). It is shipped beside the zoo, without weights (the zoo stays under 30 MB):
 `data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings, the zoo entries of seed 0, the commit and
-the table's SHA-256 (`shipped_seed_results` checks it).
+the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows` reads one configuration's seeds from it (the
+report sets its model among them).
 """
 from __future__ import annotations
 
@@ -100,6 +101,21 @@ def shipped_seed_results(steps: int | None = None, directory=SEEDS_DIR) -> pd.Da
         raise ValueError(f"{csv} does not match {manifest.name}'s SHA-256: the shipped seed results are damaged; "
                          f"restore them (git checkout -- {Path(directory)}) or rerun `zoo --seed-results`")
     return pd.read_csv(csv)
+
+
+def seed_rows(config: TrainConfig, directory=SEEDS_DIR) -> pd.DataFrame | None:
+    """The shipped seed table's rows of `config`'s configuration (every seed of it), or None when the table at
+    `config.steps` is not shipped or does not hold that configuration (e.g. another architecture or value)."""
+    zoo_entries = {c.slug() for c in seed_configs(config.steps, 1)}
+    if dataclasses.replace(config, seed=0).slug() not in zoo_entries:
+        return None
+    table = shipped_seed_results(config.steps, directory)
+    if table is None:
+        return None
+    name, value = next(iter(config.hyperparameters.items()), (None, None))
+    rows = table[(table["method"] == config.method)
+                 & (table["value"].isna() if value is None else table["value"] == value)]
+    return rows.reset_index(drop=True) if len(rows) else None
 
 
 STUDY_SOURCES = ("auto", "plan", "zoo_seeds")
