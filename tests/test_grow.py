@@ -55,19 +55,29 @@ def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_co
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)} == checkpoints
 
 
-def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(zoo_copy, tmp_path):
-    """A machine lent for a while: every run stops at its next step once the time is up, the zoo stays as it
-    was, and the same call later finishes the very runs (TopDis still forked from its base at the delay)."""
+def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(zoo_copy, tmp_path, monkeypatch):
+    """A machine lent for a while: once the time is up the run in training stops at its next step with a
+    checkpoint, no other starts, the zoo stays as it was, and the same call later finishes the very runs
+    (TopDis still forked from its base at the delay)."""
+    import course_lib.training.loop as loop_module
+
     manifest, runs = (zoo_copy / zoo.MANIFEST).read_bytes(), tmp_path / "runs"
-    assert grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1, time_limit_minutes=1e-9) == []
+    calls = {"n": 0}
+
+    def up_at_the_third_look(deadline):  # the clock, asked before each run and after each step
+        calls["n"] += 1
+        return deadline is not None and calls["n"] >= 3
+
+    monkeypatch.setattr(loop_module, "past", up_at_the_third_look)
+    monkeypatch.setattr(grow_module, "past", up_at_the_third_look)
+    assert grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1, time_limit_minutes=60) == []
     assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest
-    base, other, topdis = _some_configs(8)
-    for config in (base, other):  # one step each, then the time was up: a checkpoint at step 1
-        assert load_run(runs / config.slug(), "cpu").step == 1
-    assert not (runs / topdis.slug() / CHECKPOINT).exists()  # not started from scratch: it waits for its fork
+    base, other, topdis = _some_configs(8)  # base: the beta = 4 run that TopDis starts from
+    assert load_run(runs / base.slug(), "cpu").step == 2  # stopped after its second step, a checkpoint there
+    assert not (runs / other.slug() / CHECKPOINT).exists() and not (runs / topdis.slug() / CHECKPOINT).exists()
     entries = grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1)
     assert {e["slug"] for e in entries} == {c.slug() for c in (base, other, topdis)}
-    assert json.loads((runs / topdis.slug() / SUMMARY).read_text())["steps_this_session"] == 4
+    assert json.loads((runs / topdis.slug() / SUMMARY).read_text())["steps_this_session"] == 4  # forked at 4
     alone = train(base, tmp_path / "alone", "cpu", progress=False)
     for name, weight in alone.model.state_dict().items():
         assert torch.equal(load_run(runs / base.slug(), "cpu").model.state_dict()[name], weight), name

@@ -36,7 +36,7 @@ from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
 from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, fork_topdis, load_checkpoint,
-                                 pack_groups, topdis_base_config, train, train_packed)
+                                 pack_groups, past, topdis_base_config, train, train_packed)
 
 
 def retire(seed: int, keep_steps: int, root=None) -> list[str]:
@@ -56,7 +56,9 @@ def retire(seed: int, keep_steps: int, root=None) -> list[str]:
 
 def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,
                  threads: int | None) -> None:
-    """Train (or resume) one run, in a worker process on `threads` cores."""
+    """Train (or resume) one run, in a worker process on `threads` cores (none once the deadline has come)."""
+    if past(deadline):
+        return
     if threads:
         import torch
 
@@ -71,6 +73,8 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
     common = dict(resume=True, cuda_graph=cuda_graph, until=until, deadline=deadline)
     if device.type == "cuda":
         for group in pack_groups(configs):
+            if past(deadline):
+                return  # the packs not started wait for the next call (building and capturing one takes seconds)
             folders = [runs / config.slug() for config in group]
             if len(group) > 1:
                 train_packed(group, folders, device, progress=progress, **common)
@@ -78,6 +82,8 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
                 train(group[0], folders[0], device, progress=progress, **common)
     elif workers == 1 or len(configs) < 2:
         for config in configs:
+            if past(deadline):
+                return
             train(config, runs / config.slug(), device, progress=progress, **common)
     else:
         threads = max(1, (os.cpu_count() or 1) // workers)
@@ -103,7 +109,8 @@ def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, 
         return
     _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, workers, until=delay,
            deadline=deadline)
-    base_step = load_checkpoint(runs / base.slug() / CHECKPOINT, base)["step"]
+    base_checkpoint = runs / base.slug() / CHECKPOINT
+    base_step = load_checkpoint(base_checkpoint, base)["step"] if base_checkpoint.is_file() else 0
     if base_step < delay:
         return
     if base_step != delay:
@@ -134,7 +141,7 @@ def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_gr
     for config in missing:
         if config.method == "topdis":
             _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers, deadline)
-    if deadline is None or time.time() < deadline:  # else an unforked TopDis run would start from scratch
+    if not past(deadline):  # else an unforked TopDis run would start from scratch
         _train(missing, runs, device, cuda_graph, progress, workers, deadline=deadline)  # GPU: TopDis packs alone
     behind = [config.slug() for config in missing if not (runs / config.slug() / CHECKPOINT).is_file()
               or load_checkpoint(runs / config.slug() / CHECKPOINT, config)["step"] < config.steps]
