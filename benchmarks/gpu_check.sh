@@ -15,7 +15,10 @@
 #
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #   export PYTHONPATH=/tmp/site:$PWD JUPYTER_PATH=/tmp/site/share/jupyter   # nbconvert's templates
-#   PYTHON=python3 bash benchmarks/gpu_check.sh "$OUT"
+#   PYTHON=python3 bash benchmarks/gpu_check.sh /tmp/gpu_check; cp /tmp/gpu_check/gpu_check_summary.md "$OUT"
+#
+# (a remote machine sends back at most 8 files: the summary holds the tables, the benchmarks' output and the
+# end of every failed step's log; the executed notebooks and full logs stay in /tmp/gpu_check.)
 #
 # A failing step is recorded and the next one runs; exit 1 if any step failed, 2 without CUDA.
 set -uo pipefail
