@@ -269,8 +269,8 @@ plt.show()
 # $$
 #
 # 1 for a signed permutation; a model's UDR is the median of its similarities to the others
-# (`course_lib.metrics.udr`; `add_udr` loads each run and compares it with the other seeds of its
-# group on the same 1,000 images). With two seeds per group (the plan's sweep at `lecture`), both models
+# (`course_lib.metrics.udr`; `kit.study.add_udr_flavours` loads each run and compares it with the other
+# seeds of its group on the same 1,000 images, with Lasso and with Spearman similarities). With two seeds per group (the plan's sweep at `lecture`), both models
 # of a group get (nearly) the same UDR: it can rank hyperparameters, not seeds; with five (the zoo's
 # seeds) each model's median similarity is its own.
 #
