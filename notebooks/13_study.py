@@ -84,7 +84,7 @@ from IPython.display import Markdown, display
 
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.metric_comparison import plot_rank_correlation
-from course_lib.lab.notice import notice, strongest
+from course_lib.lab.notice import notice, span, strongest
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
                                                tc_by_regularisation, tc_trend, variance_chance, variance_explained)
 from course_lib.kit.seeds import study_or_seed_results
@@ -128,8 +128,7 @@ results, scale, source = study_or_seed_results(plan, P, seed, DEVICE, scheduler,
                                                sweep_source)  # with UDR (Section 5)
 print(f"{source}; {time.perf_counter() - start:.0f} s this session")
 per_setting = results[results["status"] == "ok"].groupby(["method", "value"], dropna=False)["seed"].nunique()
-seeds_each = f"{per_setting.min()}" + (f"–{per_setting.max()}" if per_setting.max() > per_setting.min() else "")
-print(f"{len(results)} models in {len(per_setting)} settings (objective, value), {seeds_each} seeds each")
+print(f"{len(results)} models in {len(per_setting)} settings (objective, value), {span(per_setting, '.0f')} seeds each")
 shown = ["method", "value", "seed", "mig.score", "dci.disentanglement", "modularity.modularity", "elbo",
          "tc_mean", "tc_sampled", "udr"]
 results[[c for c in shown if c in results]].rename(columns=column_label).round(3)
