@@ -1,10 +1,12 @@
-"""Stopping a run at a step (`until`) and starting a TopDis run from its base's checkpoint (training.fork)."""
+"""Stopping a run at a step (`until`), starting a TopDis run from its base's checkpoint and a run from its
+younger self (training.fork)."""
 import dataclasses
 
 import pytest
 import torch
 
-from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, fork_topdis, topdis_base_config, train, train_packed
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, TrainConfig, extend_run, fork_topdis, read_run_config,
+                                 topdis_base_config, train, train_packed)
 
 TOPDIS = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 6}, steps=9, checkpoint_every=4,
                      architecture="mlp")
@@ -77,3 +79,42 @@ def test_a_fork_is_refused_before_anything_is_written(dsprites, tmp_path):
     assert sorted(p.name for p in (tmp_path / "used").iterdir()) == ["notes.txt"]
     with pytest.raises(ValueError, match="until=10"):
         train(base, tmp_path / "c", "cpu", dataset=dsprites, progress=False, until=10)
+
+
+@pytest.mark.parametrize("config", [topdis_base_config(TOPDIS), TOPDIS,
+                                    TrainConfig("factor_vae", {"gamma": 10}, steps=9, checkpoint_every=4,
+                                                architecture="mlp")], ids=lambda config: config.method)
+def test_a_run_grown_older_is_the_run_trained_from_scratch_at_its_age(config, dsprites, tmp_path):
+    """A finished 7-step run, extended to 9 steps and resumed, is bitwise the 9-step run: weights, Adam (both of
+    FactorVAE's optimisers), every generator (TopDis draws from it after its delay) and the log."""
+    young = dataclasses.replace(config, steps=7)
+    train(young, tmp_path / "young", "cpu", dataset=dsprites, progress=False)
+    assert extend_run(tmp_path / "young", config, tmp_path / "grown") == 7
+    assert read_run_config(tmp_path / "grown") == config
+    train(config, tmp_path / "grown", "cpu", resume=True, dataset=dsprites, progress=False)
+    train(config, tmp_path / "scratch", "cpu", dataset=dsprites, progress=False)
+    assert_same_checkpoint(tmp_path / "scratch", tmp_path / "grown")
+
+
+def test_extending_a_run_is_refused_before_anything_is_written(dsprites, tmp_path):
+    config = topdis_base_config(TOPDIS)  # 9 steps
+    young = dataclasses.replace(config, steps=7)
+    train(young, tmp_path / "unfinished", "cpu", dataset=dsprites, progress=False, until=5)
+    train(young, tmp_path / "young", "cpu", dataset=dsprites, progress=False)
+    refusals = [("unfinished", config, "stopped at step 5 of 7"),
+                ("young", young, "at fewer steps"),  # no younger than itself
+                ("young", dataclasses.replace(config, hyperparameters={"beta": 16}), "at fewer steps")]
+    for source, target, message in refusals:
+        with pytest.raises(ValueError, match=message):
+            extend_run(tmp_path / source, target, tmp_path / "out")
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is not empty"):
+        extend_run(tmp_path / "young", config, tmp_path / "busy")
+    assert [p.name for p in (tmp_path / "busy").iterdir()] == ["notes.txt"]
+    state = torch.load(tmp_path / "young" / CHECKPOINT, weights_only=True)
+    del state["optimizers"]  # what a model installed from the pretrained zoo keeps
+    torch.save(state, tmp_path / "young" / CHECKPOINT)
+    with pytest.raises(ValueError, match="has no optimiser state"):
+        extend_run(tmp_path / "young", config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

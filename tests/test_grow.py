@@ -1,4 +1,5 @@
 """Growing the zoo (course_lib.kit.grow): train the notebooks' models at a new age, retire the old age, export."""
+import dataclasses
 import json
 import shutil
 
@@ -81,6 +82,24 @@ def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(z
     alone = train(base, tmp_path / "alone", "cpu", progress=False)
     for name, weight in alone.model.state_dict().items():
         assert torch.equal(load_run(runs / base.slug(), "cpu").model.state_dict()[name], weight), name
+
+
+def test_a_grow_continues_the_younger_runs_it_finds(zoo_copy, tmp_path, capsys):
+    """Runs finished at 3 steps grow to 8 from their checkpoints (`extend_run`): the models are the 8-step runs
+    trained from scratch; the TopDis run, whose delay differs at 3 steps, still forks from its grown base."""
+    runs = tmp_path / "runs"
+    base, other, topdis = _some_configs(8)
+    for config in (base, other):
+        train(dataclasses.replace(config, steps=3), runs / dataclasses.replace(config, steps=3).slug(), "cpu",
+              progress=False)
+    grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1)
+    said = capsys.readouterr().out
+    assert f"{base.slug()} continues {dataclasses.replace(base, steps=3).slug()} from its step 3" in said
+    assert f"{other.slug()} continues" in said and f"{topdis.slug()} continues" not in said
+    assert json.loads((runs / topdis.slug() / SUMMARY).read_text())["steps_this_session"] == 4  # forked at 4
+    alone = train(other, tmp_path / "alone", "cpu", progress=False)
+    for name, weight in alone.model.state_dict().items():
+        assert torch.equal(load_run(runs / other.slug(), "cpu").model.state_dict()[name], weight), name
 
 
 def test_a_failed_grow_leaves_the_zoo_as_it_was(zoo_copy, tmp_path, monkeypatch):

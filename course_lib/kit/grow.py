@@ -3,7 +3,9 @@
 `python -m course_lib zoo --grow STEPS [--seed S] [--device cuda]` (`grow`):
 
   1. trains every configuration of `lecture_models.zoo_configs(STEPS, S)` that the zoo lacks into the runs
-     cache (`training.default_runs_dir()`), resuming what an earlier call left there; on a GPU the models
+     cache (`training.default_runs_dir()`), resuming what an earlier call left there, and starting a model
+     that has no run there yet from its finished run at a younger age (`training.extend_run`: the same
+     model as one trained from scratch, so 10,000-step runs grow to 100,000 in 90,000 steps); on a GPU the models
      that can share one network train as one pack (`training.pack_groups`, `training.train_packed`: K
      separate runs to float rounding, each in its own run folder); on a CPU they train side by side in
      `workers` processes (default: one per core, each on its share of the cores). The TopDis run is its
@@ -35,8 +37,9 @@ from course_lib.checks import check_choice, check_int, check_number
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
-from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, fork_topdis, load_checkpoint,
-                                 pack_groups, past, topdis_base_config, train, train_packed)
+from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_run, fork_topdis,
+                                 load_checkpoint, pack_groups, past, read_run_config, topdis_base_config, train,
+                                 train_packed)
 
 
 def retire(seed: int, keep_steps: int, root=None) -> list[str]:
@@ -52,6 +55,32 @@ def retire(seed: int, keep_steps: int, root=None) -> list[str]:
         for slug in retired:
             shutil.rmtree(root / slug, ignore_errors=True)
     return sorted(retired)
+
+
+def _extend_younger_runs(configs: list, runs: Path) -> None:
+    """Start each of `configs` that has no run folder under `runs` yet from its oldest finished run there at
+    fewer steps (`training.extend_run`); runs without an optimiser's state (installed from the zoo), unfinished
+    or older ones are passed over."""
+    for config in configs:
+        folder = runs / config.slug()
+        if folder.exists():
+            continue
+        ages = runs.glob(config.slug().replace(f"-steps{config.steps}-", "-steps*-"))
+        for younger in sorted(ages, key=_steps_of, reverse=True):
+            try:
+                step = extend_run(younger, config, folder)
+            except ValueError:  # another age that cannot be extended: the next one
+                continue
+            print(f"{config.slug()} continues {younger.name} from its step {step}")
+            break
+
+
+def _steps_of(run_dir: Path) -> int:
+    """The configured steps of the run in `run_dir` (-1 when it holds none)."""
+    try:
+        return read_run_config(run_dir).steps
+    except ValueError:
+        return -1
 
 
 def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,
@@ -138,6 +167,7 @@ def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_gr
     device = get_device(device)
     runs = Path(runs or default_runs_dir())
     missing = [config for config in configs if config.slug() not in read_manifest(root)]
+    _extend_younger_runs(missing, runs)
     for config in missing:
         if config.method == "topdis":
             _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers, deadline)

@@ -1,6 +1,7 @@
 """Training, one layer: the loop for one model (`loop`: configuration, checkpoints, log, resume, the run
 folder's lock), packed multi-model training (`packed`: K models of one architecture as one network), the
-step as one CUDA graph (`graphed`) and a TopDis run started from its base run's checkpoint (`fork`).
+step as one CUDA graph (`graphed`) and runs started from another run's checkpoint (`fork`: a TopDis run from
+its base run, a run grown older from its younger self).
 The names below are what the layers above use; `course_lib.kit.runs.train_or_load` adds the runs
 cache and the pretrained zoo.
 """
@@ -8,11 +9,11 @@ from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFinit
                                       UnusableRunError, check_overwritable, checkpoint_identity, clear_run_directory,
                                       default_runs_dir, load_checkpoint, load_run, past, read_config_file,
                                       read_run_config, train)
-from course_lib.training.fork import fork_topdis, topdis_base_config
+from course_lib.training.fork import extend_run, fork_topdis, topdis_base_config
 from course_lib.training.packed import pack_groups, train_packed
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "LOG", "SUMMARY", "NonFiniteLossError", "UnusableRunError", "TrainConfig", "Run",
     "train", "past", "load_run", "load_checkpoint", "read_config_file", "read_run_config", "default_runs_dir",
     "check_overwritable", "clear_run_directory", "checkpoint_identity", "pack_groups", "train_packed", "fork_topdis",
-    "topdis_base_config"]
+    "topdis_base_config", "extend_run"]

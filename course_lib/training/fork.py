@@ -1,11 +1,16 @@
-"""A TopDis run started from its base run's checkpoint: the steps before TopDis's `delay` are not trained twice.
+"""Runs started from another run's checkpoint, so that no step is trained twice.
 
-Until its `delay`, a TopDis run (Balabin et al. 2024) *is* its base run: the same seed gives the same weights
-and batches, the topological term adds nothing to the loss and draws nothing from the run's generator, and the
-TopDis terms it logs are constants (`TopDis.INACTIVE`). So the base run's checkpoint at a step t <= delay is
-the TopDis run's at step t, once it carries the TopDis configuration; `fork_topdis` writes it so, with the
-base's log up to t. The growing zoo (course_lib.kit.grow) uses it to train the base's steps on a GPU, packed
-and captured in a CUDA graph, and only TopDis's own steps eagerly (its persistent homology runs on the CPU).
+A TopDis run from its base run (`fork_topdis`). Until its `delay`, a TopDis run (Balabin et al. 2024) *is*
+its base run: the same seed gives the same weights and batches, the topological term adds nothing to the
+loss and draws nothing from the run's generator, and the TopDis terms it logs are constants
+(`TopDis.INACTIVE`). So the base run's checkpoint at a step t <= delay is the TopDis run's at step t, once it
+carries the TopDis configuration; `fork_topdis` writes it so, with the base's log up to t. The growing zoo
+(course_lib.kit.grow) uses it to train the base's steps on a GPU, packed and captured in a CUDA graph, and
+only TopDis's own steps eagerly (its persistent homology runs on the CPU).
+
+A run grown older (`extend_run`). Nothing in a step depends on how many steps the run will take (the
+learning rate is constant; annealing and delays count from step 0 in their own hyperparameters), so a
+finished run of N steps is, checkpoint and log, the same configuration with M > N steps at its step N.
 """
 from __future__ import annotations
 
@@ -60,15 +65,51 @@ def fork_topdis(base_dir, config: TrainConfig, out_dir) -> int:
     with open(base_dir / LOG, newline="") as handle:
         header, *rows = list(csv.reader(handle))
     rows = [row + [f"{value:.6g}" for value in TopDis.INACTIVE.values()] for row in rows if int(row[0]) <= state["step"]]
-    device = json.loads((base_dir / CONFIG).read_text()).get("device", "cpu")
+    _write_started_run(out_dir, config, _device_of(base_dir), [header + list(TopDis.INACTIVE), *rows], state)
+    return state["step"]
+
+
+def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
+    """Write the run folder `out_dir` of `config` from the finished run in `short_dir` of the same configuration
+    with fewer steps (its checkpoint, with Adam's state and the generators', and its whole log); returns the
+    step it starts from. `train(config, out_dir, resume=True)` then trains the rest: the run is the one
+    trained from scratch at `config.steps`.
+
+    ValueError, before anything is written, when `short_dir` holds another configuration, one no younger,
+    an unfinished run, a run without its optimiser's state (one installed from the pretrained zoo), or when
+    `out_dir` is not empty."""
+    config = config.validate()
+    short_dir, out_dir = Path(short_dir), Path(out_dir)
+    short = read_run_config(short_dir)
+    if dataclasses.replace(short, steps=config.steps) != config or short.steps >= config.steps:
+        raise ValueError(f"short_dir={str(short_dir)!r} holds {short.slug()}; extend_run needs {config.slug()} "
+                         "at fewer steps")
+    state = load_checkpoint(short_dir / CHECKPOINT, short)
+    if state["step"] != short.steps or "optimizers" not in state:
+        why = (f"stopped at step {state['step']} of {short.steps}" if state["step"] != short.steps else
+               "has no optimiser state (a model installed from the pretrained zoo)")
+        raise ValueError(f"short_dir={str(short_dir)!r} {why}: only a finished, trained run can be extended")
+    with open(short_dir / LOG, newline="") as handle:
+        rows = list(csv.reader(handle))
+    _write_started_run(out_dir, config, _device_of(short_dir), rows, state)
+    return state["step"]
+
+
+def _device_of(run_dir: Path) -> str:
+    return json.loads((run_dir / CONFIG).read_text()).get("device", "cpu")
+
+
+def _write_started_run(out_dir: Path, config: TrainConfig, device: str, log_rows: list, state: dict) -> None:
+    """The folder of a run of `config` at the checkpoint `state`, with `log_rows` (header first) as its log;
+    refused when `out_dir` is not empty or a run began there meanwhile."""
     if out_dir.is_dir() and any(out_dir.iterdir()):  # before the lock file: nothing is written into a refused folder
-        raise ValueError(f"out_dir={str(out_dir)!r} is not empty; a fork starts a new run folder")
+        raise ValueError(f"out_dir={str(out_dir)!r} is not empty; a run started from another's checkpoint needs a "
+                         "new run folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     with directory_lock(out_dir, "run folder"):
         prepare_run_directory(out_dir, config, resume=False, overwrite=False)  # a run that began meanwhile: refused
         write_run_config(out_dir, config, device)
         with atomic_open(out_dir / LOG, "w") as handle:
-            csv.writer(handle).writerows([header + list(TopDis.INACTIVE), *rows])
+            csv.writer(handle).writerows(log_rows)
         with atomic_open(out_dir / CHECKPOINT, "wb") as handle:  # last: the folder is a run only once it is whole
             torch.save(state, handle)
-    return state["step"]
