@@ -92,6 +92,8 @@ def test_a_grow_continues_the_younger_runs_it_finds(zoo_copy, tmp_path, capsys):
     for config in (base, other):
         train(dataclasses.replace(config, steps=3), runs / dataclasses.replace(config, steps=3).slug(), "cpu",
               progress=False)
+    (runs / other.slug()).mkdir()
+    (runs / other.slug() / ".lock").touch()  # a run killed before its first checkpoint
     grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1)
     said = capsys.readouterr().out
     assert f"{base.slug()} continues {dataclasses.replace(base, steps=3).slug()} from its step 3" in said

@@ -58,13 +58,15 @@ def retire(seed: int, keep_steps: int, root=None) -> list[str]:
 
 
 def _extend_younger_runs(configs: list, runs: Path) -> None:
-    """Start each of `configs` that has no run folder under `runs` yet from its oldest finished run there at
+    """Start each of `configs` that has no checkpoint under `runs` yet from its oldest finished run there at
     fewer steps (`training.extend_run`); runs without an optimiser's state (installed from the zoo), unfinished
     or older ones are passed over."""
     for config in configs:
         folder = runs / config.slug()
-        if folder.exists():
+        if (folder / CHECKPOINT).is_file():
             continue
+        if folder.is_dir():
+            clear_run_directory(folder)  # a run killed before its first checkpoint: nothing in it to keep
         ages = runs.glob(config.slug().replace(f"-steps{config.steps}-", "-steps*-"))
         for younger in sorted(ages, key=_steps_of, reverse=True):
             try:

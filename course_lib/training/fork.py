@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib.io import atomic_open, directory_lock
+from course_lib.io import LOCK_FILE, atomic_open, directory_lock
 from course_lib.objectives import TopDis
 from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, TrainConfig, checkpoint_identity, load_checkpoint,
                                       prepare_run_directory, read_run_config, write_run_config)
@@ -71,7 +71,8 @@ def fork_topdis(base_dir, config: TrainConfig, out_dir) -> int:
 
 def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
     """Write the run folder `out_dir` of `config` from the finished run in `short_dir` of the same configuration
-    with fewer steps (its checkpoint, with Adam's state and the generators', and its whole log); returns the
+    with fewer steps (the checkpoint interval may differ: it changes no step), its checkpoint (with Adam's
+    state and the generators') and its whole log; returns the
     step it starts from. `train(config, out_dir, resume=True)` then trains the rest: the run is the one
     trained from scratch at `config.steps`.
 
@@ -81,7 +82,8 @@ def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
     config = config.validate()
     short_dir, out_dir = Path(short_dir), Path(out_dir)
     short = read_run_config(short_dir)
-    if dataclasses.replace(short, steps=config.steps) != config or short.steps >= config.steps:
+    same = dataclasses.replace(short, steps=config.steps, checkpoint_every=config.checkpoint_every) == config
+    if not same or short.steps >= config.steps:
         raise ValueError(f"short_dir={str(short_dir)!r} holds {short.slug()}; extend_run needs {config.slug()} "
                          "at fewer steps")
     state = load_checkpoint(short_dir / CHECKPOINT, short)
@@ -102,7 +104,7 @@ def _device_of(run_dir: Path) -> str:
 def _write_started_run(out_dir: Path, config: TrainConfig, device: str, log_rows: list, state: dict) -> None:
     """The folder of a run of `config` at the checkpoint `state`, with `log_rows` (header first) as its log;
     refused when `out_dir` is not empty or a run began there meanwhile."""
-    if out_dir.is_dir() and any(out_dir.iterdir()):  # before the lock file: nothing is written into a refused folder
+    if out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):  # nothing written into a refused folder
         raise ValueError(f"out_dir={str(out_dir)!r} is not empty; a run started from another's checkpoint needs a "
                          "new run folder")
     out_dir.mkdir(parents=True, exist_ok=True)
