@@ -115,3 +115,20 @@ def test_seed_rows_are_one_configurations_seeds_of_the_shipped_table(tmp_path):
     assert seed_rows(dataclasses.replace(configs[1], hyperparameters={"beta": 8}), tmp_path) is None  # not in it
     assert seed_rows(dataclasses.replace(configs[1], steps=16), tmp_path) is None  # another age
     assert seed_rows(dataclasses.replace(configs[1], architecture="mlp"), tmp_path) is None
+
+
+def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_path):
+    """What notebook 13 (sweep_source auto), notebook 08 and the report read at `lecture`: every seed of every
+    compared configuration at the zoo's age, scored, with UDR among each configuration's seeds."""
+    table = shipped_seed_results()
+    assert table is not None, "data/pretrained/seeds holds no table at the zoo's age: run zoo --seed-results 5"
+    expected = {(c.method, next(iter(c.hyperparameters.values()), None), c.seed) for c in
+                seed_configs(lecture_steps("lecture"), 5)}
+    found = {(m, None if pd.isna(v) else v, s) for m, v, s in zip(table["method"], table["value"], table["seed"])}
+    assert len(table) == 40 and found == expected
+    assert (table["status"] == "ok").all() and (table["steps"] == lecture_steps("lecture")).all()
+    assert table["mig.score"].between(0, 1).all() and table["udr"].between(0, 1).all()
+    assert table["udr_spearman"].between(0, 1).all()
+    lecture = PROFILES["lecture"]
+    results, _, note = study_or_seed_results(study_plan(lecture, tmp_path / "runs", first_seed=0), lecture)
+    assert len(results) == 40 and "seed table" in note  # notebook 13 at `lecture` reads it
