@@ -86,7 +86,8 @@ from course_lib.lab.setup import notebook_setup
 from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.lab.notice import notice, span, strongest
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
-                                               tc_by_regularisation, tc_trend, variance_chance, variance_explained)
+                                               seed_spread, setting_overlaps, tc_by_regularisation, tc_trend,
+                                               variance_chance, variance_explained)
 from course_lib.kit.seeds import study_or_seed_results
 from course_lib.kit.study import study_plan
 from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
@@ -233,10 +234,17 @@ plot_variance_explained(shares, chance)
 plt.show()
 print(f"chance level: objective {chance['objective']:.2f}, objective x hyperparameter "
       f"{chance['objective x hyperparameter']:.2f}")
-display(Markdown(notice([f"{metric}: " + ", ".join(
+lines = [f"{metric}: " + ", ".join(
     f"η² = {value:.2f} by {group} ({'above' if value > chance[group] else 'at or below'} chance)"
-    for group, value in row.items()) for metric, row in shares.dropna().iterrows()],
-    heading=f"**This run** ({len(results)} models, `{P.name}`):")))
+    for group, value in row.items()) for metric, row in shares.dropna().iterrows()]
+if "mig.score" in results:  # the paper's "a good run with a bad hyperparameter can beat a bad run with a good one"
+    pairs, by_seed = setting_overlaps(results, "mig.score"), seed_spread(results, "mig.score")
+    method, value = by_seed["range"].idxmax()
+    lines.append(f"MIG, setting against setting: in {pairs['overlap'].sum()} of {len(pairs)} pairs a seed of the "
+                 "setting with the lower median beats a seed of the other; one setting's seeds span up to "
+                 f"{by_seed['range'].max():.2f} ({method}{'' if pd.isna(value) else f' {value:g}'}), the median "
+                 f"gap between two settings is {pairs['gap'].median():.2f}")
+display(Markdown(notice(lines, heading=f"**This run** ({len(results)} models, `{P.name}`):")))
 shares.round(2)
 
 # %%
@@ -247,9 +255,13 @@ plt.show()
 # **What to notice.**
 # * Compare each bar with the chance lines; the lines above give each metric's verdict. A metric at or
 #   below chance is moved by the seed, not by the objective or its value.
-# * In the strip plot, see whether the seeds of one setting lie further apart than two settings. The
-#   paper's conclusion is that seeds and hyperparameters matter more than the objective; young models
-#   are noisier still, so expect it to hold here at least as strongly.
+# * η² is a share of the variance, so one or two objectives far from the rest can give the objective a
+#   large share while the others are indistinguishable. In the strip plot, find which objectives carry
+#   it, and whether the seeds of one setting lie further apart than two settings.
+# * The paper's claim is about pairs of runs: a good run with a bad hyperparameter can beat a bad run
+#   with a good one. The last line above counts the pairs of settings where that happened here. Even
+#   where the objective explains most of the variance, a wide seed range means that one training run
+#   of the better objective can still come out worse than a typical run of the other.
 
 # %% [markdown]
 # ## 5 · Key result 4: choosing models without labels
@@ -312,8 +324,9 @@ transfer.round(3)
 # * A reliable selector would agree with the metrics with the right sign (the signs are above) and with
 #   every metric, not one. Check whether any unsupervised score does; the ELBO often points the wrong
 #   way, because the better-fitting, less regularised models tend to score lower on the metrics.
-# * With two seeds per group UDR ranks groups, not models, and young models share few latents to agree
-#   on (Duan et al.'s disentangled models reach UDR 0.5 and more): compare the printed UDR range.
+# * With few seeds per group (two in the plan, five in the zoo's table) UDR ranks groups more than
+#   models, and young models share few latents to agree on (Duan et al.'s disentangled models reach
+#   UDR 0.5 and more): compare the printed UDR range.
 # * Transfer across seeds: read `agreement` and compare `regret` with `random_regret` in the table
 #   (`num_seed_pairs` says how many seed pairs each row averages; only objectives with two or more values
 #   appear). With few seeds each row is a handful of coin flips, so a transferred value can do worse

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
-                                               seed_spread, tc_by_regularisation, tc_trend, variance_explained)
+                                               seed_spread, setting_overlaps, tc_by_regularisation, tc_trend,
+                                               variance_explained)
 
 METHODS = {"beta_vae": 0.2, "factor_vae": 0.5, "dip_vae_i": 0.8}
 
@@ -41,6 +42,20 @@ def test_seed_spread_is_zero_without_seed_noise_and_reads_each_settings_seeds():
     assert list(vae) == pytest.approx([3, 0.5, 0.6, 0.7, 0.2])
     with pytest.raises(ValueError, match="'udr'"):
         seed_spread(table, "udr")
+
+
+def test_setting_overlaps_finds_the_pairs_where_a_worse_setting_has_a_better_seed():
+    table = pd.DataFrame([{"method": m, "value": v, "seed": s, "status": "ok", "mig.score": x}
+                          for m, v, scores in (("a", 1, (0.50, 0.60, 0.70)), ("b", 1, (0.10, 0.20, 0.55)),
+                                               ("c", 2, (0.00, 0.05, 0.08)))
+                          for s, x in enumerate(scores)])
+    pairs = setting_overlaps(table).set_index(["higher", "lower"])
+    assert len(pairs) == 3  # ordered by median: a (0.6), b (0.2), c (0.05)
+    assert pairs.loc[(("a", 1), ("b", 1)), "overlap"]  # b's best 0.55 beats a's worst 0.50
+    assert pairs.loc[(("a", 1), ("b", 1)), "gap"] == pytest.approx(0.4)
+    assert not pairs.loc[(("b", 1), ("c", 2)), "overlap"] and not pairs.loc[(("a", 1), ("c", 2)), "overlap"]
+    exact = setting_overlaps(results(value_effect=1.0))  # no seed noise: no pair overlaps
+    assert len(exact) == 36 and not exact["overlap"].any() and (exact["gap"] > 0).all()
 
 
 def test_tc_by_regularisation_and_score_agreement():

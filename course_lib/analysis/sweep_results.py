@@ -9,6 +9,7 @@ tc_sampled, ...). Every function reads only the table (and, for UDR, the models'
                           table has it) to its strongest value
   metric_correlation      key result 2: Spearman correlation between metrics over all models
   seed_spread             key result 3 per setting: how far a score moves over the seeds of one (method, value)
+  setting_overlaps        key result 3 per pair of settings: does a seed of the worse one beat a seed of the better?
   variance_explained      key result 3: the share of a metric's variance explained by the objective
                           alone and by objective x hyperparameter (the remainder: random seeds);
                           `variance_chance`, the share expected with no effect at all
@@ -90,6 +91,18 @@ def seed_spread(results: pd.DataFrame, column: str = "mig.score") -> pd.DataFram
     groups = table.groupby(["method", "value"], sort=False)[column]
     spread = groups.agg(seeds="count", min="min", median="median", max="max")
     return spread.assign(range=spread["max"] - spread["min"])
+
+
+def setting_overlaps(results: pd.DataFrame, column: str = "mig.score") -> pd.DataFrame:
+    """Every pair of settings (method, value), the one with the higher median of `column` first: the gap between
+    the medians and whether the pair overlaps, i.e. the lower setting's best seed beats the higher one's worst
+    (max_lower > min_higher). Locatello et al. 2019 (Section 5.3): "a good run with a bad hyperparameter can
+    beat a bad run with a good one"; an overlapping pair is one where it happened."""
+    spread = seed_spread(results, column).sort_values("median", ascending=False)
+    rows = [{"higher": higher, "lower": lower, "gap": spread.at[higher, "median"] - spread.at[lower, "median"],
+             "overlap": bool(spread.at[lower, "max"] > spread.at[higher, "min"])}
+            for higher, lower in itertools.combinations(spread.index, 2)]
+    return pd.DataFrame(rows, columns=["higher", "lower", "gap", "overlap"])
 
 
 def variance_explained(results: pd.DataFrame, columns=None) -> pd.DataFrame:
