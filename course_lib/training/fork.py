@@ -71,10 +71,9 @@ def fork_topdis(base_dir, config: TrainConfig, out_dir) -> int:
 
 def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
     """Write the run folder `out_dir` of `config` from the finished run in `short_dir` of the same configuration
-    with fewer steps (the checkpoint interval may differ: it changes no step), its checkpoint (with Adam's
-    state and the generators') and its whole log; returns the
-    step it starts from. `train(config, out_dir, resume=True)` then trains the rest: the run is the one
-    trained from scratch at `config.steps`.
+    with fewer steps (the checkpoint interval may differ: it changes no step): its checkpoint, with Adam's
+    state and the generators', and its whole log; returns the step it starts from. `train(config, out_dir,
+    resume=True)` then trains the rest, and the run is the one trained from scratch at `config.steps`.
 
     ValueError, before anything is written, when `short_dir` holds another configuration, one no younger,
     an unfinished run, a run without its optimiser's state (one installed from the pretrained zoo), or when
@@ -98,6 +97,7 @@ def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
 
 
 def _device_of(run_dir: Path) -> str:
+    """The device the run in `run_dir` was trained on, as its config.json says."""
     return json.loads((run_dir / CONFIG).read_text()).get("device", "cpu")
 
 
