@@ -9,7 +9,8 @@ import torch
 from course_lib.kit import seeds as seeds_module
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
 from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_METHODS, export_seed_results, seed_configs, seed_results,
-                                  seed_rows, shipped_seed_results, study_or_seed_results)
+                                  seed_rows, shipped_seed_ages, shipped_seed_results,
+                                  study_or_seed_results)
 from course_lib.kit.study import export_study, study_plan
 from course_lib.profiles import PROFILES
 from course_lib.training import TrainConfig, train
@@ -81,14 +82,14 @@ def test_notebook_13_reads_the_seed_table_only_where_it_is_shipped_and_the_plan_
     study_dir, seeds_dir = tmp_path / "study", tmp_path / "seeds"
     main = _study_rows(["beta_vae"], (0, 1), plan.sweep.steps)
     export_study(plan, profile, main, main.head(2), directory=study_dir)
-    with pytest.raises(ValueError, match="source='zoo_seeds' needs the seed table"):
+    with pytest.raises(ValueError, match="source=.zoo_seeds. needs a seed table"):
         study_or_seed_results(plan, profile, source="zoo_seeds", directory=seeds_dir, study_directory=study_dir)
     with pytest.raises(ValueError, match="source='zoo' is not allowed"):
         study_or_seed_results(plan, profile, source="zoo", directory=seeds_dir, study_directory=study_dir)
     results, scale, note = study_or_seed_results(plan, profile, directory=seeds_dir, study_directory=study_dir)
     assert len(results) == 4 and "shipped smoke study" in note  # auto, no seed table: the plan's
 
-    zoo_age = lecture_steps("lecture")  # the table is read at the zoo's age
+    zoo_age = lecture_steps("lecture")
     table = _study_rows(["beta_vae", "dip_vae_i"], range(5), zoo_age)
     export_seed_results(table, seeds_module.Sweep(steps=zoo_age, seeds=tuple(range(5)), out=str(tmp_path)), seeds_dir)
     results, scale, note = study_or_seed_results(plan, profile, directory=seeds_dir, study_directory=study_dir)
@@ -97,6 +98,11 @@ def test_notebook_13_reads_the_seed_table_only_where_it_is_shipped_and_the_plan_
     assert "run_dir" not in results  # shipped without the machine's columns
     plans = study_or_seed_results(plan, profile, source="plan", directory=seeds_dir, study_directory=study_dir)[0]
     pd.testing.assert_frame_equal(plans, main.drop(columns="run_dir"), check_dtype=False)
+    older = _study_rows(["beta_vae"], range(3), 3 * zoo_age)  # older models than the zoo's: the notebook reads them
+    export_seed_results(older, seeds_module.Sweep(steps=3 * zoo_age, seeds=(0, 1, 2), out=str(tmp_path)), seeds_dir)
+    assert shipped_seed_ages(seeds_dir) == [zoo_age, 3 * zoo_age]
+    note = study_or_seed_results(plan, profile, directory=seeds_dir, study_directory=study_dir)[2]
+    assert f"6 models (2 settings x 3 seeds, {3 * zoo_age:,} steps)" in note
 
 
 def test_seed_rows_are_one_configurations_seeds_of_the_shipped_table(tmp_path):
@@ -118,15 +124,15 @@ def test_seed_rows_are_one_configurations_seeds_of_the_shipped_table(tmp_path):
 
 
 def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_path):
-    """What notebook 13 (sweep_source auto), notebook 08 and the report read at `lecture`: every seed of every
-    compared configuration at the zoo's age, scored, with UDR among each configuration's seeds."""
-    table = shipped_seed_results()
-    assert table is not None, "data/pretrained/seeds holds no table at the zoo's age: run zoo --seed-results 5"
-    expected = {(c.method, next(iter(c.hyperparameters.values()), None), c.seed) for c in
-                seed_configs(lecture_steps("lecture"), 5)}
+    """What notebook 13 (sweep_source auto) reads at `lecture`, and notebook 08 and the report where it is at the
+    zoo's age: every seed of every compared configuration, scored, with UDR among each configuration's seeds."""
+    assert shipped_seed_ages(), "data/pretrained/seeds holds no table: run zoo --seed-results 5"
+    age = max(shipped_seed_ages())
+    table = shipped_seed_results(age)
+    expected = {(c.method, next(iter(c.hyperparameters.values()), None), c.seed) for c in seed_configs(age, 5)}
     found = {(m, None if pd.isna(v) else v, s) for m, v, s in zip(table["method"], table["value"], table["seed"])}
     assert len(table) == 40 and found == expected
-    assert (table["status"] == "ok").all() and (table["steps"] == lecture_steps("lecture")).all()
+    assert (table["status"] == "ok").all() and (table["steps"] == age).all()
     assert table["mig.score"].between(0, 1).all() and table["udr"].between(0, 1).all()
     assert table["udr_spearman"].between(0, 1).all()
     lecture = PROFILES["lecture"]

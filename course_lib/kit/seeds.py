@@ -103,6 +103,12 @@ def shipped_seed_results(steps: int | None = None, directory=SEEDS_DIR) -> pd.Da
     return pd.read_csv(csv)
 
 
+def shipped_seed_ages(directory=SEEDS_DIR) -> list[int]:
+    """The ages (training steps) at which a seed table is shipped in `directory`, youngest first."""
+    names = (path.stem.removeprefix("seeds-") for path in Path(directory).glob("seeds-*.json"))
+    return sorted(int(name) for name in names if name.isdigit())
+
+
 def seed_rows(config: TrainConfig, directory=SEEDS_DIR) -> pd.DataFrame | None:
     """The shipped seed table's rows of `config`'s configuration (every seed of it), or None when the table at
     `config.steps` is not shipped or does not hold that configuration (e.g. another architecture or value)."""
@@ -127,15 +133,18 @@ def study_or_seed_results(plan: StudyPlan, profile, seed: int = 0, device="auto"
     """(results, scale results, a line saying where they came from) for notebook 13.
 
     The scale results are always the plan's (`study.study_results`: shipped, or trained when `train`). The results
-    of the key results are, by `source`: "plan", the plan's main sweep; "zoo_seeds", the shipped seed table (the
-    zoo's compared models at its age over seeds: older models and more seeds than a lecture plan trains);
-    "auto", the seed table where it is shipped and the plan's study is loaded rather than trained, else the plan's.
+    of the key results are, by `source`: "plan", the plan's main sweep; "zoo_seeds", the shipped seed table of
+    the oldest models (the zoo's compared models over seeds: older models and more seeds than a lecture plan
+    trains; a study of its own, so it need not be at the zoo's present age, unlike notebook 08's and the
+    report's comparisons with the zoo's models); "auto", the seed table where one is shipped and the plan's
+    study is loaded rather than trained, else the plan's.
     """
     check_choice("source", source, STUDY_SOURCES)
-    seeds = shipped_seed_results(directory=directory) if source != "plan" else None
+    ages = shipped_seed_ages(directory)
+    seeds = shipped_seed_results(max(ages), directory) if source != "plan" and ages else None
     if source == "zoo_seeds" and seeds is None:
-        raise ValueError(f"source='zoo_seeds' needs the seed table, and none is shipped in {directory} for the "
-                         f"zoo's age; make it with `{SEED_COMMAND} 5`, or use source='plan'")
+        raise ValueError(f"source='zoo_seeds' needs a seed table, and none is shipped in {directory}; make it "
+                         f"with `{SEED_COMMAND} 5`, or use source='plan'")
     use_seeds = seeds is not None and (source == "zoo_seeds"
                                        or (not train and shipped_study(plan, profile, study_directory) is not None))
     results, scale, note = study_results(plan, profile, seed, device, scheduler, train, study_directory)
