@@ -243,7 +243,7 @@ if "mig.score" in results:  # the paper's "a good run with a bad hyperparameter 
     method, value = by_seed["range"].idxmax()
     lines.append(f"MIG, setting against setting: in {pairs['overlap'].sum()} of {len(pairs)} pairs a seed of the "
                  "setting with the lower median beats a seed of the other; one setting's seeds span up to "
-                 f"{by_seed['range'].max():.2f} ({method}{'' if pd.isna(value) else f' {value:g}'}), the median "
+                 f"{by_seed['range'].max():.2f} ({method} {value:g}), the median "
                  f"gap between two settings is {pairs['gap'].median():.2f}")
 display(Markdown(notice(lines, heading=f"**This run** ({len(results)} models, `{P.name}`):")))
 shares.round(2)
