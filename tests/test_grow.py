@@ -56,7 +56,8 @@ def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_co
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").rglob(CHECKPOINT)} == checkpoints
 
 
-def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(zoo_copy, tmp_path, monkeypatch):
+def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(zoo_copy, tmp_path, monkeypatch,
+                                                                              capsys):
     """A machine lent for a while: once the time is up the run in training stops at its next step with a
     checkpoint, no other starts, the zoo stays as it was, and the same call later finishes the very runs
     (TopDis still forked from its base at the delay)."""
@@ -75,6 +76,9 @@ def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(z
     assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest
     base, other, topdis = _some_configs(8)  # base: the beta = 4 run that TopDis starts from
     assert load_run(runs / base.slug(), "cpu").step == 2  # stopped after its second step, a checkpoint there
+    said = capsys.readouterr().out
+    assert "stopped 3 of 3 runs" in said and f"{base.slug()}: step 2 of 8" in said
+    assert f"{other.slug()}: step 0 of 8" in said
     assert not (runs / other.slug() / CHECKPOINT).exists() and not (runs / topdis.slug() / CHECKPOINT).exists()
     entries = grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1)
     assert {e["slug"] for e in entries} == {c.slug() for c in (base, other, topdis)}

@@ -77,6 +77,11 @@ def _extend_younger_runs(configs: list, runs: Path) -> None:
             break
 
 
+def _checkpoint_step(run_dir: Path, config) -> int:
+    """The step of the checkpoint of `config`'s run in `run_dir` (0 when it has none yet)."""
+    return load_checkpoint(run_dir / CHECKPOINT, config)["step"] if (run_dir / CHECKPOINT).is_file() else 0
+
+
 def _steps_of(run_dir: Path) -> int:
     """The configured steps of the run in `run_dir` (-1 when it holds none)."""
     try:
@@ -175,11 +180,12 @@ def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_gr
             _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers, deadline)
     if not past(deadline):  # else an unforked TopDis run would start from scratch
         _train(missing, runs, device, cuda_graph, progress, workers, deadline=deadline)  # GPU: TopDis packs alone
-    behind = [config.slug() for config in missing if not (runs / config.slug() / CHECKPOINT).is_file()
-              or load_checkpoint(runs / config.slug() / CHECKPOINT, config)["step"] < config.steps]
+    reached = {config.slug(): _checkpoint_step(runs / config.slug(), config) for config in missing}
+    behind = {slug: step for slug, step in reached.items() if step < steps}
     if behind:
         print(f"the time limit stopped {len(behind)} of {len(missing)} runs (checkpoints under {runs}); the same "
-              "command resumes them, and exports the zoo once every one has finished")
+              "command resumes them, and exports the zoo once every one has finished:")
+        print("\n".join(f"  {slug}: step {step:,} of {steps:,}" for slug, step in behind.items()))
         return []
     if missing:
         retire(seed, steps, root)

@@ -104,7 +104,7 @@ def _device_of(run_dir: Path) -> str:
 def _write_started_run(out_dir: Path, config: TrainConfig, device: str, log_rows: list, state: dict) -> None:
     """The folder of a run of `config` at the checkpoint `state`, with `log_rows` (header first) as its log;
     refused when `out_dir` is not empty or a run began there meanwhile."""
-    if out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):  # nothing written into a refused folder
+    if out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):  # before anything is written
         raise ValueError(f"out_dir={str(out_dir)!r} is not empty; a run started from another's checkpoint needs a "
                          "new run folder")
     out_dir.mkdir(parents=True, exist_ok=True)
