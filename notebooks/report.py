@@ -45,7 +45,7 @@ device = "auto"
 seed = 0
 run = None  # a run directory or a checkpoint inside one; None: the configuration below
 method = "beta_vae"
-hyperparameters = None  # e.g. {"gamma": 40}; None: β = 4 for beta_vae (notebook 02's), else the method's defaults
+hyperparameters = None  # e.g. {"gamma": 40}; None: notebook 02's β of 4 for beta_vae, else the method's defaults
 steps = None  # None: the zoo's model of this configuration where the zoo holds it, else the profile's train_steps
 
 # %%

@@ -2,12 +2,14 @@
 
 The execution tests use the profile in $COURSE_PROFILE (`make test` sets smoke) and default to smoke.
 """
+import ast
 import os
 import subprocess
 import sys
 
 import nbformat
 import pytest
+from papermill.translators import PythonTranslator
 
 from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks, ipynb_text, run_notebooks
 
@@ -45,6 +47,9 @@ def test_parameters_cell_and_exercises(source):
     for name in ("profile", "device", "seed"):
         assert f"{name} =" in parameters.source
     assert len(tagged(notebook, "solution")) >= 2, "each notebook has at least two exercises with solutions"
+    assigned = [node.targets[0].id for node in ast.parse(parameters.source).body if isinstance(node, ast.Assign)]
+    inspected = [parameter.name for parameter in PythonTranslator.inspect(parameters)]
+    assert inspected == assigned, "papermill must read every parameter (a second `=` on a line, even in its comment, hides it)"
 
 
 @pytest.mark.notebook
