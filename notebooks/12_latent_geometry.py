@@ -43,11 +43,10 @@
 #
 # **Time** (measured with `python -m course_lib notebooks --only 12_latent_geometry` on a 2-core CPU
 # shared with other jobs; the index that `make report` writes shows yours): `smoke` 80 s, plus about
-# 25 s for Section 3c and Exercise 4 (timed cell by cell); `lecture` 97 s end to end on an idle 2-core
-# CPU (within `make report`; 24 minutes beside a few other jobs) — its trained models are loaded from
-# the pretrained zoo
-# (`data/pretrained`), none is trained here; Section 3c takes 40–60 s of it and Exercise 4 10–15 s
-# (two timed runs).
+# 25 s for Section 3c and Exercise 4 (timed cell by cell); `lecture` 49 s end to end on an idle 2-core
+# CPU (9 minutes beside two busy processes of another session: the README's "On a shared CPU" says why
+# and what helps) — its trained models are loaded from the pretrained zoo (`data/pretrained`), none is
+# trained here; Section 3b (geodesics along traversals) takes 15 s of it, Section 3c 1.4 s.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)

@@ -186,6 +186,28 @@ def test_geodesic_of_a_linear_decoder_is_the_straight_line(matrix, method):
     assert g.geodesic(Linear(matrix), z0[0], z1[0], n_points=8).steps == 0
 
 
+def test_lbfgs_runs_numpys_blas_on_one_thread_and_gives_the_threads_back():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+    class Recording(Sphere):
+        seen = []
+
+        def forward(self, z):
+            self.seen.append(blas_threads())
+            return super().forward(z)
+
+    sphere = Recording()
+    with threadpool_limits(limits=2, user_api="blas"):
+        result = g.geodesic(sphere, [math.pi / 4, 0.0], [math.pi / 3, math.pi / 2], n_points=12, max_steps=50)
+        after = blas_threads()
+    assert result.steps > 1 and after == {2}
+    during = sphere.seen[2:-4]  # between the start's energy and the final lengths: L-BFGS's evaluations
+    assert len(during) >= result.steps and all(threads == {1} for threads in during)
+
+
 def test_geodesic_on_a_circle_is_the_arc():
     result = g.geodesic(Circle(2.0), [0.3], [2.5], n_points=12)
     assert result.length == pytest.approx(discrete_arc(2.2, 2.0, 12), rel=1e-10)

@@ -212,7 +212,11 @@ def geodesic(decoder, z0, z1, n_points: int = 16, method: str = "lbfgs", max_ste
 
 
 def _run_lbfgs(problem: _PathEnergy, interior: torch.Tensor, max_steps, gtol, history, gradients, bar):
+    """SciPy's L-BFGS-B, with NumPy's BLAS on one thread: its steps alternate with torch's, and the two
+    thread pools spin-waiting against each other made a lecture geodesic 3-5x slower on an idle 2-core
+    CPU (and about 10x on a shared one) for vectors of a few hundred numbers that gain nothing from threads."""
     from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
 
     shape, device, dtype = interior.shape, interior.device, interior.dtype
     basis = _sine_basis(shape[1])  # x = start + W c: the curve's deviation in sine modes, mode k scaled 1/k
@@ -240,8 +244,9 @@ def _run_lbfgs(problem: _PathEnergy, interior: torch.Tensor, max_steps, gtol, hi
         if gradients[-1] <= gtol:
             raise StopIteration
 
-    result = minimize(fun, np.zeros(start.size), jac=True, method="L-BFGS-B", callback=callback,
-                      options={"maxiter": max_steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0, "maxls": 40})
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(fun, np.zeros(start.size), jac=True, method="L-BFGS-B", callback=callback,
+                          options={"maxiter": max_steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0, "maxls": 40})
     return torch.as_tensor(to_path(result.x), device=device, dtype=dtype), int(result.nit), str(result.message)
 
 
