@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 import torch
 
-from course_lib.training import (CHECKPOINT, CONFIG, LOG, TrainConfig, extend_run, fork_topdis, read_run_config,
-                                 topdis_base_config, train, train_packed)
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, TrainConfig, extend_run, extend_younger_run, fork_topdis,
+                                 read_run_config, topdis_base_config, train, train_packed)
 
 TOPDIS = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 6}, steps=9, checkpoint_every=4,
                      architecture="mlp")
@@ -119,3 +119,28 @@ def test_extending_a_run_is_refused_before_anything_is_written(dsprites, tmp_pat
     with pytest.raises(ValueError, match="has no optimiser state"):
         extend_run(tmp_path / "young", config, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_new_run_continues_the_oldest_younger_run_beside_it_that_can_be_extended(dsprites, tmp_path):
+    """Beside the 9-step folder: finished runs at 3 and 5 steps, one of 7 stopped at step 6, one of 8 whose
+    checkpoint is damaged, and the 12-step run (older). The 9-step run continues the 5-step one and is bitwise
+    the 9-step run from scratch; a folder that holds anything, or no younger run at all, gives None."""
+    config = topdis_base_config(TOPDIS)  # 9 steps
+    runs = tmp_path / "runs"
+    for steps in (3, 5, 12):
+        train(dataclasses.replace(config, steps=steps), runs / dataclasses.replace(config, steps=steps).slug(), "cpu",
+              dataset=dsprites, progress=False)
+    stopped = dataclasses.replace(config, steps=7)
+    train(stopped, runs / stopped.slug(), "cpu", dataset=dsprites, progress=False, until=6)
+    damaged = dataclasses.replace(config, steps=8)
+    train(damaged, runs / damaged.slug(), "cpu", dataset=dsprites, progress=False)
+    (runs / damaged.slug() / CHECKPOINT).write_bytes((runs / damaged.slug() / CHECKPOINT).read_bytes()[:200])
+    other = dataclasses.replace(config, steps=4, seed=1)  # another seed: another configuration
+    train(other, runs / other.slug(), "cpu", dataset=dsprites, progress=False)
+
+    assert extend_younger_run(config, runs / config.slug()) == (runs / dataclasses.replace(config, steps=5).slug(), 5)
+    train(config, runs / config.slug(), "cpu", resume=True, dataset=dsprites, progress=False)
+    train(config, tmp_path / "scratch", "cpu", dataset=dsprites, progress=False)
+    assert_same_checkpoint(tmp_path / "scratch", runs / config.slug())
+    assert extend_younger_run(config, runs / config.slug()) is None  # it holds a run now
+    assert extend_younger_run(dataclasses.replace(config, steps=2), tmp_path / "runs" / "two") is None  # none younger

@@ -138,3 +138,15 @@ def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_
     lecture = PROFILES["lecture"]
     results, _, note = study_or_seed_results(study_plan(lecture, tmp_path / "runs", first_seed=0), lecture)
     assert len(results) == 40 and "seed table" in note  # notebook 13 at `lecture` reads it
+
+
+def test_the_cli_passes_the_seed_tables_steps_and_refuses_them_alone(monkeypatch, tmp_path, capsys):
+    from course_lib.kit.cli import main
+
+    calls = []
+    monkeypatch.setattr(seeds_module, "seed_results", lambda num_seeds, **kwargs: calls.append((num_seeds, kwargs)) or
+                        pd.DataFrame({"seed": range(num_seeds)}))
+    assert main(["zoo", "--seed-results", "3", "--steps", "20000", "--runs", str(tmp_path), "--device", "cpu"]) == 0
+    assert calls == [(3, {"steps": 20000, "runs": str(tmp_path), "device": "cpu", "workers": None})]
+    assert main(["zoo", "--steps", "20000"]) == 2
+    assert "--steps 20000 is not allowed without --seed-results" in capsys.readouterr().err

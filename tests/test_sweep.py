@@ -1,5 +1,6 @@
 """Sweeps: the grid, resumption, failures recorded, one table; on an in-process Dask cluster."""
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -90,6 +91,20 @@ def test_a_packed_sweep_gives_the_unpacked_sweeps_results(tmp_path):
     pd.testing.assert_frame_equal(packed[numbers], alone[numbers], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("pack", [1, 2], ids=["alone", "packed"])
+def test_a_sweep_with_more_steps_continues_its_younger_runs(tmp_path, pack):
+    """The same sweep at 4 steps after 2 trains only steps 3 and 4 of each model, and its table is the table of
+    the 4-step sweep from scratch."""
+    run_sweep(tiny(tmp_path / "sweep", pack=pack), processes=False, workers=1, progress=False)
+    grown = run_sweep(tiny(tmp_path / "sweep", pack=pack, steps=4), processes=False, workers=1, progress=False)
+    scratch = run_sweep(tiny(tmp_path / "scratch", pack=pack, steps=4), processes=False, workers=1, progress=False)
+    sessions = [json.loads((sweep_module.Path(d) / "summary.json").read_text())["steps_this_session"]
+                for d in grown["run_dir"]]
+    assert len(grown) == 3 and (grown["status"] == "ok").all() and sessions == [2, 2, 2]
+    numbers = [c for c in grown.columns if grown[c].dtype.kind == "f" and c != "seconds"]
+    pd.testing.assert_frame_equal(grown[numbers], scratch[numbers], rtol=0, atol=0)
+
+
 GOOD_YAML = "methods: [beta_vae]\nvalues: [2]\nseeds: [0]\nsteps: 2\nmetrics: [mig]\nnum_train: 64\nnum_test: 32\n"
 
 
@@ -145,7 +160,9 @@ def test_cli_sweep_from_yaml_with_flag_overrides(tmp_path):
     config.write_text("methods: [beta_vae]\nvalues: [2]\nseeds: [3]\nsteps: 2\nmetrics: [mig]\n"
                       "num_train: 64\nnum_test: 32\ndevice: cpu\n")
     out = tmp_path / "out"
+    environment = dict(os.environ)
     assert main(["sweep", "--config", str(config), "--out", str(out), "--workers", "1"]) == 0
+    assert dict(os.environ) == environment  # Dask's nanny sets OMP_NUM_THREADS=1 & co. in this process
     (result,) = out.glob(f"*/{RESULT}")
     row = json.loads(result.read_text())
     assert row["method"] == "beta_vae" and row["value"] == 2 and row["seed"] == 3 and row["status"] == "ok"

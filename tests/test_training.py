@@ -238,6 +238,18 @@ def test_train_or_load_reuses_a_finished_run_and_replaces_a_broken_one(dsprites,
         assert torch.equal(a, b)  # retrained from the same seed
 
 
+def test_train_or_load_continues_a_younger_run_of_the_configuration(dsprites, tmp_path, capsys):
+    """Asking the runs cache for more steps trains only the new ones: the model is the run from scratch."""
+    young, config = small(steps=4, checkpoint_every=2), small(steps=7, checkpoint_every=3)
+    train_or_load(young, tmp_path / "cache", device="cpu", dataset=dsprites, progress=False)
+    grown = train_or_load(config, tmp_path / "cache", device="cpu", dataset=dsprites, progress=False)
+    assert f"{config.slug()}: continues {young.slug()} from its step 4" in capsys.readouterr().out
+    assert json.loads((grown.directory / SUMMARY).read_text())["steps_this_session"] == 3
+    scratch = train_or_load(config, tmp_path / "scratch", device="cpu", dataset=dsprites, progress=False)
+    for (name, a), b in zip(grown.model.state_dict().items(), scratch.model.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_width_scales_the_conv_vae_and_names_the_run():
     wide = TrainConfig(steps=1, width=2)
     assert wide.slug().startswith("beta_vae-convx2-binary") and "x" not in TrainConfig(steps=1).slug().split("-")[1]

@@ -164,8 +164,11 @@ def _zoo(args) -> int:
         for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph,
                           workers=args.workers, time_limit_minutes=args.time_limit):
             print(f"grown {entry['slug']}: {entry['metrics']}")
+    if args.steps is not None and args.seed_results is None:
+        raise ValueError(f"--steps {args.steps} is not allowed without --seed-results (--grow takes its steps itself)")
     if args.seed_results is not None:
-        table = seed_results(args.seed_results, runs=args.runs, device=args.device, workers=args.workers)
+        table = seed_results(args.seed_results, steps=args.steps, runs=args.runs, device=args.device,
+                             workers=args.workers)
         print(f"{len(table)} runs scored; shipped in {SEEDS_DIR}")
     for run_dir in args.add or []:
         entry = add_run(run_dir)
@@ -321,6 +324,9 @@ def main(argv=None) -> int:
                      help="--grow: stop every run with a checkpoint after MINUTES; the same command resumes them")
     zoo.add_argument("--seed-results", type=int, default=None, metavar="N",
                      help="train and score the compared zoo models for seeds 0..N-1, ship the table (no weights)")
+    zoo.add_argument("--steps", type=int, default=None,
+                     help="--seed-results: the models' steps (default: the zoo's age); the runs folder's younger "
+                          "runs of the same models are continued")
     zoo.add_argument("--workers", type=int, default=None,
                      help="--grow on a CPU: training processes; --seed-results: Dask workers (default: one per core)")
     zoo.set_defaults(func=_zoo)

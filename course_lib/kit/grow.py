@@ -4,7 +4,7 @@
 
   1. trains every configuration of `lecture_models.zoo_configs(STEPS, S)` that the zoo lacks into the runs
      cache (`training.default_runs_dir()`), resuming what an earlier call left there, and starting a model
-     that has no run there yet from its finished run at a younger age (`training.extend_run`: the same
+     that has no run there yet from its finished run at a younger age (`training.extend_younger_run`: the same
      model as one trained from scratch, so 10,000-step runs grow to 100,000 in 90,000 steps); on a GPU the models
      that can share one network train as one pack (`training.pack_groups`, `training.train_packed`: K
      separate runs to float rounding, each in its own run folder); on a CPU they train side by side in
@@ -37,9 +37,8 @@ from course_lib.checks import check_choice, check_int, check_number
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
-from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_run, fork_topdis,
-                                 load_checkpoint, pack_groups, past, read_run_config, topdis_base_config, train,
-                                 train_packed)
+from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_younger_run, fork_topdis,
+                                 load_checkpoint, pack_groups, past, topdis_base_config, train, train_packed)
 
 
 def retire(seed: int, keep_steps: int, root=None) -> list[str]:
@@ -58,36 +57,22 @@ def retire(seed: int, keep_steps: int, root=None) -> list[str]:
 
 
 def _extend_younger_runs(configs: list, runs: Path) -> None:
-    """Start each of `configs` that has no checkpoint under `runs` yet from its oldest finished run there at
-    fewer steps (`training.extend_run`); runs without an optimiser's state (installed from the zoo), unfinished
-    or older ones are passed over."""
+    """Start each of `configs` that has no checkpoint under `runs` yet from its oldest finished younger run there
+    (`training.extend_younger_run`)."""
     for config in configs:
         folder = runs / config.slug()
         if (folder / CHECKPOINT).is_file():
             continue
         if folder.is_dir():
             clear_run_directory(folder)  # a run killed before its first checkpoint: nothing in it to keep
-        ages = runs.glob(config.slug().replace(f"-steps{config.steps}-", "-steps*-"))
-        for younger in sorted(ages, key=_steps_of, reverse=True):
-            try:
-                step = extend_run(younger, config, folder)
-            except ValueError:  # another age that cannot be extended: the next one
-                continue
-            print(f"{config.slug()} continues {younger.name} from its step {step}")
-            break
+        started = extend_younger_run(config, folder)
+        if started:
+            print(f"{config.slug()} continues {started[0].name} from its step {started[1]}")
 
 
 def _checkpoint_step(run_dir: Path, config) -> int:
     """The step of the checkpoint of `config`'s run in `run_dir` (0 when it has none yet)."""
     return load_checkpoint(run_dir / CHECKPOINT, config)["step"] if (run_dir / CHECKPOINT).is_file() else 0
-
-
-def _steps_of(run_dir: Path) -> int:
-    """The configured steps of the run in `run_dir` (-1 when it holds none)."""
-    try:
-        return read_run_config(run_dir).steps
-    except ValueError:
-        return -1
 
 
 def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,

@@ -4,10 +4,12 @@ Locatello et al. 2019 trained every method at six values of its hyperparameter w
 evaluated each model with every metric. A `Sweep` describes such a grid; `run_sweep` sends one job
 per model to a `dask.distributed` cluster (a LocalCluster sized to the machine, or an existing
 scheduler's address) and gathers one table. A job trains into `OUT/<run slug>/` (resuming a partial
-run), evaluates the mean representation with `course_lib.metrics.evaluate`, adds unsupervised scores
-(rate, distortion, ELBO, Gaussian TC of the mean and the sampled code) and writes `result.json`
-atomically. A rerun skips every job whose `result.json` says ok, and redoes one whose `result.json`
-is damaged (its row's `note` says so); a failing job writes its error there and the others go on.
+run, or continuing the same configuration's finished run at fewer steps in OUT: the same sweep with more
+`steps` trains only the new steps, and its models are the ones trained from scratch), evaluates the mean
+representation with `course_lib.metrics.evaluate`, adds unsupervised scores (rate, distortion, ELBO,
+Gaussian TC of the mean and the sampled code) and writes `result.json` atomically. A rerun skips every
+job whose `result.json` says ok, and redoes one whose `result.json` is damaged (its row's `note` says
+so); a failing job writes its error there and the others go on.
 
 `pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.training.packed: the same numbers
 as separate runs, far more model-steps per second on a GPU, where a single small model leaves the
@@ -230,7 +232,7 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
     import torch
 
     from course_lib.kit.zoo import install
-    from course_lib.training import NonFiniteLossError, train_packed
+    from course_lib.training import NonFiniteLossError, extend_younger_run, train_packed
 
     if threads:
         torch.set_num_threads(threads)
@@ -240,6 +242,7 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
     try:
         for k in pending:
             install(configs[k], directories[k])  # from data/pretrained, as train_or_load does
+            extend_younger_run(configs[k], directories[k])  # from the sweep's run at fewer steps, as train_or_load
         together = [k for k in pending if _resumable(configs[k], directories[k])]
         if len(together) > 1:
             train_packed([configs[k] for k in together], [directories[k] for k in together], device=sweep.device,
@@ -260,6 +263,13 @@ def default_workers(device: str) -> int:
 
         return torch.cuda.device_count()
     return os.cpu_count() or 1
+
+
+def _restore_environment(saved: dict) -> None:
+    """Put back the environment variables that changed since `saved` was taken (and drop the new ones)."""
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    os.environ.update({name: value for name, value in saved.items() if os.environ.get(name) != value})
 
 
 def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = None,
@@ -285,27 +295,29 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
         workers = workers or default_workers(sweep.device)
     Path(sweep.out).mkdir(parents=True, exist_ok=True)
     ensure_grid_cache(progress=progress)  # rendered once here, not by every worker at the same time
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None)
-        threads = max(1, (os.cpu_count() or 1) // workers)
-    else:
-        cluster, threads = None, None
-    rows = []
-    with Client(cluster if cluster is not None else scheduler) as client:
-        if sweep.pack == 1:
-            futures = [client.submit(run_job, config, sweep, threads, key=f"job-{config.slug()}", pure=False)
-                       for config in configs]
-        else:
-            futures = [client.submit(run_pack, pack, sweep, threads, key=f"pack-{pack[0].slug()}", pure=False)
-                       for pack in pack_groups(configs, sweep.pack)]
-        with tqdm(total=len(configs), desc="sweep", disable=not progress) as bar:
-            for future in as_completed(futures):
-                done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row
-                rows.extend(done)
-                bar.update(len(done))
-    if cluster is not None:
-        cluster.close()
+    environment = dict(os.environ)  # Dask's nanny sets OMP_NUM_THREADS=1 & co. here for its workers to inherit
+    cluster, threads, rows = None, None, []
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                   dashboard_address=None)
+            threads = max(1, (os.cpu_count() or 1) // workers)
+        with Client(cluster if cluster is not None else scheduler) as client:
+            if sweep.pack == 1:
+                futures = [client.submit(run_job, config, sweep, threads, key=f"job-{config.slug()}", pure=False)
+                           for config in configs]
+            else:
+                futures = [client.submit(run_pack, pack, sweep, threads, key=f"pack-{pack[0].slug()}", pure=False)
+                           for pack in pack_groups(configs, sweep.pack)]
+            with tqdm(total=len(configs), desc="sweep", disable=not progress) as bar:
+                for future in as_completed(futures):
+                    done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row
+                    rows.extend(done)
+                    bar.update(len(done))
+    finally:
+        if cluster is not None:
+            cluster.close()
+        _restore_environment(environment)  # else this process's later subprocesses would run on one thread
     table = pd.DataFrame(rows).drop(columns="traceback", errors="ignore")
     table = table.sort_values(["method", "value", "seed"], key=lambda c: c.astype(str)).reset_index(drop=True)
     write_text_atomic(Path(sweep.out) / RESULTS_TABLE, table.to_csv(index=False))

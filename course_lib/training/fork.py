@@ -11,6 +11,8 @@ only TopDis's own steps eagerly (its persistent homology runs on the CPU).
 A run grown older (`extend_run`). Nothing in a step depends on how many steps the run will take (the
 learning rate is constant; annealing and delays count from step 0 in their own hyperparameters), so a
 finished run of N steps is, checkpoint and log, the same configuration with M > N steps at its step N.
+`extend_younger_run` finds such a run beside a new run's folder: the runs cache (`kit.runs.train_or_load`),
+a sweep's folder and the growing zoo use it, so that asking for more steps never retrains the first ones.
 """
 from __future__ import annotations
 
@@ -94,6 +96,32 @@ def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
         rows = list(csv.reader(handle))
     _write_started_run(out_dir, config, _device_of(short_dir), rows, state)
     return state["step"]
+
+
+def extend_younger_run(config: TrainConfig, out_dir) -> tuple[Path, int] | None:
+    """Start the run of `config` in an empty (or missing) `out_dir` from the oldest run of the same configuration
+    at fewer steps beside it (a folder of `out_dir.parent` whose name differs only in the steps) that
+    `extend_run` accepts; returns (that folder, the step it starts from), or None when `out_dir` holds anything
+    or no younger run there can be extended (unfinished, damaged, installed from the zoo without Adam's state)."""
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(p.name != LOCK_FILE for p in out_dir.iterdir()):
+        return None
+    younger = [folder for folder in out_dir.parent.glob(config.slug().replace(f"-steps{config.steps}-", "-steps*-"))
+               if 0 <= _configured_steps(folder) < config.steps]
+    for folder in sorted(younger, key=_configured_steps, reverse=True):
+        try:
+            return folder, extend_run(folder, config, out_dir)
+        except ValueError:  # this age cannot be extended (UnusableRunError included): the next one
+            continue
+    return None
+
+
+def _configured_steps(run_dir: Path) -> int:
+    """The steps that the run in `run_dir` is configured for (-1 when it holds no run)."""
+    try:
+        return read_run_config(run_dir).steps
+    except ValueError:
+        return -1
 
 
 def _device_of(run_dir: Path) -> str:
