@@ -148,5 +148,6 @@ def test_the_cli_passes_the_seed_tables_steps_and_refuses_them_alone(monkeypatch
                         pd.DataFrame({"seed": range(num_seeds)}))
     assert main(["zoo", "--seed-results", "3", "--steps", "20000", "--runs", str(tmp_path), "--device", "cpu"]) == 0
     assert calls == [(3, {"steps": 20000, "runs": str(tmp_path), "device": "cpu", "workers": None})]
-    assert main(["zoo", "--steps", "20000"]) == 2
+    monkeypatch.setattr("course_lib.kit.grow.grow", lambda *args, **kwargs: calls.append("grow") or [])
+    assert main(["zoo", "--grow", "100", "--steps", "20000"]) == 2 and calls[1:] == []  # refused before growing
     assert "--steps 20000 is not allowed without --seed-results" in capsys.readouterr().err

@@ -160,12 +160,12 @@ def _zoo(args) -> int:
     from course_lib.kit.seeds import SEEDS_DIR, seed_results
     from course_lib.kit.zoo import add_run, read_manifest
 
+    if args.steps is not None and args.seed_results is None:  # before --grow trains anything
+        raise ValueError(f"--steps {args.steps} is not allowed without --seed-results (--grow takes its steps itself)")
     if args.grow is not None:
         for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph,
                           workers=args.workers, time_limit_minutes=args.time_limit):
             print(f"grown {entry['slug']}: {entry['metrics']}")
-    if args.steps is not None and args.seed_results is None:
-        raise ValueError(f"--steps {args.steps} is not allowed without --seed-results (--grow takes its steps itself)")
     if args.seed_results is not None:
         table = seed_results(args.seed_results, steps=args.steps, runs=args.runs, device=args.device,
                              workers=args.workers)
