@@ -295,7 +295,7 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
         workers = workers or default_workers(sweep.device)
     Path(sweep.out).mkdir(parents=True, exist_ok=True)
     ensure_grid_cache(progress=progress)  # rendered once here, not by every worker at the same time
-    environment = dict(os.environ)  # Dask's nanny sets OMP_NUM_THREADS=1 & co. here for its workers to inherit
+    environment = dict(os.environ)  # the nanny sets OMP_NUM_THREADS=1 & co. here for its workers (dask PR 6681)
     cluster, threads, rows = None, None, []
     try:
         if scheduler is None:
