@@ -53,8 +53,8 @@
 # * `"zoo_seeds"`: the **zoo's seeds**, the models of the pretrained zoo that notebooks 02–06 and 08
 #   compare (the plain VAE, β-VAE β = 4 and 16, FactorVAE γ = 40, β-TCVAE β = 6, DIP-VAE-I λ = 1, 5
 #   and 50), each over five seeds, scored like the plan's jobs. The kit ships them as a results table
-#   without weights (`data/pretrained/seeds/`, made by `python -m course_lib zoo --seed-results 5` at
-#   the zoo's age then; the notebook reads the oldest models shipped): far older models than the
+#   without weights (`data/pretrained/seeds/`, made by `python -m course_lib zoo --seed-results 5 --steps S`;
+#   the notebook reads the table of the longest-trained models shipped): far older models than the
 #   plan's 1,000 steps, and more seeds.
 # * `"auto"` (the default): the zoo's seeds where they are shipped and the plan's study is loaded
 #   rather than trained; else the plan's sweep. The first line the results cell prints says which.

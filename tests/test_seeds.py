@@ -1,6 +1,7 @@
 """The zoo's compared models over seeds (course_lib.kit.seeds): the configurations, the scored table, its shipping,
 and notebook 13's choice between it and the study plan's sweep."""
 import dataclasses
+import json
 
 import pandas as pd
 import pytest
@@ -8,8 +9,8 @@ import torch
 
 from course_lib.kit import seeds as seeds_module
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
-from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_METHODS, export_seed_results, seed_configs, seed_results,
-                                  seed_rows, shipped_seed_ages, shipped_seed_results,
+from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_COMMAND, SEED_METHODS, export_seed_results, seed_configs,
+                                  seed_results, seed_rows, shipped_seed_ages, shipped_seed_results,
                                   study_or_seed_results)
 from course_lib.kit.study import export_study, study_plan
 from course_lib.profiles import PROFILES
@@ -59,6 +60,7 @@ def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monk
     pd.testing.assert_frame_equal(read, table.drop(columns=["run_dir", "error"]).reset_index(drop=True),
                                   check_dtype=False)
     assert shipped_seed_results(steps=8, directory=shipped) is None  # nothing shipped at that age
+    assert json.loads((shipped / "seeds-4.json").read_text())["command"] == f"{SEED_COMMAND} 2 --steps 4"
     csv = shipped / "seeds-4.csv"
     csv.write_text(csv.read_text().replace("factor_vae", "beta_vae", 1))
     with pytest.raises(ValueError, match="damaged"):
@@ -94,7 +96,8 @@ def test_notebook_13_reads_the_seed_table_only_where_it_is_shipped_and_the_plan_
     export_seed_results(table, seeds_module.Sweep(steps=zoo_age, seeds=tuple(range(5)), out=str(tmp_path)), seeds_dir)
     results, scale, note = study_or_seed_results(plan, profile, directory=seeds_dir, study_directory=study_dir)
     assert len(results) == 20 and sorted(results["seed"].unique()) == [0, 1, 2, 3, 4] and len(scale) == 2
-    assert f"20 models (4 settings x 5 seeds, {zoo_age:,} steps)" in note and "zoo --seed-results 5" in note
+    assert f"20 models (4 settings x 5 seeds, {zoo_age:,} steps)" in note
+    assert f"zoo --seed-results 5 --steps {zoo_age}`" in note  # the command that remakes it, at any zoo age
     assert "run_dir" not in results  # shipped without the machine's columns
     plans = study_or_seed_results(plan, profile, source="plan", directory=seeds_dir, study_directory=study_dir)[0]
     pd.testing.assert_frame_equal(plans, main.drop(columns="run_dir"), check_dtype=False)

@@ -55,8 +55,8 @@ def _files(directory: Path, steps: int) -> tuple[Path, Path]:
 def seed_results(num_seeds: int = 5, steps: int | None = None, runs=None, device="auto", workers: int | None = None,
                  metrics=CHEAP_METRICS, num_train: int = DESIGNS["lecture"].num_train,
                  num_test: int = DESIGNS["lecture"].num_test, directory=SEEDS_DIR, progress: bool = True) -> pd.DataFrame:
-    """Train (or install, or resume) and score `seed_configs(steps, num_seeds)` under `runs`/seeds, ship the table
-    to `directory`; returns it. `steps`: default the zoo's age (`lecture_steps`)."""
+    """Train (or install, resume, or continue from fewer steps) and score `seed_configs(steps, num_seeds)` under
+    `runs`/seeds, ship the table to `directory`; returns it. `steps`: default the zoo's age (`lecture_steps`)."""
     steps = lecture_steps("lecture") if steps is None else check_int("steps", steps, 1)
     configs = seed_configs(steps, num_seeds)
     on_gpu = get_device(device).type == "cuda"
@@ -84,7 +84,7 @@ def export_seed_results(table: pd.DataFrame, sweep: Sweep, directory=SEEDS_DIR) 
     write_json_atomic(manifest, {"settings": json.loads(json.dumps(settings, default=list)),
                                  "zoo_entries": [config.slug() for config in seed_configs(sweep.steps, 1)],
                                  "commit": checkout_commit(),
-                                 "command": f"{SEED_COMMAND} {len(sweep.seeds)}",
+                                 "command": f"{SEED_COMMAND} {len(sweep.seeds)} --steps {sweep.steps}",
                                  "files": {csv.name: sha256_of_file(csv)}})
     return manifest
 
@@ -153,5 +153,6 @@ def study_or_seed_results(plan: StudyPlan, profile, seed: int = 0, device="auto"
     num_seeds = seeds["seed"].nunique()
     return seeds, scale, (f"the shipped seed table of the zoo's compared models: {len(seeds)} models "
                           f"({seeds.groupby(['method', 'value'], dropna=False).ngroups} settings x {num_seeds} seeds, "
-                          f"{seeds['steps'].iloc[0]:,} steps), made by `{SEED_COMMAND} {num_seeds}` "
+                          f"{seeds['steps'].iloc[0]:,} steps), made by `{SEED_COMMAND} {num_seeds} --steps "
+                          f"{seeds['steps'].iloc[0]}` "
                           f"({Path(directory).name}/); the scale rows: {note}")
