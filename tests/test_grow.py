@@ -61,7 +61,7 @@ def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(z
     """A machine lent for a while: once the time is up the run in training stops at its next step with a
     checkpoint, no other starts, the zoo stays as it was, and the same call later finishes the very runs
     (TopDis still forked from its base at the delay)."""
-    import course_lib.training.loop as loop_module
+    from course_lib.training import stopping
 
     manifest, runs = (zoo_copy / zoo.MANIFEST).read_bytes(), tmp_path / "runs"
     calls = {"n": 0}
@@ -70,7 +70,7 @@ def test_a_grow_out_of_time_stops_with_checkpoints_exports_nothing_and_resumes(z
         calls["n"] += 1
         return deadline is not None and calls["n"] >= 3
 
-    monkeypatch.setattr(loop_module, "past", up_at_the_third_look)
+    monkeypatch.setattr(stopping, "past", up_at_the_third_look)
     monkeypatch.setattr(grow_module, "past", up_at_the_third_look)
     assert grow(8, runs=runs, root=zoo_copy, device="cpu", progress=False, workers=1, time_limit_minutes=60) == []
     assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest

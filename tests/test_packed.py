@@ -8,8 +8,8 @@ import torch
 import course_lib.training.packed as packed_module
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.objectives.beta_vae import BetaVAE
-from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_run, train,
-                                 train_packed)
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_run, stopping,
+                                 train, train_packed)
 from course_lib.training.packed import PackedVAE, pack_groups, pack_state_dicts, unpack_state_dict
 
 SMALL = dict(steps=6, batch_size=8, checkpoint_every=2, num_latent=4)
@@ -162,7 +162,7 @@ def test_a_pack_stopped_at_its_deadline_resumes_as_if_never_stopped(dsprites, tm
         calls["n"] += 1
         return deadline is not None and calls["n"] >= 3
 
-    monkeypatch.setattr(packed_module, "past", after_three_steps)
+    monkeypatch.setattr(stopping, "past", after_three_steps)
     runs = train_packed(configs, folders, device="cpu", dataset=dsprites, progress=False, deadline=1e12)
     monkeypatch.undo()
     assert [run.step for run in runs] == [3, 3, 3]  # step 3 is no checkpoint step: saved for the deadline

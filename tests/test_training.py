@@ -70,7 +70,7 @@ def test_a_killed_and_resumed_run_ends_with_the_same_parameters(device, dsprites
 def test_a_run_stopped_at_its_deadline_resumes_as_if_never_stopped(dsprites, tmp_path, monkeypatch):
     """A machine lent by the hour: the run stops at the first step past `deadline`, with a checkpoint there
     (step 7 is no checkpoint step), and resuming gives the uninterrupted run bit for bit."""
-    import course_lib.training.loop as loop_module
+    from course_lib.training import stopping
 
     config = small("factor_vae", steps=20, checkpoint_every=5)
     alone = train(config, tmp_path / "alone", device="cpu", dataset=dsprites, progress=False)
@@ -80,7 +80,7 @@ def test_a_run_stopped_at_its_deadline_resumes_as_if_never_stopped(dsprites, tmp
         calls["n"] += 1
         return deadline is not None and calls["n"] >= 7
 
-    monkeypatch.setattr(loop_module, "past", after_seven_steps)
+    monkeypatch.setattr(stopping, "past", after_seven_steps)
     stopped = train(config, tmp_path / "stopped", device="cpu", dataset=dsprites, progress=False, deadline=1e12)
     monkeypatch.undo()
     assert stopped.step == 7 and load_checkpoint(tmp_path / "stopped" / CHECKPOINT, config)["step"] == 7

@@ -10,8 +10,8 @@ A run directory holds
 
 The loop never branches on the method: it calls `objective(x, out, step)` and
 `objective.auxiliary_step(out)` for all of them. Terms stay on the device and are checked for NaN
-and inf, logged and checkpointed every `checkpoint_every` steps, so a GPU run is not synchronised
-every step. A non-finite term stops training with an error that names it and its first step; the
+and inf, logged and checkpointed every `checkpoint_every` steps (and at least every 10 minutes, and before
+Ctrl-C or SIGTERM take effect: `stopping`), so a GPU run is not synchronised every step. A non-finite term stops training with an error that names it and its first step; the
 last good checkpoint is kept.
 
 Randomness: the initial weights come from torch's global generator, seeded with the run's seed just
@@ -53,6 +53,7 @@ from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective
 from course_lib.seeding import check_seed, seed_everything
 from course_lib.training.graphed import GraphedStep, graph_available, set_capturable
+from course_lib.training.stopping import CheckpointClock, StopRequests
 
 ARCHITECTURES = ("conv", "mlp")
 CHECKPOINT, CONFIG, LOG, SUMMARY = "checkpoint.pt", "config.json", "log.csv", "summary.json"
@@ -346,6 +347,8 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     `until`: stop after that step with a checkpoint there (None: `config.steps`); resuming continues it.
     `deadline`: a `time.time()` after which the run stops at its next step, with a checkpoint there (for
     machines lent by the hour); resuming continues it exactly, so where it stopped changes nothing.
+    Ctrl-C (a notebook's interrupt) or SIGTERM stops it the same way before they take effect, and a checkpoint
+    is written at least every 10 minutes (course_lib.training.stopping).
     `cuda_graph`: "auto" replays each step as one captured CUDA graph on a GPU when the objective allows
     it (course_lib.training.graphed; the same numbers to float32 rounding, several times faster), "on"
     requires it, "off" trains eagerly. It is how a run is computed, not what it is: not in the config."""
@@ -364,11 +367,6 @@ def train(config: TrainConfig, out_dir, device="auto", resume: bool = False, ove
     check_memory(config, dataset, device)
     with directory_lock(out_dir, "run folder"):
         return _train_locked(config, out_dir, device, resume, overwrite, dataset, progress, graphed, until, deadline)
-
-
-def past(deadline: float | None) -> bool:
-    """Whether the `time.time()` `deadline` (None: none) has come."""
-    return deadline is not None and time.time() >= deadline
 
 
 def default_dataset(config: TrainConfig, progress: bool = True):
@@ -448,26 +446,28 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
     if graphed:
         step_function = GraphedStep(step_function, run_optimizers(model_optimizer, objective).values(),
                                     [sampler.generator], device)
-    step = start_step
-    for step in bar:
-        names, values = step_function(step)
-        columns = columns or names
-        rows.append(values)
-        row_steps.append(step)
-        stopping = past(deadline)
-        if step % config.checkpoint_every == 0 or step == until or stopping:
-            last_terms = flush_log(rows, row_steps, columns, out_dir / LOG)
-            save_checkpoint(out_dir / CHECKPOINT, step, config, model, objective, model_optimizer, sampler,
-                            global_rng_states())
-            bar.set_postfix(loss=f"{last_terms['total']:.1f}")
-            rows, row_steps = [], []
-        if stopping:
-            break
-    bar.close()
-    elapsed = time.perf_counter() - clock
-    steps_run = step - start_step
-    if steps_run:  # a finished run that is only reloaded keeps the summary of the session that trained it
-        write_summary(out_dir, config, steps_run, elapsed, device, last_terms)
+    step, checkpoints = start_step, CheckpointClock(config.checkpoint_every, until)
+    with StopRequests(deadline) as stop:  # the deadline, Ctrl-C or SIGTERM: a checkpoint at the end of the step
+        for step in bar:
+            names, values = step_function(step)
+            columns = columns or names
+            rows.append(values)
+            row_steps.append(step)
+            stopping = stop.requested()
+            if checkpoints.due(step, stopping):
+                last_terms = flush_log(rows, row_steps, columns, out_dir / LOG)
+                save_checkpoint(out_dir / CHECKPOINT, step, config, model, objective, model_optimizer, sampler,
+                                global_rng_states())
+                checkpoints.saved()
+                bar.set_postfix(loss=f"{last_terms['total']:.1f}")
+                rows, row_steps = [], []
+            if stopping:
+                break
+        bar.close()
+        elapsed = time.perf_counter() - clock
+        steps_run = step - start_step
+        if steps_run:  # a finished run that is only reloaded keeps the summary of the session that trained it
+            write_summary(out_dir, config, steps_run, elapsed, device, last_terms)
     model.eval()
     return Run(out_dir, config, model, objective, step)
 

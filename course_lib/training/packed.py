@@ -48,8 +48,9 @@ from course_lib.seeding import seed_everything
 from course_lib.training.graphed import GraphedStep, set_capturable
 from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig,
                                       check_memory, check_overwritable, default_dataset, flatten_terms, flush_log,
-                                      global_rng_states, load_checkpoint, past, prepare_run_directory, run_optimizers,
+                                      global_rng_states, load_checkpoint, prepare_run_directory, run_optimizers,
                                       save_checkpoint, truncate_log, use_cuda_graph, write_run_config, write_summary)
+from course_lib.training.stopping import CheckpointClock, StopRequests
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
 SHARED_FIELDS = ("architecture", "width", "num_latent", "variant", "batch_size", "steps", "checkpoint_every")
@@ -290,18 +291,18 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
     bar = tqdm(total=configs[0].steps, initial=min(m.step for m in members), disable=not progress,
                desc=f"{len(members)} packed models ({device})")
     active = [m for m in members if m.step < until]
-    while active:  # normally one pass; runs left behind by a kill between checkpoints catch up first
-        start = min(m.step for m in active)
-        stop = min([m.step for m in active if m.step > start], default=until)
-        _train_steps([m for m in active if m.step == start], start, stop, device, bar, graphed, until, deadline)
-        active = [m for m in active if m.step < until and m.error is None and not past(deadline)]
-    bar.close()
-    elapsed = time.perf_counter() - clock
-
-    for member in members:
-        if member.error is None and member.step > member.start_step:
-            write_summary(member.directory, member.config, member.step - member.start_step, elapsed, device,
-                          member.last_terms, pack_size=len(members))
+    with StopRequests(deadline) as stop:  # the deadline, Ctrl-C or SIGTERM: checkpoints at the end of the step
+        while active:  # normally one pass; runs left behind by a kill between checkpoints catch up first
+            start = min(m.step for m in active)
+            end = min([m.step for m in active if m.step > start], default=until)
+            _train_steps([m for m in active if m.step == start], start, end, device, bar, graphed, until, stop)
+            active = [m for m in active if m.step < until and m.error is None and not stop.requested()]
+        bar.close()
+        elapsed = time.perf_counter() - clock
+        for member in members:
+            if member.error is None and member.step > member.start_step:
+                write_summary(member.directory, member.config, member.step - member.start_step, elapsed, device,
+                              member.last_terms, pack_size=len(members))
     torch.set_rng_state(members[-1].global_states["torch_cpu"])  # as `train` of the last run leaves them
     if "torch_cuda" in members[-1].global_states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(members[-1].global_states["torch_cuda"])
@@ -371,23 +372,24 @@ def pack_step_function(members: list[Member], device, graphed: bool):
     return GraphedStep(step_function, optimizers, [m.sampler.generator for m in members], device)
 
 
-def _train_steps(members: list[Member], start: int, stop: int, device, bar, graphed: bool, until: int,
-                 deadline: float | None) -> None:
-    """Train `members` (all at step `start`) as one packed network up to step `stop`, or the first step at the
-    `deadline`, logging and checkpointing each run as `training.train` does (and at `until` or the deadline);
-    a run whose terms are not finite leaves the pack."""
-    config = members[0].config
+def _train_steps(members: list[Member], start: int, end: int, device, bar, graphed: bool, until: int,
+                 stop: StopRequests) -> None:
+    """Train `members` (all at step `start`) as one packed network up to step `end`, or the first step at which
+    `stop` is requested, logging and checkpointing each run as `training.train` does (and at `until` or the
+    stop); a run whose terms are not finite leaves the pack."""
+    checkpoints = CheckpointClock(members[0].config.checkpoint_every, until)
     for m in members:
         m.model.train()
     step_function = pack_step_function(members, device, graphed)
-    for step in range(start + 1, stop + 1):
+    for step in range(start + 1, end + 1):
         for m, (names, values) in zip(members, step_function(step)):
             m.columns = m.columns or names
             m.rows.append(values)
             m.row_steps.append(step)
             m.step = step
-        stopping = past(deadline)
-        if step % config.checkpoint_every == 0 or step == until or stopping:
+        stopping = stop.requested()
+        if checkpoints.due(step, stopping):
+            checkpoints.saved()
             if not all([_checkpoint(m, step) for m in members]):
                 members = [m for m in members if m.error is None]
                 if not members:

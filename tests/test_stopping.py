@@ -1,0 +1,157 @@
+"""A run stopped by Ctrl-C or SIGTERM checkpoints the step it finished first, a run killed without warning loses
+at most CHECKPOINT_SECONDS of work, and where a run stopped or checkpointed never changes the model it becomes."""
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+
+import course_lib.training.loop as loop
+import course_lib.training.packed as packed
+from course_lib.kit import cli
+from course_lib.training import CHECKPOINT, LOG, TrainConfig, load_checkpoint, load_run, stopping, train, train_packed
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def tiny(seed=0, **changes):
+    return TrainConfig("beta_vae", architecture="mlp", num_latent=3, batch_size=8, steps=8, checkpoint_every=1000,
+                       seed=seed, **changes)
+
+
+def train_alone_or_packed(how, folders, dsprites, **kwargs):
+    """`train` of one tiny run, or `train_packed` of two (seeds 0 and 1), into `folders`."""
+    if how == "alone":
+        return [train(tiny(), folders[0], device="cpu", dataset=dsprites, progress=False, **kwargs)]
+    return train_packed([tiny(0), tiny(1)], folders, device="cpu", dataset=dsprites, progress=False, **kwargs)
+
+
+def signalling_after(step_to_signal: int, signum: int, times: int, monkeypatch, how: str) -> None:
+    """Make the training loop of `how` raise `signum` `times` times right after its step `step_to_signal`."""
+    module, name = (loop, "make_step_function") if how == "alone" else (packed, "pack_step_function")
+    make = getattr(module, name)
+
+    def make_signalling(*args, **kwargs):
+        step_function = make(*args, **kwargs)
+
+        def step(n):
+            result = step_function(n)
+            if n == step_to_signal:
+                for _ in range(times):
+                    signal.raise_signal(signum)  # the handler runs before raise_signal returns
+            return result
+        return step
+    monkeypatch.setattr(module, name, make_signalling)
+
+
+def logged_steps(folder):
+    return [int(row.split(",")[0]) for row in (folder / LOG).read_text().splitlines()[1:]]
+
+
+@pytest.mark.parametrize("how", ["alone", "packed"])
+def test_ctrl_c_checkpoints_the_finished_step_then_interrupts_and_resuming_equals_one_run(how, dsprites, tmp_path,
+                                                                                           monkeypatch):
+    folders = [tmp_path / "a", tmp_path / "b"]
+    handler = signal.getsignal(signal.SIGINT)
+    signalling_after(3, signal.SIGINT, 1, monkeypatch, how)
+    with pytest.raises(KeyboardInterrupt):
+        train_alone_or_packed(how, folders, dsprites)
+    assert signal.getsignal(signal.SIGINT) is handler
+    trained = folders[:1] if how == "alone" else folders
+    for folder in trained:
+        assert load_checkpoint(folder / CHECKPOINT, tiny())["step"] == 3  # checkpoint_every is 1000
+        assert logged_steps(folder) == [1, 2, 3]
+
+    monkeypatch.undo()
+    resumed = train_alone_or_packed(how, folders, dsprites, resume=True)
+    whole = train_alone_or_packed(how, [tmp_path / "whole_a", tmp_path / "whole_b"], dsprites)
+    for run, one_run in zip(resumed, whole):
+        assert logged_steps(run.directory) == list(range(1, 9))
+        assert (run.directory / LOG).read_text() == (one_run.directory / LOG).read_text()
+        for a, b in zip(run.model.state_dict().values(), one_run.model.state_dict().values()):
+            assert torch.equal(a, b)
+
+
+def test_a_second_ctrl_c_interrupts_at_once_without_a_checkpoint(dsprites, tmp_path, monkeypatch):
+    handler = signal.getsignal(signal.SIGINT)
+    signalling_after(3, signal.SIGINT, 2, monkeypatch, "alone")
+    with pytest.raises(KeyboardInterrupt):
+        train_alone_or_packed("alone", [tmp_path / "run"], dsprites)
+    assert not (tmp_path / "run" / CHECKPOINT).exists()
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+TERMINATED = """
+import signal, sys
+import course_lib.training.loop as loop
+make = loop.make_step_function
+def make_terminated(*args, **kwargs):
+    step_function = make(*args, **kwargs)
+    def step(n):
+        result = step_function(n)
+        if n == 5:
+            signal.raise_signal(signal.SIGTERM)
+        return result
+    return step
+loop.make_step_function = make_terminated
+from course_lib.kit import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_checkpoints_the_finished_step_then_terminates_and_the_run_resumes(dsprites, tmp_path):
+    flags = ["train", "--method", "beta_vae", "--steps", "8", "--checkpoint-every", "1000", "--architecture", "mlp",
+             "--num-latent", "3", "--batch-size", "8", "--device", "cpu"]
+    terminated = subprocess.run([sys.executable, "-c", TERMINATED, *flags, "--out", str(tmp_path / "run")],
+                                capture_output=True, text=True, cwd=CHECKOUT, timeout=300)
+    assert terminated.returncode == -signal.SIGTERM, terminated.stderr
+    assert logged_steps(tmp_path / "run") == [1, 2, 3, 4, 5]
+    assert cli.main([*flags, "--out", str(tmp_path / "run"), "--resume"]) == 0
+    assert cli.main([*flags, "--out", str(tmp_path / "whole")]) == 0
+    assert (tmp_path / "run" / LOG).read_text() == (tmp_path / "whole" / LOG).read_text()
+    resumed, whole = load_run(tmp_path / "run", "cpu"), load_run(tmp_path / "whole", "cpu")
+    for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("how", ["alone", "packed"])
+def test_a_checkpoint_is_written_once_checkpoint_seconds_have_passed_and_changes_nothing(how, dsprites, tmp_path,
+                                                                                        monkeypatch):
+    module = loop if how == "alone" else packed
+    saved_steps = []
+    save = module.save_checkpoint
+
+    def recording_save(path, step, *args):
+        saved_steps.append(step)
+        save(path, step, *args)
+    monkeypatch.setattr(module, "save_checkpoint", recording_save)
+    rarely = train_alone_or_packed(how, [tmp_path / "rarely_a", tmp_path / "rarely_b"], dsprites)
+    assert sorted(set(saved_steps)) == [8]  # only at the end: checkpoint_every is 1000
+    saved_steps.clear()
+    monkeypatch.setattr(stopping, "CHECKPOINT_SECONDS", 0.0)  # every step is "10 minutes after the last"
+    often = train_alone_or_packed(how, [tmp_path / "often_a", tmp_path / "often_b"], dsprites)
+    assert sorted(set(saved_steps)) == list(range(1, 9))
+    for a_run, b_run in zip(rarely, often):
+        assert (a_run.directory / LOG).read_text() == (b_run.directory / LOG).read_text()
+        for a, b in zip(a_run.model.state_dict().values(), b_run.model.state_dict().values()):
+            assert torch.equal(a, b)
+
+
+def test_training_outside_the_main_thread_leaves_signals_alone(dsprites, tmp_path):
+    handlers = [signal.getsignal(signum) for signum in stopping.STOP_SIGNALS]
+    errors = []
+
+    def worker():
+        try:
+            train_alone_or_packed("alone", [tmp_path / "run"], dsprites)
+        except BaseException as error:  # noqa: BLE001 - the test reports whatever the thread raised
+            errors.append(error)
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=300)
+    assert not errors
+    assert logged_steps(tmp_path / "run") == list(range(1, 9))
+    assert [signal.getsignal(signum) for signum in stopping.STOP_SIGNALS] == handlers
