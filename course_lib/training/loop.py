@@ -11,8 +11,8 @@ A run directory holds
 The loop never branches on the method: it calls `objective(x, out, step)` and
 `objective.auxiliary_step(out)` for all of them. Terms stay on the device and are checked for NaN
 and inf, logged and checkpointed every `checkpoint_every` steps (and at least every 10 minutes, and before
-Ctrl-C or SIGTERM take effect: `stopping`), so a GPU run is not synchronised every step. A non-finite term stops training with an error that names it and its first step; the
-last good checkpoint is kept.
+Ctrl-C or SIGTERM take effect: `stopping`), so a GPU run is not synchronised every step. A non-finite term
+stops training with an error that names it and its first step; the last good checkpoint is kept.
 
 Randomness: the initial weights come from torch's global generator, seeded with the run's seed just
 before they are built. Every random draw of a training step comes from one generator per run, the
