@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,15 @@ import torch
 import course_lib.training.loop as loop
 import course_lib.training.packed as packed
 from course_lib.kit import cli
+from course_lib.kit.runner import KERNEL_NAME
 from course_lib.training import CHECKPOINT, LOG, TrainConfig, load_checkpoint, load_run, stopping, train, train_packed
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def tiny(seed=0, **changes):
-    return TrainConfig("beta_vae", architecture="mlp", num_latent=3, batch_size=8, steps=8, checkpoint_every=1000,
-                       seed=seed, **changes)
+    return TrainConfig("beta_vae", architecture="mlp", num_latent=3, batch_size=8, seed=seed,
+                       **{"steps": 8, "checkpoint_every": 1000, **changes})
 
 
 def train_alone_or_packed(how, folders, dsprites, **kwargs):
@@ -98,6 +100,7 @@ def make_terminated(*args, **kwargs):
     return step
 loop.make_step_function = make_terminated
 from course_lib.kit import cli
+from course_lib.kit.runner import KERNEL_NAME
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -155,3 +158,32 @@ def test_training_outside_the_main_thread_leaves_signals_alone(dsprites, tmp_pat
     assert not errors
     assert logged_steps(tmp_path / "run") == list(range(1, 9))
     assert [signal.getsignal(signum) for signum in stopping.STOP_SIGNALS] == handlers
+
+
+def test_interrupting_a_notebook_kernel_keeps_every_step_trained(tmp_path):
+    """What a student does: "interrupt the kernel" during a long training cell. The cell ends with
+    KeyboardInterrupt as before, and the run folder holds a checkpoint at the last step trained."""
+    from jupyter_client.manager import start_new_kernel
+
+    folder = tmp_path / "run"
+    manager, client = start_new_kernel(kernel_name=KERNEL_NAME, cwd=str(CHECKOUT))
+    try:
+        handler = {"handler": "signal.getsignal(signal.SIGINT)"}
+        before = client.execute_interactive("import signal", user_expressions=handler, timeout=60)
+        client.execute("from course_lib.training import TrainConfig, train\n"
+                       f"train({tiny(steps=10**6)!r}, {str(folder)!r}, device='cpu', progress=False)")
+        deadline = time.monotonic() + 120
+        while not (folder / "config.json").exists() and time.monotonic() < deadline:  # written as training starts
+            time.sleep(0.2)
+        time.sleep(1.0)
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=120)
+        after = client.execute_interactive("", user_expressions=handler, timeout=60)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+    step = load_checkpoint(folder / CHECKPOINT, tiny(steps=10**6))["step"]
+    assert 0 < step < 10**6
+    assert logged_steps(folder) == list(range(1, step + 1))
+    assert after["content"]["user_expressions"] == before["content"]["user_expressions"]
