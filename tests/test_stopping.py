@@ -160,7 +160,7 @@ def test_training_outside_the_main_thread_leaves_signals_alone(dsprites, tmp_pat
     assert [signal.getsignal(signum) for signum in stopping.STOP_SIGNALS] == handlers
 
 
-def test_interrupting_a_notebook_kernel_keeps_every_step_trained(tmp_path):
+def test_interrupting_a_notebook_kernel_keeps_every_step_trained(dsprites, tmp_path):  # dsprites: the cache exists
     """What a student does: "interrupt the kernel" during a long training cell. The cell ends with
     KeyboardInterrupt as before, and the run folder holds a checkpoint at the last step trained."""
     from jupyter_client.manager import start_new_kernel
