@@ -29,9 +29,12 @@ def zoo_copy(tmp_path, monkeypatch):
     return root
 
 
-def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_copy, tmp_path):
+def test_grow_trains_the_missing_models_retires_their_old_age_and_exports(zoo_copy, tmp_path, capsys):
     before = zoo.read_manifest(zoo_copy)
-    entries = grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False, workers=2)
+    entries = grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=True, workers=2)
+    bars = capsys.readouterr().err
+    assert "8/8 [" in bars  # the two beta-VAEs up to TopDis's delay (4 steps each), in steps
+    assert "24/24 [" in bars  # then the three runs (TopDis forked at 4) up to 8 steps each
     after = zoo.read_manifest(zoo_copy)
     grown, old = {c.slug() for c in _some_configs(8)}, {c.slug() for c in _some_configs(SHIPPED_AGE)}
     assert {e["slug"] for e in entries} == grown and {e["steps"] for e in entries} == {8}

@@ -8,7 +8,8 @@
      model as one trained from scratch, so 10,000-step runs grow to 100,000 in 90,000 steps); on a GPU the models
      that can share one network train as one pack (`training.pack_groups`, `training.train_packed`: K
      separate runs to float rounding, each in its own run folder); on a CPU they train side by side in
-     `workers` processes (default: one per core, each on its share of the cores). The TopDis run is its
+     `workers` processes (default: one per core, each on its share of the cores; one progress bar counts the
+     steps their checkpoints hold). The TopDis run is its
      base beta-VAE run until its delay: it starts from that run's checkpoint there (`training.fork_topdis`),
      so that only its own steps (persistent homology on the CPU) train eagerly;
   2. once every one has finished, retires the zoo's entries of that seed at other ages (`retire`): the
@@ -27,7 +28,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
 from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_younger_run, fork_topdis,
                                  load_checkpoint, pack_groups, past, topdis_base_config, train, train_packed)
+
+PROGRESS_SECONDS = 60.0  # how often the CPU grow's bar reads the runs' checkpoints (~20 ms each)
 
 
 def retire(seed: int, keep_steps: int, root=None) -> list[str]:
@@ -75,6 +78,12 @@ def _checkpoint_step(run_dir: Path, config) -> int:
     return load_checkpoint(run_dir / CHECKPOINT, config)["step"] if (run_dir / CHECKPOINT).is_file() else 0
 
 
+def _steps_reached(configs: list, runs: Path, until: int | None) -> int:
+    """The steps up to `until` (None: their end) that the checkpoints of `configs`' runs under `runs` hold, all
+    together."""
+    return sum(min(_checkpoint_step(runs / config.slug(), config), until or config.steps) for config in configs)
+
+
 def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,
                  threads: int | None) -> None:
     """Train (or resume) one run, in a worker process on `threads` cores (none once the deadline has come)."""
@@ -108,15 +117,19 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
             train(config, runs / config.slug(), device, progress=progress, **common)
     else:
         threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(min(workers, len(configs)), mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, deadline,
-                                   threads) for config in configs]
-            for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
-                               desc=f"grow ({workers} processes)", unit="run"):
-                error = future.exception()
-                if error is not None:  # what has trained stays in its checkpoints; the runs not started, cancelled
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise error
+        total = sum(until or config.steps for config in configs)
+        bar = tqdm(total=total, initial=_steps_reached(configs, runs, until), disable=not progress,
+                   desc=f"grow ({workers} processes)", unit="step")
+        with bar, ProcessPoolExecutor(min(workers, len(configs)), mp_context=get_context("spawn")) as pool:
+            pending = {pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, deadline,
+                                   threads) for config in configs}
+            while pending:  # the bar counts the steps the runs' checkpoints hold (one at least every 10 minutes)
+                done, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
+                bar.update(_steps_reached(configs, runs, until) - bar.n)
+                for future in done:
+                    if future.exception() is not None:  # what has trained stays in its checkpoints
+                        pool.shutdown(wait=False, cancel_futures=True)  # the runs not started: cancelled
+                        raise future.exception()
 
 
 def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int,
