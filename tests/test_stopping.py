@@ -187,3 +187,15 @@ def test_interrupting_a_notebook_kernel_keeps_every_step_trained(dsprites, tmp_p
     assert 0 < step < 10**6
     assert logged_steps(folder) == list(range(1, step + 1))
     assert after["content"]["user_expressions"] == before["content"]["user_expressions"]
+
+
+def test_an_ignored_signal_stays_ignored(dsprites, tmp_path, monkeypatch):
+    """A background job ignores SIGINT: training there neither stops nor checkpoints early on one."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        signalling_after(3, signal.SIGINT, 1, monkeypatch, "alone")
+        run = train_alone_or_packed("alone", [tmp_path / "run"], dsprites)[0]
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert run.step == 8 and logged_steps(tmp_path / "run") == list(range(1, 9))

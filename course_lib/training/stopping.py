@@ -46,7 +46,8 @@ class StopRequests:
     """What asks a training loop to stop at the end of its step: the `time.time()` `deadline` (None: none), or
     SIGINT or SIGTERM received inside `with StopRequests(deadline) as stop:` (`stop.requested()`). Leaving the
     block restores the signal handlers and delivers the signal received; a second signal is delivered at once.
-    Outside the main thread (a Dask worker's task) signals cannot be caught, and they act as before."""
+    An ignored signal stays ignored; outside the main thread (a Dask worker's task) signals cannot be caught,
+    and they act as before."""
 
     def __init__(self, deadline: float | None = None):
         self.deadline = deadline
@@ -59,6 +60,8 @@ class StopRequests:
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
             for signum in STOP_SIGNALS:
+                if signal.getsignal(signum) is signal.SIG_IGN:
+                    continue  # ignored (SIGINT of a background job): it stays ignored
                 previous = signal.signal(signum, self._catch)
                 self._previous[signum] = signal.SIG_DFL if previous is None else previous  # None: set outside Python
         return self
