@@ -181,3 +181,17 @@ def test_index_json_records_the_total_time(three_notebooks, tmp_path):
     run = json.loads((out / "index.json").read_text())["run"]
     assert run["total_s"] == results[0].duration_s and run["profile"] == "smoke" and run["device"] == "cpu"
     assert "profile <strong>smoke</strong> on device <strong>cpu</strong>" in (out / "index.html").read_text()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets: POSIX only (TCP elsewhere)")
+def test_kernels_talk_through_private_unix_sockets_not_localhost_tcp(tmp_path, capfd):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_notebook(folder, "00_transport", "# %%\nfrom ipykernel.kernelapp import IPKernelApp\n"
+                   "app = IPKernelApp.instance()\nprint(app.transport, app.ip)\n")
+    (result,) = run_notebooks(tmp_path / "r", profile="smoke", device="cpu", notebooks_dir=folder, progress=False)
+    assert result.status == "ok", result.error
+    executed = nbformat.read(tmp_path / "r" / "00_transport.ipynb", as_version=4)
+    transport, ip = executed.cells[-1].outputs[0]["text"].split()
+    assert transport == "ipc" and Path(ip).name == "kernel" and not Path(ip).parent.exists()  # removed after the run
+    assert "without encryption" not in capfd.readouterr().err

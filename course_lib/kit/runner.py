@@ -117,6 +117,17 @@ def inline_figures():
             os.environ["MPLBACKEND"] = saved
 
 
+def private_connection(folder) -> dict:
+    """papermill's arguments that connect to the kernel through Unix sockets in `folder` (a private temporary
+    folder) on POSIX systems: localhost TCP, Jupyter's default, can be read by every user of the machine, as
+    ipykernel warns at each start. Elsewhere (Windows): none, and TCP."""
+    if os.name != "posix":
+        return {}
+    from traitlets.config import Config
+
+    return {"config": Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})}
+
+
 def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s: int) -> NotebookResult:
     """Execute one notebook into `out_dir` (executed `.ipynb` + `.html`); never raises on cell or export errors."""
     import papermill
@@ -125,13 +136,15 @@ def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s
     notebook = jupytext.read(source_py)
     result = NotebookResult(source_py.stem, notebook_title(notebook, source_py.stem), dict(parameters), "ok", 0.0)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as scratch:
+    with (tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as scratch,
+          tempfile.TemporaryDirectory(prefix="course-kernel-") as sockets):  # mode 0700; a short path, as sockets need
         executed_path = Path(scratch) / f"{source_py.stem}.ipynb"
         try:
             with inline_figures():
                 papermill.execute_notebook(
                     notebook, str(executed_path), parameters=parameters, kernel_name=KERNEL_NAME,
                     cwd=str(source_py.parent), execution_timeout=timeout_s, progress_bar=False,
+                    **private_connection(sockets),
                 )
         except PapermillExecutionError as error:
             result.status, result.error = "failed", f"{error.ename}: {error.evalue}"
