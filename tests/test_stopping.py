@@ -14,7 +14,7 @@ import course_lib.training.loop as loop
 import course_lib.training.packed as packed
 from course_lib.kit import cli
 from course_lib.kit.runner import KERNEL_NAME
-from course_lib.training import CHECKPOINT, LOG, TrainConfig, load_checkpoint, load_run, stopping, train, train_packed
+from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, stopping, train, train_packed
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -63,8 +63,8 @@ def test_ctrl_c_checkpoints_the_finished_step_then_interrupts_and_resuming_equal
         train_alone_or_packed(how, folders, dsprites)
     assert signal.getsignal(signal.SIGINT) is handler
     trained = folders[:1] if how == "alone" else folders
-    for folder in trained:
-        assert load_checkpoint(folder / CHECKPOINT, tiny())["step"] == 3  # checkpoint_every is 1000
+    for seed, folder in enumerate(trained):
+        assert load_checkpoint(folder / CHECKPOINT, tiny(seed))["step"] == 3  # checkpoint_every is 1000
         assert logged_steps(folder) == [1, 2, 3]
 
     monkeypatch.undo()
@@ -100,7 +100,6 @@ def make_terminated(*args, **kwargs):
     return step
 loop.make_step_function = make_terminated
 from course_lib.kit import cli
-from course_lib.kit.runner import KERNEL_NAME
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -173,7 +172,7 @@ def test_interrupting_a_notebook_kernel_keeps_every_step_trained(dsprites, tmp_p
         client.execute("from course_lib.training import TrainConfig, train\n"
                        f"train({tiny(steps=10**6)!r}, {str(folder)!r}, device='cpu', progress=False)")
         deadline = time.monotonic() + 120
-        while not (folder / "config.json").exists() and time.monotonic() < deadline:  # written as training starts
+        while not (folder / CONFIG).exists() and time.monotonic() < deadline:  # written as training starts
             time.sleep(0.2)
         time.sleep(1.0)
         manager.interrupt_kernel()
