@@ -14,7 +14,8 @@ import course_lib.training.loop as loop
 import course_lib.training.packed as packed
 from course_lib.kit import cli
 from course_lib.kit.runner import KERNEL_NAME
-from course_lib.training import CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, stopping, train, train_packed
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, TrainConfig, load_checkpoint, load_run, stopping, train,
+                                 train_packed)
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 
