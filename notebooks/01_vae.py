@@ -309,7 +309,9 @@ print("KL (nats)", kl_to_standard_normal(mean, log_var).cpu().numpy()[0].round(4
 # 4,096 logits; Adam with learning rate $10^{-4}$, batches of 64 images drawn uniformly from the
 # 737,280. `train_or_load` trains it (or loads it if this configuration was trained before) and
 # logs every term (a long run's log keeps at most a few thousand rows, each the mean of a block of
-# consecutive steps, labelled with the block's last step).
+# consecutive steps, labelled with the block's last step). Interrupting the kernel while it trains
+# loses nothing: the run writes a checkpoint at the step it was on, and running the cell again
+# continues from there to the same model as an uninterrupted run.
 
 # %%
 data = DSprites("binary")
