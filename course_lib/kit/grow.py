@@ -127,9 +127,9 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
                 done, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
                 bar.update(_steps_reached(configs, runs, until) - bar.n)
                 for future in done:
-                    if future.exception() is not None:  # what has trained stays in its checkpoints
+                    if (error := future.exception()) is not None:  # what has trained stays in its checkpoints
                         pool.shutdown(wait=False, cancel_futures=True)  # the runs not started: cancelled
-                        raise future.exception()
+                        raise error
 
 
 def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, progress: bool, workers: int,
