@@ -12,7 +12,8 @@ import torch
 from course_lib.kit import cli
 from course_lib.kit.flags import cli_command
 from course_lib.kit.runs import train_or_load
-from course_lib.kit.zoo import ENTRY_FILES, SIZE_LIMIT_BYTES, add_run, thin_log, check_metrics, load_model, read_manifest, zoo_dir
+from course_lib.kit.zoo import (ENTRY_FILES, MANIFEST, SIZE_LIMIT_BYTES, add_run, age_statement, check_metrics, load_model,
+                                read_manifest, thin_log, zoo_dir)
 from course_lib.metrics import evaluate
 from course_lib.representation import encode, mean_code_function
 from course_lib.training import TrainConfig, train
@@ -26,6 +27,16 @@ def test_the_zoo_ships_one_model_per_method_within_the_size_limit():
                        "topdis"}
     total = sum(p.stat().st_size for p in zoo_dir().rglob("*") if p.is_file())
     assert total <= SIZE_LIMIT_BYTES
+
+
+def test_the_manifest_states_the_models_age_against_the_studys():
+    assert json.loads((zoo_dir() / MANIFEST).read_text())["age"] == age_statement(SHIPPED.values())
+    young, mixed, grown = ([{"steps": steps} for steps in ages] for ages in ([100_000], [10_000, 100_000, 10_000],
+                                                                             [300_000]))
+    assert age_statement(young).startswith("100,000 steps of training, younger than the study's 300,000")
+    assert "README.md, 'The shipped age'" in age_statement(young)
+    assert age_statement(mixed).startswith("10,000 and 100,000 steps")
+    assert age_statement(grown) == "300,000 steps of training; the study trains 300,000 (Locatello et al., 2019)"
 
 
 @pytest.mark.parametrize("slug", sorted(SHIPPED))

@@ -11,7 +11,8 @@ Each entry is a folder named by its run slug (`TrainConfig.slug()`), holding
                 run longer than LOG_ROWS steps, the mean of each block of consecutive steps (its `step` the
                 block's last), so that a 300,000-step run ships 2,000 rows, not 300,000 (`thin_log`)
 
-and `manifest.json` lists every entry with the CLI command that trains it, the commit it was exported
+and `manifest.json` states the models' age against the study's 300,000 steps (`age_statement`) and lists
+every entry with the CLI command that trains it, the commit it was exported
 at, the SHA-256 of each of its four files and the size of its `model.pt`, and two metrics of the
 shipped weights (MIG and DCI disentanglement at `CHECK_SIZES`, seed 0) that `tests/test_zoo.py`
 recomputes. `manifest.json.sha256` holds the manifest's own SHA-256 (`sha256sum -c` reads it). A file
@@ -74,11 +75,22 @@ def read_manifest(root=None) -> dict:
         raise ValueError(f"{path} is not a zoo manifest ({type(error).__name__}: {error})") from None
 
 
+def age_statement(models) -> str:
+    """What the manifest says of its models' age: their steps against the study's (Locatello et al.)."""
+    from course_lib.training import TrainConfig
+
+    ages, study = sorted({entry["steps"] for entry in models}), TrainConfig.steps
+    said = " and ".join(f"{steps:,}" for steps in ages)
+    if ages and ages[-1] >= study:
+        return f"{said} steps of training; the study trains {study:,} (Locatello et al., 2019)"
+    return (f"{said} steps of training, younger than the study's {study:,} (Locatello et al., 2019): why, and how to "
+            f"grow them (`make grow-zoo STEPS={study} DEVICE=cuda`), README.md, 'The shipped age'")
+
+
 def write_manifest(root, models) -> None:
-    """Write `manifest.json` (entries sorted by slug) and then its SHA-256 beside it."""
-    root = Path(root)
-    write_json_atomic(root / MANIFEST, {"check_sizes": CHECK_SIZES,
-                                        "models": sorted(models, key=lambda entry: entry["slug"])})
+    """Write `manifest.json` (the models' age, entries sorted by slug) and then its SHA-256 beside it."""
+    root, models = Path(root), sorted(models, key=lambda entry: entry["slug"])
+    write_json_atomic(root / MANIFEST, {"age": age_statement(models), "check_sizes": CHECK_SIZES, "models": models})
     write_text_atomic(root / MANIFEST_SUM, f"{sha256_of_file(root / MANIFEST)}  {MANIFEST}\n")
 
 
