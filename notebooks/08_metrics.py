@@ -61,7 +61,7 @@ from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span, trend
 from course_lib.analysis.sweep_results import seed_spread
 from course_lib.kit.lecture_models import lecture_models, select
-from course_lib.kit.seeds import shipped_seed_results
+from course_lib.kit.seeds import nearest_seed_age, shipped_seed_results
 from course_lib.lab.metric_comparison import (SubGrid, evaluate_many, factor_vae_vote_matrix, plot_matrix,
                                               plot_rank_correlation, plot_score_table)
 from course_lib.metrics.scores import DISENTANGLEMENT_SCORES, rank_correlation
@@ -570,16 +570,18 @@ lines = [f"* Over the {len(model_table)} trained models, BetaVAE, FactorVAE, MIG
          f"* The highest MIG is {model_table['MIG'].max():.2f} ({best}), after {STEPS:,} steps (the study trained "
          f"300,000); the models' MIGs span {span(model_table['MIG'])}. The closer together the models score, the more "
          "of their order the metrics' noise and quirks (Section 9) decide."]
-seed_table = shipped_seed_results(STEPS)  # the zoo's compared models over seeds, at these models' age (if shipped)
-if seed_table is not None:
-    by_seed = seed_spread(seed_table, "mig.score")
+seed_age = nearest_seed_age(STEPS)  # the zoo's compared models over seeds: the shipped table nearest these models' age
+if seed_age is not None:
+    by_seed = seed_spread(shipped_seed_results(seed_age), "mig.score")
     (method, value), widest = by_seed["range"].idxmax(), by_seed["range"].max()
+    age = "" if seed_age == STEPS else (f", trained {seed_age:,} steps (the shipped table nearest to these models' age, "
+                                        f"{STEPS:,} steps; the seeds' spread changes as models train)")
     lines.append(f"* Each model above is one seed. The zoo's seed table (`zoo --seed-results`, scored as notebook 13's "
                  f"study scores, so its MIGs differ a little from this table's) has {by_seed['seeds'].min()} seeds of "
-                 f"each of {len(by_seed)} of these configurations: one configuration's MIG moves over its seeds by up to "
-                 f"{widest:.2f} ({method} {value:g}) and by {by_seed['range'].median():.2f} in the median. Compare that "
-                 "with the gaps between the models above before ranking objectives; notebook 13 (Section 4) asks how "
-                 "much of the variance the seed explains.")
+                 f"each of {len(by_seed)} of these configurations{age}: one configuration's MIG moves over its seeds "
+                 f"by up to {widest:.2f} ({method} {value:g}) and by {by_seed['range'].median():.2f} in the median. "
+                 "Compare that with the gaps between the models above before ranking objectives; notebook 13 "
+                 "(Section 4) asks how much of the variance the seed explains.")
 
 # %%
 if collapsed in encoders:

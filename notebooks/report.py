@@ -166,7 +166,18 @@ else:
     pattern = "D and MIG agree to within a factor of two"
 
 # %%
-others = seed_rows(run.config)  # this configuration's other training seeds, where the zoo's seed table has them
+others = seed_rows(run.config)  # this configuration's training seeds, in the zoo's seed table nearest to its age
+over_seeds = []
+if others is not None:
+    seeds_age = int(others["steps"].iloc[0])
+    inside = others["mig.score"].min() <= mig_value <= others["mig.score"].max()
+    among = (f"This model's MIG {mig_value:.2f} is {'inside' if inside else 'outside'} that spread"
+             if seeds_age == run.step else f"They trained {seeds_age:,} steps and this model {run.step:,}: a spread "
+             "at another age, so no verdict on where this model falls in it")
+    over_seeds = [f"* **Over training seeds:** the zoo's seed table (`zoo --seed-results`, scored with the lecture "
+                  f"study's draws) holds {len(others)} seeds of this configuration: MIG {span(others['mig.score'])}, "
+                  f"DCI D {span(others['dci.disentanglement'])}. {among}; a difference between two configurations "
+                  "smaller than the spread says nothing about the objectives."]
 display(Markdown("\n".join([
     f"* **Against the study's ranges:** {verdicts.get('within', 0)} of {len(scores)} scores within, "
     f"{verdicts.get('below', 0)} below, {verdicts.get('above', 0)} above — {placed}.",
@@ -176,13 +187,7 @@ display(Markdown("\n".join([
     "Exercise 2 measures that spread, notebook 13 the spread over training seeds (Locatello et al. found seeds "
     f"and hyperparameters to matter more than the objective). {run.step:,} training steps against the study's "
     "300,000: a short run is expected below ranges that come from converged models, and the ranges themselves "
-    "are indicative, read off the study's figures."]
-    + ([] if others is None else [
-        f"* **Over training seeds:** the zoo's seed table (`zoo --seed-results`, scored with the lecture study's "
-        f"draws) holds {len(others)} seeds of this configuration: MIG {span(others['mig.score'])}, DCI D "
-        f"{span(others['dci.disentanglement'])}. This model's MIG {mig_value:.2f} is "
-        f"{'inside' if others['mig.score'].min() <= mig_value <= others['mig.score'].max() else 'outside'} that "
-        "spread; a difference between two configurations smaller than it says nothing about the objectives."]))))
+    "are indicative, read off the study's figures."] + over_seeds)))
 
 # %% [markdown]
 # ## 5 · Topological scores

@@ -9,8 +9,8 @@ import torch
 
 from course_lib.kit import seeds as seeds_module
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
-from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_COMMAND, SEED_METHODS, export_seed_results, seed_configs,
-                                  seed_results, seed_rows, shipped_seed_ages, shipped_seed_results,
+from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_COMMAND, SEED_METHODS, export_seed_results, nearest_seed_age,
+                                  seed_configs, seed_results, seed_rows, shipped_seed_ages, shipped_seed_results,
                                   study_or_seed_results)
 from course_lib.kit.study import export_study, study_plan
 from course_lib.profiles import PROFILES
@@ -122,8 +122,20 @@ def test_seed_rows_are_one_configurations_seeds_of_the_shipped_table(tmp_path):
     vae = seed_rows(configs[0], tmp_path)
     assert list(vae["method"]) == ["vae"] * 3 and vae["value"].isna().all()
     assert seed_rows(dataclasses.replace(configs[1], hyperparameters={"beta": 8}), tmp_path) is None  # not in it
-    assert seed_rows(dataclasses.replace(configs[1], steps=16), tmp_path) is None  # another age
+    older = seed_rows(dataclasses.replace(configs[1], steps=16), tmp_path)  # older models: the nearest table's seeds
+    assert list(older["steps"]) == [8] * 3 and list(older["seed"]) == [0, 1, 2]
     assert seed_rows(dataclasses.replace(configs[1], architecture="mlp"), tmp_path) is None
+
+
+def test_the_nearest_seed_table_is_the_models_own_age_else_the_closest(tmp_path):
+    assert nearest_seed_age(100, tmp_path) is None  # nothing shipped
+    for age in (10, 20, 60):
+        export_seed_results(pd.DataFrame([{"status": "ok"}]), seeds_module.Sweep(steps=age, seeds=(0,), out="x"),
+                            tmp_path)
+    assert [nearest_seed_age(steps, tmp_path) for steps in (1, 10, 14, 15, 16, 20, 39, 40, 41, 100_000)] == [
+        10, 10, 10, 20, 20, 20, 20, 60, 60, 60]  # 15 and 40 lie halfway: the older table
+    with pytest.raises(ValueError, match="steps"):
+        nearest_seed_age(0, tmp_path)
 
 
 def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_path):

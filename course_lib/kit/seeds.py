@@ -12,8 +12,8 @@ the unsupervised scores), and UDR compares the seeds of each configuration (both
 draws). The table has the columns of the study's results, so notebook 13's key results read it
 (`study_or_seed_results`). It is shipped beside the zoo, without weights (the zoo stays under 30 MB):
 `data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings, the zoo entries of seed 0, the commit and
-the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows` reads one configuration's seeds from it (the
-report sets its model among them).
+the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows` reads one configuration's seeds from the
+table nearest to its age (`nearest_seed_age`; the report sets its model among them).
 """
 from __future__ import annotations
 
@@ -109,16 +109,25 @@ def shipped_seed_ages(directory=SEEDS_DIR) -> list[int]:
     return sorted(int(name) for name in names if name.isdigit())
 
 
+def nearest_seed_age(steps: int, directory=SEEDS_DIR) -> int | None:
+    """The age of the shipped seed table nearest to `steps` (itself where shipped; the older of two as near), or None
+    when none is shipped: how far the seed moves the scores, told on models as close in age as are shipped."""
+    steps = check_int("steps", steps, 1)
+    ages = shipped_seed_ages(directory)
+    return min(ages, key=lambda age: (abs(age - steps), -age)) if ages else None
+
+
 def seed_rows(config: TrainConfig, directory=SEEDS_DIR) -> pd.DataFrame | None:
-    """The shipped seed table's rows of `config`'s configuration (every seed of it), or None when the table at
-    `config.steps` is not shipped or does not hold that configuration (e.g. another architecture or value)."""
-    zoo_entries = {c.slug() for c in seed_configs(config.steps, 1)}
-    if dataclasses.replace(config, seed=0).slug() not in zoo_entries:
+    """The rows of `config`'s configuration (every seed of it) in the shipped seed table nearest to its age (their
+    `steps` column says which), or None when no table is shipped or it does not hold that configuration (e.g.
+    another architecture or value)."""
+    age = nearest_seed_age(config.steps, directory)
+    if age is None:
         return None
-    table = shipped_seed_results(config.steps, directory)
-    if table is None:
-        return None
-    name, value = next(iter(config.hyperparameters.items()), (None, None))
+    if dataclasses.replace(config, seed=0, steps=age).slug() not in {c.slug() for c in seed_configs(age, 1)}:
+        return None  # not one of the compared configurations
+    table = shipped_seed_results(age, directory)
+    value = next(iter(config.hyperparameters.values()), None)
     rows = table[(table["method"] == config.method)
                  & (table["value"].isna() if value is None else table["value"] == value)]
     return rows.reset_index(drop=True) if len(rows) else None
