@@ -12,8 +12,8 @@ import torch
 from course_lib.kit import cli
 from course_lib.kit.flags import cli_command
 from course_lib.kit.runs import train_or_load
-from course_lib.kit.zoo import (ENTRY_FILES, MANIFEST, SIZE_LIMIT_BYTES, add_run, age_statement, check_metrics, load_model,
-                                read_manifest, thin_log, zoo_dir)
+from course_lib.kit.zoo import (ENTRY_FILES, MANIFEST, SIZE_LIMIT_BYTES, add_run, age_statement, check_metrics,
+                                load_model, read_manifest, thin_log, zoo_dir)
 from course_lib.metrics import evaluate
 from course_lib.representation import encode, mean_code_function
 from course_lib.training import TrainConfig, train
