@@ -22,9 +22,10 @@ def test_every_lecture_model_is_in_the_zoo_with_the_same_configuration():
 
 def test_the_lecture_models_are_the_zoo_models_of_notebooks_02_to_06():
     """Nothing the zoo holds for 02-06 is missing (notebook 01's 2-D VAE and notebook 11's TopDis run are
-    other notebooks' models), and nothing is listed twice."""
+    other notebooks' models), and nothing is listed twice (12 models at 10,000 steps, 11 from 100,000 on, where
+    notebook 03 keeps one AnnealedVAE)."""
     slugs = [m.config.slug() for m in lecture_models("lecture")]
-    assert len(slugs) == len(set(slugs)) == 12
+    assert len(slugs) == len(set(slugs))
     zoo_slugs = {slug for slug, entry in zoo.read_manifest().items()
                  if entry["method"] in NOTEBOOK_METHODS and "-conv-" in slug}
     assert set(slugs) == zoo_slugs
