@@ -570,6 +570,17 @@ lines = [f"* Over the {len(model_table)} trained models, BetaVAE, FactorVAE, MIG
          f"* The highest MIG is {model_table['MIG'].max():.2f} ({best}), after {STEPS:,} steps (the study trained "
          f"300,000); the models' MIGs span {span(model_table['MIG'])}. The closer together the models score, the more "
          "of their order the metrics' noise and quirks (Section 9) decide."]
+plain = next((m.label for m in models if m.config.method == "vae"), None)  # `smoke` may not select it
+if plain is not None:
+    beaten = [label for label in model_table.index
+              if label != plain and model_table.loc[label, "MIG"] <= model_table.loc[plain, "MIG"]]
+    dip_i = [label for label in beaten if label.startswith("dip_vae_i ")]
+    lines.append(f"* The plain VAE's MIG is {model_table.loc[plain, 'MIG']:.2f}; {len(beaten)} of the other "
+                 f"{len(model_table) - 1} models score no higher" + (f" ({', '.join(beaten)})" if beaten else "")
+                 + (". DIP-VAE-I among them: its penalty on Cov[μ] is the same for every rotation of a decorrelated "
+                    "code, so nothing in it picks the factors' axes (notebook 06, Exercise 2)" if dip_i else "")
+                 + ". A regulariser is not a disentangler by name: Locatello et al. found that the hyperparameters "
+                   "and the random seed matter more than the choice of objective.")
 seed_age = nearest_seed_age(STEPS)  # the zoo's compared models over seeds: the shipped table nearest these models' age
 if seed_age is not None:
     by_seed = seed_spread(shipped_seed_results(seed_age), "mig.score")
