@@ -7,7 +7,7 @@ import pytest
 
 import course_lib.kit.sweep as sweep_module
 from course_lib.kit.cli import main
-from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_sweep
+from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_sweep, training_cluster
 
 
 def tiny(out, **fields):
@@ -174,3 +174,20 @@ def test_a_local_sweep_on_a_missing_gpu_is_refused_before_its_folder_exists(tmp_
     with pytest.raises(ValueError, match="asks for CUDA but no CUDA GPU is available"):
         run_sweep(tiny(tmp_path / "sweep", device="cuda"), processes=False, progress=False)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_training_workers_keep_glibcs_adaptive_malloc(monkeypatch):
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which halves CPU training (glibc then mmaps
+    every activation buffer of every step); the kit's training cluster drops only that one of its settings."""
+    from distributed import Client
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    saved = dict(os.environ)  # the nanny writes its settings into this process's environment too
+    try:
+        with training_cluster(1) as cluster, Client(cluster) as client:
+            (worker,) = client.run(lambda: {key: os.environ.get(key) for key in ("MALLOC_TRIM_THRESHOLD_",
+                                                                                 "OMP_NUM_THREADS")}).values()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert worker == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}

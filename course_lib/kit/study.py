@@ -120,9 +120,7 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from distributed import LocalCluster
-
-    from course_lib.kit.sweep import default_workers, run_sweep
+    from course_lib.kit.sweep import default_workers, run_sweep, training_cluster
 
     sweeps = (plan.sweep, *plan.scale_sweeps)
     for sweep in sweeps:
@@ -130,8 +128,7 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
     cluster = None
     if scheduler is None:
         workers = workers or default_workers(plan.sweep.device)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=":0")  # any free port: no clash with a running cluster
+        cluster = training_cluster(workers, processes, dashboard_address=":0")  # any free port: no clash with another
         scheduler = cluster.scheduler_address
     try:
         with ThreadPoolExecutor(max_workers=len(sweeps)) as pool:
