@@ -188,6 +188,5 @@ def test_training_workers_keep_glibcs_adaptive_malloc(monkeypatch):
             (worker,) = client.run(lambda: {key: os.environ.get(key) for key in ("MALLOC_TRIM_THRESHOLD_",
                                                                                  "OMP_NUM_THREADS")}).values()
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        sweep_module._restore_environment(saved)
     assert worker == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
