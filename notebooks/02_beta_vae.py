@@ -29,7 +29,8 @@
 #
 # The models are trained for `STEPS` steps (printed below the imports): at `smoke` 20, which gives
 # meaningless models that only prove the code runs; at `lecture` they are loaded from the pretrained
-# zoo, as old as the zoo's models (`zoo --grow`); the study trains for 300,000. **Figures
+# zoo, as old as the zoo's models (`zoo --grow`); at `full` too (all six of the study's β, so the three the
+# zoo lacks train here at its age: on a GPU as one packed network); the study trains for 300,000. **Figures
 # about trained models are only meaningful from `lecture` on**, and how far they have got depends on
 # the models' age: every claim below about a trained model is computed from this run.
 #
@@ -55,7 +56,7 @@ from course_lib.objectives import STUDY_SWEEPS
 from course_lib.analysis.rate_distortion import constant_decoder_distortion, rate_distortion_table
 from course_lib.lab.analysis_plots import plot_rate_distortion
 from course_lib.representation import encode, kl_per_latent, latent_traversals
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load_all
 from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span, trend
@@ -181,11 +182,9 @@ data = DSprites("binary")
 _, study_betas = STUDY_SWEEPS["beta_vae"]
 picks = np.unique(np.round(np.linspace(0, len(study_betas) - 1, P.num_sweep_values)).astype(int))
 betas = [study_betas[i] for i in picks]
-runs = {}
-for beta in betas:
-    method, hyperparameters = ("vae", {}) if beta == 1 else ("beta_vae", {"beta": beta})
-    config = lecture_config(method, hyperparameters, P, seed)
-    runs[beta] = train_or_load(config, device=DEVICE)
+configs = [lecture_config("vae", None, P, seed) if beta == 1 else lecture_config("beta_vae", {"beta": beta}, P, seed)
+           for beta in betas]
+runs = dict(zip(betas, train_or_load_all(configs, device=DEVICE)))  # on a GPU, the ones to train as one pack
 print("study's β values:", study_betas, "-> trained:", betas)
 
 # %%

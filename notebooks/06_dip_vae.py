@@ -29,8 +29,9 @@
 #   **mean** representation $\mu(x)$ — and the two need not have the same total correlation.
 #
 # The models have `STEPS` training steps (printed below): at `smoke` 20, meaningless models that
-# only prove the code runs; at `lecture` the age of the pretrained zoo's models (`lecture_steps`);
-# the study trains for 300,000. Figures about trained models are only meaningful from `lecture` on.
+# only prove the code runs; at `lecture` the age of the pretrained zoo's models (`lecture_steps`), and at `full`
+# too (all six of the study's λ_od, so the three the zoo lacks train here at its age: on a GPU as one packed
+# network); the study trains for 300,000. Figures about trained models are only meaningful from `lecture` on.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 06_dip_vae` on a 2-core CPU shared
 # with other jobs; the index that `make report` writes shows yours): `smoke` 32 s; `lecture` minutes
@@ -57,7 +58,7 @@ from course_lib.representation import encode, kl_per_latent, latent_traversals
 from course_lib.analysis.tc_analysis import (aggregate_posterior_covariance, correlated_gaussian_posteriors,
                                              mean_and_sampled_tc, sample_codes)
 from course_lib.lab.analysis_plots import plot_covariance_heatmaps
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load_all
 from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.setup import notebook_setup
@@ -175,8 +176,10 @@ _, sweep_values = STUDY_SWEEPS["dip_vae_i"]
 picked = np.unique(np.round(np.linspace(0, len(sweep_values) - 1, P.num_sweep_values)).astype(int))
 LAMBDAS = [sweep_values[i] for i in picked]
 LAMBDA = LAMBDAS[-1]
-dip_i = {lam: train_or_load(lecture_config("dip_vae_i", {"lambda_od": lam}, P, seed), device=DEVICE) for lam in LAMBDAS}
-dip_ii = train_or_load(lecture_config("dip_vae_ii", {"lambda_od": LAMBDA}, P, seed), device=DEVICE)
+configs = [lecture_config("dip_vae_i", {"lambda_od": lam}, P, seed) for lam in LAMBDAS]
+*trained, dip_ii = train_or_load_all(configs + [lecture_config("dip_vae_ii", {"lambda_od": LAMBDA}, P, seed)],
+                                     device=DEVICE)  # on a GPU, the ones to train as one pack
+dip_i = dict(zip(LAMBDAS, trained))
 print("study sweep:", sweep_values, "| trained DIP-VAE-I at", LAMBDAS, "| DIP-VAE-II at", LAMBDA)
 print("DIP-VAE-I :", dip_i[LAMBDA].objective.hyperparameters())
 print("DIP-VAE-II:", dip_ii.objective.hyperparameters())

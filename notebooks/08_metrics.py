@@ -32,9 +32,9 @@
 #
 # The known-answer experiments take seconds and are meaningful at every profile. The trained models
 # are the ones notebooks 02–06 train, with the same configurations (`course_lib.kit.lecture_models`),
-# obtained through `train_or_load`: at `lecture` they are installed from the pretrained zoo (nothing
-# is trained, and 02–06 need not have run), at `smoke` they train in seconds. They are meaningful
-# from `lecture` on.
+# obtained through `train_or_load_all`: at `lecture` (and at `full`) they are installed from the pretrained zoo
+# (nothing is trained, and 02–06 need not have run; `full`'s six-value sweeps train the values the zoo lacks, packed
+# into one network on a GPU), at `smoke` they train in seconds. They are meaningful from `lecture` on.
 #
 # **Time** (measured with `python -m course_lib notebooks --only 08_metrics` on a 2-core CPU shared
 # with other jobs; the index that `make report` writes shows yours): `smoke` 62 s; `lecture` 5
@@ -74,7 +74,7 @@ from course_lib.metrics.dci import completeness, disentanglement, importance_mat
 from course_lib.metrics.modularity import modularity
 from course_lib.metrics.sap import sap_score_matrix
 from course_lib.representation import mean_code_function
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load_all
 
 P, DEVICE, random_state = notebook_setup(profile, device, seed)
 NUM_TRAIN = min(10_000, P.num_samples // 2)  # the study: 10,000 training draws (or points, or votes) ...
@@ -510,7 +510,7 @@ plt.show()
 
 # %% [markdown]
 # Now the trained models: those of notebooks 02–06, with the configurations those notebooks use
-# (`lecture_models`; at `smoke` an evenly spread `MAX_MODELS` of them), each from `train_or_load` —
+# (`lecture_models`; at `smoke` an evenly spread `MAX_MODELS` of them), each from `train_or_load_all` —
 # the runs cache, else the pretrained zoo (every `lecture` model is in it), else trained here — and
 # represented by the mean of $q(z \mid x)$ (as in the study). On a CPU each model encodes a coarser
 # dSprites grid (every 4th orientation and position in `lecture`: 3 × 6 × 10 × 8 × 8 = 11,520 images,
@@ -518,7 +518,7 @@ plt.show()
 
 # %%
 models = select(lecture_models(P, seed), MAX_MODELS)
-runs = {m.label: train_or_load(m.config, device=DEVICE, progress=False) for m in models}
+runs = dict(zip([m.label for m in models], train_or_load_all([m.config for m in models], device=DEVICE, progress=False)))
 STEPS = models[0].config.steps  # the models' age: the zoo's at `lecture`, else the profile's train_steps
 print(f"{len(runs)} models of {STEPS:,} steps:", *(f"{m.notebook}: {m.label}" for m in models), sep="\n  ")
 model_data = DSprites("binary")

@@ -64,7 +64,7 @@ from course_lib.topology.rlt import (draw_landmarks, geometry_score, mean_rlt, r
                                      witness_complex_at, witness_h1_bars)
 from course_lib.topology.zhou import (factor_submanifold_rlts, histogram_wasserstein,
                                       latent_submanifold_codes, profile_settings, topological_scores)
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load_all
 from course_lib.kit.lecture_models import lecture_config, lecture_steps
 from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.setup import notebook_setup
@@ -358,7 +358,7 @@ CONFIGS = {
     "β-TCVAE β=6": lecture_config("beta_tcvae", {"beta": 6}, P, seed),  # notebook 05
     f"DIP-VAE-I λ={dip_lambda}": lecture_config("dip_vae_i", {"lambda_od": dip_lambda}, P, seed),  # notebook 06
 }
-runs = {name: train_or_load(config, device=DEVICE) for name, config in CONFIGS.items()}
+runs = dict(zip(CONFIGS, train_or_load_all(list(CONFIGS.values()), device=DEVICE)))
 
 # %%
 model, log = runs["β-VAE β=16"].model, runs["β-VAE β=16"].log

@@ -593,7 +593,8 @@ plt.show()
 # %% [markdown]
 # Both models of Sections 5–7 again, β-VAE and β-VAE + TopDis with the same β and γ, now trained on
 # the correlated data. **They are trained here**, not loaded from the zoo, for 30 % of
-# `P.train_steps` (`lecture`: 600 steps, TopDis on for the last 300; `smoke`: 6) — short enough to
+# `P.train_steps` (`lecture`: 600 steps, TopDis on for the last 300; `smoke`: 6; `full`: 90,000, TopDis on for
+# the last 2,000, as in Sections 5–7) — short enough to
 # train during the lecture (minutes on a 2-core CPU; see Time above), and so shorter than Sections
 # 5–7's runs: compare them with each other, not with those. Their run folders sit apart
 # (`runs/correlated-…`), since a run's folder name records its configuration but not its data.
@@ -603,7 +604,7 @@ CORRELATED_STEPS = P.train_steps * 3 // 10
 CORRELATED_RUNS = default_runs_dir() / f"correlated-{'-'.join(PAIR)}-sigma{SIGMA:g}"
 objectives = {f"β-VAE (β = {BETA})": ("beta_vae", {"beta": BETA}),
               f"β-VAE + TopDis (γ = {GAMMA})": ("topdis", {"base": "beta_vae", "beta": BETA, "gamma": GAMMA,
-                                                          "delay": CORRELATED_STEPS // 2})}
+                                                          "delay": topdis_delay(CORRELATED_STEPS)})}
 correlated_runs = {}
 for name, (method, hyperparameters) in objectives.items():
     config = TrainConfig(method, hyperparameters, steps=CORRELATED_STEPS, seed=seed,

@@ -76,7 +76,7 @@ from course_lib.lab.geometry_plots import (plot_grouped_bars, plot_latent_curvat
                                            plot_singular_spectra, plot_step_lengths)
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.representation import decode, encode, kl_per_latent, quantile_ranges
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load, train_or_load_all
 from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.viz import show_images
 
@@ -295,8 +295,8 @@ CONFIGS = {"VAE": lecture_config("vae", None, P, seed),
            "β-TCVAE β=6": lecture_config("beta_tcvae", {"beta": 6}, P, seed),
            f"DIP-VAE-I λ={LAMBDA}": lecture_config("dip_vae_i", {"lambda_od": LAMBDA}, P, seed)}
 models, decoders, means, matches = {}, {}, {}, {}
-for name, config in CONFIGS.items():
-    models[name] = train_or_load(config, device=DEVICE).model
+for name, run in zip(CONFIGS, train_or_load_all(list(CONFIGS.values()), device=DEVICE)):
+    models[name] = run.model
     decoders[name] = mean_decoder(models[name])
     means[name], log_vars = encode(models[name], observations)
     nmi = normalized_mutual_information(means[name], factors)

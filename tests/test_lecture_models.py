@@ -108,9 +108,15 @@ def test_lecture_steps_is_the_oldest_age_the_zoo_serves_whole(tmp_path, monkeypa
     annealed = {m.config.hyperparameters["gamma"] for m in lecture_models("lecture") if m.config.method == "annealed_vae"}
     assert annealed == {1000.0}  # long runs take the study's gamma
     assert lecture_steps("lecture", seed=1) == lecture.train_steps  # the zoo holds seed 0 only
-    assert lecture_steps("smoke") == get_profile("smoke").train_steps  # the zoo serves `lecture` alone
+    assert lecture_steps("smoke") == get_profile("smoke").train_steps  # smoke trains its tiny models
+    assert lecture_steps("full") == 100_000  # full computes at the papers' sizes on the grown zoo's models
+    _fake_zoo(tmp_path, old)
+    assert lecture_steps("lecture") == lecture.train_steps  # a lecture-sized zoo serves the lecture ...
+    assert lecture_steps("full") == get_profile("full").train_steps  # ... but is too young for `full`
+    _fake_zoo(tmp_path, old + grown)
     monkeypatch.setenv("COURSE_PRETRAINED", "0")
-    assert lecture_steps("lecture") == lecture.train_steps  # without the zoo: the lecture's own sizes
+    assert lecture_steps("lecture") == lecture.train_steps  # without the zoo: the profile's own sizes
+    assert lecture_steps("full") == get_profile("full").train_steps
     monkeypatch.delenv("COURSE_PRETRAINED")
     _fake_zoo(tmp_path, old + grown[:-1])  # one grown model missing: the notebooks keep the complete age
     assert lecture_steps("lecture") == lecture.train_steps

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from course_lib.data.torch_sampler import GridBatchSampler, unpack_bits
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load, train_or_load_all
 from course_lib.objectives import OBJECTIVES
 from course_lib.objectives.beta_vae import BetaVAE
 from course_lib.training import (CHECKPOINT, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_checkpoint, load_run,
@@ -248,6 +248,23 @@ def test_train_or_load_continues_a_younger_run_of_the_configuration(dsprites, tm
     scratch = train_or_load(config, tmp_path / "scratch", device="cpu", dataset=dsprites, progress=False)
     for (name, a), b in zip(grown.model.state_dict().items(), scratch.model.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_train_or_load_all_trains_what_is_unfinished_packed_and_loads_the_rest(dsprites, tmp_path, pack):
+    """Three models asked for at once, one already trained: with `pack` (the GPU's default) the other two train as
+    one pack, without it one by one; either way the runs are the ones `train_or_load` gives alone, in order."""
+    configs = [small(seed=0, steps=5), small("vae", seed=1, steps=5), small(seed=2, steps=5, lr=3e-4)]
+    done = train_or_load(configs[0], tmp_path / "cache", device="cpu", dataset=dsprites, progress=False)
+    summary = (done.directory / SUMMARY).read_text()
+    runs = train_or_load_all(configs, tmp_path / "cache", device="cpu", dataset=dsprites, progress=False, pack=pack)
+    assert [run.config for run in runs] == configs and (done.directory / SUMMARY).read_text() == summary
+    sizes = [json.loads((run.directory / SUMMARY).read_text()).get("pack_size") for run in runs[1:]]
+    assert sizes == ([2, 2] if pack else [None, None])
+    for config, run in zip(configs, runs):
+        alone = train_or_load(config, tmp_path / "alone", device="cpu", dataset=dsprites, progress=False)
+        torch.testing.assert_close(run.model.state_dict(), alone.model.state_dict())  # a grouped conv sums in
+        assert run.step == alone.step == 5  # another order: equal to float rounding
 
 
 def test_width_scales_the_conv_vae_and_names_the_run():

@@ -3,14 +3,15 @@
 Notebook 08 compares the metrics over the models of notebooks 02-06, and must not depend on those having
 run first: it asks `kit.runs.train_or_load` for each configuration of `lecture_models`. At `lecture` every
 one of them is in the pretrained zoo (`data/pretrained`, `tests/test_lecture_models.py` checks it), so they
-are installed from it, not trained; at `smoke` they train in seconds; at `full` they train (or are loaded
-from an earlier run of the notebooks).
+are installed from it, not trained; at `smoke` they train in seconds; at `full` they are the zoo's too once it
+is at least `FULL_MIN_ZOO_STEPS` old (`full` then computes at the papers' sizes on them, and trains only what the
+zoo lacks, e.g. the rest of a six-value sweep, at the zoo's age), else they train for the study's 300,000 steps.
 
 `lecture_config` is the one place that says how a lecture notebook trains a model at a profile (its steps,
 seed and checkpoint interval: the zoo serves a model only for its exact configuration); every notebook
-builds its configurations with it. Their steps are `lecture_steps`: the zoo's age at `lecture` where the
-zoo serves the notebooks' seed (models grown by `zoo --grow`, far older than a lecture could train),
-else the profile's `train_steps` (so `COURSE_PRETRAINED=0` trains at the lecture's sizes).
+builds its configurations with it. Their steps are `lecture_steps`: the zoo's age at `lecture` (and `full`)
+where the zoo serves the notebooks' seed (models grown by `zoo --grow`, far older than a lecture could train),
+else the profile's `train_steps` (so `COURSE_PRETRAINED=0` trains at the profile's own sizes).
 `zoo_configs(steps, seed)` lists every configuration the zoo must hold to serve the notebooks at that age.
 Each notebook's own constants (its hyperparameter values) are repeated here, with the notebook named,
 because the notebooks are the teaching text; `tests/test_lecture_models.py` holds the two in step through
@@ -35,6 +36,7 @@ ANNEALED_SHORT_GAMMA = 30.0  # notebook 03: runs shorter than 100,000 steps stal
 TCVAE_BETA = 6  # notebook 05
 TOPDIS = {"base": "beta_vae", "beta": 4, "gamma": 5}  # notebook 11: on top of notebook 02's beta = 4 ...
 TOPDIS_STEPS = 2_000  # ... for the last half of the run, at most this many steps (each costs ~0.2 s of CPU)
+FULL_MIN_ZOO_STEPS = 100_000  # `full` loads the zoo from this age on (issue 17's floor; the study: 300,000)
 MAP_CHANGES = {"architecture": "mlp", "num_latent": 2}  # notebook 01's 2-D VAE (notebook 12 maps its latent plane)
 
 
@@ -61,19 +63,24 @@ def spread(values, count: int) -> list:
 
 
 def lecture_steps(profile=None, seed: int = 0) -> int:
-    """The steps of the lecture notebooks' models at `profile` and `seed`: the oldest age at which the zoo
-    holds every one of `zoo_configs` for `seed`, when the profile is `lecture` and the zoo is used
-    (COURSE_PRETRAINED is not 0, the manifest reads); else `profile.train_steps`."""
+    """The steps of the lecture notebooks' models at `profile` and `seed`: the zoo's age, i.e. the oldest age at
+    which the zoo holds every one of `zoo_configs` for `seed`, when the zoo is used (COURSE_PRETRAINED is not 0,
+    the manifest reads) and the profile is `lecture`, or `full` with a zoo at least `FULL_MIN_ZOO_STEPS` old
+    (training the study's 300,000 steps live is not what most `full` notebooks are about); else
+    `profile.train_steps`."""
     P, seed = get_profile(profile), check_seed(seed)
-    if P.name != "lecture" or os.environ.get("COURSE_PRETRAINED", "1") == "0":
+    if P.name == "smoke" or os.environ.get("COURSE_PRETRAINED", "1") == "0":
         return P.train_steps
     try:
         manifest = read_manifest()
     except ValueError:
         return P.train_steps  # a damaged manifest: install() reports it, and the notebooks train
     ages = sorted({entry["steps"] for entry in manifest.values() if entry["seed"] == seed}, reverse=True)
-    return next((steps for steps in ages if all(config.slug() in manifest for config in zoo_configs(steps, seed))),
-                P.train_steps)
+    age = next((steps for steps in ages if all(config.slug() in manifest for config in zoo_configs(steps, seed))),
+               None)
+    if age is None or (P.name == "full" and age < FULL_MIN_ZOO_STEPS):
+        return P.train_steps
+    return age
 
 
 def _config(method: str, hyperparameters: dict | None, steps: int, seed: int, **changes) -> TrainConfig:

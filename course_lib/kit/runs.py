@@ -1,14 +1,18 @@
 """The runs cache: every notebook gets its trained models through `train_or_load`, which installs a
 model from the pretrained zoo when it can, reuses a finished run, resumes a partial one, continues a
 younger run of the same configuration, and trains the rest, under `training.default_runs_dir()`
-($COURSE_RUNS_DIR or the checkout's `runs/`).
+($COURSE_RUNS_DIR or the checkout's `runs/`). `train_or_load_all` does it for several models, on a GPU
+training the ones that need it as packs first (`train_unfinished_packed`, which sweeps use too).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from course_lib.device import get_device
 from course_lib.kit.zoo import install
-from course_lib.training import Run, TrainConfig, UnusableRunError, default_runs_dir, extend_younger_run, train
+from course_lib.training import (CHECKPOINT, CONFIG, NonFiniteLossError, Run, TrainConfig, UnusableRunError,
+                                 default_runs_dir, extend_younger_run, load_checkpoint, pack_groups,
+                                 read_config_file, train, train_packed)
 
 
 def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True) -> Run:
@@ -30,3 +34,61 @@ def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, p
     except UnusableRunError as error:
         print(f"{directory}: {error}; training it again")
         return train(config, directory, device=device, overwrite=True, dataset=dataset, progress=progress)
+
+
+def train_or_load_all(configs: list[TrainConfig], root=None, device="auto", dataset=None, progress: bool = True,
+                      pack: bool | None = None) -> list[Run]:
+    """`train_or_load` for each of `configs`, in order. With `pack` (None: on CUDA) the ones that still need
+    training first train as packs (`train_unfinished_packed`): on a GPU K small models cost about one model's
+    kernel launches, and each packed run is the separate run to float rounding, in its own folder."""
+    root = Path(root or default_runs_dir())
+    if pack is None:
+        pack = get_device(device).type == "cuda"
+    if pack:
+        note = train_unfinished_packed(configs, [root / config.slug() for config in configs], device, dataset,
+                                       progress)
+        if note:
+            print(note)
+    return [train_or_load(config, root, device, dataset, progress) for config in configs]
+
+
+def train_unfinished_packed(configs: list[TrainConfig], directories: list, device="auto", dataset=None,
+                            progress: bool = False) -> str | None:
+    """Install each of `configs` from the zoo or continue a younger run into its folder (as `train_or_load`
+    does), then train the unfinished ones whose folders are empty or resumable as packs (`training.pack_groups`,
+    `training.train_packed`). Never raises for a pack: returns None, or a line saying which pack could not train
+    (its runs are left to train alone). A run whose loss turns NaN stops with its last good checkpoint and the
+    others finish; training it again (`train_or_load`) reports its error."""
+    pending = []
+    for config, directory in zip(configs, map(Path, directories)):
+        try:
+            install(config, directory)
+            extend_younger_run(config, directory)
+        except Exception:  # e.g. a damaged zoo file: `train_or_load` raises it again for this run, with the fix
+            continue
+        if _unfinished_and_resumable(config, directory) and all(directory != d for _, d in pending):
+            pending.append((config, directory))
+    notes = []
+    for group in pack_groups([config for config, _ in pending]):
+        if len(group) < 2:
+            continue
+        folders = [next(d for c, d in pending if c is config) for config in group]
+        try:
+            train_packed(group, folders, device, resume=True, dataset=dataset, progress=progress)
+        except NonFiniteLossError:
+            pass
+        except Exception as error:  # e.g. out of memory
+            notes.append(f"a pack of {len(group)} failed ({type(error).__name__}: {error}); they train alone")
+    return "; ".join(notes) or None
+
+
+def _unfinished_and_resumable(config: TrainConfig, directory: Path) -> bool:
+    """Whether `directory` is empty or holds a usable, unfinished run of `config` (an unusable folder is left to
+    `train_or_load`, which replaces it)."""
+    try:
+        if (directory / CONFIG).is_file() and read_config_file(directory / CONFIG) != config:
+            return False
+        checkpoint = directory / CHECKPOINT
+        return not checkpoint.is_file() or load_checkpoint(checkpoint, config)["step"] < config.steps
+    except UnusableRunError:
+        return False

@@ -211,46 +211,19 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     return row
 
 
-def _resumable(config: TrainConfig, directory: Path) -> bool:
-    """Whether `directory` is empty or holds a usable run of `config` (else `run_job` replaces it alone)."""
-    from course_lib.training import CHECKPOINT, CONFIG, UnusableRunError, load_checkpoint, read_config_file
-
-    try:
-        if (directory / CONFIG).is_file() and read_config_file(directory / CONFIG) != config:
-            return False
-        if (directory / CHECKPOINT).is_file():
-            load_checkpoint(directory / CHECKPOINT, config)
-        return True
-    except UnusableRunError:
-        return False
-
-
 def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = None) -> list[dict]:
-    """Train the pack's unfinished jobs as one network (course_lib.training.packed), then evaluate each job with
-    `run_job` (which finds its run trained); the rows of the results table. Never raises: when the
+    """Train the pack's unfinished jobs as one network (`kit.runs.train_unfinished_packed`), then evaluate each
+    job with `run_job` (which finds its run trained); the rows of the results table. Never raises: when the
     pack cannot train, each job trains alone in `run_job` and its row's note says why."""
     import torch
 
-    from course_lib.kit.zoo import install
-    from course_lib.training import NonFiniteLossError, extend_younger_run, train_packed
+    from course_lib.kit.runs import train_unfinished_packed
 
     if threads:
         torch.set_num_threads(threads)
     directories = [Path(sweep.out) / config.slug() for config in configs]
     pending = [k for k, folder in enumerate(directories) if _read_result(folder / RESULT)[0].get("status") != "ok"]
-    note = None
-    try:
-        for k in pending:
-            install(configs[k], directories[k])  # from data/pretrained, as train_or_load does
-            extend_younger_run(configs[k], directories[k])  # from the sweep's run at fewer steps, as train_or_load
-        together = [k for k in pending if _resumable(configs[k], directories[k])]
-        if len(together) > 1:
-            train_packed([configs[k] for k in together], [directories[k] for k in together], device=sweep.device,
-                         resume=True, progress=False)
-    except NonFiniteLossError:
-        pass  # the runs that stopped fail again in run_job, which records their error; the others finished
-    except Exception as error:  # a pack that cannot train leaves its jobs to train alone
-        note = f"its pack of {len(configs)} failed ({type(error).__name__}: {error}); trained alone"
+    note = train_unfinished_packed([configs[k] for k in pending], [directories[k] for k in pending], sweep.device)
     return [run_job(config, sweep, note=note if k in pending else None) for k, config in enumerate(configs)]
 
 

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Issue 17 on a lent GPU: every notebook at profile `full` on the GPU, one at a time, within MINUTES (default 9)
+# of wall clock, timed. The models are the pretrained zoo's (at `full` the notebooks load it once it is 100,000
+# steps old; what it lacks trains here at its age, packed); the analyses run at the papers' sizes.
+#
+#   bash benchmarks/gpu_full.sh OUT [MINUTES]
+#   NOTEBOOKS="05_beta_tcvae 08_metrics" bash benchmarks/gpu_full.sh OUT   # only these, in this order
+#
+# Default order: the notebooks that only load models first, then those that train some (02, 06, 08, 09, 11), then
+# the report. Not by default: 13 and 14, whose `full` designs are sweeps of 180 models of 300,000 steps each
+# (hours of a GPU: run `python -m course_lib study --profile full` on a machine lent for that).
+# A notebook still running when the minutes are up is stopped and marked so; the rest are listed as not started.
+# On the remote GPU machine install the wheels as benchmarks/gpu_check.sh's header says, then
+# `PYTHON=python3 bash benchmarks/gpu_full.sh "$OUT"`. Writes OUT/gpu_full_summary.md (the machine, each notebook's
+# status and seconds, the end of each failure's log) beside OUT/notebooks/NAME/ (the runner's output, HTML included).
+# Exit 0 when every notebook ran, 1 when one failed or did not finish, 2 without CUDA.
+set -uo pipefail
+
+OUT=$(realpath -m "${1:?usage: bash benchmarks/gpu_full.sh OUT [MINUTES]}")
+MINUTES=${2:-9}
+cd "$(dirname "$0")/.." || exit 1
+PYTHON=${PYTHON:-.venv/bin/python}
+ORDER="00_disentanglement 01_vae 03_annealed_vae 04_factor_vae 05_beta_tcvae 07_impossibility 10_topology
+12_latent_geometry 02_beta_vae 06_dip_vae 08_metrics 09_geomancer 11_topdis report"
+NOTEBOOKS=${NOTEBOOKS:-$ORDER}
+
+if ! "$PYTHON" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  echo "gpu_full: refused: CUDA is not available to $PYTHON; run it on a machine with a CUDA GPU" >&2
+  exit 2
+fi
+mkdir -p "$OUT/notebooks"
+end=$((SECONDS + MINUTES * 60))
+failed=0
+rows=()
+"$PYTHON" -m course_lib data >/dev/null || exit 1
+for name in $NOTEBOOKS; do
+  left=$((end - SECONDS))
+  if [ "$left" -le 0 ]; then
+    rows+=("| $name | not started (time up) | |")
+    failed=1
+    continue
+  fi
+  start=$SECONDS
+  echo "gpu_full: $name ($left s left)" >&2
+  timeout -s INT -k 30 "$left" "$PYTHON" -m course_lib notebooks --profile full --device cuda --only "$name" \
+    --out "$OUT/notebooks/$name" >"$OUT/notebooks/$name.log" 2>&1
+  code=$?
+  case $code in
+    0) status=ok ;;
+    124|137) status="stopped at the time limit"; failed=1 ;;
+    *) status="failed (exit $code)"; failed=1 ;;
+  esac
+  rows+=("| $name | $status | $((SECONDS - start)) |")
+done
+
+{
+  echo "# Notebooks at profile full on the GPU, $(date -Iseconds)"
+  echo
+  echo "- GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | paste -sd';')"
+  "$PYTHON" -c "import platform, torch
+print(f'- torch {torch.__version__} (CUDA {torch.version.cuda}), Python {platform.python_version()}')"
+  echo "- time limit: $MINUTES minutes, wall clock, notebooks run one at a time (each its own kernel)"
+  echo
+  echo "| notebook | status | seconds |"
+  echo "|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  for row in "${rows[@]}"; do
+    name=$(echo "$row" | cut -d'|' -f2 | tr -d ' ')
+    if [[ $row != *"| ok |"* && -f $OUT/notebooks/$name.log ]]; then
+      echo
+      echo "## $name: the end of its log"
+      echo
+      echo '```'
+      tail -n 15 "$OUT/notebooks/$name.log"
+      echo '```'
+    fi
+  done
+} >"$OUT/gpu_full_summary.md" 2>&1
+echo "gpu_full: summary in $OUT/gpu_full_summary.md" >&2
+exit "$failed"
