@@ -70,7 +70,7 @@ from course_lib.objectives.topdis import cdf_shift, latent_probabilities, shift_
 from course_lib.representation import decode, encode, kl_per_latent, latent_traversals, mean_code_function
 from course_lib.topology.rtd import cross_barcode, rtd, rtd_loss
 from course_lib.training import TrainConfig, default_runs_dir
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load, train_or_load_all
 from course_lib.kit.lecture_models import lecture_config, lecture_steps, topdis_delay
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span, trend
@@ -596,7 +596,9 @@ plt.show()
 # `P.train_steps` (`lecture`: 600 steps, TopDis on for the last 300; `smoke`: 6; `full`: 90,000, TopDis on for
 # the last 2,000, as in Sections 5–7) — short enough to
 # train during the lecture (minutes on a 2-core CPU; see Time above), and so shorter than Sections
-# 5–7's runs: compare them with each other, not with those. Their run folders sit apart
+# 5–7's runs: compare them with each other, not with those. Until its delay the TopDis run *is* the
+# β-VAE run (same seed, same batches, the term off), so `train_or_load_all` trains those steps once and starts
+# the TopDis run from the β-VAE's checkpoint there (bitwise the run from scratch). Their run folders sit apart
 # (`runs/correlated-…`), since a run's folder name records its configuration but not its data.
 
 # %%
@@ -605,11 +607,10 @@ CORRELATED_RUNS = default_runs_dir() / f"correlated-{'-'.join(PAIR)}-sigma{SIGMA
 objectives = {f"β-VAE (β = {BETA})": ("beta_vae", {"beta": BETA}),
               f"β-VAE + TopDis (γ = {GAMMA})": ("topdis", {"base": "beta_vae", "beta": BETA, "gamma": GAMMA,
                                                           "delay": topdis_delay(CORRELATED_STEPS)})}
-correlated_runs = {}
-for name, (method, hyperparameters) in objectives.items():
-    config = TrainConfig(method, hyperparameters, steps=CORRELATED_STEPS, seed=seed,
-                         checkpoint_every=max(1, CORRELATED_STEPS // 4))
-    correlated_runs[name] = train_or_load(config, root=CORRELATED_RUNS, device=DEVICE, dataset=correlated)
+configs = [TrainConfig(method, hyperparameters, steps=CORRELATED_STEPS, seed=seed,
+                       checkpoint_every=max(1, CORRELATED_STEPS // 4)) for method, hyperparameters in objectives.values()]
+trained = train_or_load_all(configs, root=CORRELATED_RUNS, device=DEVICE, dataset=correlated)  # TopDis: from the
+correlated_runs = dict(zip(objectives, trained))  # β-VAE's checkpoint at its delay, the same run, trained once
 print(f"{CORRELATED_STEPS:,} steps on {correlated}")
 
 # %% [markdown]

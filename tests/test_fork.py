@@ -1,11 +1,13 @@
 """Stopping a run at a step (`until`), starting a TopDis run from its base's checkpoint and a run from its
 younger self (training.fork)."""
 import dataclasses
+import json
 
 import pytest
 import torch
 
-from course_lib.training import (CHECKPOINT, CONFIG, LOG, TrainConfig, extend_run, extend_younger_run, fork_topdis,
+from course_lib.kit.runs import train_or_load_all
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, TrainConfig, extend_run, extend_younger_run, fork_topdis,
                                  read_run_config, topdis_base_config, train, train_packed)
 
 TOPDIS = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 6}, steps=9, checkpoint_every=4,
@@ -54,6 +56,28 @@ def test_a_forked_topdis_run_is_the_topdis_run_trained_from_scratch(dsprites, tm
     log = (tmp_path / "forked" / LOG).read_text().splitlines()
     assert log[0].endswith("topdis,topdis_latent,topdis_shift,topdis_points,topdis_cosine,topdis_projection")
     assert log[6].endswith(",0,-1,0,0,0,0") and not log[7].endswith(",0,-1,0,0,0,0")  # TopDis from step 7
+
+
+def test_train_or_load_all_starts_a_topdis_run_from_its_base_asked_for_beside_it(dsprites, tmp_path, capsys):
+    """Notebook 11 asks for a beta-VAE and its TopDis run at once: the base trains to the delay, the TopDis run
+    starts there and trains only its own 3 steps, and both are bitwise the runs trained from scratch. Asked for
+    alone, or once its base has finished, a TopDis run trains all its steps."""
+    base = topdis_base_config(TOPDIS)
+    base_run, topdis_run = train_or_load_all([base, TOPDIS], tmp_path / "runs", "cpu", dsprites, progress=False)
+    assert (base_run.step, topdis_run.step) == (9, 9)
+    assert json.loads((topdis_run.directory / SUMMARY).read_text())["steps_this_session"] == 3
+    train(base, tmp_path / "base", "cpu", dataset=dsprites, progress=False)
+    train(TOPDIS, tmp_path / "topdis", "cpu", dataset=dsprites, progress=False)
+    assert_same_checkpoint(tmp_path / "base", base_run.directory)
+    assert_same_checkpoint(tmp_path / "topdis", topdis_run.directory)
+
+    alone = train_or_load_all([TOPDIS], tmp_path / "alone", "cpu", dsprites, progress=False)[0]
+    assert json.loads((alone.directory / SUMMARY).read_text())["steps_this_session"] == 9
+    train_or_load_all([base], tmp_path / "late", "cpu", dsprites, progress=False)
+    late = train_or_load_all([base, TOPDIS], tmp_path / "late", "cpu", dsprites, progress=False)[1]
+    assert json.loads((late.directory / SUMMARY).read_text())["steps_this_session"] == 9
+    assert f"{base.slug()} is past step 6: {TOPDIS.slug()} trains from its first step" in capsys.readouterr().out
+    assert_same_checkpoint(tmp_path / "topdis", late.directory)
 
 
 def test_a_fork_is_refused_before_anything_is_written(dsprites, tmp_path):

@@ -38,8 +38,9 @@ from course_lib.checks import check_choice, check_int, check_number
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
-from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_younger_run, fork_topdis,
-                                 load_checkpoint, pack_groups, past, topdis_base_config, train, train_packed)
+from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_younger_run,
+                                 fork_topdis_at_delay, load_checkpoint, pack_groups, past, topdis_base_config, train,
+                                 train_packed)
 
 PROGRESS_SECONDS = 60.0  # how often the CPU grow's bar reads the runs' checkpoints (~20 ms each)
 
@@ -143,16 +144,7 @@ def _fork_from_base(config, missing: list, runs: Path, device, cuda_graph: str, 
         return
     _train([c for c in missing if c.method != "topdis"], runs, device, cuda_graph, progress, workers, until=delay,
            deadline=deadline)
-    base_checkpoint = runs / base.slug() / CHECKPOINT
-    base_step = load_checkpoint(base_checkpoint, base)["step"] if base_checkpoint.is_file() else 0
-    if base_step < delay:
-        return
-    if base_step != delay:
-        print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")
-        return
-    if folder.is_dir():
-        clear_run_directory(folder)  # a fork or run killed before its checkpoint: nothing in it to keep
-    fork_topdis(runs / base.slug(), config, folder)
+    fork_topdis_at_delay(runs / base.slug(), config, folder)  # not when the deadline stopped the base before
 
 
 def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_graph: str = "auto",

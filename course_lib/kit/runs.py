@@ -10,9 +10,10 @@ from pathlib import Path
 
 from course_lib.device import get_device
 from course_lib.kit.zoo import install
-from course_lib.training import (CHECKPOINT, CONFIG, NonFiniteLossError, Run, TrainConfig, UnusableRunError,
-                                 default_runs_dir, extend_younger_run, load_checkpoint, pack_groups,
-                                 read_config_file, train, train_packed)
+from course_lib.training import (CHECKPOINT, CONFIG, FORKABLE_BASES, NonFiniteLossError, Run, TrainConfig,
+                                 UnusableRunError, default_runs_dir, extend_younger_run, fork_topdis_at_delay,
+                                 load_checkpoint, pack_groups, read_config_file, topdis_base_config, train,
+                                 train_packed)
 
 
 def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True) -> Run:
@@ -38,10 +39,13 @@ def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, p
 
 def train_or_load_all(configs: list[TrainConfig], root=None, device="auto", dataset=None, progress: bool = True,
                       pack: bool | None = None) -> list[Run]:
-    """`train_or_load` for each of `configs`, in order. With `pack` (None: on CUDA) the ones that still need
-    training first train as packs (`train_unfinished_packed`): on a GPU K small models cost about one model's
-    kernel launches, and each packed run is the separate run to float rounding, in its own folder."""
+    """`train_or_load` for each of `configs`, in order. A TopDis run whose base run is among `configs` starts from
+    it at its delay (`start_topdis_from_base`), so their shared steps train once. With `pack` (None: on CUDA) the
+    ones that still need training then train as packs (`train_unfinished_packed`): on a GPU K small models cost
+    about one model's kernel launches, and each packed run is the separate run to float rounding."""
     root = Path(root or default_runs_dir())
+    for config in configs:
+        start_topdis_from_base(config, configs, root, device, dataset, progress)
     if pack is None:
         pack = get_device(device).type == "cuda"
     if pack:
@@ -50,6 +54,31 @@ def train_or_load_all(configs: list[TrainConfig], root=None, device="auto", data
         if note:
             print(note)
     return [train_or_load(config, root, device, dataset, progress) for config in configs]
+
+
+def start_topdis_from_base(config: TrainConfig, configs: list[TrainConfig], root: Path, device="auto", dataset=None,
+                           progress: bool = True) -> bool:
+    """Until its delay a TopDis run is its base run (`training.fork`): when `configs` asks for that base run too
+    and the TopDis run has no checkpoint yet, train (or install, or continue) the base to the delay and start the
+    TopDis run from there. Whether it did; a base already past the delay (or a TopDis run without a forkable base
+    or an explicit delay) leaves the TopDis run to train from its first step."""
+    hyperparameters = config.hyperparameters
+    if (config.method != "topdis" or hyperparameters.get("base", "beta_vae") not in FORKABLE_BASES
+            or "delay" not in hyperparameters):
+        return False
+    base, delay = topdis_base_config(config), hyperparameters["delay"]
+    folder, base_dir = root / config.slug(), root / base.slug()
+    install(config, folder)
+    if base not in configs or delay == 0 or (folder / CHECKPOINT).is_file():
+        return False
+    install(base, base_dir)
+    extend_younger_run(base, base_dir)
+    if _unfinished_and_resumable(base, base_dir) and _checkpoint_step(base, base_dir) < delay:
+        train(base, base_dir, device, resume=True, dataset=dataset, progress=progress, until=delay)
+    try:
+        return fork_topdis_at_delay(base_dir, config, folder)  # says so when the base is past the delay
+    except UnusableRunError:  # a damaged base run: `train_or_load` replaces it
+        return False
 
 
 def train_unfinished_packed(configs: list[TrainConfig], directories: list, device="auto", dataset=None,
@@ -88,7 +117,12 @@ def _unfinished_and_resumable(config: TrainConfig, directory: Path) -> bool:
     try:
         if (directory / CONFIG).is_file() and read_config_file(directory / CONFIG) != config:
             return False
-        checkpoint = directory / CHECKPOINT
-        return not checkpoint.is_file() or load_checkpoint(checkpoint, config)["step"] < config.steps
+        return _checkpoint_step(config, directory) < config.steps
     except UnusableRunError:
         return False
+
+
+def _checkpoint_step(config: TrainConfig, directory: Path) -> int:
+    """The step of the checkpoint of `config`'s run in `directory`, 0 without one (UnusableRunError when damaged)."""
+    checkpoint = directory / CHECKPOINT
+    return load_checkpoint(checkpoint, config)["step"] if checkpoint.is_file() else 0

@@ -10,7 +10,8 @@ from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFinit
                                       UnusableRunError, check_overwritable, checkpoint_identity, clear_run_directory,
                                       default_runs_dir, load_checkpoint, load_run, read_config_file,
                                       read_run_config, train)
-from course_lib.training.fork import extend_run, extend_younger_run, fork_topdis, topdis_base_config
+from course_lib.training.fork import (FORKABLE_BASES, extend_run, extend_younger_run, fork_topdis, fork_topdis_at_delay,
+                                      topdis_base_config)
 from course_lib.training.packed import pack_groups, train_packed
 from course_lib.training.stopping import past
 
@@ -18,4 +19,4 @@ __all__ = [
     "CHECKPOINT", "CONFIG", "LOG", "SUMMARY", "NonFiniteLossError", "UnusableRunError", "TrainConfig", "Run",
     "train", "past", "load_run", "load_checkpoint", "read_config_file", "read_run_config", "default_runs_dir",
     "check_overwritable", "clear_run_directory", "checkpoint_identity", "pack_groups", "train_packed", "fork_topdis",
-    "topdis_base_config", "extend_run", "extend_younger_run"]
+    "fork_topdis_at_delay", "FORKABLE_BASES", "topdis_base_config", "extend_run", "extend_younger_run"]

@@ -25,7 +25,8 @@ import torch
 
 from course_lib.io import LOCK_FILE, atomic_open, directory_lock
 from course_lib.objectives import TopDis
-from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, TrainConfig, checkpoint_identity, load_checkpoint,
+from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, TrainConfig, checkpoint_identity, clear_run_directory,
+                                      load_checkpoint,
                                       prepare_run_directory, read_run_config, write_run_config)
 
 FORKABLE_BASES = ("beta_vae", "beta_tcvae")  # FactorVAE's discriminator logs terms after TopDis's: not forked
@@ -69,6 +70,25 @@ def fork_topdis(base_dir, config: TrainConfig, out_dir) -> int:
     rows = [row + [f"{value:.6g}" for value in TopDis.INACTIVE.values()] for row in rows if int(row[0]) <= state["step"]]
     _write_started_run(out_dir, config, _device_of(base_dir), [header + list(TopDis.INACTIVE), *rows], state)
     return state["step"]
+
+
+def fork_topdis_at_delay(base_dir, config: TrainConfig, out_dir) -> bool:
+    """Start the TopDis run `config` in `out_dir` (a folder without a checkpoint: whatever a killed start left there
+    is cleared) from its base run in `base_dir` when the base's checkpoint is exactly at the delay
+    (`fork_topdis`); whether it did. Not yet there: nothing happens; past it: said, and the TopDis run will
+    train from its first step."""
+    base, delay = topdis_base_config(config), config.hyperparameters["delay"]
+    base_dir, out_dir = Path(base_dir), Path(out_dir)
+    checkpoint = base_dir / CHECKPOINT
+    base_step = load_checkpoint(checkpoint, base)["step"] if checkpoint.is_file() else 0
+    if base_step != delay:
+        if base_step > delay:
+            print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")
+        return False
+    if out_dir.is_dir():
+        clear_run_directory(out_dir)
+    fork_topdis(base_dir, config, out_dir)
+    return True
 
 
 def extend_run(short_dir, config: TrainConfig, out_dir) -> int:
