@@ -38,8 +38,8 @@ from course_lib.checks import check_choice, check_int, check_number
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
-from course_lib.training import (CHECKPOINT, clear_run_directory, default_runs_dir, extend_younger_run,
-                                 fork_topdis_at_delay, load_checkpoint, pack_groups, past, topdis_base_config, train,
+from course_lib.training import (CHECKPOINT, checkpoint_step, clear_run_directory, default_runs_dir,
+                                 extend_younger_run, fork_topdis_at_delay, pack_groups, past, topdis_base_config, train,
                                  train_packed)
 
 PROGRESS_SECONDS = 60.0  # how often the CPU grow's bar reads the runs' checkpoints (~20 ms each)
@@ -74,15 +74,10 @@ def _extend_younger_runs(configs: list, runs: Path) -> None:
             print(f"{config.slug()} continues {started[0].name} from its step {started[1]}")
 
 
-def _checkpoint_step(run_dir: Path, config) -> int:
-    """The step of the checkpoint of `config`'s run in `run_dir` (0 when it has none yet)."""
-    return load_checkpoint(run_dir / CHECKPOINT, config)["step"] if (run_dir / CHECKPOINT).is_file() else 0
-
-
 def _steps_reached(configs: list, runs: Path, until: int | None) -> int:
     """The steps up to `until` (None: their end) that the checkpoints of `configs`' runs under `runs` hold, all
     together."""
-    return sum(min(_checkpoint_step(runs / config.slug(), config), until or config.steps) for config in configs)
+    return sum(min(checkpoint_step(runs / config.slug(), config), until or config.steps) for config in configs)
 
 
 def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,
@@ -170,7 +165,7 @@ def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_gr
             _fork_from_base(config, missing, runs, device, cuda_graph, progress, workers, deadline)
     if not past(deadline):  # else an unforked TopDis run would start from scratch
         _train(missing, runs, device, cuda_graph, progress, workers, deadline=deadline)  # GPU: TopDis packs alone
-    reached = {config.slug(): _checkpoint_step(runs / config.slug(), config) for config in missing}
+    reached = {config.slug(): checkpoint_step(runs / config.slug(), config) for config in missing}
     behind = {slug: step for slug, step in reached.items() if step < steps}
     if behind:
         print(f"the time limit stopped {len(behind)} of {len(missing)} runs (checkpoints under {runs}); the same "

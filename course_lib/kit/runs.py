@@ -11,8 +11,8 @@ from pathlib import Path
 from course_lib.device import get_device
 from course_lib.kit.zoo import install
 from course_lib.training import (CHECKPOINT, CONFIG, FORKABLE_BASES, NonFiniteLossError, Run, TrainConfig,
-                                 UnusableRunError, default_runs_dir, extend_younger_run, fork_topdis_at_delay,
-                                 load_checkpoint, pack_groups, read_config_file, topdis_base_config, train,
+                                 UnusableRunError, checkpoint_step, default_runs_dir, extend_younger_run,
+                                 fork_topdis_at_delay, pack_groups, read_config_file, topdis_base_config, train,
                                  train_packed)
 
 
@@ -73,7 +73,7 @@ def start_topdis_from_base(config: TrainConfig, configs: list[TrainConfig], root
         return False
     install(base, base_dir)
     extend_younger_run(base, base_dir)
-    if _unfinished_and_resumable(base, base_dir) and _checkpoint_step(base, base_dir) < delay:
+    if _unfinished_and_resumable(base, base_dir) and checkpoint_step(base_dir, base) < delay:
         train(base, base_dir, device, resume=True, dataset=dataset, progress=progress, until=delay)
     try:
         return fork_topdis_at_delay(base_dir, config, folder)  # says so when the base is past the delay
@@ -117,12 +117,6 @@ def _unfinished_and_resumable(config: TrainConfig, directory: Path) -> bool:
     try:
         if (directory / CONFIG).is_file() and read_config_file(directory / CONFIG) != config:
             return False
-        return _checkpoint_step(config, directory) < config.steps
+        return checkpoint_step(directory, config) < config.steps
     except UnusableRunError:
         return False
-
-
-def _checkpoint_step(config: TrainConfig, directory: Path) -> int:
-    """The step of the checkpoint of `config`'s run in `directory`, 0 without one (UnusableRunError when damaged)."""
-    checkpoint = directory / CHECKPOINT
-    return load_checkpoint(checkpoint, config)["step"] if checkpoint.is_file() else 0

@@ -7,7 +7,8 @@ The names below are what the layers above use; `course_lib.kit.runs.train_or_loa
 cache and the pretrained zoo.
 """
 from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFiniteLossError, Run, TrainConfig,
-                                      UnusableRunError, check_overwritable, checkpoint_identity, clear_run_directory,
+                                      UnusableRunError, check_overwritable, checkpoint_identity, checkpoint_step,
+                                      clear_run_directory,
                                       default_runs_dir, load_checkpoint, load_run, read_config_file,
                                       read_run_config, train)
 from course_lib.training.fork import (FORKABLE_BASES, extend_run, extend_younger_run, fork_topdis, fork_topdis_at_delay,
@@ -18,5 +19,5 @@ from course_lib.training.stopping import past
 __all__ = [
     "CHECKPOINT", "CONFIG", "LOG", "SUMMARY", "NonFiniteLossError", "UnusableRunError", "TrainConfig", "Run",
     "train", "past", "load_run", "load_checkpoint", "read_config_file", "read_run_config", "default_runs_dir",
-    "check_overwritable", "clear_run_directory", "checkpoint_identity", "pack_groups", "train_packed", "fork_topdis",
+    "check_overwritable", "clear_run_directory", "checkpoint_identity", "checkpoint_step", "pack_groups", "train_packed", "fork_topdis",
     "fork_topdis_at_delay", "FORKABLE_BASES", "topdis_base_config", "extend_run", "extend_younger_run"]

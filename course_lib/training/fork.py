@@ -25,9 +25,9 @@ import torch
 
 from course_lib.io import LOCK_FILE, atomic_open, directory_lock
 from course_lib.objectives import TopDis
-from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, TrainConfig, checkpoint_identity, clear_run_directory,
-                                      load_checkpoint,
-                                      prepare_run_directory, read_run_config, write_run_config)
+from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, TrainConfig, checkpoint_identity, checkpoint_step,
+                                      clear_run_directory, load_checkpoint, prepare_run_directory, read_run_config,
+                                      write_run_config)
 
 FORKABLE_BASES = ("beta_vae", "beta_tcvae")  # FactorVAE's discriminator logs terms after TopDis's: not forked
 
@@ -79,8 +79,7 @@ def fork_topdis_at_delay(base_dir, config: TrainConfig, out_dir) -> bool:
     train from its first step."""
     base, delay = topdis_base_config(config), config.hyperparameters["delay"]
     base_dir, out_dir = Path(base_dir), Path(out_dir)
-    checkpoint = base_dir / CHECKPOINT
-    base_step = load_checkpoint(checkpoint, base)["step"] if checkpoint.is_file() else 0
+    base_step = checkpoint_step(base_dir, base)
     if base_step != delay:
         if base_step > delay:
             print(f"{base.slug()} is past step {delay}: {config.slug()} trains from its first step")

@@ -200,6 +200,12 @@ def load_checkpoint(path: Path, config: TrainConfig) -> dict:
     return state
 
 
+def checkpoint_step(run_dir, config: TrainConfig) -> int:
+    """The step of the checkpoint of `config`'s run in `run_dir`, 0 without one (UnusableRunError when damaged)."""
+    path = Path(run_dir) / CHECKPOINT
+    return load_checkpoint(path, config)["step"] if path.is_file() else 0
+
+
 def write_run_config(out_dir: Path, config: TrainConfig, device) -> None:
     """config.json: every field of `config`, the device, the seed and the library versions."""
     versions = {"course_lib": course_lib.__version__, "torch": torch.__version__, "numpy": np.__version__,
