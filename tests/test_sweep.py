@@ -176,17 +176,21 @@ def test_a_local_sweep_on_a_missing_gpu_is_refused_before_its_folder_exists(tmp_
     assert not (tmp_path / "sweep").exists()
 
 
-def test_training_workers_keep_glibcs_adaptive_malloc(monkeypatch):
+def test_training_workers_keep_glibcs_adaptive_malloc_and_this_process_its_environment(monkeypatch):
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers, which halves CPU training (glibc then mmaps
-    every activation buffer of every step); the kit's training cluster drops only that one of its settings."""
+    every activation buffer of every step); the kit's training cluster drops only that one of its settings. The
+    nanny writes its settings into this process's environment too: once the cluster closes they are gone."""
     from distributed import Client
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
-    saved = dict(os.environ)  # the nanny writes its settings into this process's environment too
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    saved = dict(os.environ)
     try:
         with training_cluster(1) as cluster, Client(cluster) as client:
             (worker,) = client.run(lambda: {key: os.environ.get(key) for key in ("MALLOC_TRIM_THRESHOLD_",
                                                                                  "OMP_NUM_THREADS")}).values()
+        after = dict(os.environ)
     finally:
-        sweep_module._restore_environment(saved)
+        sweep_module._restore_environment(saved)  # whatever happened, the next tests get their environment
     assert worker == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
+    assert after == saved  # dask 2026's nanny writes OMP_NUM_THREADS=1 & co. here; the cluster's exit took them back

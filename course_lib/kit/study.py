@@ -15,9 +15,9 @@ The key results computed from the table it returns are `course_lib.analysis.swee
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -125,24 +125,14 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
     sweeps = (plan.sweep, *plan.scale_sweeps)
     for sweep in sweeps:
         sweep.configs()  # every sweep is valid before anything starts
-    cluster = None
+    cluster = contextlib.nullcontext(scheduler)
     if scheduler is None:
         workers = workers or default_workers(plan.sweep.device)
         cluster = training_cluster(workers, processes, dashboard_address=":0")  # any free port: no clash with another
-        scheduler = cluster.scheduler_address
-    try:
-        with ThreadPoolExecutor(max_workers=len(sweeps)) as pool:
-            tables = list(pool.map(lambda item: run_sweep(item[1], scheduler=scheduler, progress=progress and item[0] == 0),
-                                   enumerate(sweeps)))
-    finally:
-        if cluster is not None:
-            nanny = logging.getLogger("distributed.nanny")
-            level = nanny.level
-            nanny.setLevel(logging.ERROR)  # "worker process still alive after 4 s, killing": a slow exit, not an error
-            try:
-                cluster.close()
-            finally:
-                nanny.setLevel(level)
+    with cluster as where, ThreadPoolExecutor(max_workers=len(sweeps)) as pool:
+        address = where if isinstance(where, str) else where.scheduler_address
+        tables = list(pool.map(lambda item: run_sweep(item[1], scheduler=address, progress=progress and item[0] == 0),
+                               enumerate(sweeps)))
     return tables[0], scale_results(tables[0], tables[1:], plan.scale_value)
 
 

@@ -19,8 +19,10 @@ folder of another configuration, a device out of memory) leaves its jobs to trai
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
 import time
 import traceback
@@ -245,8 +247,11 @@ def _restore_environment(saved: dict) -> None:
     os.environ.update({name: value for name, value in saved.items() if os.environ.get(name) != value})
 
 
+@contextlib.contextmanager
 def training_cluster(workers: int, processes: bool = True, dashboard_address: str | None = None):
-    """A dask LocalCluster of `workers` single-threaded workers for training jobs.
+    """A dask LocalCluster of `workers` single-threaded workers for training jobs, closed on exit, which also
+    gives this process back its environment: the nanny writes OMP_NUM_THREADS=1 & co. for its workers into this
+    process's environment too (dask PR 6681), which every later subprocess would inherit.
 
     Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers so that they hand freed memory back to the
     OS. Setting it freezes glibc's adaptive mmap threshold at 128 KiB: every activation buffer of every
@@ -255,9 +260,23 @@ def training_cluster(workers: int, processes: bool = True, dashboard_address: st
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
-        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                            dashboard_address=dashboard_address)
+    environment = dict(os.environ)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                   dashboard_address=dashboard_address)
+        try:
+            yield cluster
+        finally:
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)  # "worker process still alive after 4 s, killing": a slow exit, not an error
+            try:
+                cluster.close()
+            finally:
+                nanny.setLevel(level)
+    finally:
+        _restore_environment(environment)
 
 
 def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = None,
@@ -283,28 +302,21 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
         workers = workers or default_workers(sweep.device)
     Path(sweep.out).mkdir(parents=True, exist_ok=True)
     ensure_grid_cache(progress=progress)  # rendered once here, not by every worker at the same time
-    environment = dict(os.environ)  # the nanny sets OMP_NUM_THREADS=1 & co. here for its workers (dask PR 6681)
-    cluster, threads, rows = None, None, []
-    try:
-        if scheduler is None:
-            cluster = training_cluster(workers, processes)
-            threads = max(1, (os.cpu_count() or 1) // workers)
-        with Client(cluster if cluster is not None else scheduler) as client:
-            if sweep.pack == 1:
-                futures = [client.submit(run_job, config, sweep, threads, key=f"job-{config.slug()}", pure=False)
-                           for config in configs]
-            else:
-                futures = [client.submit(run_pack, pack, sweep, threads, key=f"pack-{pack[0].slug()}", pure=False)
-                           for pack in pack_groups(configs, sweep.pack)]
-            with tqdm(total=len(configs), desc="sweep", disable=not progress) as bar:
-                for future in as_completed(futures):
-                    done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row
-                    rows.extend(done)
-                    bar.update(len(done))
-    finally:
-        if cluster is not None:
-            cluster.close()
-        _restore_environment(environment)  # else this process's later subprocesses would run on one thread
+    threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
+    rows = []
+    cluster = training_cluster(workers, processes) if scheduler is None else contextlib.nullcontext(scheduler)
+    with cluster as where, Client(where) as client:
+        if sweep.pack == 1:
+            futures = [client.submit(run_job, config, sweep, threads, key=f"job-{config.slug()}", pure=False)
+                       for config in configs]
+        else:
+            futures = [client.submit(run_pack, pack, sweep, threads, key=f"pack-{pack[0].slug()}", pure=False)
+                       for pack in pack_groups(configs, sweep.pack)]
+        with tqdm(total=len(configs), desc="sweep", disable=not progress) as bar:
+            for future in as_completed(futures):
+                done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row
+                rows.extend(done)
+                bar.update(len(done))
     table = pd.DataFrame(rows).drop(columns="traceback", errors="ignore")
     table = table.sort_values(["method", "value", "seed"], key=lambda c: c.astype(str)).reset_index(drop=True)
     write_text_atomic(Path(sweep.out) / RESULTS_TABLE, table.to_csv(index=False))

@@ -19,5 +19,6 @@ from course_lib.training.stopping import past
 __all__ = [
     "CHECKPOINT", "CONFIG", "LOG", "SUMMARY", "NonFiniteLossError", "UnusableRunError", "TrainConfig", "Run",
     "train", "past", "load_run", "load_checkpoint", "read_config_file", "read_run_config", "default_runs_dir",
-    "check_overwritable", "clear_run_directory", "checkpoint_identity", "checkpoint_step", "pack_groups", "train_packed", "fork_topdis",
-    "fork_topdis_at_delay", "FORKABLE_BASES", "topdis_base_config", "extend_run", "extend_younger_run"]
+    "check_overwritable", "clear_run_directory", "checkpoint_identity", "checkpoint_step", "pack_groups",
+    "train_packed", "fork_topdis", "fork_topdis_at_delay", "FORKABLE_BASES", "topdis_base_config", "extend_run",
+    "extend_younger_run"]
