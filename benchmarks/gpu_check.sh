@@ -52,7 +52,8 @@ run_step data "$PYTHON" -m course_lib data
 run_step notebooks "$PYTHON" -m course_lib notebooks --profile smoke --device cuda --out "$OUT/notebooks" \
   ${NOTEBOOKS:+--only $NOTEBOOKS}
 # the tests that only run on CUDA: packed = separate runs, a killed run resumes exactly (needs pytest there)
-run_step cuda_tests "$PYTHON" -m pytest -q -p no:cacheprovider -k cuda tests/test_packed.py tests/test_training.py tests/test_graphed.py
+run_step cuda_tests "$PYTHON" -m pytest -q -p no:cacheprovider -k cuda tests/test_packed.py tests/test_training.py tests/test_graphed.py \
+  tests/test_tc_analysis.py
 run_step bench_train "$PYTHON" benchmarks/bench_train.py --device cuda
 run_step bench_train_packed "$PYTHON" benchmarks/bench_train.py --device cuda --packed
 run_step bench_train_packed_eager "$PYTHON" benchmarks/bench_train.py --device cuda --packed --cuda-graph off --k 1 32 128

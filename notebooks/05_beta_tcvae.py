@@ -430,8 +430,8 @@ display(Markdown(notice(lines, heading=f"**This run** (`{P.name}`), MWS estimate
 # %%
 observations = data.sample(P.num_samples, random_state)[1]
 codes = {beta: encode(run.model, observations) for beta, run in runs.items()}
-exact_model = {beta: exact_kl_decomposition(m, lv, num_samples=min(4000, 4 * len(m)), random_state=random_state)
-               for beta, (m, lv) in codes.items()}
+exact_model = {beta: exact_kl_decomposition(m, lv, num_samples=min(4000, 4 * len(m)), random_state=random_state,
+                                            device=DEVICE) for beta, (m, lv) in codes.items()}
 summary = pd.DataFrame({f"β = {beta}": {**{t: e[t] for t in TERMS}, "TC s.e.": e["total_correlation_se"],
                                          "E[KL] analytic": kl_per_latent(*codes[beta]).sum()}
                         for beta, e in exact_model.items()})

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from course_lib.checks import check_int, check_number
+from course_lib.device import get_device
 from course_lib.distributions import gaussian_log_density
 from course_lib.metrics import gaussian_total_correlation
 from course_lib.objectives.beta_tcvae import ESTIMATORS, kl_decomposition
@@ -66,25 +67,28 @@ def sample_codes(means, log_vars, random_state) -> np.ndarray:
 
 
 def exact_kl_decomposition(means, log_vars, num_samples: int = 20_000, random_state=0,
-                           chunk_size: int = 64) -> dict[str, float]:
+                           chunk_size: int = 64, device="cpu") -> dict[str, float]:
     """MI, TC and dimension-wise KL with the exact mixture q(z) over all N posteriors.
 
     The densities q(z) = 1/N sum_m q(z|x_m) and q(z_j) = 1/N sum_m q(z_j|x_m) are exact; the outer
     expectation averages `num_samples` draws z ~ q(z|x_n), spread evenly over the N points (every
     point gets floor or ceil of num_samples / N draws). Each term comes with `<term>_se`, its Monte
     Carlo standard error. The three terms sum to the average analytic KL(q(z|x_n) || p(z)) up to that error.
-    Densities are computed in float32 (as in training), chunk by chunk, and averaged in float64.
+    Densities are computed in float32 (as in training), chunk by chunk on `device` (its cost is
+    num_samples x N x D: a GPU's work at N = 100,000), and averaged in float64.
     """
     means, log_vars = _check_posteriors(means, log_vars)
     num_samples = check_int("num_samples", num_samples, 2)
+    device = get_device(device)
     rs = as_random_state(random_state)
     n = len(means)
     index = np.concatenate([rs.permutation(n) for _ in range(-(-num_samples // n))])[:num_samples]
-    z = torch.from_numpy(sample_codes(means[index], log_vars[index], rs)).float()
-    mean_t, log_var_t = torch.from_numpy(means).float(), torch.from_numpy(log_vars).float()
+    z = torch.from_numpy(sample_codes(means[index], log_vars[index], rs)).float().to(device)
+    mean_t, log_var_t = (torch.from_numpy(a).float().to(device) for a in (means, log_vars))
+    index_t = torch.from_numpy(index).to(device)
     values = []
     for start in range(0, num_samples, chunk_size):
-        zc, own = z[start:start + chunk_size], index[start:start + chunk_size]
+        zc, own = z[start:start + chunk_size], index_t[start:start + chunk_size]
         pairwise = gaussian_log_density(zc[:, None, :], mean_t[None], log_var_t[None])  # (b, N, D): log q(z_j|x_m)
         log_q_z = torch.logsumexp(pairwise.sum(2), dim=1) - math.log(n)
         log_prod_q_zj = (torch.logsumexp(pairwise, dim=1) - math.log(n)).sum(1)
