@@ -518,7 +518,8 @@ plt.show()
 
 # %%
 models = select(lecture_models(P, seed), MAX_MODELS)
-runs = dict(zip([m.label for m in models], train_or_load_all([m.config for m in models], device=DEVICE, progress=False)))
+trained = train_or_load_all([m.config for m in models], device=DEVICE, progress=False)  # on a GPU, packed
+runs = dict(zip([m.label for m in models], trained))
 STEPS = models[0].config.steps  # the models' age: the zoo's at `lecture`, else the profile's train_steps
 print(f"{len(runs)} models of {STEPS:,} steps:", *(f"{m.notebook}: {m.label}" for m in models), sep="\n  ")
 model_data = DSprites("binary")

@@ -609,8 +609,9 @@ objectives = {f"β-VAE (β = {BETA})": ("beta_vae", {"beta": BETA}),
                                                           "delay": topdis_delay(CORRELATED_STEPS)})}
 configs = [TrainConfig(method, hyperparameters, steps=CORRELATED_STEPS, seed=seed,
                        checkpoint_every=max(1, CORRELATED_STEPS // 4)) for method, hyperparameters in objectives.values()]
-trained = train_or_load_all(configs, root=CORRELATED_RUNS, device=DEVICE, dataset=correlated)  # TopDis: from the
-correlated_runs = dict(zip(objectives, trained))  # β-VAE's checkpoint at its delay, the same run, trained once
+# the TopDis run starts from the β-VAE's checkpoint at its delay: the same run until there, trained once
+correlated_runs = dict(zip(objectives, train_or_load_all(configs, root=CORRELATED_RUNS, device=DEVICE,
+                                                         dataset=correlated)))
 print(f"{CORRELATED_STEPS:,} steps on {correlated}")
 
 # %% [markdown]
