@@ -47,8 +47,9 @@
 # index that `make report` writes shows yours): `smoke` 23 s; `lecture` 3.1 minutes end to end from an
 # empty runs folder — Sections 1–7 load their trained models from the pretrained zoo
 # (`data/pretrained`), Section 8 trains its two models here (600 steps each, TopDis on for the last
-# 300). On a CPU shared with other jobs it takes many times longer (46 minutes beside nine others,
-# 32 beside a few).
+# 300). Since the TopDis run starts from the β-VAE's checkpoint at step 300 (Section 8), Section 8 trains 900 steps
+# instead of 1,200: 2.2 minutes end to end (the zoo's models already installed in `runs/`, 2026-12-06). On a CPU
+# shared with other jobs it takes many times longer (46 minutes beside nine others, 32 beside a few).
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
