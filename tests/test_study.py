@@ -156,6 +156,27 @@ def test_study_plan_sizes_follow_the_profile(tmp_path):
         study_plan("lecture", tmp_path)
 
 
+def test_on_gpus_a_study_trains_packed_one_pack_per_gpu_and_is_the_same_study(tmp_path, monkeypatch):
+    """The study's models train packed on CUDA (K = jobs / GPUs: one small model leaves a GPU waiting on kernel
+    launches), one by one on a CPU; packing changes how they train, not which study it is, so a GPU finds the
+    shipped lecture study too."""
+    from course_lib.kit.study import plan_identity, shipped_study
+    from course_lib.kit.sweep import default_pack
+
+    cpu = study_plan(PROFILES["full"], tmp_path / "runs", device="cpu")
+    assert default_pack(180, "cpu") == 1 and cpu.sweep.pack == 1 and {s.pack for s in cpu.scale_sweeps} == {1}
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    assert [default_pack(n, "cuda") for n in (1, 5, 180)] == [1, 3, 90]
+    gpu = study_plan(PROFILES["full"], tmp_path / "runs", device="cuda")
+    assert gpu.sweep.pack == 90 and [s.pack for s in gpu.scale_sweeps] == [3, 3, 3, 3]  # 5 seeds over 2 GPUs
+    assert plan_identity(gpu) == plan_identity(cpu)
+    lecture = PROFILES["lecture"]
+    assert shipped_study(study_plan(lecture, tmp_path / "runs", device="cuda"), lecture) is not None
+    with pytest.raises(ValueError, match="num_jobs=0 is not allowed"):
+        default_pack(0, "cpu")
+
+
 def _signed_permutation(rng, dims):
     return np.eye(dims)[rng.permutation(dims)] * rng.choice([-1.0, 1.0], dims)
 

@@ -24,12 +24,11 @@ from pathlib import Path
 import pandas as pd
 
 from course_lib.checks import check_choice, check_int
-from course_lib.device import get_device
 from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file, write_json_atomic
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
 from course_lib.kit.study import (CHEAP_METRICS, DESIGNS, MACHINE_COLUMNS, SHIPPED_STUDY_DIR, StudyPlan,
                                   add_udr_flavours, shipped_study, study_results)
-from course_lib.kit.sweep import Sweep, run_sweep
+from course_lib.kit.sweep import Sweep, default_pack, run_sweep
 from course_lib.training import TrainConfig, default_runs_dir
 
 SEED_METHODS = ("vae", "beta_vae", "factor_vae", "beta_tcvae", "dip_vae_i")
@@ -59,9 +58,8 @@ def seed_results(num_seeds: int = 5, steps: int | None = None, runs=None, device
     `runs`/seeds, ship the table to `directory`; returns it. `steps`: default the zoo's age (`lecture_steps`)."""
     steps = lecture_steps("lecture") if steps is None else check_int("steps", steps, 1)
     configs = seed_configs(steps, num_seeds)
-    on_gpu = get_device(device).type == "cuda"
     sweep = Sweep(methods=SEED_METHODS, seeds=tuple(range(num_seeds)), steps=steps, metrics=tuple(metrics),
-                  num_train=num_train, num_test=num_test, device=str(device), pack=len(configs) if on_gpu else 1,
+                  num_train=num_train, num_test=num_test, device=str(device), pack=default_pack(len(configs), device),
                   out=str(Path(runs or default_runs_dir()) / "seeds"))
     table = run_sweep(sweep, workers=workers, progress=progress, jobs=configs)
     if (table["status"] == "ok").all():

@@ -26,7 +26,7 @@ import pandas as pd
 from course_lib.analysis.sweep_results import GROUP, SCALE_METHOD, ok_models, scale_results, udr_by_group
 from course_lib.checks import check_choice, check_int
 from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file, write_json_atomic
-from course_lib.kit.sweep import Sweep
+from course_lib.kit.sweep import Sweep, default_pack
 from course_lib.metrics import ALL_METRICS
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.seeding import as_random_state, check_seed
@@ -89,7 +89,8 @@ class StudyPlan:
 
 
 def study_plan(profile, out, device: str = "auto", first_seed: int = 0) -> StudyPlan:
-    """The plan for a `course_lib.profiles.Profile`: values from `num_sweep_values`, steps from `train_steps`."""
+    """The plan for a `course_lib.profiles.Profile`: values from `num_sweep_values`, steps from `train_steps`; on
+    CUDA each sweep trains packed, one pack per GPU (`sweep.default_pack`)."""
     if getattr(profile, "name", None) not in DESIGNS:
         raise ValueError(f"profile={profile!r} is not allowed; pass a Profile named one of {tuple(DESIGNS)}")
     design = DESIGNS[profile.name]
@@ -106,7 +107,9 @@ def study_plan(profile, out, device: str = "auto", first_seed: int = 0) -> Study
     scale_sweeps = tuple(Sweep(methods=(SCALE_METHOD,), values=[scale_value], seeds=seeds[:design.scale_seeds],
                                steps=s, width=w,
                                out=str(out / f"scale-steps{s}-x{w}"), **common) for s, w in points)
-    return StudyPlan(sweep, scale_sweeps, scale_value, design.udr_points)
+    sweep, *scale_sweeps = (dataclasses.replace(s, pack=default_pack(len(s.configs()), device))
+                            for s in (sweep, *scale_sweeps))  # packed on a GPU
+    return StudyPlan(sweep, tuple(scale_sweeps), scale_value, design.udr_points)
 
 
 def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None = None, processes: bool = True,
@@ -172,9 +175,10 @@ MACHINE_COLUMNS = ("run_dir", "error", "note")  # where and how a job ran on the
 
 
 def plan_identity(plan: StudyPlan) -> dict:
-    """What makes two plans the same study: every sweep's fields but its output folder and device, and UDR's draws."""
+    """What makes two plans the same study: every sweep's fields but where and how it trains (output folder,
+    device, packing: packed runs are the separate runs to float rounding), and UDR's draws."""
     def fields(sweep):
-        return {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device")}
+        return {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device", "pack")}
 
     identity = {"sweep": fields(plan.sweep), "scale_sweeps": [fields(s) for s in plan.scale_sweeps],
                 "scale_value": plan.scale_value, "udr_points": plan.udr_points}

@@ -33,7 +33,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from course_lib.checks import check_int, check_writable_directory, is_real
-from course_lib.device import check_device_name
+from course_lib.device import check_device_name, get_device
 from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
@@ -231,13 +231,19 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
 
 def default_workers(device: str) -> int:
     """One worker per GPU on CUDA, else one per CPU core."""
-    from course_lib.device import get_device
-
     if get_device(device).type == "cuda":
         import torch
 
         return torch.cuda.device_count()
     return os.cpu_count() or 1
+
+
+def default_pack(num_jobs: int, device: str) -> int:
+    """How many jobs train as one packed network by default: on CUDA the jobs split evenly over the GPUs (one pack
+    per GPU, K = ceil(jobs / GPUs): one small model leaves a GPU waiting on kernel launches); elsewhere 1 (a CPU
+    core is already busy with one model's step)."""
+    num_jobs = check_int("num_jobs", num_jobs, 1)
+    return -(-num_jobs // default_workers(device)) if get_device(device).type == "cuda" else 1
 
 
 def _restore_environment(saved: dict) -> None:
