@@ -62,7 +62,7 @@ from IPython.display import Markdown, display
 
 from course_lib.analysis.transfer import (PAPER_TRANSFER, ScoreGrid, rank_agreement, score_grid, transfer_matrix,
                                           transfer_table)
-from course_lib.kit.runs import train_or_load
+from course_lib.kit.runs import train_or_load_all
 from course_lib.kit.report import LITERATURE_RANGES
 from course_lib.lab.notice import notice, span, trend
 from course_lib.lab.setup import notebook_setup
@@ -112,14 +112,15 @@ plt.show()
 #
 # Every model comes from `score_models`: it trains the model (in a temporary folder at `smoke` and
 # `lecture`, where a colour MLP with its optimiser state weighs 78 MB; in the runs cache through
-# `train_or_load` at `full`), evaluates its mean representation with `course_lib.metrics.evaluate`
+# `train_or_load_all` at `full`, a data set's models packed into one network on a GPU), evaluates its mean
+# representation with `course_lib.metrics.evaluate`
 # and caches the row, so that a rerun reads the table instead of training. `score_grid` turns the table
 # into the array $s$.
 
 # %%
 start = time.perf_counter()
 configs = transfer_configs(DESIGN, first_seed=seed)
-train_fn = partial(train_or_load, root=OUT, device=DEVICE, progress=False) if DESIGN.keep_runs else None
+train_fn = partial(train_or_load_all, root=OUT, device=DEVICE, progress=False) if DESIGN.keep_runs else None
 table = score_models(configs, DESIGN, OUT / "scores.csv", train_fn=train_fn, device=DEVICE)
 SCORES = [s for s in DISENTANGLEMENT_SCORES if s in table]  # each metric's disentanglement score
 grid = score_grid(table, SCORES)

@@ -238,9 +238,10 @@ def test_the_lab_designs_and_their_scores_cache(tmp_path):
     chosen = [c for c in transfer_configs(design) if c.method == "beta_vae" and c.seed == 0][:2]
     trained = []
 
-    def fake_train(config, dataset):  # an untrained model: the driver is under test, not the training
-        trained.append(config.slug())
-        return types.SimpleNamespace(model=mlp_vae(config.num_latent, dataset.observation_shape))
+    def fake_train(configs, dataset):  # untrained models: the driver is under test, not the training
+        assert {config.variant for config in configs} == {dataset.variant}  # one call per data set
+        trained.extend(config.slug() for config in configs)
+        return [types.SimpleNamespace(model=mlp_vae(config.num_latent, dataset.observation_shape)) for config in configs]
 
     table = score_models(chosen, design, tmp_path / "scores.csv", train_fn=fake_train, progress=False)
     assert trained == [c.slug() for c in chosen] and list(table["slug"]) == trained

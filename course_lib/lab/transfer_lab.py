@@ -115,9 +115,10 @@ def score_models(configs, design: TransferDesign, cache, train_fn=None, device="
 
     `cache`: a CSV file of rows already scored with the same metric settings; a model found there is not
     trained again, and the file is rewritten (atomically) after each new model, so an interrupted run
-    resumes (rows of other metric settings are dropped then). `train_fn(config, dataset=...) -> Run` trains
-    or loads a model (notebook 14 passes the runs cache, `course_lib.kit.runs.train_or_load`, at `full`);
-    None trains it in a temporary folder that is deleted once the model is scored.
+    resumes (rows of other metric settings are dropped then). `train_fn(configs, dataset=...) -> [Run]` trains
+    or loads the models of one data set that are not scored yet (notebook 14 passes the runs cache,
+    `course_lib.kit.runs.train_or_load_all`, at `full`: on a GPU they train as one pack); their `seconds` share
+    its time evenly. None trains each model in a temporary folder that is deleted once the model is scored.
     """
     cache = Path(cache)
     settings = json.dumps({"metrics": list(design.metrics), "num_train": design.num_train,
@@ -127,23 +128,29 @@ def score_models(configs, design: TransferDesign, cache, train_fn=None, device="
         found = pd.read_csv(cache)
         if "settings" in found and "slug" in found:
             rows = {row["slug"]: row for row in found[found["settings"] == settings].to_dict("records")}
-    datasets = {}  # one per variant: opening dSprites checks its cache's checksum, once is enough
-    for config in tqdm(configs, desc="models", disable=not progress):
-        if config.slug() in rows:
+    bar = tqdm(total=len(configs), initial=sum(config.slug() in rows for config in configs), desc="models",
+               disable=not progress)
+    for variant in dict.fromkeys(config.variant for config in configs):
+        todo = [config for config in configs if config.variant == variant and config.slug() not in rows]
+        if not todo:
             continue
+        dataset = DSprites(variant, progress=False)  # opened once per data set: it checks its cache's checksum
         start = time.perf_counter()
-        if config.variant not in datasets:
-            datasets[config.variant] = DSprites(config.variant, progress=False)
-        dataset = datasets[config.variant]
-        if train_fn is None:
-            with tempfile.TemporaryDirectory(prefix="transfer-") as folder:
-                run = train(config, folder, device=device, dataset=dataset, progress=False)
+        runs = train_fn(todo, dataset=dataset) if train_fn is not None else [None] * len(todo)
+        shared = (time.perf_counter() - start) / len(todo)
+        for config, run in zip(todo, runs):
+            start = time.perf_counter()
+            if run is None:
+                with tempfile.TemporaryDirectory(prefix="transfer-") as folder:
+                    run = train(config, folder, device=device, dataset=dataset, progress=False)
+                    row = _score(config, run, dataset, design)
+            else:
                 row = _score(config, run, dataset, design)
-        else:
-            row = _score(config, train_fn(config, dataset=dataset), dataset, design)
-        rows[config.slug()] = {**row, "seconds": time.perf_counter() - start, "settings": settings}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(cache, pd.DataFrame(list(rows.values())).to_csv(index=False))
+            rows[config.slug()] = {**row, "seconds": shared + time.perf_counter() - start, "settings": settings}
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(cache, pd.DataFrame(list(rows.values())).to_csv(index=False))
+            bar.update()
+    bar.close()
     wanted = [rows[config.slug()] for config in configs]
     return pd.DataFrame(wanted).drop(columns="settings")
 
