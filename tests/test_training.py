@@ -265,6 +265,11 @@ def test_train_or_load_all_trains_what_is_unfinished_packed_and_loads_the_rest(d
         alone = train_or_load(config, tmp_path / "alone", device="cpu", dataset=dsprites, progress=False)
         torch.testing.assert_close(run.model.state_dict(), alone.model.state_dict())  # a grouped conv sums in
         assert run.step == alone.step == 5  # another order: equal to float rounding
+    with pytest.raises(ValueError, match="configs=.* is not allowed; give a list of TrainConfig"):
+        train_or_load_all(configs[0], tmp_path / "cache", device="cpu")
+    with pytest.raises(ValueError, match="beta=-1"):  # checked before the first model trains
+        train_or_load_all([small(seed=5), small(hyperparameters={"beta": -1})], tmp_path / "bad", device="cpu", dataset=dsprites)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_width_scales_the_conv_vae_and_names_the_run():

@@ -43,6 +43,9 @@ def train_or_load_all(configs: list[TrainConfig], root=None, device="auto", data
     it at its delay (`start_topdis_from_base`), so their shared steps train once. With `pack` (None: on CUDA) the
     ones that still need training then train as packs (`train_unfinished_packed`): on a GPU K small models cost
     about one model's kernel launches, and each packed run is the separate run to float rounding."""
+    if not isinstance(configs, (list, tuple)) or not all(isinstance(config, TrainConfig) for config in configs):
+        raise ValueError(f"configs={configs!r:.200} is not allowed; give a list of TrainConfig")
+    configs = [config.validate() for config in configs]  # every one, before any training
     root = Path(root or default_runs_dir())
     for config in configs:
         start_topdis_from_base(config, configs, root, device, dataset, progress)
