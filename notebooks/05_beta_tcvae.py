@@ -284,7 +284,8 @@ for estimator in ("mws", "mss"):
 
 # %%
 toy_batch_sizes = [8, 16, 32, 64, 128, 256, 512, 1024]
-toy_study = estimator_study(toy_means, toy_log_vars, toy_batch_sizes, NUM_BATCHES, random_state=random_state)
+toy_study = estimator_study(toy_means, toy_log_vars, toy_batch_sizes, NUM_BATCHES, random_state=random_state,
+                            device=DEVICE)
 fig = plot_estimator_study(toy_study, exact, title=f"Constructed dataset (N = {TOY_N}, D = {TOY_D}): "
                            f"{NUM_BATCHES} batches per batch size")
 fig.axes[0].plot(toy_batch_sizes, np.log(toy_batch_sizes), ":", color="grey", label="log B (MWS's ceiling)")
@@ -442,7 +443,8 @@ print(summary.round(3))
 # %%
 means, log_vars = codes[BETA]
 model_batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024) if b <= len(means)]
-model_study = estimator_study(means, log_vars, model_batch_sizes, NUM_BATCHES, random_state=random_state)
+model_study = estimator_study(means, log_vars, model_batch_sizes, NUM_BATCHES, random_state=random_state,
+                              device=DEVICE)
 fig = plot_estimator_study(model_study, exact_model[BETA],
                            title=f"β-TCVAE (β = {BETA}, {STEPS:,} steps): codes of N = {len(means):,} images")
 plt.show()

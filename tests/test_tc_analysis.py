@@ -45,15 +45,19 @@ def test_exact_decomposition_known_answers():
     assert exact["mutual_information"] == pytest.approx(math.log(16), abs=1e-4)
 
 
-def test_the_exact_decomposition_runs_on_cuda_when_asked(monkeypatch):
+def test_the_exact_decomposition_and_the_estimator_study_run_on_cuda_when_asked(monkeypatch):
     means, log_vars = grid_posteriors(np.arange(3) * 2.0, 0.7)
     if torch.cuda.is_available():  # the same draws, densities on the GPU: equal to float32 rounding
         on_gpu = exact_kl_decomposition(means, log_vars, num_samples=500, device="cuda")
         on_cpu = exact_kl_decomposition(means, log_vars, num_samples=500, device="cpu")
         assert on_gpu == pytest.approx(on_cpu, rel=1e-4, abs=1e-5)
+        study = [estimator_study(means, log_vars, [4, 8], 5, device=device) for device in ("cuda", "cpu")]
+        np.testing.assert_allclose(study[0]["mean"], study[1]["mean"], rtol=1e-4, atol=1e-5)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     with pytest.raises(ValueError, match="device='cuda' asks for CUDA but no CUDA GPU is available"):
         exact_kl_decomposition(means, log_vars, num_samples=500, device="cuda")
+    with pytest.raises(ValueError, match="device='cuda' asks for CUDA but no CUDA GPU is available"):
+        estimator_study(means, log_vars, [4, 8], 5, device="cuda")
 
 
 def test_exact_terms_sum_to_the_analytic_kl():

@@ -102,12 +102,13 @@ def exact_kl_decomposition(means, log_vars, num_samples: int = 20_000, random_st
 
 
 def estimator_study(means, log_vars, batch_sizes, num_batches: int = 100, estimators=ESTIMATORS,
-                    dataset_size: int | None = None, random_state=0) -> pd.DataFrame:
+                    dataset_size: int | None = None, random_state=0, device="cpu") -> pd.DataFrame:
     """Minibatch estimates of MI, TC and dimension-wise KL (`kl_decomposition`) against batch size.
 
     For each batch size B: `num_batches` batches of B distinct points drawn uniformly from the N
     posteriors, one z_i ~ q(z|x_i) each; every estimator sees the same batches. `dataset_size`
-    (default N) is the N the estimators are told. Computed in float32, as in training. Returns a long
+    (default N) is the N the estimators are told. Computed in float32, as in training, on `device` (the same
+    draws on every device). Returns a long
     table with columns estimator, batch_size, term, mean, std (spread over batches), sem
     (std / sqrt(num_batches)), num_batches.
     """
@@ -122,17 +123,20 @@ def estimator_study(means, log_vars, batch_sizes, num_batches: int = 100, estima
     unknown = [e for e in estimators if e not in ESTIMATORS]
     if unknown or not estimators:
         raise ValueError(f"estimators={estimators!r} is not allowed; use some of {ESTIMATORS}")
+    device = get_device(device)
     rs = as_random_state(random_state)
-    mean_t, log_var_t = torch.from_numpy(means).float(), torch.from_numpy(log_vars).float()
+    mean_t, log_var_t = (torch.from_numpy(a).float().to(device) for a in (means, log_vars))
     estimates = {(e, b): [] for e in estimators for b in batch_sizes}
     with torch.no_grad():
         for b in batch_sizes:
             for _ in range(num_batches):
                 batch = rs.choice(n, size=b, replace=False)
-                z = torch.from_numpy(sample_codes(means[batch], log_vars[batch], rs)).float()
+                z = torch.from_numpy(sample_codes(means[batch], log_vars[batch], rs)).float().to(device)
+                members = torch.from_numpy(batch).to(device)
                 for e in estimators:
-                    terms = kl_decomposition(z, mean_t[batch], log_var_t[batch], dataset_size, e)
-                    estimates[e, b].append([float(terms[t]) for t in TERMS])
+                    terms = kl_decomposition(z, mean_t[members], log_var_t[members], dataset_size, e)
+                    estimates[e, b].append(torch.stack([terms[t] for t in TERMS]))
+    estimates = {key: torch.stack(values).double().cpu().numpy() for key, values in estimates.items()}  # one sync
     rows = []
     for (e, b), values in estimates.items():
         values = np.asarray(values)
