@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from course_lib.kit.runs import train_or_load_all
-from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, TrainConfig, extend_run, extend_younger_run, fork_topdis,
-                                 read_run_config, topdis_base_config, train, train_packed)
+from course_lib.training import (CHECKPOINT, CONFIG, LOG, SUMMARY, TrainConfig, extend_run, extend_younger_run,
+                                 fork_topdis, read_run_config, topdis_base_config, train, train_packed)
 
 TOPDIS = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 6}, steps=9, checkpoint_every=4,
                      architecture="mlp")

@@ -268,7 +268,8 @@ def test_train_or_load_all_trains_what_is_unfinished_packed_and_loads_the_rest(d
     with pytest.raises(ValueError, match="configs=.* is not allowed; give a list of TrainConfig"):
         train_or_load_all(configs[0], tmp_path / "cache", device="cpu")
     with pytest.raises(ValueError, match="beta=-1"):  # checked before the first model trains
-        train_or_load_all([small(seed=5), small(hyperparameters={"beta": -1})], tmp_path / "bad", device="cpu", dataset=dsprites)
+        train_or_load_all([small(seed=5), small(hyperparameters={"beta": -1})], tmp_path / "bad", device="cpu",
+                          dataset=dsprites)
     assert not (tmp_path / "bad").exists()
 
 

@@ -241,7 +241,8 @@ def test_the_lab_designs_and_their_scores_cache(tmp_path):
     def fake_train(configs, dataset):  # untrained models: the driver is under test, not the training
         assert {config.variant for config in configs} == {dataset.variant}  # one call per data set
         trained.extend(config.slug() for config in configs)
-        return [types.SimpleNamespace(model=mlp_vae(config.num_latent, dataset.observation_shape)) for config in configs]
+        return [types.SimpleNamespace(model=mlp_vae(config.num_latent, dataset.observation_shape))
+                for config in configs]
 
     table = score_models(chosen, design, tmp_path / "scores.csv", train_fn=fake_train, progress=False)
     assert trained == [c.slug() for c in chosen] and list(table["slug"]) == trained

@@ -128,29 +128,28 @@ def score_models(configs, design: TransferDesign, cache, train_fn=None, device="
         found = pd.read_csv(cache)
         if "settings" in found and "slug" in found:
             rows = {row["slug"]: row for row in found[found["settings"] == settings].to_dict("records")}
-    bar = tqdm(total=len(configs), initial=sum(config.slug() in rows for config in configs), desc="models",
-               disable=not progress)
-    for variant in dict.fromkeys(config.variant for config in configs):
-        todo = [config for config in configs if config.variant == variant and config.slug() not in rows]
-        if not todo:
-            continue
-        dataset = DSprites(variant, progress=False)  # opened once per data set: it checks its cache's checksum
-        start = time.perf_counter()
-        runs = train_fn(todo, dataset=dataset) if train_fn is not None else [None] * len(todo)
-        shared = (time.perf_counter() - start) / len(todo)
-        for config, run in zip(todo, runs):
+    with tqdm(total=len(configs), initial=sum(config.slug() in rows for config in configs), desc="models",
+              disable=not progress) as bar:
+        for variant in dict.fromkeys(config.variant for config in configs):
+            todo = [config for config in configs if config.variant == variant and config.slug() not in rows]
+            if not todo:
+                continue
+            dataset = DSprites(variant, progress=False)  # opened once per data set: it checks its cache's checksum
             start = time.perf_counter()
-            if run is None:
-                with tempfile.TemporaryDirectory(prefix="transfer-") as folder:
-                    run = train(config, folder, device=device, dataset=dataset, progress=False)
+            runs = train_fn(todo, dataset=dataset) if train_fn is not None else [None] * len(todo)
+            shared = (time.perf_counter() - start) / len(todo)
+            for config, run in zip(todo, runs):
+                start = time.perf_counter()
+                if run is None:
+                    with tempfile.TemporaryDirectory(prefix="transfer-") as folder:
+                        run = train(config, folder, device=device, dataset=dataset, progress=False)
+                        row = _score(config, run, dataset, design)
+                else:
                     row = _score(config, run, dataset, design)
-            else:
-                row = _score(config, run, dataset, design)
-            rows[config.slug()] = {**row, "seconds": shared + time.perf_counter() - start, "settings": settings}
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(cache, pd.DataFrame(list(rows.values())).to_csv(index=False))
-            bar.update()
-    bar.close()
+                rows[config.slug()] = {**row, "seconds": shared + time.perf_counter() - start, "settings": settings}
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(cache, pd.DataFrame(list(rows.values())).to_csv(index=False))
+                bar.update()
     wanted = [rows[config.slug()] for config in configs]
     return pd.DataFrame(wanted).drop(columns="settings")
 
