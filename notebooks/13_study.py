@@ -109,7 +109,8 @@ print(f"output:  {OUT}")
 # then evaluate its mean representation with the metrics and add the unsupervised scores (rate,
 # distortion, ELBO, the Gaussian TC of the mean and of the sampled code). `course_lib.kit.sweep.run_sweep`
 # sends the jobs to a **Dask** cluster: here a `LocalCluster` with one single-threaded worker
-# process per core (per GPU on CUDA); with `scheduler` set, a running cluster of any size gets the
+# process per core (per GPU on CUDA, where each worker trains its share of the jobs as one packed network,
+# `sweep.default_pack`); with `scheduler` set, a running cluster of any size gets the
 # same jobs unchanged. Each job writes its run directory and a `result.json` under the output
 # folder; a rerun **skips finished jobs**, so running this cell again costs seconds.
 #
