@@ -26,10 +26,7 @@ def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, p
     checkpoint) is replaced.
     """
     directory = Path(root or default_runs_dir()) / config.slug()
-    install(config, directory)  # from data/pretrained when the cache lacks it (it says so)
-    started = extend_younger_run(config, directory)
-    if started:
-        print(f"{config.slug()}: continues {started[0].name} from its step {started[1]:,}")
+    _install_or_extend(config, directory)
     try:
         return train(config, directory, device=device, resume=True, dataset=dataset, progress=progress)
     except UnusableRunError as error:
@@ -74,8 +71,7 @@ def start_topdis_from_base(config: TrainConfig, configs: list[TrainConfig], root
     install(config, folder)
     if base not in configs or delay == 0 or (folder / CHECKPOINT).is_file():
         return False
-    install(base, base_dir)
-    extend_younger_run(base, base_dir)
+    _install_or_extend(base, base_dir)
     if _unfinished_and_resumable(base, base_dir) and checkpoint_step(base_dir, base) < delay:
         train(base, base_dir, device, resume=True, dataset=dataset, progress=progress, until=delay)
     try:
@@ -94,8 +90,7 @@ def train_unfinished_packed(configs: list[TrainConfig], directories: list, devic
     pending = []
     for config, directory in zip(configs, map(Path, directories)):
         try:
-            install(config, directory)
-            extend_younger_run(config, directory)
+            _install_or_extend(config, directory)
         except Exception:  # e.g. a damaged zoo file: `train_or_load` raises it again for this run, with the fix
             continue
         if _unfinished_and_resumable(config, directory) and all(directory != d for _, d in pending):
@@ -112,6 +107,15 @@ def train_unfinished_packed(configs: list[TrainConfig], directories: list, devic
         except Exception as error:  # e.g. out of memory
             notes.append(f"a pack of {len(group)} failed ({type(error).__name__}: {error}); they train alone")
     return "; ".join(notes) or None
+
+
+def _install_or_extend(config: TrainConfig, directory: Path) -> None:
+    """Start an empty run folder the cheap way: from data/pretrained when the zoo holds the configuration (it says
+    so), else from a finished younger run of it beside the folder (`training.extend_younger_run`, said here)."""
+    install(config, directory)
+    started = extend_younger_run(config, directory)
+    if started:
+        print(f"{config.slug()}: continues {started[0].name} from its step {started[1]:,}")
 
 
 def _unfinished_and_resumable(config: TrainConfig, directory: Path) -> bool:
