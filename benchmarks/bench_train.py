@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py [--device auto] [--steps 300] [--method beta_vae] [--cuda-graph auto]
     python benchmarks/bench_train.py --packed [--k 1 8 32 128] [--steps 40] [--cuda-graph auto]
+    ... [--precision bfloat16]     the kit's loop and the packs in bfloat16 autocast (the textbook loop stays float32)
 
 Prints steps per second of both loops at batch 64 (the study's conv VAE), their ratio, the kit's
 data time as a share of a step, and the projected time of the study's 300,000-step run.
@@ -32,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib.data import DSprites
 from course_lib.data.torch_sampler import GridBatchSampler
-from course_lib.device import get_device
+from course_lib.device import PRECISIONS, get_device
 from course_lib.training import SUMMARY, TrainConfig, train, train_packed
 
 STUDY_STEPS = 300_000
@@ -113,9 +114,9 @@ def packed_model_steps_per_second(configs, device, dataset, cuda_graph: str = "a
 def packed_main(args, device, dataset, name: str) -> None:
     counts = args.k or ([1, 8, 32, 128] if device.type == "cuda" else [1, 2, 4])
     print(f"{args.method}, batch 64, study conv VAE, packed; {args.steps} timed steps on {name}")
-    timed = {"method": args.method, "steps": args.steps, "checkpoint_every": args.steps}
+    timed = {"method": args.method, "steps": args.steps, "checkpoint_every": args.steps, "precision": args.precision}
     kit = kit_steps_per_second(TrainConfig(**timed), device, dataset, args.cuda_graph)
-    print(f"kit loop (train):  {kit:9.1f} model-steps/s   (cuda_graph={args.cuda_graph})")
+    print(f"kit loop (train):  {kit:9.1f} model-steps/s   (cuda_graph={args.cuda_graph}, {args.precision})")
     rates = {}
     for count in counts:
         configs = [TrainConfig(**timed, seed=seed) for seed in range(count)]
@@ -140,6 +141,8 @@ def main():
     parser.add_argument("--packed", action="store_true", help="model-steps/s of packed training for each K")
     parser.add_argument("--cuda-graph", default="auto", choices=("auto", "on", "off"),
                         help="the kit's step as one captured CUDA graph (auto: on a GPU); eager figures print beside it")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="the kit's forward arithmetic (TrainConfig.precision); the textbook loop stays float32")
     parser.add_argument("--k", type=int, nargs="+", default=None,
                         help="pack sizes for --packed (default 1 8 32 128 on a GPU, 1 2 4 on the CPU)")
     args = parser.parse_args()
@@ -153,7 +156,7 @@ def main():
     if args.packed:
         packed_main(args, device, dataset, name)
         return
-    config = TrainConfig(method=args.method, steps=args.steps, checkpoint_every=args.steps)
+    config = TrainConfig(method=args.method, steps=args.steps, checkpoint_every=args.steps, precision=args.precision)
     print(f"{config.method}, batch {config.batch_size}, study conv VAE, {args.steps} timed steps on {name}")
 
     kit_runs, textbook_runs = [], []
@@ -163,7 +166,7 @@ def main():
     kit, textbook = max(kit_runs), max(textbook_runs)
     print(f"runs (steps/s): kit {[round(r, 1) for r in kit_runs]}, textbook {[round(r, 1) for r in textbook_runs]}")
     data_s = kit_data_seconds_per_batch(dataset, device, batches=max(args.steps, 200))
-    print(f"kit loop:       {kit:8.1f} steps/s   (cuda_graph={args.cuda_graph})")
+    print(f"kit loop:       {kit:8.1f} steps/s   (cuda_graph={args.cuda_graph}, {args.precision})")
     if device.type == "cuda" and args.cuda_graph != "off":
         print(f"kit loop eager: {kit_steps_per_second(config, device, dataset, 'off'):8.1f} steps/s   (cuda_graph=off)")
     print(f"textbook loop:  {textbook:8.1f} steps/s")

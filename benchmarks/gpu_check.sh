@@ -53,9 +53,10 @@ run_step notebooks "$PYTHON" -m course_lib notebooks --profile smoke --device cu
   ${NOTEBOOKS:+--only $NOTEBOOKS}
 # the tests that only run on CUDA: packed = separate runs, a killed run resumes exactly (needs pytest there)
 run_step cuda_tests "$PYTHON" -m pytest -q -p no:cacheprovider -k cuda tests/test_packed.py tests/test_training.py tests/test_graphed.py \
-  tests/test_tc_analysis.py
+  tests/test_tc_analysis.py tests/test_precision.py
 run_step bench_train "$PYTHON" benchmarks/bench_train.py --device cuda
 run_step bench_train_packed "$PYTHON" benchmarks/bench_train.py --device cuda --packed
+run_step bench_train_packed_bf16 "$PYTHON" benchmarks/bench_train.py --device cuda --packed --precision bfloat16
 run_step bench_train_packed_eager "$PYTHON" benchmarks/bench_train.py --device cuda --packed --cuda-graph off --k 1 32 128
 run_step bench_metrics "$PYTHON" benchmarks/bench_metrics.py --device cuda
 
@@ -86,7 +87,7 @@ for nb in json.loads(index.read_text())["notebooks"]:
     error = (nb["error"] or "").replace("|", "\\|").replace("\n", " ")[:300]
     print(f"| {nb['name']} | {nb['status']} | {nb['duration_s']:.1f} | {error}{cell} |")
 EOF
-  for step in cuda_tests bench_train bench_train_packed bench_metrics; do
+  for step in cuda_tests bench_train bench_train_packed bench_train_packed_bf16 bench_metrics; do
     [[ -f $OUT/logs/$step.out ]] || continue
     echo
     echo "## $step"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 ALLOWED_DEVICES = ("auto", "cpu", "cuda", "cuda:<index>")
 CUDA_GRAPH_CHOICES = ("auto", "on", "off")  # how a training step runs on CUDA: course_lib.training.graphed
+# The arithmetic of a network's forward pass in training (`TrainConfig.precision`): float32, or bfloat16 autocast.
+PRECISIONS = ("float32", "bfloat16")
 
 
 def check_device_name(device) -> str:
@@ -12,6 +14,22 @@ def check_device_name(device) -> str:
     if name not in ("auto", "cpu", "cuda") and not (name.startswith("cuda:") and name[5:].isdigit()):
         raise ValueError(f"device={device!r} is not allowed; use one of {ALLOWED_DEVICES}")
     return name
+
+
+def forward_precision(device, precision: str):
+    """The context a training forward pass runs in: for "bfloat16", autocast (convolutions and matrix products
+    take bfloat16 inputs and accumulate in float32, about twice the speed where the processor has bfloat16
+    arithmetic: AVX512-BF16 or AMX on a CPU, tensor cores on a GPU); for "float32", none. The weights, the
+    gradients' updates and Adam's state stay float32. The autocast cache is off: a CUDA graph cannot keep it."""
+    import contextlib
+
+    import torch
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r} is not allowed; use one of {PRECISIONS}")
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, cache_enabled=False)
 
 
 def get_device(device="auto"):

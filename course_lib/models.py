@@ -108,10 +108,12 @@ class GaussianVAE(nn.Module):
     def forward(self, x, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Encode, draw z = mean + exp(log_var / 2) * eps (the reparameterisation), decode.
 
-        eps comes from `generator` (training passes the run's own), else from torch's global generator."""
-        mean, log_var = self.encoder(x)
+        eps comes from `generator` (training passes the run's own), else from torch's global generator.
+        Every output is float32, also when the layers compute in bfloat16 (`device.forward_precision`): the code's
+        density and the loss stay in float32."""
+        mean, log_var = (t.float() for t in self.encoder(x))
         z = reparameterise(mean, log_var, generator)
-        return {"mean": mean, "log_var": log_var, "z": z, "logits": self.decoder(z)}
+        return {"mean": mean, "log_var": log_var, "z": z, "logits": self.decoder(z).float()}
 
     @torch.no_grad()
     def encode_mean(self, x) -> torch.Tensor:

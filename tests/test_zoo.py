@@ -16,7 +16,7 @@ from course_lib.kit.zoo import (ENTRY_FILES, MANIFEST, SIZE_LIMIT_BYTES, add_run
                                 load_model, read_manifest, thin_log, zoo_dir)
 from course_lib.metrics import evaluate
 from course_lib.representation import encode, mean_code_function
-from course_lib.training import TrainConfig, train
+from course_lib.training import TrainConfig, read_config_file, train
 
 SHIPPED = read_manifest()
 
@@ -86,15 +86,16 @@ def test_each_manifest_command_is_a_cli_call_for_the_same_configuration(slug):
                        ("--num-latent", int), ("--architecture", str), ("--width", int), ("--variant", str),
                        ("--checkpoint-every", int), ("--out", str)):
         parser.add_argument(flag, type=kind, required=True)
+    parser.add_argument("--precision", default="float32")  # written only when not the default
     args = parser.parse_args(words[4:])
     hyperparameters = {name: getattr(args, name) for name, _ in cli.HYPERPARAMETER_FLAGS.values()
                        if getattr(args, name) is not None}
     rebuilt = TrainConfig(method=args.method, hyperparameters=hyperparameters, steps=args.steps, seed=args.seed,
                           batch_size=args.batch_size, lr=args.lr, num_latent=args.num_latent,
                           architecture=args.architecture, width=args.width, variant=args.variant,
-                          checkpoint_every=args.checkpoint_every)
+                          checkpoint_every=args.checkpoint_every, precision=args.precision)
     assert rebuilt.slug() == slug  # the CLI names the run as the notebooks do
-    assert dataclasses.asdict(rebuilt) == json.loads((zoo_dir() / slug / "config.json").read_text())["config"]
+    assert rebuilt == read_config_file(zoo_dir() / slug / "config.json")  # fields it lacks have their defaults
 
 
 def test_a_run_added_to_a_zoo_is_installed_by_train_or_load_without_training(dsprites, tmp_path, monkeypatch, capsys):

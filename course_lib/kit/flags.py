@@ -28,6 +28,7 @@ def cli_command(config) -> str:
     parts += [f"{flags[name]} {value}" for name, value in sorted(config.hyperparameters.items())]
     parts += [f"--steps {config.steps}", f"--seed {config.seed}", f"--batch-size {config.batch_size}",
               f"--lr {config.lr:g}", f"--num-latent {config.num_latent}", f"--architecture {config.architecture}",
-              f"--width {config.width}", f"--variant {config.variant}", f"--checkpoint-every {config.checkpoint_every}",
-              f"--out runs/{config.slug()}"]
+              f"--width {config.width}", f"--variant {config.variant}", f"--checkpoint-every {config.checkpoint_every}"]
+    parts += [f"--precision {config.precision}"] if config.precision != "float32" else []
+    parts += [f"--out runs/{config.slug()}"]
     return " ".join(parts)

@@ -177,8 +177,9 @@ MACHINE_COLUMNS = ("run_dir", "error", "note")  # where and how a job ran on the
 def plan_identity(plan: StudyPlan) -> dict:
     """What makes two plans the same study: every sweep's fields but where and how it trains (output folder,
     device, packing: packed runs are the separate runs to float rounding), and UDR's draws."""
-    def fields(sweep):
-        return {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device", "pack")}
+    def fields(sweep):  # float32, the default precision, is left out as before the field existed
+        return {k: v for k, v in dataclasses.asdict(sweep).items()
+                if k not in ("out", "device", "pack") and not (k == "precision" and v == "float32")}
 
     identity = {"sweep": fields(plan.sweep), "scale_sweeps": [fields(s) for s in plan.scale_sweeps],
                 "scale_value": plan.scale_value, "udr_points": plan.udr_points}

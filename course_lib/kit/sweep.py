@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_int, check_writable_directory, is_real
-from course_lib.device import check_device_name, get_device
+from course_lib.checks import check_choice, check_int, check_writable_directory, is_real
+from course_lib.device import PRECISIONS, check_device_name, get_device
 from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
@@ -63,6 +63,7 @@ class Sweep:
     device: str = "auto"
     width: int = 1  # the conv VAE's width multiplier (the scale study); 1 is the study's network
     pack: int = 1  # jobs trained together as one packed network (course_lib.training.packed); 1: one by one
+    precision: str = "float32"  # the networks' forward arithmetic (TrainConfig.precision)
 
     @classmethod
     def from_yaml(cls, path, **overrides) -> Sweep:
@@ -121,6 +122,7 @@ class Sweep:
             check_seed(seed)
         for name, minimum in (("steps", 1), ("num_train", 2), ("num_test", 2), ("width", 1), ("pack", 1)):
             check_int(name, getattr(self, name), minimum)
+        check_choice("precision", self.precision, PRECISIONS)
         check_device_name(self.device)  # the form only: whether it exists is for the machine the jobs run on
         check_writable_directory("out", self.out)
         return self
@@ -134,7 +136,8 @@ class Sweep:
                 hyperparameters = {} if value is None else {STUDY_SWEEPS[method][0]: value}
                 for seed in self.seeds:
                     configs.append(TrainConfig(method=method, hyperparameters=hyperparameters, steps=self.steps,
-                                               seed=check_seed(seed), width=self.width).validate())
+                                               seed=check_seed(seed), width=self.width,
+                                               precision=self.precision).validate())
         return configs
 
 

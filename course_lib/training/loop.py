@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 import course_lib
 from course_lib.checks import check_choice, check_int, check_number, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
-from course_lib.device import CUDA_GRAPH_CHOICES, check_batch_fits, get_device
+from course_lib.device import CUDA_GRAPH_CHOICES, PRECISIONS, check_batch_fits, forward_precision, get_device
 from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective
@@ -84,6 +84,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 1000
     width: int = 1  # channel / hidden-size multiplier of the conv VAE (the scale study); 1 is the study's
+    precision: str = "float32"  # the network's forward arithmetic; "bfloat16" autocasts it (device.forward_precision)
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError for any bad field, before any work; build the objective to check it."""
@@ -93,6 +94,7 @@ class TrainConfig:
         if not isinstance(self.lr, (int, float)):  # a numpy float as a float, for the config's JSON
             object.__setattr__(self, "lr", lr)
         check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("precision", self.precision, PRECISIONS)
         if self.width != 1 and self.architecture != "conv":
             raise ValueError(f"width={self.width} is not allowed for architecture={self.architecture!r}; only conv scales")
         check_seed(self.seed)
@@ -106,11 +108,13 @@ class TrainConfig:
         return self
 
     def slug(self) -> str:
-        """A directory name that identifies the run, e.g. beta_vae-beta4-conv-binary-z10-b64-lr0.0001-steps2000-seed0."""
+        """A directory name that identifies the run, e.g. beta_vae-beta4-conv-binary-z10-b64-lr0.0001-steps2000-seed0
+        (a bfloat16 run: ...-lr0.0001-bf16-steps2000-seed0)."""
         hyper = "".join(f"-{k}{v}" for k, v in sorted(self.hyperparameters.items()))
         architecture = self.architecture + (f"x{self.width}" if self.width != 1 else "")
+        precision = "-bf16" if self.precision == "bfloat16" else ""
         return (f"{self.method}{hyper}-{architecture}-{self.variant}-z{self.num_latent}-b{self.batch_size}"
-                f"-lr{self.lr:g}-steps{self.steps}-seed{self.seed}")
+                f"-lr{self.lr:g}{precision}-steps{self.steps}-seed{self.seed}")
 
     def build(self, device):
         """(model, objective) on `device`, freshly initialised from the current torch RNG."""
@@ -165,6 +169,7 @@ def checkpoint_identity(config: TrainConfig) -> str:
     identity = {"method": config.method, "architecture": config.architecture, "num_latent": config.num_latent,
                 "variant": config.variant, "hyperparameters": config.hyperparameters}
     identity |= {"width": config.width} if config.width != 1 else {}  # the study's width: as before
+    identity |= {"precision": config.precision} if config.precision != "float32" else {}  # likewise
     return json.dumps(identity, sort_keys=True)
 
 
@@ -390,13 +395,14 @@ def check_memory(config: TrainConfig, dataset, device, copies: int = 1) -> None:
                      resident_bytes=dataset.packed_grid.nbytes if device.type == "cuda" else 0)
 
 
-def make_step_function(model, objective, optimizer, sampler, batch_size: int):
-    """One training step of the run: draw a batch, forward, backward, Adam, the objective's own update.
-    `step_function(step)` returns (term names, the terms as one vector); `step` may be a device tensor
+def make_step_function(model, objective, optimizer, sampler, batch_size: int, precision: str = "float32"):
+    """One training step of the run: draw a batch, forward (in `precision`), backward, Adam, the objective's own
+    update. `step_function(step)` returns (term names, the terms as one vector); `step` may be a device tensor
     (the step count of a captured CUDA graph, course_lib.training.graphed)."""
     def step_function(step):
         x = sampler.sample(batch_size)
-        out = model(x, sampler.generator)
+        with forward_precision(x.device, precision):
+            out = model(x, sampler.generator)
         terms = objective(x, out, step)
         optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
@@ -448,7 +454,8 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
     clock = time.perf_counter()
     bar = tqdm(range(start_step + 1, until + 1), desc=f"{config.method} ({device})", disable=not progress,
                initial=start_step, total=config.steps)
-    step_function = make_step_function(model, objective, model_optimizer, sampler, config.batch_size)
+    step_function = make_step_function(model, objective, model_optimizer, sampler, config.batch_size,
+                                       config.precision)
     if graphed:
         step_function = GraphedStep(step_function, run_optimizers(model_optimizer, objective).values(),
                                     [sampler.generator], device)

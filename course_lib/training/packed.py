@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from course_lib.checks import check_choice, check_int, check_number, check_writable_directory
 from course_lib.data.torch_sampler import GridBatchSampler
-from course_lib.device import CUDA_GRAPH_CHOICES, get_device
+from course_lib.device import CUDA_GRAPH_CHOICES, forward_precision, get_device
 from course_lib.io import directory_lock
 from course_lib.objectives import METHODS
 from course_lib.seeding import seed_everything
@@ -53,7 +53,8 @@ from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, 
 from course_lib.training.stopping import CheckpointClock, StopRequests
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
-SHARED_FIELDS = ("architecture", "width", "num_latent", "variant", "batch_size", "steps", "checkpoint_every")
+SHARED_FIELDS = ("architecture", "width", "num_latent", "variant", "batch_size", "steps", "checkpoint_every",
+                 "precision")
 CONVOLUTIONS = (nn.Conv2d, nn.ConvTranspose2d)
 PACKABLE = (nn.Linear, *CONVOLUTIONS, nn.Flatten, nn.Unflatten, nn.ReLU, nn.LeakyReLU)
 
@@ -169,14 +170,14 @@ class PackedVAE(nn.Module):
         hidden = x
         for layers in self.encoder_layers:
             hidden = packed_layer(layers, hidden)
-        mean, log_var = hidden.chunk(2, dim=-1)
+        mean, log_var = hidden.float().chunk(2, dim=-1)  # float32 also under bfloat16 autocast, as GaussianVAE's
         eps = torch.stack([torch.randn(mean.shape[1:], generator=generator, device=mean.device, dtype=mean.dtype)
                            for generator in generators])
         z = mean + torch.exp(0.5 * log_var) * eps
         hidden = z
         for layers in self.decoder_layers:
             hidden = packed_layer(layers, hidden)
-        return {"mean": mean, "log_var": log_var, "z": z, "logits": hidden}
+        return {"mean": mean, "log_var": log_var, "z": z, "logits": hidden.float()}
 
     def member_output(self, out: dict, k: int) -> dict:
         """Model k's part of a packed output: mean, log_var, z (N, D) and logits (N, C, H, W)."""
@@ -351,12 +352,13 @@ def packed_adam(members: list[Member], fused: bool) -> torch.optim.Adam:
 def pack_step_function(members: list[Member], device, graphed: bool):
     """One step of every member as one packed network: `step_function(step)` returns each member's
     (term names, terms). With `graphed`, the step is captured as one CUDA graph (course_lib.training.graphed)."""
-    batch_size = members[0].config.batch_size
+    batch_size, precision = members[0].config.batch_size, members[0].config.precision
     packed, adam = PackedVAE([m.model for m in members]), packed_adam(members, device.type == "cuda")
 
     def step_function(step):
         batches = [m.sampler.sample(batch_size) for m in members]
-        out = packed(torch.cat(batches, dim=1), [m.sampler.generator for m in members])
+        with forward_precision(device, precision):
+            out = packed(torch.cat(batches, dim=1), [m.sampler.generator for m in members])
         outputs = [packed.member_output(out, k) for k in range(len(members))]
         terms = [m.objective(x, member_out, step) for m, x, member_out in zip(members, batches, outputs)]
         adam.zero_grad(set_to_none=True)
