@@ -32,6 +32,12 @@ def as_random_state(random_state) -> np.random.RandomState:
     return np.random.RandomState(check_seed(random_state))
 
 
+def continuation_seed(seed: int, step: int) -> int:
+    """A seed for a run's generator at `step` from the run's seed (NumPy's SeedSequence mixes the two): for a run
+    that continues on another type of device than its checkpoint's, whose generator state it cannot take."""
+    return int(np.random.SeedSequence([check_seed(seed), check_int("step", step, 0)]).generate_state(1)[0])
+
+
 def seed_everything(seed: int) -> np.random.RandomState:
     """Seed Python, NumPy and (when installed) PyTorch on every device; return a RandomState(seed).
 

@@ -12,7 +12,7 @@ from course_lib.kit.runs import train_or_load, train_or_load_all
 from course_lib.objectives import OBJECTIVES
 from course_lib.objectives.beta_vae import BetaVAE
 from course_lib.training import (CHECKPOINT, LOG, SUMMARY, NonFiniteLossError, TrainConfig, load_checkpoint, load_run,
-                                 train)
+                                 train, train_packed)
 
 SMOKE = dict(steps=40, batch_size=16, checkpoint_every=10)
 
@@ -284,3 +284,75 @@ def test_width_scales_the_conv_vae_and_names_the_run():
         TrainConfig(width=0).validate()
     with pytest.raises(ValueError, match="only conv scales"):
         TrainConfig(width=2, architecture="mlp").validate()
+
+
+def cuda_generator_state(seed: int) -> torch.Tensor:
+    """What a CUDA generator's get_state() returns: its Philox seed and offset, 16 bytes."""
+    return torch.tensor([seed, 0], dtype=torch.int64).view(torch.uint8)
+
+
+def as_if_trained_on_a_gpu(checkpoint, labelled: bool = True):
+    """Rewrite a CPU run's checkpoint with the generator states a GPU run writes (older ones: without the label)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state["rng"]["sampler"] = {"generator": cuda_generator_state(0)} | ({"device_type": "cuda"} if labelled else {})
+    state["rng"]["torch_cuda"] = [cuda_generator_state(1), cuda_generator_state(2)]
+    torch.save(state, checkpoint)
+
+
+@pytest.mark.parametrize("labelled", [True, False])
+def test_a_run_from_another_type_of_device_loads_and_continues_reproducibly(labelled, dsprites, tmp_path, capsys):
+    """A GPU-grown zoo on a laptop, a CPU zoo on a GPU: the generator states cannot cross (before: RuntimeError
+    'Expected a CPUGeneratorImplState of size 5056 but found the input RNG state size to be 16')."""
+    config = TrainConfig("beta_vae", {"beta": 4}, steps=4, batch_size=8, checkpoint_every=2, num_latent=4)
+    finished = train(config, tmp_path / "finished", device="cpu", dataset=dsprites, progress=False)
+    as_if_trained_on_a_gpu(tmp_path / "finished" / CHECKPOINT, labelled)
+    loaded = train(config, tmp_path / "finished", device="cpu", dataset=dsprites, progress=False, resume=True)
+    for name, weight in finished.model.state_dict().items():
+        assert torch.equal(weight, loaded.model.state_dict()[name])
+    assert "continues" not in capsys.readouterr().out  # a finished run is only loaded
+    continued = []
+    for name in ("a", "b"):
+        train(config, tmp_path / name, device="cpu", dataset=dsprites, progress=False, until=2)
+        as_if_trained_on_a_gpu(tmp_path / name / CHECKPOINT, labelled)
+        continued.append(train(config, tmp_path / name, device="cpu", dataset=dsprites, progress=False, resume=True))
+    assert "on cpu the run continues from step 2 with its generator seeded from (seed 0, step 2)" in \
+        capsys.readouterr().out
+    weights = [run.model.state_dict() for run in continued]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])  # reproducible
+    assert not all(torch.equal(weights[0][name], finished.model.state_dict()[name]) for name in weights[0])
+
+
+def test_a_generator_state_goes_only_to_a_generator_of_its_device_type(dsprites):
+    sampler, other = GridBatchSampler(dsprites, "cpu", seed=0), GridBatchSampler(dsprites, "cpu", seed=1)
+    assert sampler.state_dict()["device_type"] == "cpu"
+    assert other.load_state_dict({"generator": sampler.generator.get_state()})  # an older checkpoint's: by size
+    assert torch.equal(other.sample(8), sampler.sample(8))
+    before = other.generator.get_state()
+    assert not other.load_state_dict({"generator": cuda_generator_state(5), "device_type": "cuda"})
+    assert torch.equal(other.generator.get_state(), before)
+
+
+def test_a_checkpoint_from_a_machine_with_more_gpus_restores_the_gpus_there_are(monkeypatch):
+    from course_lib.training.loop import restore_global_rng_states
+
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, index: restored.append(index))
+    restore_global_rng_states({"torch_cpu": torch.get_rng_state(), "torch_cuda": [cuda_generator_state(0)] * 2})
+    assert restored == [0]
+
+
+def test_a_pack_continues_runs_from_another_type_of_device_as_train_does(dsprites, tmp_path):
+    """`zoo --grow` on a GPU continues the CPU's younger runs as one pack."""
+    configs = [TrainConfig("beta_vae", {"beta": 4}, seed=seed, steps=4, batch_size=8, checkpoint_every=2, num_latent=4)
+               for seed in (0, 1)]
+    for place in ("packed", "alone"):
+        for k, config in enumerate(configs):
+            train(config, tmp_path / place / str(k), device="cpu", dataset=dsprites, progress=False, until=2)
+            as_if_trained_on_a_gpu(tmp_path / place / str(k) / CHECKPOINT)
+    packed = train_packed(configs, [tmp_path / "packed" / str(k) for k in range(2)], device="cpu", dataset=dsprites,
+                          progress=False, resume=True)
+    for k, config in enumerate(configs):
+        alone = train(config, tmp_path / "alone" / str(k), device="cpu", dataset=dsprites, progress=False, resume=True)
+        torch.testing.assert_close(packed[k].model.state_dict(), alone.model.state_dict())

@@ -19,6 +19,7 @@ import warnings
 import torch
 
 _BIT_SHIFTS = torch.arange(7, -1, -1, dtype=torch.uint8)  # most significant bit first, as np.packbits
+CPU_GENERATOR_BYTES = torch.Generator().get_state().numel()  # 5,056; a CUDA generator's state is 16 bytes
 
 
 def unpack_bits(packed: torch.Tensor, shifts: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,7 +76,15 @@ class GridBatchSampler:
         return torch.clamp(rgb + noise, max=1.0)
 
     def state_dict(self) -> dict:
-        return {"generator": self.generator.get_state()}
+        """The generator's state and its device type: a CPU and a CUDA generator are other algorithms."""
+        return {"generator": self.generator.get_state(), "device_type": self.device.type}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> bool:
+        """Restore the generator; False, restoring nothing, when `state` is another device type's generator's
+        (a CPU generator is a Mersenne Twister of 5,056 bytes of state, a CUDA one Philox's seed and offset), which
+        no generator on this device can continue. States saved without their device type are told by their size."""
+        saved = state.get("device_type") or ("cpu" if state["generator"].numel() == CPU_GENERATOR_BYTES else "cuda")
+        if saved != self.device.type:
+            return False
         self.generator.set_state(state["generator"])
+        return True

@@ -51,7 +51,7 @@ from course_lib.device import CUDA_GRAPH_CHOICES, PRECISIONS, check_batch_fits, 
 from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
 from course_lib.objectives import make_objective
-from course_lib.seeding import check_seed, seed_everything
+from course_lib.seeding import check_seed, continuation_seed, seed_everything
 from course_lib.training.graphed import GraphedStep, graph_available, set_capturable
 from course_lib.training.stopping import CheckpointClock, StopRequests
 
@@ -152,11 +152,25 @@ def global_rng_states() -> dict:
     return states
 
 
-def _set_rng_states(states: dict, sampler) -> None:
+def restore_global_rng_states(states: dict) -> None:
+    """torch's global generators as `states` holds them: the CPU's, and the GPUs' that this machine has (a
+    checkpoint written where there were more GPUs, or none, restores what it can)."""
     torch.set_rng_state(states["torch_cpu"])
-    sampler.load_state_dict(states["sampler"])
     if "torch_cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["torch_cuda"])
+        for index, state in enumerate(states["torch_cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, index)
+
+
+def continue_generator(sampler, state: dict, config: TrainConfig, step: int, out_dir) -> None:
+    """The run's generator as its checkpoint left it, to continue training at `step`. A checkpoint written on
+    another type of device (a run trained on a CPU continuing on a GPU, or back) holds another algorithm's
+    state, which no generator here can take: the generator is then seeded from (seed, step) and the run says
+    so. Such a continuation is reproducible, but its draws are not those an uninterrupted run would make."""
+    if not sampler.load_state_dict(state):
+        sampler.generator.manual_seed(continuation_seed(config.seed, step))
+        print(f"{out_dir}: its checkpoint's generator is a {state.get('device_type', 'another device')} generator; "
+              f"on {sampler.device} the run continues from step {step} with its generator seeded from "
+              f"(seed {config.seed}, step {step})")
 
 
 def run_optimizers(model_optimizer, objective) -> dict:
@@ -438,9 +452,11 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
         state = load_checkpoint(out_dir / CHECKPOINT, config)
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
-        _set_rng_states(state["rng"], sampler)  # a reloaded run leaves the generators as training left them
+        restore_global_rng_states(state["rng"])  # a reloaded run leaves the generators as training left them
         if state["step"] >= until:  # finished (or installed from the pretrained zoo, or at `until`): nothing to do
+            sampler.load_state_dict(state["rng"]["sampler"])  # where this device's generator can take it
             return Run(out_dir, config, model.eval(), objective, state["step"])
+        continue_generator(sampler, state["rng"]["sampler"], config, state["step"], out_dir)
         for name, optimizer in run_optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
         set_capturable(run_optimizers(model_optimizer, objective).values(), False)  # whatever the checkpoint's run used

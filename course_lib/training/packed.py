@@ -46,10 +46,11 @@ from course_lib.io import directory_lock
 from course_lib.objectives import METHODS
 from course_lib.seeding import seed_everything
 from course_lib.training.graphed import GraphedStep, set_capturable
-from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig,
-                                      check_memory, check_overwritable, default_dataset, flatten_terms, flush_log,
-                                      global_rng_states, load_checkpoint, prepare_run_directory, run_optimizers,
-                                      save_checkpoint, truncate_log, use_cuda_graph, write_run_config, write_summary)
+from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_memory,
+                                      check_overwritable, continue_generator, default_dataset, flatten_terms, flush_log,
+                                      global_rng_states, load_checkpoint, prepare_run_directory,
+                                      restore_global_rng_states, run_optimizers, save_checkpoint, truncate_log,
+                                      use_cuda_graph, write_run_config, write_summary)
 from course_lib.training.stopping import CheckpointClock, StopRequests
 
 # What the models of one pack must share; seeds, methods, hyperparameters and learning rates may differ.
@@ -304,9 +305,7 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
             if member.error is None and member.step > member.start_step:
                 write_summary(member.directory, member.config, member.step - member.start_step, elapsed, device,
                               member.last_terms, pack_size=len(members))
-    torch.set_rng_state(members[-1].global_states["torch_cpu"])  # as `train` of the last run leaves them
-    if "torch_cuda" in members[-1].global_states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(members[-1].global_states["torch_cuda"])
+    restore_global_rng_states(members[-1].global_states)  # as `train` of the last run leaves them
     failed = [m for m in members if m.error is not None]
     if failed:
         raise NonFiniteLossError(f"{len(failed)} of {len(members)} packed runs stopped, the others finished: "
@@ -326,9 +325,11 @@ def _build_member(config, folder, resumes, device, dataset, grid) -> Member:
         state = load_checkpoint(folder / CHECKPOINT, config)
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
-        sampler.load_state_dict(state["rng"]["sampler"])
         member.global_states |= {name: value for name, value in state["rng"].items() if name != "sampler"}
-        if state["step"] < config.steps:  # a finished run (or one from the zoo) has no optimiser to continue
+        if state["step"] >= config.steps:  # finished (or from the zoo): no optimiser or generator to continue
+            sampler.load_state_dict(state["rng"]["sampler"])  # where this device's generator can take it
+        else:
+            continue_generator(sampler, state["rng"]["sampler"], config, state["step"], folder)
             for name, run_optimizer in run_optimizers(optimizer, objective).items():
                 run_optimizer.load_state_dict(state["optimizers"][name])
             set_capturable(run_optimizers(optimizer, objective).values(), False)  # whatever the checkpoint's run used
