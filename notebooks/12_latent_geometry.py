@@ -813,7 +813,7 @@ show_images(np.concatenate([decode(models[name], r.path) for r in results.values
             title=f"{name}: geodesics under the metric of the mean image and of the logits")
 plt.show()
 with torch.no_grad():
-    logits = models[name].decoder(torch.as_tensor(z_pair))
+    logits = models[name].decoder(torch.as_tensor(z_pair, device=DEVICE))
 print(f"logits of the two ends: background pixels around {logits.median():.1f}, range [{logits.min():.1f}, "
       f"{logits.max():.1f}]")
 # The logit distance is dominated by the thousands of background pixels: their logits are large negative

@@ -8,6 +8,8 @@ Two rules, checked on the notebooks, the `course_lib` modules and the benchmarks
   `torch.stack` of items that pass the same test: a list written out, a comprehension, or a list
   name every item of which (`name = [...]`, `name.append(item)`) passes it.
 * `torch.load(...)` only with `weights_only=True` (no unpickling of arbitrary objects).
+* A tensor made from host data (`torch.as_tensor`, `torch.tensor`, `torch.from_numpy`) and handed straight to a
+  network (`.encoder(...)`, `.decoder(...)`, `.encode_mean(...)`) names its device: the network may be on the GPU.
 """
 import ast
 from pathlib import Path
@@ -65,6 +67,17 @@ def is_method_call(node: ast.AST, name: str) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == name
 
 
+NETWORK_CALLS = ("encoder", "decoder", "encode_mean")
+HOST_TENSORS = ("as_tensor", "tensor", "from_numpy")
+
+
+def host_tensor_without_device(node: ast.expr) -> bool:
+    """`torch.as_tensor(x)`, `torch.tensor(x)` or `torch.from_numpy(x)` without a `device=`: a tensor on the CPU."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in HOST_TENSORS
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"
+            and not any(k.arg == "device" for k in node.keywords))
+
+
 def violations(source: str) -> list[str]:
     """'line N: <code>' for each `.numpy()` not visibly on the CPU and each unsafe `torch.load`."""
     tree = ast.parse(source)
@@ -76,6 +89,9 @@ def violations(source: str) -> list[str]:
         elif (is_method_call(node, "load") and isinstance(node.func.value, ast.Name) and node.func.value.id == "torch"
               and not any(k.arg == "weights_only" and getattr(k.value, "value", None) is True for k in node.keywords)):
             found.append((node.lineno, f"{ast.get_source_segment(source, node)}: pass weights_only=True"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in NETWORK_CALLS
+              and any(host_tensor_without_device(arg) for arg in node.args)):
+            found.append((node.lineno, f"{ast.get_source_segment(source, node)}: give the tensor the network's device"))
     return [f"line {line}: {message}" for line, message in sorted(found)]
 
 
@@ -106,6 +122,8 @@ for label, f in (("logits", models[name].decoder), ("mean image σ(logits)", dec
     "torch.cat(unknown).numpy()",
     "torch.load(path)",
     "torch.load(path, map_location='cpu', weights_only=False)",
+    "logits = models[name].decoder(torch.as_tensor(z_pair))",  # notebook 12's Exercise 2, before
+    "model.encoder(torch.from_numpy(images))",
 ])
 def test_the_lint_flags_code_that_fails_on_a_gpu(code):
     assert len(violations(code)) == 1
@@ -120,6 +138,8 @@ def test_the_lint_flags_code_that_fails_on_a_gpu(code):
     "parts = []\nfor x in batches:\n    parts.append(model(x).cpu())\ntorch.cat(parts).numpy()",
     "torch.load(path, map_location='cpu', weights_only=True)",
     "np.load(path)",
+    "logits = models[name].decoder(torch.as_tensor(z_pair, device=DEVICE))",
+    "model.decoder(torch.as_tensor(z).to(device))",
 ])
 def test_the_lint_accepts_code_that_moves_tensors_to_the_cpu(code):
     assert violations(code) == []

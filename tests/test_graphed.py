@@ -76,6 +76,15 @@ def test_every_capturable_objective_steps_without_host_work(method, monkeypatch)
     assert objective.capturable and "total" in names and values.device.type == "meta"
 
 
+def test_an_eager_annealed_step_builds_its_capacity_on_the_device(monkeypatch):
+    """C(t) of a Python step (an eager step) is a fill on the device, not a copy that syncs the GPU every step."""
+    model, objective = conv_vae(10, 1).to("meta"), make_objective("annealed_vae", 10).to("meta")
+    step_function = make_step_function(model, objective, torch.optim.Adam(model.parameters()), MetaSampler(), 8)
+    with no_host_work(monkeypatch):
+        names, values = step_function(7)
+    assert "capacity" in names
+
+
 def test_the_host_work_check_catches_a_host_copy(monkeypatch):
     """The check above can fail: the FactorVAE labels as they were built before (on the host, then copied)."""
     z = torch.zeros(4, 3, device="meta")
@@ -154,7 +163,7 @@ def test_the_cuda_graph_choice_is_checked_before_anything_is_written(choice, dev
 
 # ------------------------------------------------------------------------------------------ on a GPU
 GRAPHABLE = [("beta_vae", {}), ("annealed_vae", {"annealing_steps": 10}), ("factor_vae", {}), ("beta_tcvae", {}),
-             ("dip_vae_ii", {})]
+             ("beta_tcvae", {"estimator": "mss", "dataset_size": 737_280}), ("dip_vae_ii", {})]
 
 
 @cuda_only
@@ -209,3 +218,45 @@ def test_cuda_graphed_pack_matches_the_eager_pack(dsprites, tmp_path):
     for eager, graphed in zip(packs["off"], packs["on"]):
         for a, b in zip(eager.model.state_dict().values(), graphed.model.state_dict().values()):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_run_on_another_gpu_than_the_current_one_is_captured_on_its_own_gpu(monkeypatch):
+    """torch.cuda.graph() captures on the current device's stream: a run on cuda:1 must make cuda:1 current, or the
+    capture records nothing and every replay does nothing (faked here: no GPU needed)."""
+    current, seen = ["cuda:0"], []
+
+    @contextlib.contextmanager
+    def on_device(device):
+        current.append(str(device))
+        yield
+        current.pop()
+
+    @contextlib.contextmanager
+    def capturing(graph):
+        seen.append(("capture", current[-1]))
+        yield
+
+    class FakeStream:
+        def wait_stream(self, other):
+            pass
+
+    class FakeGraph:
+        def register_generator_state(self, generator):
+            pass
+
+        def replay(self):
+            seen.append(("replay", current[-1]))
+
+    original_full = torch.full
+    monkeypatch.setattr(torch.cuda, "device", on_device)
+    monkeypatch.setattr(torch.cuda, "graph", capturing)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", FakeGraph)
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device: FakeStream())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: FakeStream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch, "full", lambda size, value, **kwargs: original_full(size, value, dtype=kwargs["dtype"]))
+    step = GraphedStep(lambda t: seen.append(("step", current[-1])) or torch.zeros(1), [], [], "cuda:1")
+    for t in range(1, 6):
+        step(t)
+    warm_up, captured = [("step", "cuda:1")] * 3, [("capture", "cuda:1"), ("step", "cuda:1")]
+    assert seen == warm_up + captured + [("replay", "cuda:1")] * 2

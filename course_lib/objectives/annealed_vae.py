@@ -31,7 +31,8 @@ class AnnealedVAE(Objective):
 
     def regulariser(self, x, out, step, terms):
         kl = terms["kl"]
-        c = torch.as_tensor(capacity(step, self.c_max, self.annealing_steps), dtype=kl.dtype, device=kl.device)
+        c = capacity(step, self.c_max, self.annealing_steps)  # a fill, not a copy from the host: no sync on a GPU
+        c = c.to(kl.dtype) if isinstance(c, torch.Tensor) else torch.full((), c, dtype=kl.dtype, device=kl.device)
         penalty = self.gamma * (kl - c).abs()
         return {"capacity": c, "capacity_penalty": penalty,
                 "total": terms["reconstruction"] + penalty}

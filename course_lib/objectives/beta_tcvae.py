@@ -39,9 +39,9 @@ def log_importance_weights(batch_size: int, dataset_size: int, estimator: str = 
         return torch.full((batch_size, batch_size), -math.log(batch_size), device=device)
     n, m = dataset_size, batch_size - 1
     weights = torch.full((batch_size, batch_size), 1.0 / m, device=device)
-    rows = torch.arange(batch_size, device=device)
-    weights[rows, rows] = 1.0 / n
-    weights[rows, (rows + 1) % batch_size] = (n - m) / (n * m)
+    weights.diagonal().fill_(1.0 / n)  # fills of views: nothing copied from the host (a CUDA graph holds no copy)
+    weights.diagonal(1).fill_((n - m) / (n * m))  # w[i, i + 1] ...
+    weights[-1, 0].fill_((n - m) / (n * m))  # ... and w[B - 1, 0]: w[i, (i + 1) mod B]
     return weights.log()
 
 

@@ -82,6 +82,10 @@ class GraphedStep:
         self.eager_steps = 0
 
     def __call__(self, step: int):
+        with torch.cuda.device(self.device):  # capture and replay on the run's GPU, also when it is not the current one
+            return self._step(step)
+
+    def _step(self, step: int):
         if self.graph is None and self.eager_steps < WARMUP_STEPS:  # warm-up: eager, on a side stream
             self.eager_steps += 1
             current = torch.cuda.current_stream(self.device)
