@@ -7,7 +7,8 @@ import pytest
 
 import course_lib.kit.sweep as sweep_module
 from course_lib.kit.cli import main
-from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_sweep, training_cluster
+from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_job, run_sweep, training_cluster
+from course_lib.training import TrainConfig
 
 
 def tiny(out, **fields):
@@ -194,3 +195,29 @@ def test_training_workers_keep_glibcs_adaptive_malloc_and_this_process_its_envir
         sweep_module._restore_environment(saved)  # whatever happened, the next tests get their environment
     assert worker == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}
     assert after == saved  # dask 2026's nanny writes OMP_NUM_THREADS=1 & co. here; the cluster's exit took them back
+
+
+def test_on_a_machine_with_several_gpus_each_local_worker_trains_on_its_own(monkeypatch, tmp_path):
+    """default_workers starts one worker per GPU; job_device gives worker i GPU i (before: every job on GPU 0)."""
+    import distributed
+    import torch
+
+    from course_lib.kit.sweep import job_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert job_device("cuda") == "cuda"  # not on a worker
+    worker = type("Worker", (), {"name": 0})()
+    monkeypatch.setattr(distributed, "get_worker", lambda: worker)
+    for name, expected in ((0, "cuda:0"), (1, "cuda:1"), (3, "cuda:1")):
+        worker.name = name
+        assert job_device("auto") == job_device("cuda") == expected
+    worker.name = "gpu-a"  # a cluster of your own, its workers named otherwise: the device as given
+    assert (job_device("auto"), job_device("cuda")) == ("auto", "cuda")
+    assert job_device("cpu") == "cpu" and job_device("cuda:0") == "cuda:0"  # an explicit choice stays
+    recorded = []
+    monkeypatch.setattr("course_lib.kit.runs.train_or_load",
+                        lambda config, root, device, progress: recorded.append(device))
+    worker.name = 1
+    run_job(TrainConfig("vae", steps=2), Sweep(methods=("vae",), steps=2, out=str(tmp_path), device="cuda"))
+    assert recorded == ["cuda:1"]

@@ -193,6 +193,7 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
 
     if threads:
         torch.set_num_threads(threads)
+    sweep = dataclasses.replace(sweep, device=job_device(sweep.device))  # this worker's GPU
     directory = Path(sweep.out) / config.slug()
     done = directory / RESULT
     previous, damaged = _read_result(done)
@@ -226,6 +227,7 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
 
     if threads:
         torch.set_num_threads(threads)
+    sweep = dataclasses.replace(sweep, device=job_device(sweep.device))  # this worker's GPU
     directories = [Path(sweep.out) / config.slug() for config in configs]
     pending = [k for k, folder in enumerate(directories) if _read_result(folder / RESULT)[0].get("status") != "ok"]
     note = train_unfinished_packed([configs[k] for k in pending], [directories[k] for k in pending], sweep.device)
@@ -239,6 +241,24 @@ def default_workers(device: str) -> int:
 
         return torch.cuda.device_count()
     return os.cpu_count() or 1
+
+
+def job_device(device: str) -> str:
+    """Where a job on a Dask worker trains: `device`, except that "cuda" or "auto" on a machine with several GPUs
+    gives worker i of the local cluster (`default_workers`: one per GPU) GPU i mod the GPUs, not all of them GPU 0.
+    Outside a worker, or on a worker not named by its index (a cluster of your own), `device` as given."""
+    import torch
+
+    if check_device_name(device) not in ("auto", "cuda") or not torch.cuda.is_available() \
+            or torch.cuda.device_count() < 2:
+        return device
+    from distributed import get_worker
+
+    try:
+        index = int(get_worker().name)
+    except (ValueError, TypeError):  # not on a worker (ValueError), or a worker named otherwise
+        return device
+    return f"cuda:{index % torch.cuda.device_count()}"
 
 
 def default_pack(num_jobs: int, device: str) -> int:
