@@ -9,6 +9,8 @@ The paper lists 4 x 4 kernels for every convolution; disentanglement_lib's code 
 produced the study's numbers) uses 2 x 2 kernels for the encoder's last two. We follow the code:
 4, 4, 2, 2 in the encoder, 4 everywhere in the decoder. Padding reproduces TensorFlow's 'same'.
 `width` multiplies every channel count and hidden size (1 is the study's) for the scale study.
+The weights start from PyTorch's default initialisation (uniform in +-1/sqrt(fan_in), biases too), not
+TensorFlow's (Glorot-uniform weights, zero biases) that disentanglement_lib's models started from.
 """
 from __future__ import annotations
 

@@ -413,7 +413,7 @@ display(Markdown(notice(lines, heading=f"**This run** (`{P.name}`), MWS estimate
 # * With $\beta = 6$ the TC carries five times more weight than in the ELBO: look for its estimate to
 #   stay well below the $\beta = 1$ run's and to level off sooner (the ratio of their final values
 #   and how much each still moves over the second half are printed above). Both numbers are MWS
-#   estimates and therefore biased upwards (Section 6 measures by how much).
+#   estimates, biased by an amount and in a direction that depend on the codes (Section 6 measures it).
 # * Compare the dimension-wise KL of the two runs: if the $\beta = 6$ run's ends *higher*, squeezing
 #   the dependence out of $q(z)$ has pushed its marginals away from $\mathcal N(0, 1)$ — the three
 #   terms are coupled through one encoder, not independent knobs.
@@ -472,8 +472,9 @@ display(Markdown(notice([
 #   β = 1 model's while its MI is only somewhat lower, the penalty acted on the term it targets.
 #   (Whether that made the code *disentangled* is a question for the metrics of notebook 08.)
 # * Look for the pattern of Section 4, amplified: a trained encoder's posteriors are narrow, so the
-#   own posterior dominates the batch sum. MWS's MI is then pinned just below $\log B$ and its TC
-#   too high; MSS errs the other way, and scatters at small $B$.
+#   own posterior dominates the batch sum. MWS's MI is then pinned just below $\log B$ and its TC is
+#   off — too high on these codes; on codes whose every latent alone identifies the image, too low, since
+#   each $q(z_j)$ is inflated as well — while MSS errs the other way, and scatters at small $B$.
 # * The dimension-wise KL needs the least data — the marginals $q(z_j)$ are broad and smooth, so a
 #   batch covers them — while MI and TC can still be far off at the largest $B$, a small fraction of
 #   $N$ (compare their errors above). For the full dataset ($N = 737{,}280$) and $B = 64$ the gap can

@@ -1,7 +1,9 @@
 """AnnealedVAE (Burgess et al. 2018): E_q[-log p(x|z)] + gamma |KL - C(t)|.
 
 The capacity C(t) = min(C_max, C_max t / annealing_steps) rises linearly, so the encoder may
-transmit more information as training goes on; the study used gamma = 1000 and 100,000 steps.
+transmit more information as training goes on; the study used gamma = 1000 and 100,000 steps. t is the
+update's own number, 1 at the first (disentanglement_lib reads its step counter before the update, one
+less: C differs by C_max / annealing_steps, 2.5e-4 nats in the study).
 """
 import torch
 

@@ -10,8 +10,11 @@ and likewise per dimension for q(z_ij).
 
 * Minibatch weighted sampling (MWS): w_ij = 1/B, since E_batch[1/B sum_j q(z|x_j)] = q(z). (Chen et
   al. print 1/(NB), which shifts every log-density by -log N and the TC estimate by (D - 1) log N;
-  constants do not change gradients, but they do change the logged values.) Exact when the batch is
-  the whole dataset; biased upwards for B << N because the code's own posterior gets weight 1/B.
+  constants do not change gradients, but they do change the logged values; disentanglement_lib's leaves out
+  the log B as well, so its logged TC is this one minus (D - 1) log B.) Exact when the batch is the whole
+  dataset. For B << N its q(z_i) is biased upwards, the code's own posterior getting weight 1/B instead of
+  1/N, and so is each q(z_id): the TC, log q(z) - sum_d log q(z_d), is biased either way, down by up to
+  (D - 1) log(N / B) when each latent alone identifies the image.
 * Minibatch stratified sampling (MSS): z_i's own posterior gets its true weight 1/N; with M = B - 1
   the others share the remaining (N - 1)/N: one of them (x_{i+1}, cyclically) (N - M)/(NM), the other
   M - 1 each 1/M. (Widely copied code writes these weights along the wrong diagonals.)

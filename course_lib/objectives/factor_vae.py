@@ -4,7 +4,11 @@ A discriminator D is trained to tell codes z ~ q(z) from codes with every dimens
 across the batch (`permute_dims`, samples of prod_j q(z_j)). At its optimum
 D(z) / (1 - D(z)) = q(z) / prod_j q(z_j), so TC = E_q(z)[log q(z) / prod_j q(z_j)] ~ E[logit_0(z) - logit_1(z)].
 D: 6 hidden layers of 1000 leaky-ReLU units, 2 logits; its own Adam(1e-4, betas 0.5, 0.9). As in
-disentanglement_lib, D is trained on the same batch's codes (Kim & Mnih draw a second batch).
+disentanglement_lib, D is trained on the same batch's codes (Kim & Mnih draw a second batch). Two differences
+from disentanglement_lib's code: its D loss clips the probabilities to [1e-6, 1 - 1e-6] (no gradient from codes
+classified with |logit_0 - logit_1| > 13.8; here the cross-entropy is not clipped), and both of its optimisers
+advance the global step, so its "300,000-step" FactorVAEs trained about 150,000 iterations; here a step is
+one iteration for every method.
 """
 from collections.abc import Callable
 

@@ -6,7 +6,11 @@ loss and draws nothing from the run's generator, and the TopDis terms it logs ar
 (`TopDis.INACTIVE`). So the base run's checkpoint at a step t <= delay is the TopDis run's at step t, once it
 carries the TopDis configuration; `fork_topdis` writes it so, with the base's log up to t. The growing zoo
 (course_lib.kit.grow) uses it to train the base's steps on a GPU, packed and captured in a CUDA graph, and
-only TopDis's own steps eagerly (its persistent homology runs on the CPU).
+only TopDis's own steps eagerly (its persistent homology runs on the CPU). On a GPU a TopDis run trained from
+its first step is eager throughout (it cannot be captured), while its forked base's steps were captured: the
+two agree to float32 rounding (a captured step is the eager step's kernels, `training.graphed`), not bit for
+bit as on the CPU: on a GPU, a TopDis run forked from its base (asked for beside it, or grown in the zoo) and
+one asked for alone are two runs of the same configuration.
 
 A run grown older (`extend_run`). Nothing in a step depends on how many steps the run will take (the
 learning rate is constant; annealing and delays count from step 0 in their own hyperparameters), so a
