@@ -57,6 +57,19 @@ def test_mig_drops_for_rotated_and_vanishes_for_duplicated_codes():
 def test_sap_continuous_mode_is_one_for_perfect_codes_of_factors():
     codes, factors = codes_of("perfect", 3000, 0)
     assert sap(codes, factors, codes, factors, continuous_factors=True) == pytest.approx(1.0, abs=0.01)
+    values = np.random.RandomState(1).rand(500, 2)  # real-valued factors, as the mode is for
+    codes = np.column_stack([values, np.zeros(500)]) @ np.diag([1.0, -3.0, 1.0])
+    assert sap(codes, values, None, None, continuous_factors=True) == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(ValueError, match="factors_train column 1 takes a single value"):
+        sap(codes, np.column_stack([values[:, 0], np.ones(500)]), None, None, continuous_factors=True)
+
+
+def test_sap_needs_two_code_dimensions_for_its_gap():
+    codes, factors = codes_of("perfect", 200, 0)
+    for continuous in (False, True):
+        message = r"codes_train has shape \(200, 1\); expected \(N, D\) with N >= 2 and D >= 2"
+        with pytest.raises(ValueError, match=message):
+            sap(codes[:, :1], factors, codes[:, :1], factors, continuous_factors=continuous)
 
 
 def test_sap_discrete_mode_known_answers():
@@ -142,6 +155,8 @@ def test_factor_vae_score_perfect_rotated_and_pruned_dimensions():
     assert score(FAMILY["rotated"])["eval_accuracy"] < 0.9
     assert score(FAMILY["perfect"], threshold=10.0) == {"train_accuracy": 0.0, "eval_accuracy": 0.0,
                                                         "num_active_dims": 0}
+    # at threshold 0 the collapsed dimension still takes no votes (before: its 0/0 won every vote, accuracy ~0.3)
+    assert score(lambda x: np.column_stack([x, np.full(len(x), 0.5)]), threshold=0.0) == perfect
 
 
 # --- sampling, caching and evaluate -------------------------------------------------------------

@@ -16,6 +16,17 @@ def test_histogram_discretize_equal_width_bins():
         histogram_discretize(codes, 1)
 
 
+@pytest.mark.parametrize("num_values", [6, 21, 41, 61, 33, 100])
+@pytest.mark.parametrize("scale, offset", [(1.0, 0.0), (0.3, -1.7), (7.0, 2.5)])
+def test_values_on_bin_edges_fall_where_disentanglement_lib_puts_them(num_values, scale, offset):
+    """Evenly spaced values hit the edges, where floor((x - min) / width * bins) and numpy.histogram's linspace edges
+    can round differently (before, 3/5 of 0, 1/5, ..., 1 went to bin 12, disentanglement_lib's bin 11)."""
+    values = offset + scale * np.linspace(0, 1, num_values)
+    codes = np.column_stack([values, values[::-1] ** 3])
+    reference = np.column_stack([np.digitize(column, np.histogram(column, 20)[1][:-1]) - 1 for column in codes.T])
+    np.testing.assert_array_equal(histogram_discretize(codes), reference)
+
+
 def test_entropy_and_mutual_information_known_answers():
     rng = np.random.RandomState(0)
     factors = rng.randint(4, size=(200_000, 2))

@@ -51,7 +51,7 @@ def factor_vae_score(dataset: GroundTruthData, encode: Encode, random_state, bat
     num_variance_estimate = check_int("num_variance_estimate", num_variance_estimate, 2)
     _, observations = dataset.sample(num_variance_estimate, random_state)
     scale = np.std(encode_checked(encode, observations), axis=0, ddof=1)
-    active = scale >= threshold
+    active = (scale >= threshold) & (scale > 0)  # a constant dimension never votes (at threshold 0 it would: 0/0)
     if not active.any():
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
     train_votes = factor_vae_votes(dataset, encode, num_train, random_state, scale, active, batch_size, progress)

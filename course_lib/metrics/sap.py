@@ -18,21 +18,25 @@ from __future__ import annotations
 import numpy as np
 from sklearn.svm import LinearSVC
 
-from course_lib.metrics.utils import check_train_test, mean_top_two_gap
+from course_lib.metrics.utils import check_codes, check_continuous_factors, check_train_test, mean_top_two_gap
 
 MAX_CODE_MAGNITUDE = 1e6
 
 
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, continuous_factors=False) -> np.ndarray:
-    """S (D, K): per (code dimension, factor) the predictability of the factor from that dimension."""
+    """S (D, K): per (code dimension, factor) the predictability of the factor from that dimension. SAP's gap
+    needs D >= 2. With `continuous_factors` the factors are real values and only the training set is scored
+    (as in disentanglement_lib; the test arrays are not read)."""
+    if continuous_factors:
+        codes_train = check_codes(codes_train, "codes_train", min_dims=2)
+        factors_train = check_continuous_factors(factors_train, len(codes_train), "factors_train")
+        return np.array([[squared_correlation(code, factor) for factor in factors_train.T] for code in codes_train.T])
     codes_train, factors_train, codes_test, factors_test = check_train_test(
-        codes_train, factors_train, codes_test, factors_test)
+        codes_train, factors_train, codes_test, factors_test, min_dims=2)
     largest = max(np.abs(codes_train).max(), np.abs(codes_test).max())
-    if not continuous_factors and largest > MAX_CODE_MAGNITUDE:
+    if largest > MAX_CODE_MAGNITUDE:
         raise ValueError(f"codes reach {largest:.3g}; SAP's linear SVMs (C = 0.01, as disentanglement_lib's) do not "
                          f"converge for codes beyond {MAX_CODE_MAGNITUDE:g}: standardise the codes first")
-    if continuous_factors:
-        return np.array([[squared_correlation(code, factor) for factor in factors_train.T] for code in codes_train.T])
     return np.array([[_single_code_svm_accuracy(code_train, factor_train, code_test, factor_test)
                       for factor_train, factor_test in zip(factors_train.T, factors_test.T)]
                      for code_train, code_test in zip(codes_train.T, codes_test.T)])

@@ -34,6 +34,19 @@ def check_factor_labels(factors, num_rows: int, name: str = "factors") -> np.nda
     return array.astype(np.int64)
 
 
+def check_continuous_factors(factors, num_rows: int, name: str = "factors") -> np.ndarray:
+    """`factors` as a finite float64 (N, K) array with N = num_rows, no column constant (continuous factor values)."""
+    array = np.asarray(factors, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] != num_rows or array.shape[1] < 1:
+        raise ValueError(f"{name} has shape {array.shape}; expected ({num_rows}, K), one row per code")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds non-finite values; factor values must be finite")
+    constant = np.flatnonzero(array.max(axis=0) == array.min(axis=0))
+    if constant.size:
+        raise ValueError(f"{name} column {constant[0]} takes a single value; every factor needs >= 2 values")
+    return array
+
+
 def check_codes_and_factors(codes, factors, split: str = "", min_dims: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Validate a (codes, factors) pair of arrays; `split` ("_train", "_test") names them in errors."""
     codes = check_codes(codes, f"codes{split}", min_dims)
@@ -76,16 +89,20 @@ def mean_top_two_gap(scores, normaliser=None) -> float:
 def histogram_discretize(codes, num_bins: int = 20) -> np.ndarray:
     """Each code dimension cut into `num_bins` equal-width bins over its sample range: int (N, D) in [0, num_bins).
 
-    disentanglement_lib's `_histogram_discretize` makes the same partition (it numbers bins from 1).
-    A constant dimension falls entirely into bin 0.
+    The edges are numpy.histogram's (`linspace(min, max, num_bins + 1)`), so a value on an edge falls where
+    disentanglement_lib's `_histogram_discretize` puts it (it numbers bins from 1); the last bin holds the
+    maximum. A constant dimension falls entirely into bin 0.
     """
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2:
         raise ValueError(f"codes has shape {codes.shape}; expected (N, D)")
     num_bins = check_int("num_bins", num_bins, 2)
     low, high = codes.min(axis=0), codes.max(axis=0)
-    width = np.where(high > low, high - low, 1.0)
-    return np.clip(np.floor((codes - low) / width * num_bins), 0, num_bins - 1).astype(np.int64)
+    inner_edges = np.linspace(low, high, num_bins + 1)[1:-1]  # (num_bins - 1, D)
+    bins = np.zeros(codes.shape, dtype=np.int64)
+    for d in np.flatnonzero(high > low):
+        bins[:, d] = np.searchsorted(inner_edges[:, d], codes[:, d], side="right")
+    return bins
 
 
 def discrete_entropy(labels) -> np.ndarray:
