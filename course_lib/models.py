@@ -92,6 +92,11 @@ class MLPDecoder(nn.Module):
         return self.net(z)
 
 
+def full_precision(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` in float32 when a bfloat16 (or float16) autocast made it, else as it is (a float64 model's stays)."""
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
+
+
 def reparameterise(mean: torch.Tensor, log_var: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) from `generator` (torch's global one when None)
     (Kingma & Welling 2014): a sample of N(mean, diag exp(log_var)) that is differentiable in both."""
@@ -111,11 +116,11 @@ class GaussianVAE(nn.Module):
         """Encode, draw z = mean + exp(log_var / 2) * eps (the reparameterisation), decode.
 
         eps comes from `generator` (training passes the run's own), else from torch's global generator.
-        Every output is float32, also when the layers compute in bfloat16 (`device.forward_precision`): the code's
+        The outputs are float32 also when the layers compute in bfloat16 (`device.forward_precision`): the code's
         density and the loss stay in float32."""
-        mean, log_var = (t.float() for t in self.encoder(x))
+        mean, log_var = (full_precision(t) for t in self.encoder(x))
         z = reparameterise(mean, log_var, generator)
-        return {"mean": mean, "log_var": log_var, "z": z, "logits": self.decoder(z).float()}
+        return {"mean": mean, "log_var": log_var, "z": z, "logits": full_precision(self.decoder(z))}
 
     @torch.no_grad()
     def encode_mean(self, x) -> torch.Tensor:

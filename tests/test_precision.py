@@ -108,3 +108,10 @@ def test_cuda_a_graphed_bfloat16_run_matches_the_eager_one_and_resumes_exactly(d
                     resume=True)
     for a, b in zip(runs["on"].model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_a_float64_model_keeps_float64_outputs():
+    torch.manual_seed(0)
+    model = TrainConfig(**SMALL).build("cpu")[0].double()
+    out = model(torch.rand(2, 1, 64, 64, dtype=torch.float64))
+    assert {value.dtype for value in out.values()} == {torch.float64}

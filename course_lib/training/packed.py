@@ -43,6 +43,7 @@ from course_lib.checks import check_choice, check_int, check_number, check_writa
 from course_lib.data.torch_sampler import GridBatchSampler
 from course_lib.device import CUDA_GRAPH_CHOICES, forward_precision, get_device
 from course_lib.io import directory_lock
+from course_lib.models import full_precision
 from course_lib.objectives import METHODS
 from course_lib.seeding import seed_everything
 from course_lib.training.graphed import GraphedStep, set_capturable
@@ -171,14 +172,14 @@ class PackedVAE(nn.Module):
         hidden = x
         for layers in self.encoder_layers:
             hidden = packed_layer(layers, hidden)
-        mean, log_var = hidden.float().chunk(2, dim=-1)  # float32 also under bfloat16 autocast, as GaussianVAE's
+        mean, log_var = full_precision(hidden).chunk(2, dim=-1)  # float32 also under bfloat16 autocast
         eps = torch.stack([torch.randn(mean.shape[1:], generator=generator, device=mean.device, dtype=mean.dtype)
                            for generator in generators])
         z = mean + torch.exp(0.5 * log_var) * eps
         hidden = z
         for layers in self.decoder_layers:
             hidden = packed_layer(layers, hidden)
-        return {"mean": mean, "log_var": log_var, "z": z, "logits": hidden.float()}
+        return {"mean": mean, "log_var": log_var, "z": z, "logits": full_precision(hidden)}
 
     def member_output(self, out: dict, k: int) -> dict:
         """Model k's part of a packed output: mean, log_var, z (N, D) and logits (N, C, H, W)."""
