@@ -292,7 +292,10 @@ def cuda_generator_state(seed: int) -> torch.Tensor:
 
 
 def as_if_trained_on_a_gpu(checkpoint, labelled: bool = True):
-    """Rewrite a CPU run's checkpoint with the generator states a GPU run writes (older ones: without the label)."""
+    """Rewrite a CPU run's checkpoint with the generator states a GPU run writes (older ones: without the label),
+    and its config.json's device."""
+    config = json.loads((checkpoint.parent / "config.json").read_text())
+    (checkpoint.parent / "config.json").write_text(json.dumps({**config, "device": "cuda"}))
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     state["rng"]["sampler"] = {"generator": cuda_generator_state(0)} | ({"device_type": "cuda"} if labelled else {})
     state["rng"]["torch_cuda"] = [cuda_generator_state(1), cuda_generator_state(2)]
@@ -310,6 +313,7 @@ def test_a_run_from_another_type_of_device_loads_and_continues_reproducibly(labe
     for name, weight in finished.model.state_dict().items():
         assert torch.equal(weight, loaded.model.state_dict()[name])
     assert "continues" not in capsys.readouterr().out  # a finished run is only loaded
+    assert json.loads((tmp_path / "finished" / "config.json").read_text())["device"] == "cuda"
     continued = []
     for name in ("a", "b"):
         train(config, tmp_path / name, device="cpu", dataset=dsprites, progress=False, until=2)
@@ -317,6 +321,7 @@ def test_a_run_from_another_type_of_device_loads_and_continues_reproducibly(labe
         continued.append(train(config, tmp_path / name, device="cpu", dataset=dsprites, progress=False, resume=True))
     assert "on cpu the run continues from step 2 with its generator seeded from (seed 0, step 2)" in \
         capsys.readouterr().out
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["device"] == "cuda, then cpu"  # trained_on
     weights = [run.model.state_dict() for run in continued]
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])  # reproducible
     assert not all(torch.equal(weights[0][name], finished.model.state_dict()[name]) for name in weights[0])
@@ -356,3 +361,20 @@ def test_a_pack_continues_runs_from_another_type_of_device_as_train_does(dsprite
     for k, config in enumerate(configs):
         alone = train(config, tmp_path / "alone" / str(k), device="cpu", dataset=dsprites, progress=False, resume=True)
         torch.testing.assert_close(packed[k].model.state_dict(), alone.model.state_dict())
+        assert json.loads((tmp_path / "packed" / str(k) / "config.json").read_text())["device"] == "cuda, then cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_a_cpu_run_loads_and_continues_on_the_gpu_and_back(dsprites, tmp_path, capsys):
+    """The CPU-trained zoo on a GPU (before: 'RNG state is wrong size'), and a GPU run continued on the CPU."""
+    config = TrainConfig("beta_vae", {"beta": 4}, steps=4, batch_size=8, checkpoint_every=2, num_latent=4)
+    finished = train(config, tmp_path / "finished", device="cpu", dataset=dsprites, progress=False)
+    loaded = train(config, tmp_path / "finished", device="cuda", dataset=dsprites, progress=False, resume=True)
+    for name, weight in finished.model.state_dict().items():
+        assert torch.equal(weight, loaded.model.state_dict()[name].cpu())
+    train(config, tmp_path / "moved", device="cpu", dataset=dsprites, progress=False, until=2)
+    train(config, tmp_path / "moved", device="cuda", dataset=dsprites, progress=False, resume=True, until=3)
+    train(config, tmp_path / "moved", device="cpu", dataset=dsprites, progress=False, resume=True)
+    out = capsys.readouterr().out
+    assert "on cuda the run continues from step 2" in out and "on cpu the run continues from step 3" in out
+    assert json.loads((tmp_path / "moved" / "config.json").read_text())["device"] == "cpu, then cuda"

@@ -233,6 +233,15 @@ def write_run_config(out_dir: Path, config: TrainConfig, device) -> None:
                                          "seed": config.seed, "versions": versions})
 
 
+def record_device(out_dir: Path, device) -> None:
+    """Add `device` to the devices config.json says the run trained on ("cpu, then cuda"), when it is new there:
+    a run continued on another type of device (the zoo grown on a GPU from CPU runs) says where its steps ran."""
+    saved = json.loads((out_dir / CONFIG).read_text())
+    devices = str(saved.get("device", "")).split(", then ")
+    if str(device) not in devices:
+        write_json_atomic(out_dir / CONFIG, {**saved, "device": ", then ".join([*filter(None, devices), str(device)])})
+
+
 def write_summary(out_dir: Path, config: TrainConfig, steps_run: int, elapsed: float, device, last_terms: dict,
                   **extra) -> None:
     """summary.json of a session that trained `steps_run` steps in `elapsed` seconds (and `extra` keys)."""
@@ -457,6 +466,7 @@ def _train_locked(config: TrainConfig, out_dir: Path, device, resume: bool, over
             sampler.load_state_dict(state["rng"]["sampler"])  # where this device's generator can take it
             return Run(out_dir, config, model.eval(), objective, state["step"])
         continue_generator(sampler, state["rng"]["sampler"], config, state["step"], out_dir)
+        record_device(out_dir, device)
         for name, optimizer in run_optimizers(model_optimizer, objective).items():
             optimizer.load_state_dict(state["optimizers"][name])
         set_capturable(run_optimizers(model_optimizer, objective).values(), False)  # whatever the checkpoint's run used

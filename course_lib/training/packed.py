@@ -49,7 +49,7 @@ from course_lib.seeding import seed_everything
 from course_lib.training.graphed import GraphedStep, set_capturable
 from course_lib.training.loop import (CHECKPOINT, LOG, NonFiniteLossError, Run, TrainConfig, check_memory,
                                       check_overwritable, continue_generator, default_dataset, flatten_terms, flush_log,
-                                      global_rng_states, load_checkpoint, prepare_run_directory,
+                                      global_rng_states, load_checkpoint, prepare_run_directory, record_device,
                                       restore_global_rng_states, run_optimizers, save_checkpoint, truncate_log,
                                       use_cuda_graph, write_run_config, write_summary)
 from course_lib.training.stopping import CheckpointClock, StopRequests
@@ -288,6 +288,8 @@ def _train_locked(configs, folders, device, resume, overwrite, dataset, progress
     for member, resumes in zip(members, resuming):  # every checkpoint loaded: now the folders are written
         if not resumes:
             write_run_config(member.directory, member.config, device)
+        elif member.step < until:
+            record_device(member.directory, device)
         truncate_log(member.directory / LOG, member.step)
 
     clock = time.perf_counter()
