@@ -61,6 +61,24 @@ def test_uninformative_latents_are_filtered_by_their_kl():
     assert result["pairwise"][0, 2] < 0.98  # the extra informative latent matches nothing in model 0
 
 
+@pytest.mark.parametrize("correlation", ["lasso", "spearman"])
+def test_a_collapsed_latent_that_still_carries_a_factor_takes_nothing_from_the_informative_ones(correlation):
+    """Duan et al. / disentanglement_lib zero the uninformative latents before the regression: a collapsed latent
+    (KL ~ 5e-5) whose tiny mean follows factor 0 must not win the Lasso's coefficient from the informative copy.
+    UDR with it equals UDR without it, and two models with the factors in another order agree (about 0.9 here:
+    the Lasso shrinks; it was 0.45 when the collapsed latent competed)."""
+    factors = np.random.RandomState(0).randn(1000, 2)
+    first = np.column_stack([0.01 * factors[:, 0], factors])  # collapsed, f0, f1
+    second = np.column_stack([factors[:, 1], factors[:, 0], 0.01 * factors[:, 0]])  # f1, f0, collapsed
+    log_vars = [np.column_stack([np.zeros(1000), np.full((1000, 2), -4.0)]),
+                np.column_stack([np.full((1000, 2), -4.0), np.zeros(1000)])]
+    with_collapsed = udr([first, second], log_vars, correlation=correlation)["pairwise"]
+    without = udr([first[:, 1:], second[:, :2]], [log_vars[0][:, 1:], log_vars[1][:, :2]],
+                  correlation=correlation)["pairwise"]
+    np.testing.assert_allclose(with_collapsed, without, atol=1e-9)
+    assert with_collapsed[0, 1] > 0.85 and with_collapsed[1, 0] > 0.85
+
+
 def test_udr_score_encodes_the_same_draws_for_every_model():
     grid = FactorGrid((4, 5, 6))
     encoders = [lambda x: posteriors(x * [1, 2, 3]), lambda x: posteriors(-x[:, ::-1]),

@@ -6,12 +6,15 @@ and sign of their latents; entangled ones each find their own rotation. For mode
 on the same observations, R_ij[a, b] measures how well latent a of model i explains latent b of
 model j (Lasso regression coefficients, "UDR_L", the study's choice; or Spearman correlations,
 "UDR_S"), on standardised means, keeping only the informative latents (mean KL to the prior >
-0.01). The similarity of the pair is the relative strength
+0.01). An uninformative latent is zeroed before the regression, not only dropped from R after it: a
+collapsed latent's mean still carries a trace of the factors, and once standardised it would compete
+with the informative latents for the Lasso's coefficients. The similarity of the pair is the relative strength
 
     S(R) = 1/2 [ mean_b max_a R[a, b]^2 / sum_a R[a, b]  +  mean_a max_b R[a, b]^2 / sum_b R[a, b] ]
 
 (|R| entries; a column or row of zeros counts 0), which is 1 for a signed permutation; a model's
-UDR is the median of its similarities to the other models.
+UDR is the median of its similarities to the other models. (The paper weighs the two halves of S by
+the models' numbers of informative latents; disentanglement_lib, and so this module, takes their mean.)
 """
 from __future__ import annotations
 
@@ -63,7 +66,7 @@ def udr(means, log_vars, correlation: str = "lasso", kl_threshold: float = 0.01,
     if len({len(m) for m in means + log_vars}) != 1 or any(m.shape != v.shape for m, v in zip(means, log_vars)):
         raise ValueError("every model's means and log_vars must be (N, D) on the same N observations")
     informative = [np.mean(0.5 * (m**2 + np.exp(v) - v - 1), axis=0) > kl_threshold for m, v in zip(means, log_vars)]
-    standardised = [StandardScaler().fit_transform(m) for m in means]
+    standardised = [StandardScaler().fit_transform(m) * keep for m, keep in zip(means, informative)]
     num_models = len(means)
     pairwise = np.zeros((num_models, num_models))
     for i in range(num_models):
