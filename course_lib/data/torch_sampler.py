@@ -22,6 +22,12 @@ _BIT_SHIFTS = torch.arange(7, -1, -1, dtype=torch.uint8)  # most significant bit
 CPU_GENERATOR_BYTES = torch.Generator().get_state().numel()  # 5,056; a CUDA generator's state is 16 bytes
 
 
+def generator_device_type(state: dict) -> str:
+    """"cpu" or "cuda": the type of device whose generator a sampler's `state_dict` holds (states saved without it,
+    before it was recorded, are told by their size)."""
+    return state.get("device_type") or ("cpu" if state["generator"].numel() == CPU_GENERATOR_BYTES else "cuda")
+
+
 def unpack_bits(packed: torch.Tensor, shifts: torch.Tensor | None = None) -> torch.Tensor:
     """uint8 (..., W/8) -> uint8 (..., W) of zeros and ones (the inverse of np.packbits on the last axis).
     `shifts`: the bit shifts already on `packed`'s device (a sampler keeps them there, so that a step captured
@@ -82,9 +88,8 @@ class GridBatchSampler:
     def load_state_dict(self, state: dict) -> bool:
         """Restore the generator; False, restoring nothing, when `state` is another device type's generator's
         (a CPU generator is a Mersenne Twister of 5,056 bytes of state, a CUDA one Philox's seed and offset), which
-        no generator on this device can continue. States saved without their device type are told by their size."""
-        saved = state.get("device_type") or ("cpu" if state["generator"].numel() == CPU_GENERATOR_BYTES else "cuda")
-        if saved != self.device.type:
+        no generator on this device can continue."""
+        if generator_device_type(state) != self.device.type:
             return False
         self.generator.set_state(state["generator"])
         return True

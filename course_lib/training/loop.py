@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 import course_lib
 from course_lib.checks import check_choice, check_int, check_number, check_writable_directory
-from course_lib.data.torch_sampler import GridBatchSampler
+from course_lib.data.torch_sampler import GridBatchSampler, generator_device_type
 from course_lib.device import CUDA_GRAPH_CHOICES, PRECISIONS, check_batch_fits, forward_precision, get_device
 from course_lib.io import CHECKOUT, LOCK_FILE, atomic_open, check_zip_integrity, directory_lock, write_json_atomic
 from course_lib.models import conv_vae, mlp_vae
@@ -168,7 +168,7 @@ def continue_generator(sampler, state: dict, config: TrainConfig, step: int, out
     so. Such a continuation is reproducible, but its draws are not those an uninterrupted run would make."""
     if not sampler.load_state_dict(state):
         sampler.generator.manual_seed(continuation_seed(config.seed, step))
-        print(f"{out_dir}: its checkpoint's generator is a {state.get('device_type', 'another device')} generator; "
+        print(f"{out_dir}: its checkpoint's generator is a {generator_device_type(state)} generator; "
               f"on {sampler.device} the run continues from step {step} with its generator seeded from "
               f"(seed {config.seed}, step {step})")
 
