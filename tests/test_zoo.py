@@ -1,7 +1,6 @@
 """The pretrained zoo: every shipped checkpoint loads safely and reproduces its manifest's metrics; a run
 exported into a zoo comes back through train_or_load without training, bit for bit where it should."""
 import argparse
-import dataclasses
 import json
 import shlex
 
