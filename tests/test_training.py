@@ -378,3 +378,8 @@ def test_cuda_a_cpu_run_loads_and_continues_on_the_gpu_and_back(dsprites, tmp_pa
     out = capsys.readouterr().out
     assert "on cuda the run continues from step 2" in out and "on cpu the run continues from step 3" in out
     assert json.loads((tmp_path / "moved" / "config.json").read_text())["device"] == "cpu, then cuda"
+    from course_lib.kit.lecture_models import lecture_steps, zoo_configs
+
+    zoo_model = zoo_configs(lecture_steps("lecture"))[0]  # the shipped zoo, trained on a CPU, as notebooks load it
+    run = train_or_load(zoo_model, root=tmp_path / "runs", device="cuda", dataset=dsprites, progress=False)
+    assert run.step == zoo_model.steps and next(run.model.parameters()).is_cuda
