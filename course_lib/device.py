@@ -20,8 +20,8 @@ def forward_precision(device, precision: str):
     """The context a training forward pass runs in: for "bfloat16", autocast (convolutions and matrix products
     take bfloat16 inputs and accumulate in float32: faster where the processor has bfloat16 arithmetic,
     AVX512-BF16 or AMX on a CPU, tensor cores on a GPU; 1.3-1.7 x measured on an AVX512-BF16 CPU); for
-    "float32", none. The weights, the
-    gradients' updates and Adam's state stay float32. The autocast cache is off: a CUDA graph cannot keep it."""
+    "float32", none. The weights, the gradients' updates and Adam's state stay float32. The autocast cache is
+    off: a CUDA graph cannot keep it."""
     import contextlib
 
     import torch
