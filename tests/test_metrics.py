@@ -227,8 +227,10 @@ def test_huge_codes_give_the_same_scale_free_scores_and_sap_refuses_them():
     huge_train, huge_test = codes_train * 1e300, codes_test * 1e300
     assert modularity_explicitness(huge_train, factors_train, huge_test, factors_test) == pytest.approx(
         modularity_explicitness(codes_train, factors_train, codes_test, factors_test), rel=1e-9)
-    assert downstream(huge_train, factors_train, huge_test, factors_test, sizes=(50, 600)) == pytest.approx(
-        downstream(codes_train, factors_train, codes_test, factors_test, sizes=(50, 600)), rel=1e-9)
+    # the logistic regression's optimum is found to its solver's tolerance, and the standardised codes agree to
+    # 1e-15, not bitwise: a few of the 1,500 test predictions (300 points x 5 factors) may change (3 do here)
+    assert downstream(huge_train, factors_train, huge_test, factors_test, sizes=(50, 300)) == pytest.approx(
+        downstream(codes_train, factors_train, codes_test, factors_test, sizes=(50, 300)), abs=0.005)
     assert gaussian_total_correlation(huge_train) == pytest.approx(gaussian_total_correlation(codes_train), rel=1e-9)
     assert mig(huge_train, factors_train) == pytest.approx(mig(codes_train, factors_train), rel=1e-9)
     assert dci(huge_train, factors_train, huge_test, factors_test) == pytest.approx(
@@ -262,16 +264,30 @@ def test_a_split_factor_costs_completeness_not_disentanglement():
 
 
 def test_downstream_accuracy_and_sample_efficiency():
-    perfect = downstream(*train_test("perfect"), sizes=(100, 2000))
+    perfect = downstream(*train_test("perfect"), sizes=(100, 2000), predictors=("boosted_trees",))
     assert perfect["boosted_trees_2000"] > 0.98  # trees read a perfect code exactly
-    assert perfect["logistic_regression_2000"] > perfect["logistic_regression_100"]
+    assert perfect["boosted_trees_2000"] > perfect["boosted_trees_100"]
     assert perfect["boosted_trees_efficiency"] == pytest.approx(perfect["boosted_trees_100"]
                                                                 / perfect["boosted_trees_2000"])
-    noise = downstream(*train_test("noise only"), sizes=(100, 2000), predictors=("logistic_regression",))
-    assert noise["logistic_regression_2000"] < 0.3 and set(noise) == {"logistic_regression_100",
-                                                                      "logistic_regression_2000",
+    noise = downstream(*train_test("noise only", 1000, 500), sizes=(100, 1000), predictors=("logistic_regression",))
+    assert noise["logistic_regression_1000"] < 0.3 and set(noise) == {"logistic_regression_100",
+                                                                      "logistic_regression_1000",
                                                                       "logistic_regression_efficiency"}
     with pytest.raises(ValueError, match="sizes=\\(100, 5000\\) is not allowed"):
         downstream(*train_test("perfect"), sizes=(100, 5000))
-    table = evaluate(GRID, FAMILY["perfect"], metrics="downstream", num_train=500, num_test=200, progress=False)
-    assert set(table["score"]) >= {"logistic_regression_100", "boosted_trees_500"}
+    with pytest.raises(ValueError, match="sizes=\\(4, 100\\) is not allowed; use sizes in \\[5, 2000\\]"):
+        downstream(*train_test("perfect"), sizes=(4, 100))  # fewer codes than the cross-validation's folds
+    table = evaluate(GRID, FAMILY["perfect"], metrics="downstream", num_train=200, num_test=100, progress=False)
+    assert set(table["score"]) >= {"logistic_regression_100", "boosted_trees_200"}
+
+
+def test_downstream_logistic_regression_reads_32_ordered_classes_off_one_axis():
+    """A perfect code of one 32-valued factor (a position): a multinomial logistic regression separates 32
+    intervals of one axis only with large weights, so its C is chosen by cross-validation (a fixed C = 1 on
+    these standardised codes scores 0.22)."""
+    factors = np.random.RandomState(0).randint(0, 32, size=(1500, 1))
+    codes = factors.astype(float)
+    scores = downstream(codes[:1000], factors[:1000], codes[1000:], factors[1000:], sizes=(100, 1000),
+                        predictors=("logistic_regression",))
+    assert scores["logistic_regression_1000"] > 0.98
+    assert 0.5 < scores["logistic_regression_100"] < scores["logistic_regression_1000"]  # ~3 codes per class
