@@ -139,8 +139,31 @@ def test_evaluate_checks_its_arguments_before_loading_the_run(tmp_path, capsys, 
 
 @pytest.mark.parametrize("flags, phrase", [(["--grow", "0"], "steps=0 is not allowed"),
                                            (["--grow", "10", "--workers", "0"], "workers=0 is not allowed"),
-                                           (["--grow", "10", "--time-limit", "-1"], "time_limit_minutes=-1.0 is not allowed")])
+                                           (["--grow", "10", "--time-limit", "-1"], "time_limit_minutes=-1.0 is not allowed"),
+                                           (["--seed-results", "2", "--time-limit", "0"],
+                                            "time_limit_minutes=0.0 is not allowed"),
+                                           (["--time-limit", "5"], "--time-limit 5.0 is not allowed without --grow")])
 def test_zoo_grow_checks_its_arguments_before_any_training(tmp_path, capsys, monkeypatch, flags, phrase):
     monkeypatch.setattr("course_lib.kit.grow.train", lambda *a, **k: pytest.fail("a run was trained"))
     fails_with(capsys, ["zoo", *flags, "--runs", str(tmp_path / "runs"), "--device", "cpu"], phrase)
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", [["sweep", "--methods", "vae", "--steps", "2", "--metrics", "mig"],
+                                     ["train", "--method", "vae", "--steps", "2"]])
+def test_a_time_limit_must_be_positive_before_any_training(tmp_path, capsys, command):
+    out = tmp_path / "out"
+    fails_with(capsys, [*command, "--out", str(out), "--device", "cpu", "--time-limit", "0"],
+               "--time-limit=0.0 is not allowed; use")
+    assert not out.exists()
+
+
+def test_train_out_of_time_stops_with_a_checkpoint_and_resume_finishes(tmp_path, capsys):
+    """A deadline a microsecond away: the first step ends past it, so the run stops there with a checkpoint."""
+    out = tmp_path / "run"
+    argv = [*train_argv(out), "--checkpoint-every", "5"]  # step 1 is no checkpoint step
+    assert main([*argv, "--time-limit", "1e-8"]) == 0
+    assert "the time limit stopped beta_vae at step 1 of 2" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["steps_this_session"] == 1
+    assert main([*argv, "--resume"]) == 0
+    assert "trained beta_vae for 2 steps" in capsys.readouterr().out

@@ -50,8 +50,11 @@ def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monk
     monkeypatch.setattr(seeds_module, "zoo_configs",  # two of the compared models, to keep the test short
                         lambda steps, seed: [c for c in zoo_configs(steps, seed) if c.method in ("vae", "factor_vae")])
     shipped = tmp_path / "shipped"
-    table = seed_results(2, steps=4, runs=tmp_path, device="cpu", workers=1, metrics=("mig",), num_train=100,
-                         num_test=50, directory=shipped, progress=False)
+    common = dict(steps=4, runs=tmp_path, device="cpu", workers=1, metrics=("mig",), num_train=100, num_test=50,
+                  directory=shipped, progress=False)
+    out_of_time = seed_results(2, time_limit_minutes=1e-9, **common)  # up before the first job: nothing trains
+    assert (out_of_time["status"] == "stopped").all() and len(out_of_time) == 4 and not shipped.exists()
+    table = seed_results(2, **common)
     assert sorted(zip(table["method"], table["seed"])) == [("factor_vae", 0), ("factor_vae", 1), ("vae", 0), ("vae", 1)]
     assert (table["status"] == "ok").all() and table["mig.score"].between(0, 1).all()
     assert table["rate"].notna().all() and table["tc_mean"].notna().all()  # the unsupervised scores too
@@ -160,9 +163,11 @@ def test_the_cli_passes_the_seed_tables_steps_and_refuses_them_alone(monkeypatch
 
     calls = []
     monkeypatch.setattr(seeds_module, "seed_results", lambda num_seeds, **kwargs: calls.append((num_seeds, kwargs)) or
-                        pd.DataFrame({"seed": range(num_seeds)}))
-    assert main(["zoo", "--seed-results", "3", "--steps", "20000", "--runs", str(tmp_path), "--device", "cpu"]) == 0
-    assert calls == [(3, {"steps": 20000, "runs": str(tmp_path), "device": "cpu", "workers": None})]
+                        pd.DataFrame({"seed": range(num_seeds), "status": "ok"}))
+    assert main(["zoo", "--seed-results", "3", "--steps", "20000", "--runs", str(tmp_path), "--device", "cpu",
+                 "--time-limit", "9"]) == 0
+    assert calls == [(3, {"steps": 20000, "runs": str(tmp_path), "device": "cpu", "workers": None,
+                          "time_limit_minutes": 9.0})]
     monkeypatch.setattr("course_lib.kit.grow.grow", lambda *args, **kwargs: calls.append("grow") or [])
     assert main(["zoo", "--grow", "100", "--steps", "20000"]) == 2 and calls[1:] == []  # refused before growing
     assert "--steps 20000 is not allowed without --seed-results" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 import course_lib.kit.sweep as sweep_module
 from course_lib.kit.cli import main
 from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_job, run_sweep, training_cluster
-from course_lib.training import TrainConfig
+from course_lib.training import TrainConfig, checkpoint_step, read_run_config
 
 
 def tiny(out, **fields):
@@ -217,7 +217,46 @@ def test_on_a_machine_with_several_gpus_each_local_worker_trains_on_its_own(monk
     assert job_device("cpu") == "cpu" and job_device("cuda:0") == "cuda:0"  # an explicit choice stays
     recorded = []
     monkeypatch.setattr("course_lib.kit.runs.train_or_load",
-                        lambda config, root, device, progress: recorded.append(device))
+                        lambda config, root, device, progress, deadline: recorded.append(device))
     worker.name = 1
     run_job(TrainConfig("vae", steps=2), Sweep(methods=("vae",), steps=2, out=str(tmp_path), device="cuda"))
     assert recorded == ["cuda:1"]
+
+
+def test_a_sweep_out_of_time_stops_with_a_checkpoint_writes_no_result_and_resumes(tmp_path, monkeypatch):
+    """A machine lent for a while: at the deadline the job in training stops with a checkpoint, no other job
+    starts, no result.json says "ok" (or anything); the same sweep later finishes, with the numbers of a sweep
+    that was never stopped."""
+    from course_lib.training import stopping
+
+    calls = {"n": 0}
+
+    def up_at_the_fourth_look(deadline):  # the clock: before the job, then after each step
+        calls["n"] += 1
+        return deadline is not None and calls["n"] >= 4
+
+    monkeypatch.setattr(stopping, "past", up_at_the_fourth_look)
+    monkeypatch.setattr(sweep_module, "past", up_at_the_fourth_look)
+    sweep = tiny(tmp_path / "sweep", steps=6, values=[4])  # two jobs: the VAE and beta-VAE beta = 4
+    table = run_sweep(sweep, processes=False, workers=1, progress=False, deadline=1e12)
+    monkeypatch.undo()
+    assert (table["status"] == "stopped").all() and table["error"].isna().all()
+    notes = sorted(table["note"])
+    assert notes == ["the time limit stopped it at step 3 of 6; run the sweep again to resume it",
+                     "the time limit stopped it before it started; run the sweep again to resume it"]
+    started = sweep_module.Path(table.loc[table["note"].str.contains("step 3"), "run_dir"].item())
+    assert checkpoint_step(started, read_run_config(started)) == 3  # the checkpoint at the stop
+    assert not list((tmp_path / "sweep").glob(f"*/{RESULT}"))
+    assert sorted(p.name for p in (tmp_path / "sweep").iterdir()) == sorted([started.name, RESULTS_TABLE])
+
+    finished = run_sweep(sweep, processes=False, workers=1, progress=False)
+    never_stopped = run_sweep(tiny(tmp_path / "alone", steps=6, values=[4]), processes=False, workers=1, progress=False)
+    assert (finished["status"] == "ok").all()
+    numbers = [c for c in finished.columns if finished[c].dtype.kind == "f" and c != "seconds"]
+    pd.testing.assert_frame_equal(finished[numbers], never_stopped[numbers], rtol=0, atol=0)
+
+
+def test_a_packed_sweep_past_its_deadline_starts_nothing(tmp_path):
+    table = run_sweep(tiny(tmp_path / "sweep", pack=2), processes=False, workers=1, progress=False, deadline=1.0)
+    assert (table["status"] == "stopped").all() and table["note"].str.contains("before it started").all()
+    assert [p.name for p in (tmp_path / "sweep").iterdir()] == [RESULTS_TABLE]

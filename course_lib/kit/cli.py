@@ -33,8 +33,9 @@ def _data(args) -> int:
 
 def _train(args) -> int:
     from course_lib.checks import check_writable_directory
-    from course_lib.training import TrainConfig, train
+    from course_lib.training import TrainConfig, deadline_after, train
 
+    deadline = deadline_after(args.time_limit, "--time-limit")
     hyperparameters = {name: getattr(args, name) for name, _ in HYPERPARAMETER_FLAGS.values()
                        if getattr(args, name) is not None}
     config = TrainConfig(method=args.method, hyperparameters=hyperparameters, steps=args.steps,
@@ -43,8 +44,12 @@ def _train(args) -> int:
                          checkpoint_every=args.checkpoint_every, precision=args.precision)
     check_writable_directory("--out", args.out)
     run = train(config, args.out, device=args.device, resume=args.resume, overwrite=args.overwrite,
-                cuda_graph=args.cuda_graph)
-    print(f"trained {config.method} for {run.step} steps into {run.directory}")
+                cuda_graph=args.cuda_graph, deadline=deadline)
+    if run.step < config.steps:
+        print(f"the time limit stopped {config.method} at step {run.step:,} of {config.steps:,} with a checkpoint in "
+              f"{run.directory}; the same command with --resume continues it")
+    else:
+        print(f"trained {config.method} for {run.step} steps into {run.directory}")
     return 0
 
 
@@ -106,18 +111,23 @@ def _number(text: str) -> int | float:
 
 
 def _sweep(args) -> int:
-    from course_lib.kit.sweep import Sweep, run_sweep
+    from course_lib.kit.sweep import STOPPED, Sweep, run_sweep
+    from course_lib.training import deadline_after
 
+    deadline = deadline_after(args.time_limit, "--time-limit")
     fields = {"methods": args.methods, "values": args.values, "seeds": args.seeds, "steps": args.steps,
               "out": args.out, "metrics": args.metrics, "num_train": args.num_train, "num_test": args.num_test,
               "device": args.device, "width": args.width, "pack": args.pack, "precision": args.precision}
     fields = {key: tuple(value) if isinstance(value, list) and key != "values" else value
               for key, value in fields.items() if value is not None}
     sweep = Sweep.from_yaml(args.config, **fields) if args.config else Sweep(**fields)
-    table = run_sweep(sweep, scheduler=args.scheduler, workers=args.workers)
+    table = run_sweep(sweep, scheduler=args.scheduler, workers=args.workers, deadline=deadline)
     failed = table[table["status"] != "ok"]
+    stopped = int((table["status"] == STOPPED).sum())
     print(table[["method", "hyperparameter", "value", "seed", "status", "seconds"]].to_string(index=False))
     print(f"{len(table) - len(failed)} of {len(table)} jobs ok; table: {Path(sweep.out) / 'results.csv'}")
+    if stopped:
+        print(f"the time limit stopped {stopped} jobs (checkpoints under {sweep.out}); the same command resumes them")
     return 1 if len(failed) else 0
 
 
@@ -158,18 +168,27 @@ def _exercises(args) -> int:
 def _zoo(args) -> int:
     from course_lib.kit.grow import grow
     from course_lib.kit.seeds import SEEDS_DIR, seed_results
+    from course_lib.kit.sweep import STOPPED
     from course_lib.kit.zoo import add_run, read_manifest
 
     if args.steps is not None and args.seed_results is None:  # before --grow trains anything
         raise ValueError(f"--steps {args.steps} is not allowed without --seed-results (--grow takes its steps itself)")
+    if args.time_limit is not None and args.grow is None and args.seed_results is None:
+        raise ValueError(f"--time-limit {args.time_limit} is not allowed without --grow or --seed-results (it limits "
+                         "their training)")
     if args.grow is not None:
         for entry in grow(args.grow, args.seed, args.runs, device=args.device, cuda_graph=args.cuda_graph,
                           workers=args.workers, time_limit_minutes=args.time_limit):
             print(f"grown {entry['slug']}: {entry['metrics']}")
     if args.seed_results is not None:
         table = seed_results(args.seed_results, steps=args.steps, runs=args.runs, device=args.device,
-                             workers=args.workers)
-        print(f"{len(table)} runs scored; shipped in {SEEDS_DIR}")
+                             workers=args.workers, time_limit_minutes=args.time_limit)
+        stopped = table[table["status"] == STOPPED]
+        if len(stopped):
+            print(f"the time limit stopped {len(stopped)} of {len(table)} runs; the same command resumes them, and "
+                  "ships the table once every one has finished:\n  " + "\n  ".join(stopped["note"]))
+        else:
+            print(f"{len(table)} runs scored; shipped in {SEEDS_DIR}")
     for run_dir in args.add or []:
         entry = add_run(run_dir)
         print(f"added {entry['slug']} ({entry['bytes'] / 2**20:.1f} MB): {entry['metrics']}")
@@ -236,6 +255,8 @@ def main(argv=None) -> int:
                        help="run each step as one captured CUDA graph (auto: on a GPU, for every objective but TopDis)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--overwrite", action="store_true", help="delete what --out holds and start again")
+    train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                       help="stop with a checkpoint after MINUTES (machines lent for a while); --resume continues")
     train.set_defaults(func=_train)
 
     evaluation = commands.add_parser("evaluate", help="the disentanglement metrics of a trained run")
@@ -270,6 +291,8 @@ def main(argv=None) -> int:
                        help="train the jobs K at a time as one packed network, for a GPU (default 1: one by one)")
     sweep.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
     sweep.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
+    sweep.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                       help="stop every job's training with a checkpoint after MINUTES; the same command resumes them")
     sweep.set_defaults(func=_sweep)
 
     study = commands.add_parser("study", help="notebook 13's study at a profile; --export ships its tables")
@@ -326,7 +349,8 @@ def main(argv=None) -> int:
     zoo.add_argument("--device", default="auto", help="auto | cpu | cuda")
     zoo.add_argument("--cuda-graph", default="auto", choices=CUDA_GRAPH_CHOICES, help="as train's")
     zoo.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                     help="--grow: stop every run with a checkpoint after MINUTES; the same command resumes them")
+                     help="--grow, --seed-results: stop every run with a checkpoint after MINUTES; the same command "
+                          "resumes them")
     zoo.add_argument("--seed-results", type=int, default=None, metavar="N",
                      help="train and score the compared zoo models for seeds 0..N-1, ship the table (no weights)")
     zoo.add_argument("--steps", type=int, default=None,

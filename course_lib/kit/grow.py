@@ -27,18 +27,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_choice, check_int, check_number
+from course_lib.checks import check_choice, check_int
 from course_lib.device import CUDA_GRAPH_CHOICES, get_device
 from course_lib.kit.lecture_models import zoo_configs
 from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
-from course_lib.training import (CHECKPOINT, checkpoint_step, clear_run_directory, default_runs_dir,
+from course_lib.training import (CHECKPOINT, checkpoint_step, clear_run_directory, deadline_after, default_runs_dir,
                                  extend_younger_run, fork_topdis_at_delay, pack_groups, past, topdis_base_config, train,
                                  train_packed)
 
@@ -154,8 +153,7 @@ def grow(steps: int, seed: int = 0, runs=None, root=None, device="auto", cuda_gr
     configs = zoo_configs(steps, seed)  # checks steps and seed
     check_choice("cuda_graph", cuda_graph, CUDA_GRAPH_CHOICES)
     workers = check_int("workers", workers, 1, none_ok=True) or os.cpu_count() or 1
-    minutes = check_number("time_limit_minutes", time_limit_minutes, 0, low_open=True, none_ok=True)
-    deadline = None if minutes is None else time.time() + 60 * minutes
+    deadline = deadline_after(time_limit_minutes)
     device = get_device(device)
     runs = Path(runs or default_runs_dir())
     missing = [config for config in configs if config.slug() not in read_manifest(root)]

@@ -16,22 +16,25 @@ from course_lib.training import (CHECKPOINT, CONFIG, FORKABLE_BASES, NonFiniteLo
                                  train_packed)
 
 
-def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True) -> Run:
+def train_or_load(config: TrainConfig, root=None, device="auto", dataset=None, progress: bool = True,
+                  deadline: float | None = None) -> Run:
     """The finished run of `config` under `root` (default `default_runs_dir()`), training it if needed.
 
     A configuration that the pretrained zoo holds (`course_lib.kit.zoo`) is installed from it first.
     A finished run with the same configuration is loaded; a partial one is resumed; without either, a
     finished run of the same configuration at fewer steps is continued (`training.extend_younger_run`: the
     model is the one trained from scratch); a run folder that is unusable (another configuration, a damaged
-    checkpoint) is replaced.
+    checkpoint) is replaced. `deadline` (a `time.time()`): training stops there with a checkpoint, and the
+    run returned is unfinished (`run.step < config.steps`); calling again resumes it.
     """
     directory = Path(root or default_runs_dir()) / config.slug()
     _install_or_extend(config, directory)
+    common = dict(device=device, dataset=dataset, progress=progress, deadline=deadline)
     try:
-        return train(config, directory, device=device, resume=True, dataset=dataset, progress=progress)
+        return train(config, directory, resume=True, **common)
     except UnusableRunError as error:
         print(f"{directory}: {error}; training it again")
-        return train(config, directory, device=device, overwrite=True, dataset=dataset, progress=progress)
+        return train(config, directory, overwrite=True, **common)
 
 
 def train_or_load_all(configs: list[TrainConfig], root=None, device="auto", dataset=None, progress: bool = True,
@@ -81,12 +84,12 @@ def start_topdis_from_base(config: TrainConfig, configs: list[TrainConfig], root
 
 
 def train_unfinished_packed(configs: list[TrainConfig], directories: list, device="auto", dataset=None,
-                            progress: bool = False) -> str | None:
+                            progress: bool = False, deadline: float | None = None) -> str | None:
     """Install each of `configs` from the zoo or continue a younger run into its folder (as `train_or_load`
     does), then train the unfinished ones whose folders are empty or resumable as packs (`training.pack_groups`,
     `training.train_packed`). Never raises for a pack: returns None, or a line saying which pack could not train
     (its runs are left to train alone). A run whose loss turns NaN stops with its last good checkpoint and the
-    others finish; training it again (`train_or_load`) reports its error."""
+    others finish; training it again (`train_or_load`) reports its error. `deadline` as in `train_or_load`."""
     pending = []
     for config, directory in zip(configs, map(Path, directories)):
         try:
@@ -101,7 +104,7 @@ def train_unfinished_packed(configs: list[TrainConfig], directories: list, devic
             continue
         folders = [next(d for c, d in pending if c is config) for config in group]
         try:
-            train_packed(group, folders, device, resume=True, dataset=dataset, progress=progress)
+            train_packed(group, folders, device, resume=True, dataset=dataset, progress=progress, deadline=deadline)
         except NonFiniteLossError:
             pass
         except Exception as error:  # e.g. out of memory

@@ -28,8 +28,8 @@ from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
 from course_lib.kit.study import (CHEAP_METRICS, DESIGNS, MACHINE_COLUMNS, SHIPPED_STUDY_DIR, StudyPlan,
                                   add_udr_flavours, shipped_study, study_results)
-from course_lib.kit.sweep import Sweep, default_pack, run_sweep
-from course_lib.training import TrainConfig, default_runs_dir
+from course_lib.kit.sweep import STOPPED, Sweep, default_pack, run_sweep
+from course_lib.training import TrainConfig, deadline_after, default_runs_dir
 
 SEED_METHODS = ("vae", "beta_vae", "factor_vae", "beta_tcvae", "dip_vae_i")
 SAME_AS_THE_VAE = ("beta_tcvae", {"beta": 1})  # notebook 05's reference: -ELBO + (beta - 1) TC is the VAE's loss
@@ -53,15 +53,21 @@ def _files(directory: Path, steps: int) -> tuple[Path, Path]:
 
 def seed_results(num_seeds: int = 5, steps: int | None = None, runs=None, device="auto", workers: int | None = None,
                  metrics=CHEAP_METRICS, num_train: int = DESIGNS["lecture"].num_train,
-                 num_test: int = DESIGNS["lecture"].num_test, directory=SEEDS_DIR, progress: bool = True) -> pd.DataFrame:
+                 num_test: int = DESIGNS["lecture"].num_test, directory=SEEDS_DIR, progress: bool = True,
+                 time_limit_minutes: float | None = None) -> pd.DataFrame:
     """Train (or install, resume, or continue from fewer steps) and score `seed_configs(steps, num_seeds)` under
-    `runs`/seeds, ship the table to `directory`; returns it. `steps`: default the zoo's age (`lecture_steps`)."""
+    `runs`/seeds, ship the table to `directory`; returns it. `steps`: default the zoo's age (`lecture_steps`).
+    `time_limit_minutes`: when it is up every run stops with a checkpoint and nothing is shipped (the table's rows
+    say "stopped"); the same call later resumes them."""
     steps = lecture_steps("lecture") if steps is None else check_int("steps", steps, 1)
+    deadline = deadline_after(time_limit_minutes)
     configs = seed_configs(steps, num_seeds)
     sweep = Sweep(methods=SEED_METHODS, seeds=tuple(range(num_seeds)), steps=steps, metrics=tuple(metrics),
                   num_train=num_train, num_test=num_test, device=str(device), pack=default_pack(len(configs), device),
                   out=str(Path(runs or default_runs_dir()) / "seeds"))
-    table = run_sweep(sweep, workers=workers, progress=progress, jobs=configs)
+    table = run_sweep(sweep, workers=workers, progress=progress, jobs=configs, deadline=deadline)
+    if (table["status"] == STOPPED).any():
+        return table
     if (table["status"] == "ok").all():
         table = add_udr_flavours(table, num_points=DESIGNS["lecture"].udr_points, device=device)
     export_seed_results(table, sweep, directory)

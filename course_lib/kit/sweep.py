@@ -9,7 +9,10 @@ run, or continuing the same configuration's finished run at fewer steps in OUT: 
 representation with `course_lib.metrics.evaluate`, adds unsupervised scores (rate, distortion, ELBO,
 Gaussian TC of the mean and the sampled code) and writes `result.json` atomically. A rerun skips every
 job whose `result.json` says ok, and redoes one whose `result.json` is damaged (its row's `note` says
-so); a failing job writes its error there and the others go on.
+so); a failing job writes its error there and the others go on. A `deadline` (`--time-limit MINUTES`, for
+machines lent for a while or batch jobs with a wall-clock limit) stops every job's training there with a
+checkpoint and starts no training or scoring after it: those rows say "stopped", they write no result.json,
+and the same sweep run again resumes them.
 
 `pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.training.packed: the same numbers
 as separate runs, far more model-steps per second on a GPU, where a single small model leaves the
@@ -38,9 +41,10 @@ from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
 from course_lib.seeding import check_seed
-from course_lib.training import TrainConfig, pack_groups
+from course_lib.training import TrainConfig, pack_groups, past
 
 RESULT, RESULTS_TABLE = "result.json", "results.csv"
+STOPPED = "stopped"  # the status of a job that the deadline stopped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,10 +187,13 @@ def _read_result(path: Path) -> tuple[dict, str | None]:
     return {}, f"the earlier {path} was damaged ({problem}); the job was run again"
 
 
-def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note: str | None = None) -> dict:
+def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note: str | None = None,
+            deadline: float | None = None) -> dict:
     """Train (or resume) and evaluate one model; its row of the results table. Never raises.
 
-    `note`: how the job came to run (e.g. its pack failed), kept in the row."""
+    `note`: how the job came to run (e.g. its pack failed), kept in the row. `deadline` (a `time.time()`):
+    training stops there with a checkpoint, and a job that has not finished training by then, or would start
+    scoring after it, is "stopped" (no result.json: running it again resumes it)."""
     import torch
 
     from course_lib.kit.runs import train_or_load
@@ -206,7 +213,15 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     row |= {"note": "; ".join(notes)} if notes else {}
     start = time.perf_counter()
     try:
-        run = train_or_load(config, root=sweep.out, device=sweep.device, progress=False)
+        run = None if past(deadline) else train_or_load(config, root=sweep.out, device=sweep.device, progress=False,
+                                                         deadline=deadline)
+        step = 0 if run is None else run.step
+        if step < config.steps or past(deadline):
+            where = ("before it started" if run is None else "before scoring" if step == config.steps
+                     else f"at step {step:,} of {config.steps:,}")
+            notes.append(f"the time limit stopped it {where}; run the sweep again to resume it")
+            return row | {"status": STOPPED, "error": None, "note": "; ".join(notes),
+                          "seconds": time.perf_counter() - start}
         row |= {"status": "ok", "error": None} | evaluate_run(run, sweep)
     except Exception as error:  # a failed job is recorded, never fatal to the sweep
         row |= {"status": "failed", "error": f"{type(error).__name__}: {error}",
@@ -217,10 +232,12 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     return row
 
 
-def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = None) -> list[dict]:
+def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = None,
+             deadline: float | None = None) -> list[dict]:
     """Train the pack's unfinished jobs as one network (`kit.runs.train_unfinished_packed`), then evaluate each
     job with `run_job` (which finds its run trained); the rows of the results table. Never raises: when the
-    pack cannot train, each job trains alone in `run_job` and its row's note says why."""
+    pack cannot train, each job trains alone in `run_job` and its row's note says why. `deadline` as in
+    `run_job`."""
     import torch
 
     from course_lib.kit.runs import train_unfinished_packed
@@ -230,8 +247,10 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
     sweep = dataclasses.replace(sweep, device=job_device(sweep.device))  # this worker's GPU
     directories = [Path(sweep.out) / config.slug() for config in configs]
     pending = [k for k, folder in enumerate(directories) if _read_result(folder / RESULT)[0].get("status") != "ok"]
-    note = train_unfinished_packed([configs[k] for k in pending], [directories[k] for k in pending], sweep.device)
-    return [run_job(config, sweep, note=note if k in pending else None) for k, config in enumerate(configs)]
+    note = None if past(deadline) else train_unfinished_packed(
+        [configs[k] for k in pending], [directories[k] for k in pending], sweep.device, deadline=deadline)
+    return [run_job(config, sweep, note=note if k in pending else None, deadline=deadline)
+            for k, config in enumerate(configs)]
 
 
 def default_workers(device: str) -> int:
@@ -309,12 +328,15 @@ def training_cluster(workers: int, processes: bool = True, dashboard_address: st
 
 
 def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = None,
-              processes: bool = True, progress: bool = True, jobs: list | None = None) -> pd.DataFrame:
+              processes: bool = True, progress: bool = True, jobs: list | None = None,
+              deadline: float | None = None) -> pd.DataFrame:
     """Run every job of `sweep` on Dask and write `OUT/results.csv`; returns the table (a row per job).
 
     `scheduler`: the address of a running dask scheduler; None starts a LocalCluster of `workers`
     single-threaded workers (default: one per core, or per GPU). Finished jobs are skipped.
     `jobs`: the TrainConfigs to train and score with the sweep's settings (None: `sweep.configs()`, its grid).
+    `deadline` (a `time.time()`, e.g. `training.deadline_after(minutes)`): jobs that it stops are "stopped" rows
+    (`run_job`); running the sweep again resumes them.
     """
     from distributed import Client, as_completed
 
@@ -336,11 +358,11 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
     cluster = training_cluster(workers, processes) if scheduler is None else contextlib.nullcontext(scheduler)
     with cluster as where, Client(where) as client:
         if sweep.pack == 1:
-            futures = [client.submit(run_job, config, sweep, threads, key=f"job-{config.slug()}", pure=False)
-                       for config in configs]
+            futures = [client.submit(run_job, config, sweep, threads, deadline=deadline, key=f"job-{config.slug()}",
+                                     pure=False) for config in configs]
         else:
-            futures = [client.submit(run_pack, pack, sweep, threads, key=f"pack-{pack[0].slug()}", pure=False)
-                       for pack in pack_groups(configs, sweep.pack)]
+            futures = [client.submit(run_pack, pack, sweep, threads, deadline=deadline, key=f"pack-{pack[0].slug()}",
+                                     pure=False) for pack in pack_groups(configs, sweep.pack)]
         with tqdm(total=len(configs), desc="sweep", disable=not progress) as bar:
             for future in as_completed(futures):
                 done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row

@@ -14,11 +14,12 @@ from course_lib.training.loop import (CHECKPOINT, CONFIG, LOG, SUMMARY, NonFinit
 from course_lib.training.fork import (FORKABLE_BASES, extend_run, extend_younger_run, fork_topdis, fork_topdis_at_delay,
                                       topdis_base_config)
 from course_lib.training.packed import pack_groups, train_packed
-from course_lib.training.stopping import past
+from course_lib.training.stopping import deadline_after, past
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "LOG", "SUMMARY", "NonFiniteLossError", "UnusableRunError", "TrainConfig", "Run",
-    "train", "past", "load_run", "load_checkpoint", "read_config_file", "read_run_config", "default_runs_dir",
+    "train", "past", "deadline_after", "load_run", "load_checkpoint", "read_config_file", "read_run_config",
+    "default_runs_dir",
     "check_overwritable", "clear_run_directory", "checkpoint_identity", "checkpoint_step", "pack_groups",
     "train_packed", "fork_topdis", "fork_topdis_at_delay", "FORKABLE_BASES", "topdis_base_config", "extend_run",
     "extend_younger_run"]

@@ -17,6 +17,8 @@ import signal
 import threading
 import time
 
+from course_lib.checks import check_number
+
 CHECKPOINT_SECONDS = 600.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -24,6 +26,12 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def past(deadline: float | None) -> bool:
     """Whether the `time.time()` `deadline` (None: none) has come."""
     return deadline is not None and time.time() >= deadline
+
+
+def deadline_after(minutes: float | None, name: str = "time_limit_minutes") -> float | None:
+    """The `time.time()` `minutes` (> 0) from now, or None for None; a bad value is refused by `name`."""
+    minutes = check_number(name, minutes, 0, low_open=True, none_ok=True)
+    return None if minutes is None else time.time() + 60 * minutes
 
 
 class CheckpointClock:
