@@ -257,6 +257,9 @@ def test_a_sweep_out_of_time_stops_with_a_checkpoint_writes_no_result_and_resume
 
 
 def test_a_packed_sweep_past_its_deadline_starts_nothing(tmp_path):
+    with pytest.raises(ValueError, match="deadline=-1 is not allowed"):
+        run_sweep(tiny(tmp_path / "sweep"), processes=False, workers=1, progress=False, deadline=-1)
+    assert not (tmp_path / "sweep").exists()
     table = run_sweep(tiny(tmp_path / "sweep", pack=2), processes=False, workers=1, progress=False, deadline=1.0)
     assert (table["status"] == "stopped").all() and table["note"].str.contains("before it started").all()
     assert [p.name for p in (tmp_path / "sweep").iterdir()] == [RESULTS_TABLE]

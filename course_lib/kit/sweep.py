@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from course_lib.checks import check_choice, check_int, check_writable_directory, is_real
+from course_lib.checks import check_choice, check_int, check_number, check_writable_directory, is_real
 from course_lib.device import PRECISIONS, check_device_name, get_device
 from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
@@ -349,6 +349,7 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
         sweep.validate()
     else:
         raise ValueError(f"jobs={jobs!r:.200} is not allowed; give a non-empty list of TrainConfig (or None)")
+    deadline = check_number("deadline", deadline, 0, none_ok=True)
     if scheduler is None:  # the jobs run here: the device must exist here, before anything is written
         workers = workers or default_workers(sweep.device)
     Path(sweep.out).mkdir(parents=True, exist_ok=True)
