@@ -52,7 +52,8 @@
 #   seeds, 1,000 steps).
 # * `"zoo_seeds"`: the **zoo's seeds**, the models of the pretrained zoo that notebooks 02–06 and 08
 #   compare (the plain VAE, β-VAE β = 4 and 16, FactorVAE γ = 40, β-TCVAE β = 6, DIP-VAE-I λ = 1, 5
-#   and 50), each over five seeds, scored like the plan's jobs. The kit ships them as a results table
+#   and 50) and β-TCVAE β = 10 (so that three objectives have three values each), each over five seeds,
+#   scored like the plan's jobs. The kit ships them as a results table
 #   without weights (`data/pretrained/seeds/`, made by `python -m course_lib zoo --seed-results 5 --steps S`;
 #   the notebook reads the table of the longest-trained models shipped): far older models than the
 #   plan's 1,000 steps, and more seeds.
