@@ -7,7 +7,7 @@ import pytest
 
 import course_lib.kit.sweep as sweep_module
 from course_lib.kit.cli import main
-from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, run_job, run_sweep, training_cluster
+from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, in_table_order, run_job, run_sweep, training_cluster
 from course_lib.training import TrainConfig, checkpoint_step, read_run_config
 
 
@@ -263,3 +263,13 @@ def test_a_packed_sweep_past_its_deadline_starts_nothing(tmp_path):
     table = run_sweep(tiny(tmp_path / "sweep", pack=2), processes=False, workers=1, progress=False, deadline=1.0)
     assert (table["status"] == "stopped").all() and table["note"].str.contains("before it started").all()
     assert [p.name for p in (tmp_path / "sweep").iterdir()] == [RESULTS_TABLE]
+
+
+def test_the_results_table_orders_values_and_seeds_as_numbers_not_as_text():
+    rows = pd.DataFrame({"method": ["vae", "beta_vae", "beta_vae", "beta_vae", "beta_vae", "beta_tcvae"],
+                         "value": [None, 16.0, 4.0, 4.0, 16.0, 10.0], "seed": [0, 2, 10, 2, 10, 0]})
+    ordered = in_table_order(rows)
+    assert list(zip(ordered["method"], ordered["value"].fillna(-1), ordered["seed"])) == [
+        ("beta_tcvae", 10, 0), ("beta_vae", 4, 2), ("beta_vae", 4, 10), ("beta_vae", 16, 2), ("beta_vae", 16, 10),
+        ("vae", -1, 0)]  # as text, 16 came before 4 and seed 10 before 2
+    assert list(ordered.index) == list(range(6))
