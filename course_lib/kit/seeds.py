@@ -7,17 +7,16 @@ at the notebooks' values, `lecture_models.zoo_configs`) at the zoo's age, for se
 beta = 1 is left out, because its objective is the plain VAE's (-ELBO + 0 TC, with no randomness of its own), so
 its seeds are the VAE's (`tests/test_seeds.py` trains both and finds one model). `BEYOND_THE_ZOO` adds
 beta-TCVAE at beta = 10 (the end of Locatello et al.'s range, as in the lecture study), so that three objectives
-have three values each (beta-VAE 1, 4, 16; beta-TCVAE 1, 6, 10, the VAE being beta = 1 of both; DIP-VAE-I 1, 5,
-50) over the seeds. Seed 0 of a zoo configuration is the
-zoo's own model where the zoo holds that age (installed, not trained); the others train and every one is scored
-as a sweep job scores
-(`sweep.run_sweep` with these jobs: on Dask, packed on a GPU; the metrics of the lecture study at its sizes and
-the unsupervised scores), and UDR compares the seeds of each configuration (both flavours, the lecture study's
-draws). The table has the columns of the study's results, so notebook 13's key results read it
-(`study_or_seed_results`). It is shipped beside the zoo, without weights (the zoo stays under 30 MB):
-`data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings, the configurations of seed 0, the commit and
-the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows` reads one configuration's seeds from the
-table nearest to its age (`nearest_seed_age`; the report sets its model among them).
+have three values each: beta-VAE 1, 4, 16 and beta-TCVAE 1, 6, 10 (the VAE is beta = 1 of both), DIP-VAE-I 1, 5,
+50. Seed 0 of a zoo configuration is the zoo's own model where the zoo holds that age (installed, not trained);
+the others train and every one is scored as a sweep job scores (`sweep.run_sweep` with these jobs: on Dask,
+packed on a GPU; the metrics of the lecture study at its sizes and the unsupervised scores), and UDR compares the
+seeds of each configuration (both flavours, the lecture study's draws). The table has the columns of the study's
+results, so notebook 13's key results read it (`study_or_seed_results`). It is shipped beside the zoo, without
+weights (the zoo stays under 30 MB): `data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings,
+the configurations of seed 0, the commit and the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows`
+reads one configuration's seeds from the table nearest to its age (`nearest_seed_age`; the report sets its model
+among them).
 """
 from __future__ import annotations
 
