@@ -155,7 +155,7 @@ def test_the_nearest_seed_table_is_the_models_own_age_else_the_closest(tmp_path)
 
 def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_path):
     """What notebook 13 (sweep_source auto) reads at `lecture`, and notebook 08 and the report where it is the table
-    nearest to their models' age: every seed of every compared configuration, scored, with UDR among each configuration's seeds."""
+    nearest to their models' age: every seed of every configuration, scored, with UDR among each one's seeds."""
     assert shipped_seed_ages(), "data/pretrained/seeds holds no table: run zoo --seed-results 5"
     age = max(shipped_seed_ages())
     table = shipped_seed_results(age)
