@@ -28,10 +28,11 @@
 # 4. Can we **select** good models without labels — by the ELBO, the total correlation, or UDR
 #    (Duan et al. 2020)? Does a good hyperparameter **transfer** from one seed to another?
 # 5. Do better disentanglement scores make **downstream** predictors more sample-efficient?
-# 6. **Scale**: does β-VAE disentangle better with more training steps or a wider network?
+# 6. **Scale**: does β-VAE disentangle better with more training steps or a wider network? Do the
+#    zoo's models, seed by seed, gain from training twice as long?
 #
 # Each analysis states the paper's claim beside the kit's numbers. The numbers are what they are:
-# the kit's models are young (10,000 steps or fewer; the paper: 300,000) and few, on one data set, so
+# the kit's models are young (20,000 steps at most; the paper: 300,000) and few, on one data set, so
 # where the kit disagrees with the paper, the first suspect is its size, and the text says so.
 #
 # | profile | objectives | values each | seeds | steps | metrics (draws) | scale study (β-VAE) |
@@ -52,7 +53,8 @@
 #   seeds, 1,000 steps).
 # * `"zoo_seeds"`: the **zoo's seeds**, the models of the pretrained zoo that notebooks 02–06 and 08
 #   compare (the plain VAE, β-VAE β = 4 and 16, FactorVAE γ = 40, β-TCVAE β = 6, DIP-VAE-I λ = 1, 5
-#   and 50), each over five seeds, scored like the plan's jobs. The kit ships them as a results table
+#   and 50) and β-TCVAE β = 10 (so that three objectives have three values each), each over five seeds,
+#   scored like the plan's jobs. The kit ships them as a results table
 #   without weights (`data/pretrained/seeds/`, made by `python -m course_lib zoo --seed-results 5 --steps S`;
 #   the notebook reads the table of the longest-trained models shipped): far older models than the
 #   plan's 1,000 steps, and more seeds.
@@ -64,9 +66,9 @@
 # **Time.** The kit ships the `lecture` study, trained by `python -m course_lib study --profile lecture
 # --seed 0 --export` (`data/pretrained/study/`, with the plan that made it and each table's SHA-256):
 # at `lecture` with seed 0 the notebook loads it (and the zoo's seeds) and runs in a few minutes.
-# `train_sweep=True`, or another seed, trains the plan's 24 models here: about 70 minutes of two
-# workers on an idle 2-core CPU, far longer on a busy one; a rerun skips finished jobs. `smoke` trains
-# its 11 tiny models in about two minutes.
+# `train_sweep=True`, or another seed, trains the plan's 24 models here: about 72 worker-minutes, 36
+# minutes of two workers on a 2-core CPU, far longer on a busy one; a rerun skips finished jobs. `smoke`
+# trains its 11 tiny models in about half a minute.
 
 # %% tags=["parameters"]
 profile = None  # smoke | lecture | full; None reads $COURSE_PROFILE (default lecture)
@@ -86,13 +88,13 @@ from IPython.display import Markdown, display
 from course_lib.lab.setup import notebook_setup
 from course_lib.lab.metric_comparison import plot_rank_correlation
 from course_lib.lab.notice import notice, span, strongest
-from course_lib.analysis.sweep_results import (hyperparameter_transfer, metric_correlation, score_agreement,
-                                               seed_spread, setting_overlaps, tc_by_regularisation, tc_trend,
-                                               variance_chance, variance_explained)
-from course_lib.kit.seeds import study_or_seed_results
+from course_lib.analysis.sweep_results import (age_change, hyperparameter_transfer, metric_correlation,
+                                               score_agreement, seed_spread, setting_overlaps, tc_by_regularisation,
+                                               tc_trend, variance_chance, variance_explained)
+from course_lib.kit.seeds import every_shipped_seed_result, study_or_seed_results
 from course_lib.kit.study import study_plan
-from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against, plot_tc_by_regularisation,
-                                        plot_variance_explained)
+from course_lib.lab.study_plots import (plot_ages, plot_by_method, plot_scale, plot_scores_against,
+                                        plot_tc_by_regularisation, plot_variance_explained)
 from course_lib.metrics.scores import column_label, downstream_columns
 from course_lib.training import default_runs_dir
 
@@ -412,6 +414,40 @@ scale.groupby(["width", "steps"])[scale_columns].agg(["median", "min", "max"]).r
 # * If steps and parameters buy reconstruction but not disentanglement beyond the seed spread, that is
 #   this scale's answer; whether it holds at 300,000 steps is the `full` profile's question (the paper
 #   does not vary scale, so there is nothing to confirm).
+
+# %% [markdown]
+# **The zoo's seeds, trained on.** The plan's steps are a few hundred. The seed tables of
+# `data/pretrained/seeds/` hold the zoo's compared models, five seeds each, at more than one age, and an
+# older table continued the younger one's runs (`training.extend_younger_run`, the same model as one
+# uninterrupted run). So a seed at two ages is one model trained on, and `age_change` pairs the two: the
+# change of a seed is training's alone, while the spread of the seeds at one age is the seed's effect.
+
+# %%
+by_age = every_shipped_seed_result()
+if by_age is None or by_age["steps"].nunique() < 2:
+    print("fewer than two ages of the seed table are shipped: nothing to compare")
+else:
+    plot_ages(by_age, "mig.score")
+    plt.show()
+    changes = age_change(by_age, "mig.score")
+    rows = [f"{row.method} {row.value:g}: MIG {row.median_young:.3f} → {row.median_old:.3f} (medians), "
+            f"{row.rose} of {row.paired_seeds} seeds rose; "
+            f"{'beyond' if row.beyond_seed_range else 'within'} the younger seeds' range"
+            for row in changes.itertuples()]
+    display(Markdown(notice(rows, heading=f"**The shipped seed tables**, {changes['young'].min():,} → "
+                                          f"{changes['old'].max():,} steps, by setting:")))
+    display(pd.concat({column_label(column): age_change(by_age, column).set_index(["method", "value"])
+                       [["median_young", "median_old", "median_change", "rose", "paired_seeds"]]
+                       for column in ("mig.score", "dci.disentanglement", "elbo", "num_active")}, axis=1).round(3))
+
+# %% [markdown]
+# **What to notice.** *(The lines above are this checkout's tables.)*
+# * Which settings gain MIG by more than their own seeds' spread, and which stay where they were? A
+#   setting whose seeds all rise together learns something with time that its objective asks for.
+# * Does the ELBO rise for every setting while MIG does not? Reconstruction keeps improving with steps;
+#   disentanglement need not.
+# * The seed that is worst at the younger age: is it still the worst at the older? If the order of the
+#   seeds survives training, the seed's effect is set early, and a longer run does not wash it out.
 
 # %% [markdown]
 # ## Exercises

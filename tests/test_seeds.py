@@ -9,25 +9,32 @@ import torch
 
 from course_lib.kit import seeds as seeds_module
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
-from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_COMMAND, SEED_METHODS, export_seed_results, nearest_seed_age,
-                                  seed_configs, seed_results, seed_rows, shipped_seed_ages, shipped_seed_results,
-                                  study_or_seed_results)
+from course_lib.kit.seeds import (SAME_AS_THE_VAE, SEED_COMMAND, SEED_METHODS, every_shipped_seed_result,
+                                  export_seed_results, nearest_seed_age, seed_configs, seed_results, seed_rows,
+                                  shipped_seed_ages, shipped_seed_results, study_or_seed_results)
 from course_lib.kit.study import export_study, study_plan
 from course_lib.profiles import PROFILES
 from course_lib.training import TrainConfig, train
 
 
-def test_seed_configs_are_the_zoos_compared_models_for_every_seed():
+def test_seed_configs_are_the_zoos_compared_models_and_a_third_tcvae_value_for_every_seed():
     configs = seed_configs(10_000, 3)
     per_seed = [c for c in zoo_configs(10_000, 0) if c.method in SEED_METHODS and c.architecture == "conv"
                 and (c.method, c.hyperparameters) != SAME_AS_THE_VAE]
-    assert len(per_seed) == 8 and len(configs) == 24  # VAE, beta-VAE x2, FactorVAE, beta-TCVAE, DIP-VAE-I x3
+    assert len(per_seed) == 8 and len(configs) == 27  # VAE, beta-VAE x2, FactorVAE, beta-TCVAE, DIP-VAE-I x3; + 1
     assert ("beta_tcvae", {"beta": 6}) in [(c.method, c.hyperparameters) for c in per_seed]
     assert configs[:8] == per_seed  # seed 0: exactly the zoo's entries, which the table installs, not retrains
+    tcvae = next(c for c in per_seed if c.method == "beta_tcvae")
+    assert configs[8] == dataclasses.replace(tcvae, hyperparameters={"beta": 10})  # trained as the zoo's beta = 6
+    assert configs[8].slug() not in {c.slug() for c in zoo_configs(10_000, 0)}
+    values = {}
+    for config in configs[:9]:
+        values.setdefault(config.method, set()).update(config.hyperparameters.values())
+    assert values["beta_tcvae"] | {1} == {1, 6, 10} and len(values["dip_vae_i"]) == len(values["beta_vae"] | {1}) == 3
     for seed in (1, 2):
-        assert [c.seed for c in configs[8 * seed:8 * (seed + 1)]] == [seed] * 8
-        assert [c.slug().replace(f"seed{seed}", "seed0") for c in configs[8 * seed:8 * (seed + 1)]] == \
-            [c.slug() for c in per_seed]
+        assert [c.seed for c in configs[9 * seed:9 * (seed + 1)]] == [seed] * 9
+        assert [c.slug().replace(f"seed{seed}", "seed0") for c in configs[9 * seed:9 * (seed + 1)]] == \
+            [c.slug() for c in configs[:9]]
     with pytest.raises(ValueError, match="num_seeds=0"):
         seed_configs(10_000, 0)
 
@@ -49,13 +56,16 @@ def test_beta_tcvae_at_beta_1_trains_the_plain_vaes_model(tmp_path, dsprites):
 def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monkeypatch):
     monkeypatch.setattr(seeds_module, "zoo_configs",  # two of the compared models, to keep the test short
                         lambda steps, seed: [c for c in zoo_configs(steps, seed) if c.method in ("vae", "factor_vae")])
+    monkeypatch.setattr(seeds_module, "BEYOND_THE_ZOO", (("factor_vae", {"gamma": 20}),))
     shipped = tmp_path / "shipped"
     common = dict(steps=4, runs=tmp_path, device="cpu", workers=1, metrics=("mig",), num_train=100, num_test=50,
                   directory=shipped, progress=False)
     out_of_time = seed_results(2, time_limit_minutes=1e-9, **common)  # up before the first job: nothing trains
-    assert (out_of_time["status"] == "stopped").all() and len(out_of_time) == 4 and not shipped.exists()
+    assert (out_of_time["status"] == "stopped").all() and len(out_of_time) == 6 and not shipped.exists()
     table = seed_results(2, **common)
-    assert sorted(zip(table["method"], table["seed"])) == [("factor_vae", 0), ("factor_vae", 1), ("vae", 0), ("vae", 1)]
+    assert sorted(zip(table["method"], table["value"].fillna(0), table["seed"])) == [
+        ("factor_vae", 20, 0), ("factor_vae", 20, 1), ("factor_vae", 40, 0), ("factor_vae", 40, 1), ("vae", 0, 0),
+        ("vae", 0, 1)]
     assert (table["status"] == "ok").all() and table["mig.score"].between(0, 1).all()
     assert table["rate"].notna().all() and table["tc_mean"].notna().all()  # the unsupervised scores too
     assert table["udr"].between(0, 1).all() and table["udr_spearman"].between(0, 1).all()  # two seeds: UDR defined
@@ -63,12 +73,14 @@ def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monk
     pd.testing.assert_frame_equal(read, table.drop(columns=["run_dir", "error"]).reset_index(drop=True),
                                   check_dtype=False)
     assert shipped_seed_results(steps=8, directory=shipped) is None  # nothing shipped at that age
-    assert json.loads((shipped / "seeds-4.json").read_text())["command"] == f"{SEED_COMMAND} 2 --steps 4"
+    manifest = json.loads((shipped / "seeds-4.json").read_text())
+    assert manifest["command"] == f"{SEED_COMMAND} 2 --steps 4"
+    assert manifest["configurations"] == [c.slug() for c in seed_configs(4, 1)] and len(manifest["configurations"]) == 3
     csv = shipped / "seeds-4.csv"
     csv.write_text(csv.read_text().replace("factor_vae", "beta_vae", 1))
     with pytest.raises(ValueError, match="damaged"):
         shipped_seed_results(steps=4, directory=shipped)
-    failed = table.assign(status=["ok", "failed", "ok", "ok"])
+    failed = table.assign(status=["ok", "failed", "ok", "ok", "ok", "ok"])
     with pytest.raises(ValueError, match="did not finish"):
         export_seed_results(failed, seeds_module.Sweep(steps=4, out=str(tmp_path)), tmp_path / "other")
     assert not (tmp_path / "other").exists()
@@ -131,10 +143,11 @@ def test_seed_rows_are_one_configurations_seeds_of_the_shipped_table(tmp_path):
 
 
 def test_the_nearest_seed_table_is_the_models_own_age_else_the_closest(tmp_path):
-    assert nearest_seed_age(100, tmp_path) is None  # nothing shipped
-    for age in (10, 20, 60):
-        export_seed_results(pd.DataFrame([{"status": "ok"}]), seeds_module.Sweep(steps=age, seeds=(0,), out="x"),
-                            tmp_path)
+    assert nearest_seed_age(100, tmp_path) is None and every_shipped_seed_result(tmp_path) is None  # nothing shipped
+    for age in (60, 10, 20):
+        export_seed_results(pd.DataFrame([{"status": "ok", "steps": age}]),
+                            seeds_module.Sweep(steps=age, seeds=(0,), out="x"), tmp_path)
+    assert list(every_shipped_seed_result(tmp_path)["steps"]) == [10, 20, 60]  # every age, youngest first
     assert [nearest_seed_age(steps, tmp_path) for steps in (1, 10, 14, 15, 16, 20, 39, 40, 41, 100_000)] == [
         10, 10, 10, 20, 20, 20, 20, 60, 60, 60]  # 15 and 40 lie halfway: the older table
     with pytest.raises(ValueError, match="steps"):
@@ -143,19 +156,19 @@ def test_the_nearest_seed_table_is_the_models_own_age_else_the_closest(tmp_path)
 
 def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_path):
     """What notebook 13 (sweep_source auto) reads at `lecture`, and notebook 08 and the report where it is the table
-    nearest to their models' age: every seed of every compared configuration, scored, with UDR among each configuration's seeds."""
+    nearest to their models' age: every seed of every configuration, scored, with UDR among each one's seeds."""
     assert shipped_seed_ages(), "data/pretrained/seeds holds no table: run zoo --seed-results 5"
     age = max(shipped_seed_ages())
     table = shipped_seed_results(age)
     expected = {(c.method, next(iter(c.hyperparameters.values()), None), c.seed) for c in seed_configs(age, 5)}
     found = {(m, None if pd.isna(v) else v, s) for m, v, s in zip(table["method"], table["value"], table["seed"])}
-    assert len(table) == 40 and found == expected
+    assert len(table) == 45 and found == expected
     assert (table["status"] == "ok").all() and (table["steps"] == age).all()
     assert table["mig.score"].between(0, 1).all() and table["udr"].between(0, 1).all()
     assert table["udr_spearman"].between(0, 1).all()
     lecture = PROFILES["lecture"]
     results, _, note = study_or_seed_results(study_plan(lecture, tmp_path / "runs", first_seed=0), lecture)
-    assert len(results) == 40 and "seed table" in note  # notebook 13 at `lecture` reads it
+    assert len(results) == 45 and "seed table" in note  # notebook 13 at `lecture` reads it
 
 
 def test_the_cli_passes_the_seed_tables_steps_and_refuses_them_alone(monkeypatch, tmp_path, capsys):

@@ -108,9 +108,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from course_lib.data import FactorGrid  # noqa: E402
-from course_lib.analysis.sweep_results import scale_results, udr_by_group, variance_chance  # noqa: E402
+from course_lib.analysis.sweep_results import age_change, scale_results, udr_by_group, variance_chance  # noqa: E402
 from course_lib.kit.study import DESIGNS, StudyPlan, add_udr, run_study, spread_values, study_plan  # noqa: E402
-from course_lib.lab.study_plots import (plot_by_method, plot_scale, plot_scores_against,  # noqa: E402
+from course_lib.lab.study_plots import (plot_ages, plot_by_method, plot_scale, plot_scores_against,  # noqa: E402
                                         plot_tc_by_regularisation, plot_variance_explained)
 from course_lib.metrics.scores import column_label, downstream_columns  # noqa: E402
 from course_lib.kit.sweep import Sweep
@@ -255,6 +255,39 @@ def test_scale_results_take_the_main_sweeps_matching_runs():
     assert plot_scale(table, "width", ["mig.score"], {"steps": 500}).axes[0].get_xlabel() == "width multiplier"
     with pytest.raises(ValueError, match="x='seed'"):
         plot_scale(table, "seed", ["mig.score"])
+    plt.close("all")
+
+
+def test_age_change_pairs_each_settings_seeds_across_its_youngest_and_oldest_age():
+    scores = {("a", 4): ((0.1, 0.2, 0.3), (0.5, 0.6, 0.7, 0.9)),  # seed 3 only at the older age: not paired
+              ("b", 4): ((0.1, 0.5, 0.3), (0.1, 0.4, 0.35)),
+              ("vae", None): ((0.2, 0.2, 0.2), (0.1, 0.1, 0.1)),
+              ("c", 1): ((0.3, 0.3), ())}  # one age only: left out
+    table = pd.DataFrame([{"method": m, "value": v, "seed": s, "steps": steps, "status": "ok", "mig.score": x}
+                          for (m, v), ages in scores.items() for steps, row in zip((100, 200), ages)
+                          for s, x in enumerate(row)])
+    changes = age_change(table).set_index(["method", "value"])
+    assert list(changes.index) == [("a", 4), ("b", 4), ("vae", 0)]  # the VAE's value filled as 0
+    assert (changes["young"] == 100).all() and (changes["old"] == 200).all()
+    a, b, vae = (changes.loc[key] for key in changes.index)
+    assert [a["median_young"], a["median_old"], a["median_change"]] == pytest.approx([0.2, 0.65, 0.4])
+    assert a["paired_seeds"] == 3 and a["rose"] == 3 and a["beyond_seed_range"]  # moved 0.45 > range 0.2
+    assert b["median_change"] == pytest.approx(0.0) and b["rose"] == 1 and not b["beyond_seed_range"]
+    assert vae["median_change"] == pytest.approx(-0.1) and vae["rose"] == 0 and vae["beyond_seed_range"]
+    assert age_change(table[table["steps"] == 100]).empty
+    with pytest.raises(ValueError, match="'steps'"):
+        age_change(table.drop(columns="steps"))
+    figure = plot_ages(table)
+    ax = figure.axes[0]
+    assert ax.get_ylabel() == "MIG" and [t.get_text() for t in ax.get_xticklabels()] == ["a\n4", "b\n4", "vae\n0"]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["100 steps", "200 steps"]
+    seed_lines = [line for line in ax.lines if line.get_linewidth() == 1]
+    assert len(seed_lines) == 3 + 3 + 3  # one per paired seed
+    np.testing.assert_allclose(seed_lines[0].get_ydata(), [0.1, 0.5])
+    medians = [line.get_ydata()[0] for line in ax.lines if line.get_linewidth() == 3]
+    np.testing.assert_allclose(medians, [0.2, 0.65, 0.3, 0.35, 0.2, 0.1])
+    with pytest.raises(ValueError, match="two ages"):
+        plot_ages(table[table["steps"] == 200])
     plt.close("all")
 
 

@@ -10,6 +10,7 @@ tc_sampled, ...). Every function reads only the table (and, for UDR, the models'
   metric_correlation      key result 2: Spearman correlation between metrics over all models
   seed_spread             key result 3 per setting: how far a score moves over the seeds of one (method, value)
   setting_overlaps        key result 3 per pair of settings: does a seed of the worse one beat a seed of the better?
+  age_change              scale: each setting's seeds at two training ages, paired by seed
   variance_explained      key result 3: the share of a metric's variance explained by the objective
                           alone and by objective x hyperparameter (the remainder: random seeds);
                           `variance_chance`, the share expected with no effect at all
@@ -103,6 +104,32 @@ def setting_overlaps(results: pd.DataFrame, column: str = "mig.score") -> pd.Dat
              "overlap": bool(spread.at[lower, "max"] > spread.at[higher, "min"])}
             for higher, lower in itertools.combinations(spread.index, 2)]
     return pd.DataFrame(rows, columns=["higher", "lower", "gap", "overlap"])
+
+
+AGE_CHANGE_COLUMNS = ["method", "value", "young", "old", "median_young", "median_old", "paired_seeds",
+                      "median_change", "rose", "beyond_seed_range"]
+
+
+def age_change(results: pd.DataFrame, column: str = "mig.score") -> pd.DataFrame:
+    """Per (method, value) found at two or more ages (`steps`), sorted by both: the youngest and oldest age,
+    the median of `column` at each, and over the seeds found at both ages, paired by seed, the median change
+    (old - young) and how many seeds rose; `beyond_seed_range` says whether the medians moved by more than the
+    young seeds' range (max - min), the seed's own effect at that age. Where a run grew from its younger self
+    (`training.extend_younger_run`) one seed at two ages is one model, so its change is training's alone."""
+    table = ok_models(results)
+    check_columns(table, [column, "steps"])
+    rows = []
+    for (method, value), runs in table.groupby(["method", "value"]):
+        ages = sorted(runs["steps"].unique())
+        if len(ages) < 2:
+            continue
+        young, old = (runs[runs["steps"] == age].set_index("seed")[column] for age in (ages[0], ages[-1]))
+        change = (old - young).dropna()  # aligned on the seed: only the seeds trained to both ages
+        rows.append({"method": method, "value": value, "young": ages[0], "old": ages[-1],
+                     "median_young": young.median(), "median_old": old.median(), "paired_seeds": len(change),
+                     "median_change": change.median(), "rose": int((change > 0).sum()),
+                     "beyond_seed_range": bool(abs(old.median() - young.median()) > young.max() - young.min())})
+    return pd.DataFrame(rows, columns=AGE_CHANGE_COLUMNS)
 
 
 def variance_explained(results: pd.DataFrame, columns=None) -> pd.DataFrame:

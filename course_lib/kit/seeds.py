@@ -5,15 +5,19 @@ moves a model's disentanglement scores as much as the objective and its hyperpar
 notebook 08 and the study compare (`SEED_METHODS`: the plain VAE, beta-VAE, FactorVAE, beta-TCVAE and DIP-VAE-I
 at the notebooks' values, `lecture_models.zoo_configs`) at the zoo's age, for seeds 0 .. N-1; beta-TCVAE at
 beta = 1 is left out, because its objective is the plain VAE's (-ELBO + 0 TC, with no randomness of its own), so
-its seeds are the VAE's (`tests/test_seeds.py` trains both and finds one model). Seed 0 is the
-zoo's own model (installed, not trained); the others train and every one is scored as a sweep job scores
-(`sweep.run_sweep` with these jobs: on Dask, packed on a GPU; the metrics of the lecture study at its sizes and
-the unsupervised scores), and UDR compares the seeds of each configuration (both flavours, the lecture study's
-draws). The table has the columns of the study's results, so notebook 13's key results read it
-(`study_or_seed_results`). It is shipped beside the zoo, without weights (the zoo stays under 30 MB):
-`data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings, the zoo entries of seed 0, the commit and
-the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows` reads one configuration's seeds from the
-table nearest to its age (`nearest_seed_age`; the report sets its model among them).
+its seeds are the VAE's (`tests/test_seeds.py` trains both and finds one model). `BEYOND_THE_ZOO` adds
+beta-TCVAE at beta = 10 (the end of Locatello et al.'s range, as in the lecture study), so that three objectives
+have three values each: beta-VAE 1, 4, 16 and beta-TCVAE 1, 6, 10 (the VAE is beta = 1 of both), DIP-VAE-I 1, 5,
+50. Seed 0 of a zoo configuration is the zoo's own model where the zoo holds that age (installed, not trained);
+the others train and every one is scored as a sweep job scores (`sweep.run_sweep` with these jobs: on Dask,
+packed on a GPU; the metrics of the lecture study at its sizes and the unsupervised scores), and UDR compares the
+seeds of each configuration (both flavours, the lecture study's draws). The table has the columns of the study's
+results, so notebook 13's key results read it (`study_or_seed_results`). It is shipped beside the zoo, without
+weights (the zoo stays under 30 MB): `data/pretrained/seeds/seeds-STEPS.csv` and a manifest with the settings,
+the configurations of seed 0, the commit and the table's SHA-256 (`shipped_seed_results` checks it); `seed_rows`
+reads one configuration's seeds from the table nearest to its age (`nearest_seed_age`; the report sets its model
+among them), and `every_shipped_seed_result` all ages together (a table at an older age continues the younger
+one's runs, so notebook 13 follows each seed as it trains on).
 """
 from __future__ import annotations
 
@@ -33,17 +37,25 @@ from course_lib.training import TrainConfig, deadline_after, default_runs_dir
 
 SEED_METHODS = ("vae", "beta_vae", "factor_vae", "beta_tcvae", "dip_vae_i")
 SAME_AS_THE_VAE = ("beta_tcvae", {"beta": 1})  # notebook 05's reference: -ELBO + (beta - 1) TC is the VAE's loss
+BEYOND_THE_ZOO = (("beta_tcvae", {"beta": 10}),)  # trained like the zoo's model of that method, at another value
 SEEDS_DIR = CHECKOUT / "data" / "pretrained" / "seeds"
 SEED_COMMAND = "python -m course_lib zoo --seed-results"
 
 
 def seed_configs(steps: int, num_seeds: int) -> list[TrainConfig]:
-    """The zoo's conv configurations of `SEED_METHODS` at `steps` but `SAME_AS_THE_VAE`, for seeds 0 .. num_seeds-1
+    """The zoo's conv configurations of `SEED_METHODS` at `steps` but `SAME_AS_THE_VAE`, then `BEYOND_THE_ZOO`
+    (each the zoo's configuration of its method with the other hyperparameters), for seeds 0 .. num_seeds-1
     (seed by seed)."""
     num_seeds = check_int("num_seeds", num_seeds, 1)
-    return [config for seed in range(num_seeds) for config in zoo_configs(steps, seed)
-            if config.method in SEED_METHODS and config.architecture == "conv"
-            and (config.method, config.hyperparameters) != SAME_AS_THE_VAE]
+    configs = []
+    for seed in range(num_seeds):
+        compared = [config for config in zoo_configs(steps, seed)
+                    if config.method in SEED_METHODS and config.architecture == "conv"
+                    and (config.method, config.hyperparameters) != SAME_AS_THE_VAE]
+        like = {config.method: config for config in compared}
+        configs += compared + [dataclasses.replace(like[method], hyperparameters=dict(hyperparameters))
+                               for method, hyperparameters in BEYOND_THE_ZOO]
+    return configs
 
 
 def _files(directory: Path, steps: int) -> tuple[Path, Path]:
@@ -86,7 +98,7 @@ def export_seed_results(table: pd.DataFrame, sweep: Sweep, directory=SEEDS_DIR) 
         table.drop(columns=[c for c in MACHINE_COLUMNS if c in table]).to_csv(handle, index=False)
     settings = {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device", "pack", "values")}
     write_json_atomic(manifest, {"settings": json.loads(json.dumps(settings, default=list)),
-                                 "zoo_entries": [config.slug() for config in seed_configs(sweep.steps, 1)],
+                                 "configurations": [config.slug() for config in seed_configs(sweep.steps, 1)],
                                  "commit": checkout_commit(),
                                  "command": f"{SEED_COMMAND} {len(sweep.seeds)} --steps {sweep.steps}",
                                  "files": {csv.name: sha256_of_file(csv)}})
@@ -111,6 +123,13 @@ def shipped_seed_ages(directory=SEEDS_DIR) -> list[int]:
     """The ages (training steps) at which a seed table is shipped in `directory`, youngest first."""
     names = (path.stem.removeprefix("seeds-") for path in Path(directory).glob("seeds-*.json"))
     return sorted(int(name) for name in names if name.isdigit())
+
+
+def every_shipped_seed_result(directory=SEEDS_DIR) -> pd.DataFrame | None:
+    """The shipped seed tables of every age, one below the other (their `steps` column tells the ages apart), or
+    None when none is shipped: the same seeds at several ages, for how training longer moves the scores."""
+    tables = [shipped_seed_results(age, directory) for age in shipped_seed_ages(directory)]
+    return pd.concat(tables, ignore_index=True) if tables else None
 
 
 def nearest_seed_age(steps: int, directory=SEEDS_DIR) -> int | None:

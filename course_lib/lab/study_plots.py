@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from course_lib.analysis.sweep_results import check_columns, ok_models, tc_by_regularisation
+from course_lib.analysis.sweep_results import age_change, check_columns, ok_models, tc_by_regularisation
 from course_lib.checks import check_choice
 from course_lib.metrics.scores import column_label
 
@@ -108,6 +108,37 @@ def plot_scale(table: pd.DataFrame, x: str, columns, fixed: dict | None = None):
         ax.minorticks_off()
         ax.set(xlabel="training steps" if x == "steps" else "width multiplier", title=column_label(column))
     axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def plot_ages(results: pd.DataFrame, column: str = "mig.score"):
+    """`column` of every setting (method, value) found at two ages (`age_change`), its youngest age left and its
+    oldest right: a dot per seed, a grey line joining one seed's two ages (one model trained on), a bar per
+    median. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    changes = age_change(results, column)
+    if changes.empty:
+        raise ValueError("results holds no setting at two ages (its `steps` column): nothing to compare")
+    table = ok_models(results)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(changes) + 2), 4.2), layout="constrained")
+    one_pair_of_ages = changes["young"].nunique() == changes["old"].nunique() == 1
+    for position, row in enumerate(changes.itertuples()):
+        setting = table[(table["method"] == row.method) & (table["value"] == row.value)]
+        by_seed = setting.pivot(index="seed", columns="steps", values=column)[[row.young, row.old]]
+        for _, (young, old) in by_seed.dropna().iterrows():
+            ax.plot([position - 0.2, position + 0.2], [young, old], color="0.7", linewidth=1, zorder=1)
+        for offset, age, colour in ((-0.2, row.young, "C0"), (0.2, row.old, "C1")):
+            label = (f"{age:,} steps" if one_pair_of_ages else ("younger", "older")[offset > 0]) if position == 0 \
+                else None
+            ax.scatter(np.full(len(by_seed), position + offset), by_seed[age], s=18, color=colour, label=label)
+            ax.plot([position + offset - 0.12, position + offset + 0.12], [by_seed[age].median()] * 2, color=colour,
+                    linewidth=3)
+    ax.set_xticks(range(len(changes)), [f"{m}\n{v:g}" for m, v in zip(changes["method"], changes["value"])],
+                  fontsize=9)
+    ax.set(ylabel=column_label(column),
+           title=f"{column_label(column)} at two training ages (dots: seeds; lines: one seed trained on; bars: medians)")
+    ax.legend(fontsize=8)
     return fig
 
 
