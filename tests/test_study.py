@@ -288,6 +288,10 @@ def test_age_change_pairs_each_settings_seeds_across_its_youngest_and_oldest_age
     np.testing.assert_allclose(medians, [0.2, 0.65, 0.3, 0.35, 0.2, 0.1])
     with pytest.raises(ValueError, match="two ages"):
         plot_ages(table[table["steps"] == 200])
+    older = table.assign(steps=table["steps"].where((table["method"] != "b") | (table["steps"] == 100), 300))
+    assert list(age_change(older)["old"]) == [200, 300, 200]
+    legend = plot_ages(older).axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["younger", "older"]  # the ages differ by setting
     plt.close("all")
 
 

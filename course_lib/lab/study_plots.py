@@ -128,9 +128,8 @@ def plot_ages(results: pd.DataFrame, column: str = "mig.score"):
         by_seed = setting.pivot(index="seed", columns="steps", values=column)[[row.young, row.old]]
         for _, (young, old) in by_seed.dropna().iterrows():
             ax.plot([position - 0.2, position + 0.2], [young, old], color="0.7", linewidth=1, zorder=1)
-        for offset, age, colour in ((-0.2, row.young, "C0"), (0.2, row.old, "C1")):
-            label = (f"{age:,} steps" if one_pair_of_ages else ("younger", "older")[offset > 0]) if position == 0 \
-                else None
+        for offset, age, colour, name in ((-0.2, row.young, "C0", "younger"), (0.2, row.old, "C1", "older")):
+            label = None if position else f"{age:,} steps" if one_pair_of_ages else name
             ax.scatter(np.full(len(by_seed), position + offset), by_seed[age], s=18, color=colour, label=label)
             ax.plot([position + offset - 0.12, position + offset + 0.12], [by_seed[age].median()] * 2, color=colour,
                     linewidth=3)
