@@ -76,6 +76,8 @@ def test_seed_results_scores_every_seed_and_ships_a_checked_table(tmp_path, monk
     manifest = json.loads((shipped / "seeds-4.json").read_text())
     assert manifest["command"] == f"{SEED_COMMAND} 2 --steps 4"
     assert manifest["configurations"] == [c.slug() for c in seed_configs(4, 1)] and len(manifest["configurations"]) == 3
+    assert manifest["age"] == "4 steps of training, younger than the study's 300,000 (Locatello et al., 2019): " \
+        "why this age, and what it shows: README.md, 'Seeds as results'"
     csv = shipped / "seeds-4.csv"
     csv.write_text(csv.read_text().replace("factor_vae", "beta_vae", 1))
     with pytest.raises(ValueError, match="damaged"):
@@ -164,6 +166,7 @@ def test_the_shipped_seed_table_is_the_zoos_compared_models_over_five_seeds(tmp_
     found = {(m, None if pd.isna(v) else v, s) for m, v, s in zip(table["method"], table["value"], table["seed"])}
     assert len(table) == 45 and found == expected
     assert (table["status"] == "ok").all() and (table["steps"] == age).all()
+    assert json.loads((seeds_module.SEEDS_DIR / f"seeds-{age}.json").read_text())["age"].startswith(f"{age:,} steps")
     assert table["mig.score"].between(0, 1).all() and table["udr"].between(0, 1).all()
     assert table["udr_spearman"].between(0, 1).all()
     lecture = PROFILES["lecture"]

@@ -33,6 +33,7 @@ from course_lib.kit.lecture_models import lecture_steps, zoo_configs
 from course_lib.kit.study import (CHEAP_METRICS, DESIGNS, MACHINE_COLUMNS, SHIPPED_STUDY_DIR, StudyPlan,
                                   add_udr_flavours, shipped_study, study_results)
 from course_lib.kit.sweep import STOPPED, Sweep, default_pack, run_sweep
+from course_lib.kit.zoo import age_statement
 from course_lib.training import TrainConfig, deadline_after, default_runs_dir
 
 SEED_METHODS = ("vae", "beta_vae", "factor_vae", "beta_tcvae", "dip_vae_i")
@@ -40,6 +41,7 @@ SAME_AS_THE_VAE = ("beta_tcvae", {"beta": 1})  # notebook 05's reference: -ELBO 
 BEYOND_THE_ZOO = (("beta_tcvae", {"beta": 10}),)  # trained like the zoo's model of that method, at another value
 SEEDS_DIR = CHECKOUT / "data" / "pretrained" / "seeds"
 SEED_COMMAND = "python -m course_lib zoo --seed-results"
+SEED_AGE_REASON = "why this age, and what it shows: README.md, 'Seeds as results'"
 
 
 def seed_configs(steps: int, num_seeds: int) -> list[TrainConfig]:
@@ -97,7 +99,8 @@ def export_seed_results(table: pd.DataFrame, sweep: Sweep, directory=SEEDS_DIR) 
     with atomic_open(csv, "w") as handle:
         table.drop(columns=[c for c in MACHINE_COLUMNS if c in table]).to_csv(handle, index=False)
     settings = {k: v for k, v in dataclasses.asdict(sweep).items() if k not in ("out", "device", "pack", "values")}
-    write_json_atomic(manifest, {"settings": json.loads(json.dumps(settings, default=list)),
+    write_json_atomic(manifest, {"age": age_statement([{"steps": sweep.steps}], why=SEED_AGE_REASON),
+                                 "settings": json.loads(json.dumps(settings, default=list)),
                                  "configurations": [config.slug() for config in seed_configs(sweep.steps, 1)],
                                  "commit": checkout_commit(),
                                  "command": f"{SEED_COMMAND} {len(sweep.seeds)} --steps {sweep.steps}",

@@ -75,16 +75,17 @@ def read_manifest(root=None) -> dict:
         raise ValueError(f"{path} is not a zoo manifest ({type(error).__name__}: {error})") from None
 
 
-def age_statement(models) -> str:
-    """What the manifest says of its models' age: their steps against the study's (Locatello et al.)."""
+def age_statement(models, why: str | None = None) -> str:
+    """What a manifest says of its models' age: their steps against the study's (Locatello et al.), and where
+    younger ones are explained (`why`; default: the zoo's section of the README and how to grow it)."""
     from course_lib.training import TrainConfig
 
     ages, study = sorted({entry["steps"] for entry in models}), TrainConfig.steps
     said = " and ".join(f"{steps:,}" for steps in ages)
     if ages and ages[-1] >= study:
         return f"{said} steps of training; the study trains {study:,} (Locatello et al., 2019)"
-    return (f"{said} steps of training, younger than the study's {study:,} (Locatello et al., 2019): why, and how to "
-            f"grow them (`make grow-zoo STEPS={study} DEVICE=cuda`), README.md, 'The shipped age'")
+    why = why or f"why, and how to grow them (`make grow-zoo STEPS={study} DEVICE=cuda`), README.md, 'The shipped age'"
+    return f"{said} steps of training, younger than the study's {study:,} (Locatello et al., 2019): {why}"
 
 
 def write_manifest(root, models) -> None:
