@@ -50,13 +50,22 @@ def signalling_after(step_to_signal: int, signum: int, times: int, monkeypatch, 
     monkeypatch.setattr(module, name, make_signalling)
 
 
+@pytest.fixture
+def interruptible():
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, however pytest was started: a shell starts a background
+    job (`make test &`) with SIGINT ignored, and training rightly keeps an ignored SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def logged_steps(folder):
     return [int(row.split(",")[0]) for row in (folder / LOG).read_text().splitlines()[1:]]
 
 
 @pytest.mark.parametrize("how", ["alone", "packed"])
 def test_ctrl_c_checkpoints_the_finished_step_then_interrupts_and_resuming_equals_one_run(how, dsprites, tmp_path,
-                                                                                           monkeypatch):
+                                                                                           monkeypatch, interruptible):
     folders = [tmp_path / "a", tmp_path / "b"]
     handler = signal.getsignal(signal.SIGINT)
     signalling_after(3, signal.SIGINT, 1, monkeypatch, how)
@@ -78,7 +87,7 @@ def test_ctrl_c_checkpoints_the_finished_step_then_interrupts_and_resuming_equal
             assert torch.equal(a, b)
 
 
-def test_a_second_ctrl_c_interrupts_at_once_without_a_checkpoint(dsprites, tmp_path, monkeypatch):
+def test_a_second_ctrl_c_interrupts_at_once_without_a_checkpoint(dsprites, tmp_path, monkeypatch, interruptible):
     handler = signal.getsignal(signal.SIGINT)
     signalling_after(3, signal.SIGINT, 2, monkeypatch, "alone")
     with pytest.raises(KeyboardInterrupt):
