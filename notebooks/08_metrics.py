@@ -61,7 +61,7 @@ from course_lib.lab.setup import notebook_setup
 from course_lib.lab.notice import notice, span, trend
 from course_lib.analysis.sweep_results import seed_spread
 from course_lib.kit.lecture_models import lecture_models, select
-from course_lib.kit.seeds import nearest_seed_age, shipped_seed_results
+from course_lib.kit.seeds import seed_rows
 from course_lib.lab.metric_comparison import (SubGrid, evaluate_many, factor_vae_vote_matrix, plot_matrix,
                                               plot_rank_correlation, plot_score_table)
 from course_lib.metrics.scores import DISENTANGLEMENT_SCORES, rank_correlation
@@ -582,9 +582,11 @@ if plain is not None:
                     "code, so nothing in it picks the factors' axes (notebook 06, Exercise 2)" if dip_i else "")
                  + ". A regulariser is not a disentangler by name: Locatello et al. found that the hyperparameters "
                    "and the random seed matter more than the choice of objective.")
-seed_age = nearest_seed_age(STEPS)  # the zoo's compared models over seeds: the shipped table nearest these models' age
-if seed_age is not None:
-    by_seed = seed_spread(shipped_seed_results(seed_age), "mig.score")
+# the seeds of these models' configurations, from the shipped seed table nearest to their age (where it holds them)
+held = [rows for rows in (seed_rows(model.config) for model in models) if rows is not None]
+if held:
+    seed_age = int(held[0]["steps"].iloc[0])
+    by_seed = seed_spread(pd.concat(held), "mig.score")
     (method, value), widest = by_seed["range"].idxmax(), by_seed["range"].max()
     age = "" if seed_age == STEPS else (f", trained {seed_age:,} steps (the shipped table nearest to these models' age, "
                                         f"{STEPS:,} steps; the seeds' spread changes as models train)")
