@@ -1,6 +1,7 @@
 """Bad places to write and unfinished runs: the CLI says so in one line (exit 2) before any work starts."""
 import json
 import os
+import re
 
 import pytest
 
@@ -150,12 +151,21 @@ def test_zoo_grow_checks_its_arguments_before_any_training(tmp_path, capsys, mon
 
 
 @pytest.mark.parametrize("command", [["sweep", "--methods", "vae", "--steps", "2", "--metrics", "mig"],
-                                     ["train", "--method", "vae", "--steps", "2"]])
+                                     ["train", "--method", "vae", "--steps", "2"], ["study", "--profile", "smoke"]])
 def test_a_time_limit_must_be_positive_before_any_training(tmp_path, capsys, command):
     out = tmp_path / "out"
     fails_with(capsys, [*command, "--out", str(out), "--device", "cpu", "--time-limit", "0"],
                "--time-limit=0.0 is not allowed; use")
     assert not out.exists()
+
+
+def test_a_study_out_of_time_starts_no_job_scores_nothing_and_says_the_same_command_resumes(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["study", "--profile", "smoke", "--device", "cpu", "--workers", "1", "--out", str(out),
+                 "--time-limit", "1e-8"]) == 1
+    assert re.search(r"(\d+) of \1 jobs stopped before they finished \(their notes say where\); the same command "
+                     "resumes them", capsys.readouterr().out)
+    assert not list(out.glob("**/result.json")) and not list(out.glob("**/config.json"))
 
 
 def test_train_out_of_time_stops_with_a_checkpoint_and_resume_finishes(tmp_path, capsys):

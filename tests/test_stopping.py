@@ -1,5 +1,6 @@
 """A run stopped by Ctrl-C or SIGTERM checkpoints the step it finished first, a run killed without warning loses
 at most CHECKPOINT_SECONDS of work, and where a run stopped or checkpointed never changes the model it becomes."""
+import os
 import signal
 import subprocess
 import sys
@@ -211,3 +212,57 @@ def test_an_ignored_signal_stays_ignored(dsprites, tmp_path, monkeypatch):
     finally:
         signal.signal(signal.SIGINT, previous)
     assert run.step == 8 and logged_steps(tmp_path / "run") == list(range(1, 9))
+
+
+@pytest.fixture
+def recorded_sigterm():
+    """SIGTERM only recorded here (the signals it received, in a list) instead of ending pytest; afterwards the
+    handler and this process's stop request are as before."""
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    yield received
+    signal.signal(signal.SIGTERM, previous)
+    stopping.ask_to_stop(False)
+
+
+def test_threads_stop_on_signals_checkpoints_training_in_a_thread_and_a_second_signal_acts(dsprites, tmp_path,
+                                                                                             recorded_sigterm):
+    """What a Dask worker needs: its tasks train outside the main thread, where no signal lands. The first SIGTERM
+    stops that training at the end of its step with a checkpoint and the process goes on; the second does what
+    SIGTERM did before (here: recorded)."""
+    recorder = signal.getsignal(signal.SIGTERM)
+    signals = stopping.ThreadsStopOnSignals()
+    signals.install()
+    runs = []
+    thread = threading.Thread(target=lambda: runs.append(train(tiny(steps=10**6), tmp_path / "run", device="cpu",
+                                                               dataset=dsprites, progress=False)))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "run" / CONFIG).exists() and time.monotonic() < deadline:  # written as training starts
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    thread.join(timeout=120)
+    assert not thread.is_alive() and recorded_sigterm == []
+    assert stopping.stop_reason(None) == "a stop signal"
+    step = runs[0].step
+    assert 0 < step < 10**6
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT, tiny(steps=10**6))["step"] == step
+    assert logged_steps(tmp_path / "run") == list(range(1, step + 1))
+
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert recorded_sigterm == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGTERM) is recorder  # put back by the second signal
+
+
+def test_a_stop_request_outranks_the_time_limit_and_withdrawing_it_restores_training(dsprites, tmp_path):
+    assert stopping.stop_reason(None) is None and stopping.stop_reason(1.0) == "the time limit"
+    stopping.ask_to_stop()
+    try:
+        assert stopping.stop_reason(None) == stopping.stop_reason(1.0) == "a stop signal"
+        run = train(tiny(), tmp_path / "asked", device="cpu", dataset=dsprites, progress=False)
+        assert run.step == 1 and logged_steps(tmp_path / "asked") == [1]  # the first step, then its checkpoint
+    finally:
+        stopping.ask_to_stop(False)
+    assert stopping.stop_reason(None) is None
+    assert train(tiny(), tmp_path / "asked", device="cpu", dataset=dsprites, progress=False, resume=True).step == 8

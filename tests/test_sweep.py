@@ -1,6 +1,11 @@
 """Sweeps: the grid, resumption, failures recorded, one table; on an in-process Dask cluster."""
 import json
 import os
+import signal
+import threading
+import time
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -8,7 +13,7 @@ import pytest
 import course_lib.kit.sweep as sweep_module
 from course_lib.kit.cli import main
 from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, in_table_order, run_job, run_sweep, training_cluster
-from course_lib.training import TrainConfig, checkpoint_step, read_run_config
+from course_lib.training import CONFIG, TrainConfig, checkpoint_step, read_run_config, stopping
 
 
 def tiny(out, **fields):
@@ -236,7 +241,6 @@ def test_a_sweep_out_of_time_stops_with_a_checkpoint_writes_no_result_and_resume
         return deadline is not None and calls["n"] >= 4
 
     monkeypatch.setattr(stopping, "past", up_at_the_fourth_look)
-    monkeypatch.setattr(sweep_module, "past", up_at_the_fourth_look)
     sweep = tiny(tmp_path / "sweep", steps=6, values=[4])  # two jobs: the VAE and beta-VAE beta = 4
     table = run_sweep(sweep, processes=False, workers=1, progress=False, deadline=1e12)
     monkeypatch.undo()
@@ -273,3 +277,61 @@ def test_the_results_table_orders_values_and_seeds_as_numbers_not_as_text():
         ("beta_tcvae", 10, 0), ("beta_vae", 4, 2), ("beta_vae", 4, 10), ("beta_vae", 16, 2), ("beta_vae", 16, 10),
         ("vae", -1, 0)]  # as text, 16 came before 4 and seed 10 before 2
     assert list(ordered.index) == list(range(6))
+
+
+def signal_once_training_started(out, pid_of, signum: int) -> threading.Thread:
+    """A thread that sends `signum` to the process `pid_of()` names a second after the first job under `out` started
+    training (its run folder's config is written then)."""
+    def watch():
+        deadline = time.monotonic() + 300
+        while not list(Path(out).glob(f"*/{CONFIG}")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.kill(pid_of(), signum)
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def assert_stopped_by_a_signal(table):
+    """The job under way stopped at a step with its checkpoint there, the queued one before it started; no
+    result.json."""
+    notes = sorted(table["note"])
+    assert (table["status"] == "stopped").all() and len(notes) == 2, notes
+    assert notes[1] == "a stop signal stopped it before it started; run the sweep again to resume it"
+    step = int(notes[0].removeprefix("a stop signal stopped it at step ").split(" of ")[0].replace(",", ""))
+    started = Path(table.loc[table["note"] == notes[0], "run_dir"].item())
+    assert 0 < step < 1_000 and checkpoint_step(started, read_run_config(started)) == step
+    assert not list(started.parent.glob(f"*/{RESULT}"))
+
+
+def test_sigterm_to_the_sweep_stops_its_workers_jobs_with_checkpoints_writes_the_table_then_acts(tmp_path):
+    """`kill PID` of a sweep: only this process gets SIGTERM, and it asks its workers to stop (here in-process
+    ones, whose tasks run in threads): the job under way checkpoints, the queued one does not start, the table is
+    written, then SIGTERM does what it did before (here: recorded); the request is withdrawn afterwards."""
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        sweep = tiny(tmp_path / "sweep", steps=1_000, values=[4])
+        signal_once_training_started(sweep.out, os.getpid, signal.SIGTERM)
+        table = run_sweep(sweep, processes=False, workers=1, progress=False)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert received == [signal.SIGTERM]
+    assert_stopped_by_a_signal(table)
+    assert pd.read_csv(tmp_path / "sweep" / RESULTS_TABLE)["status"].eq("stopped").all()
+    assert stopping.stop_reason(None) is None  # this process trains again
+
+
+def test_sigterm_to_a_worker_of_the_kits_cluster_stops_its_jobs_with_checkpoints_and_it_lives_on(tmp_path):
+    """A batch scheduler signals every process of the job, the workers too, whose tasks run outside their main
+    thread: before, the worker died and its job lost up to CHECKPOINT_SECONDS of training."""
+    from distributed import Client
+
+    sweep = tiny(tmp_path / "sweep", steps=1_000, values=[4])
+    with training_cluster(1) as cluster, Client(cluster) as client:
+        (pid,) = client.run(os.getpid).values()
+        signal_once_training_started(sweep.out, lambda: pid, signal.SIGTERM)
+        table = run_sweep(sweep, scheduler=cluster.scheduler_address, progress=False)
+        assert list(client.run(os.getpid).values()) == [pid]  # the same worker process, not a restarted one
+    assert_stopped_by_a_signal(table)

@@ -86,17 +86,21 @@ def _study(args) -> int:
     import pandas as pd
 
     from course_lib.kit.study import export_study, study_plan, study_results
+    from course_lib.kit.sweep import STOPPED
     from course_lib.profiles import get_profile
-    from course_lib.training import default_runs_dir
+    from course_lib.training import deadline_after, default_runs_dir
 
+    deadline = deadline_after(args.time_limit, "--time-limit")
     profile = get_profile(args.profile)
     out = Path(args.out) if args.out else default_runs_dir() / f"study-{profile.name}"  # notebook 13's folder
     plan = study_plan(profile, out, device=args.device, first_seed=args.seed)
     results, scale, note = study_results(plan, profile, args.seed, args.device, args.scheduler, train=True,
-                                         workers=args.workers)
+                                         workers=args.workers, deadline=deadline)
     jobs = pd.concat([results, scale]).drop_duplicates("run_dir")  # the scale study reuses some main runs
     failed = int((jobs["status"] != "ok").sum())
     print(f"{note}; under {out}")
+    if (jobs["status"] == STOPPED).any():
+        return 1  # nothing to export yet
     if args.export:
         if failed:
             raise ValueError(f"{failed} jobs failed (see {out}); a study is shipped only when every job finished")
@@ -127,7 +131,7 @@ def _sweep(args) -> int:
     print(table[["method", "hyperparameter", "value", "seed", "status", "seconds"]].to_string(index=False))
     print(f"{len(table) - len(failed)} of {len(table)} jobs ok; table: {Path(sweep.out) / 'results.csv'}")
     if stopped:
-        print(f"the time limit stopped {stopped} jobs (checkpoints under {sweep.out}); the same command resumes them")
+        print(f"{stopped} jobs stopped before they finished (under {sweep.out}); the same command resumes them")
     return 1 if len(failed) else 0
 
 
@@ -185,8 +189,8 @@ def _zoo(args) -> int:
                              workers=args.workers, time_limit_minutes=args.time_limit)
         stopped = table[table["status"] == STOPPED]
         if len(stopped):
-            print(f"the time limit stopped {len(stopped)} of {len(table)} runs; the same command resumes them, and "
-                  "ships the table once every one has finished:\n  " + "\n  ".join(stopped["note"]))
+            print(f"{len(stopped)} of {len(table)} runs stopped before they finished; the same command resumes "
+                  "them, and ships the table once every one has finished:\n  " + "\n  ".join(stopped["note"]))
         else:
             print(f"{len(table)} runs scored; shipped in {SEEDS_DIR}")
     for run_dir in args.add or []:
@@ -303,6 +307,8 @@ def main(argv=None) -> int:
     study.add_argument("--scheduler", default=None, help="address of a running dask scheduler")
     study.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: cores or GPUs)")
     study.add_argument("--export", action="store_true", help="write the tables to data/pretrained/study")
+    study.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                       help="stop every job's training with a checkpoint after MINUTES; the same command resumes them")
     study.set_defaults(func=_study)
 
     notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")

@@ -26,7 +26,7 @@ import pandas as pd
 from course_lib.analysis.sweep_results import GROUP, SCALE_METHOD, ok_models, scale_results, udr_by_group
 from course_lib.checks import check_choice, check_int
 from course_lib.io import CHECKOUT, atomic_open, checkout_commit, sha256_of_file, write_json_atomic
-from course_lib.kit.sweep import Sweep, default_pack
+from course_lib.kit.sweep import STOPPED, Sweep, default_pack
 from course_lib.metrics import ALL_METRICS
 from course_lib.objectives import STUDY_SWEEPS
 from course_lib.seeding import as_random_state, check_seed
@@ -113,17 +113,21 @@ def study_plan(profile, out, device: str = "auto", first_seed: int = 0) -> Study
 
 
 def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None = None, processes: bool = True,
-              progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+              progress: bool = True, deadline: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(main results, scale results): every sweep of `plan` through `run_sweep` on one Dask cluster.
 
     `scheduler`: a running scheduler's address; None starts one LocalCluster of `workers` single-threaded
     workers (default: one per core, or per GPU) for all sweeps, so workers start (and import torch) once.
     The sweeps are submitted together (one thread each), so no worker idles while another sweep finishes;
-    only the main sweep shows a progress bar.
+    only the main sweep shows a progress bar. `deadline` (a `time.time()`), SIGINT or SIGTERM stop every job with
+    a checkpoint ("stopped" rows, as in `run_sweep`); the same call resumes them.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from course_lib.kit.sweep import default_workers, run_sweep, training_cluster
+    from distributed import Client
+
+    from course_lib.kit.sweep import default_workers, forward_stop_requests, run_sweep, training_cluster
+    from course_lib.training.stopping import StopRequests
 
     sweeps = (plan.sweep, *plan.scale_sweeps)
     for sweep in sweeps:
@@ -132,10 +136,11 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
     if scheduler is None:
         workers = workers or default_workers(plan.sweep.device)
         cluster = training_cluster(workers, processes, dashboard_address=":0")  # any free port: no clash with another
-    with cluster as where, ThreadPoolExecutor(max_workers=len(sweeps)) as pool:
+    with StopRequests() as stop, cluster as where, ThreadPoolExecutor(max_workers=len(sweeps)) as pool:
         address = where if isinstance(where, str) else where.scheduler_address
-        tables = list(pool.map(lambda item: run_sweep(item[1], scheduler=address, progress=progress and item[0] == 0),
-                               enumerate(sweeps)))
+        with Client(address) as client, forward_stop_requests(stop, client):  # the sweeps' threads get no signals
+            tables = list(pool.map(lambda item: run_sweep(item[1], scheduler=address, deadline=deadline,
+                                                          progress=progress and item[0] == 0), enumerate(sweeps)))
     return tables[0], scale_results(tables[0], tables[1:], plan.scale_value)
 
 
@@ -228,20 +233,25 @@ def shipped_study(plan: StudyPlan, profile, directory=SHIPPED_STUDY_DIR) -> tupl
 
 
 def study_results(plan: StudyPlan, profile, seed: int = 0, device="auto", scheduler: str | None = None,
-                  train: bool | None = None, directory=SHIPPED_STUDY_DIR,
-                  workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+                  train: bool | None = None, directory=SHIPPED_STUDY_DIR, workers: int | None = None,
+                  deadline: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(results with UDR, scale results, a line saying where they came from) for notebook 13: the study shipped
     for exactly this plan unless `train` is True (None: train only when none is shipped), else `run_study` on
-    one Dask cluster and `add_udr_flavours` (finished jobs under the plan's folder are loaded, not retrained)."""
+    one Dask cluster and `add_udr_flavours` (finished jobs under the plan's folder are loaded, not retrained).
+    `deadline` as in `run_study`: a study it stopped gets no UDR (its rows say "stopped")."""
     shipped = None if train else shipped_study(plan, profile, directory)
     if shipped is not None:
         results, scale = shipped
         return results, scale, (f"the shipped {profile.name} study: {len(results)} + {len(scale)} models, trained by "
                                  f"`python -m course_lib study --profile {profile.name} --seed {seed} --export` "
                                  f"({Path(directory).name}/); train_sweep=True trains it here")
-    main, scale = run_study(plan, scheduler=scheduler, workers=workers, processes=True)
-    results = add_udr_flavours(main, num_points=plan.udr_points, random_state=seed, device=device)
+    main, scale = run_study(plan, scheduler=scheduler, workers=workers, processes=True, deadline=deadline)
     jobs = pd.concat([main, scale]).drop_duplicates("run_dir")
+    stopped = int((jobs["status"] == STOPPED).sum())
+    if stopped:
+        return main, scale, (f"{stopped} of {len(jobs)} jobs stopped before they finished (their notes say where); "
+                             "the same command resumes them")
+    results = add_udr_flavours(main, num_points=plan.udr_points, random_state=seed, device=device)
     failed = jobs[jobs["status"] != "ok"]
     note = (f"{len(jobs)} models trained here, {len(jobs) - len(failed)} ok (finished jobs are loaded, not retrained); "
             f"the jobs' own time: {jobs['seconds'].sum() / 60:.1f} worker-minutes")

@@ -12,7 +12,9 @@ job whose `result.json` says ok, and redoes one whose `result.json` is damaged (
 so); a failing job writes its error there and the others go on. A `deadline` (`--time-limit MINUTES`, for
 machines lent for a while or batch jobs with a wall-clock limit) stops every job's training there with a
 checkpoint and starts no training or scoring after it: those rows say "stopped", they write no result.json,
-and the same sweep run again resumes them.
+and the same sweep run again resumes them. SIGINT or SIGTERM (Ctrl-C, a batch scheduler) stops the sweep the same
+way, then takes effect: the kit's workers catch them (`StopTrainingOnSignals`), and the sweep asks its workers to
+stop when only it receives one (`forward_stop_requests`).
 
 `pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.training.packed: the same numbers
 as separate runs, far more model-steps per second on a GPU, where a single small model leaves the
@@ -27,12 +29,14 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 import time
 import traceback
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from distributed.diagnostics.plugin import WorkerPlugin
 from tqdm.auto import tqdm
 
 from course_lib.checks import check_choice, check_int, check_number, check_writable_directory, is_real
@@ -41,10 +45,11 @@ from course_lib.io import write_json_atomic, write_text_atomic
 from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
 from course_lib.seeding import check_seed
-from course_lib.training import TrainConfig, pack_groups, past
+from course_lib.training import TrainConfig, pack_groups
+from course_lib.training.stopping import StopRequests, ThreadsStopOnSignals, ask_to_stop, stop_reason
 
 RESULT, RESULTS_TABLE = "result.json", "results.csv"
-STOPPED = "stopped"  # the status of a job that the deadline stopped
+STOPPED = "stopped"  # the status of a job that the deadline or a signal stopped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +198,8 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
 
     `note`: how the job came to run (e.g. its pack failed), kept in the row. `deadline` (a `time.time()`):
     training stops there with a checkpoint, and a job that has not finished training by then, or would start
-    scoring after it, is "stopped" (no result.json: running it again resumes it)."""
+    scoring after it, is "stopped" (no result.json: running it again resumes it); so is a job that this process
+    is asked to stop (`stopping.ask_to_stop`)."""
     import torch
 
     from course_lib.kit.runs import train_or_load
@@ -213,13 +219,13 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     row |= {"note": "; ".join(notes)} if notes else {}
     start = time.perf_counter()
     try:
-        run = None if past(deadline) else train_or_load(config, root=sweep.out, device=sweep.device, progress=False,
-                                                         deadline=deadline)
+        run = None if stop_reason(deadline) else train_or_load(config, root=sweep.out, device=sweep.device,
+                                                                progress=False, deadline=deadline)
         step = 0 if run is None else run.step
-        if step < config.steps or past(deadline):
+        if step < config.steps or stop_reason(deadline):
             where = ("before it started" if run is None else "before scoring" if step == config.steps
                      else f"at step {step:,} of {config.steps:,}")
-            notes.append(f"the time limit stopped it {where}; run the sweep again to resume it")
+            notes.append(f"{stop_reason(deadline)} stopped it {where}; run the sweep again to resume it")
             return row | {"status": STOPPED, "error": None, "note": "; ".join(notes),
                           "seconds": time.perf_counter() - start}
         row |= {"status": "ok", "error": None} | evaluate_run(run, sweep)
@@ -247,7 +253,7 @@ def run_pack(configs: list[TrainConfig], sweep: Sweep, threads: int | None = Non
     sweep = dataclasses.replace(sweep, device=job_device(sweep.device))  # this worker's GPU
     directories = [Path(sweep.out) / config.slug() for config in configs]
     pending = [k for k, folder in enumerate(directories) if _read_result(folder / RESULT)[0].get("status") != "ok"]
-    note = None if past(deadline) else train_unfinished_packed(
+    note = None if stop_reason(deadline) else train_unfinished_packed(
         [configs[k] for k in pending], [directories[k] for k in pending], sweep.device, deadline=deadline)
     return [run_job(config, sweep, note=note if k in pending else None, deadline=deadline)
             for k, config in enumerate(configs)]
@@ -295,6 +301,49 @@ def _restore_environment(saved: dict) -> None:
     os.environ.update({name: value for name, value in saved.items() if os.environ.get(name) != value})
 
 
+class StopTrainingOnSignals(WorkerPlugin):
+    """In every worker process of the kit's training cluster, SIGINT and SIGTERM (Ctrl-C in a terminal, a batch
+    scheduler ending the job) stop the training under way with a checkpoint, and the worker's jobs come back
+    "stopped" (`stopping.ThreadsStopOnSignals`: a Dask task runs outside the main thread, where signals land)."""
+
+    name = "course-kit-stop-training-on-signals"
+
+    def setup(self, worker) -> None:
+        self.signals = ThreadsStopOnSignals()
+        self.signals.install()  # setup runs in the worker process's main thread; in-process workers: nothing
+
+    def teardown(self, worker) -> None:
+        self.signals.uninstall()
+
+
+@contextlib.contextmanager
+def forward_stop_requests(stop: StopRequests, client):
+    """While inside, a signal that `stop` caught here asks every worker of the Dask `client` to stop (`ask_to_stop`;
+    within 0.2 s): a sweep's jobs then stop as at a time limit, even when only this process got the signal (`kill
+    PID`, Ctrl-C in a notebook). Leaving withdraws the request. Outside the main thread (no signals): nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    done, forwarded = threading.Event(), threading.Event()
+
+    def forward() -> None:
+        while not done.wait(0.2):
+            if stop.received is not None:
+                client.run(ask_to_stop)
+                forwarded.set()
+                return
+
+    watcher = threading.Thread(target=forward, name="forward-stop-requests", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        if forwarded.is_set():
+            client.run(ask_to_stop, False)  # a cluster of your own, or in-process workers, train again later
+
+
 @contextlib.contextmanager
 def training_cluster(workers: int, processes: bool = True, dashboard_address: str | None = None):
     """A dask LocalCluster of `workers` single-threaded workers for training jobs, closed on exit, which also
@@ -304,9 +353,11 @@ def training_cluster(workers: int, processes: bool = True, dashboard_address: st
     Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers so that they hand freed memory back to the
     OS. Setting it freezes glibc's adaptive mmap threshold at 128 KiB: every activation buffer of every
     training step is then mmap'ed, zero-filled by page faults and unmapped again: the study's conv VAE trained at
-    6.5 instead of 14.2 steps/s (one thread, 1,500 steps, 2-core CPU). Here the workers keep glibc's default."""
+    6.5 instead of 14.2 steps/s (one thread, 1,500 steps, 2-core CPU). Here the workers keep glibc's default.
+
+    SIGINT and SIGTERM stop the workers' training with a checkpoint (`StopTrainingOnSignals`)."""
     import dask
-    from distributed import LocalCluster
+    from distributed import Client, LocalCluster
 
     environment = dict(os.environ)
     try:
@@ -314,6 +365,8 @@ def training_cluster(workers: int, processes: bool = True, dashboard_address: st
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=dashboard_address)
         try:
+            with Client(cluster) as client:
+                client.register_plugin(StopTrainingOnSignals())
             yield cluster
         finally:
             nanny = logging.getLogger("distributed.nanny")
@@ -345,7 +398,8 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
     single-threaded workers (default: one per core, or per GPU). Finished jobs are skipped.
     `jobs`: the TrainConfigs to train and score with the sweep's settings (None: `sweep.configs()`, its grid).
     `deadline` (a `time.time()`, e.g. `training.deadline_after(minutes)`): jobs that it stops are "stopped" rows
-    (`run_job`); running the sweep again resumes them.
+    (`run_job`); running the sweep again resumes them. SIGINT or SIGTERM here stops the jobs in the same way
+    (`forward_stop_requests`); the table is written, then the signal takes effect.
     """
     from distributed import Client, as_completed
 
@@ -366,7 +420,7 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
     threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
     rows = []
     cluster = training_cluster(workers, processes) if scheduler is None else contextlib.nullcontext(scheduler)
-    with cluster as where, Client(where) as client:
+    with StopRequests() as stop, cluster as where, Client(where) as client, forward_stop_requests(stop, client):
         if sweep.pack == 1:
             futures = [client.submit(run_job, config, sweep, threads, deadline=deadline, key=f"job-{config.slug()}",
                                      pure=False) for config in configs]
@@ -378,6 +432,6 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
                 done = future.result() if sweep.pack > 1 else [future.result()]  # a pack's rows, or a job's row
                 rows.extend(done)
                 bar.update(len(done))
-    table = in_table_order(pd.DataFrame(rows).drop(columns="traceback", errors="ignore"))
-    write_text_atomic(Path(sweep.out) / RESULTS_TABLE, table.to_csv(index=False))
+        table = in_table_order(pd.DataFrame(rows).drop(columns="traceback", errors="ignore"))
+        write_text_atomic(Path(sweep.out) / RESULTS_TABLE, table.to_csv(index=False))
     return table

@@ -8,6 +8,9 @@
 - When SIGINT (Ctrl-C, a notebook's "interrupt the kernel") or SIGTERM (a batch scheduler, `kill`) arrives:
   the step under way finishes, the run writes its checkpoint, then the signal does what it would have done
   (KeyboardInterrupt, termination). A second signal acts at once, in case a step hangs.
+- When this process is asked to stop (`ask_to_stop`): for training outside the main thread (a Dask worker's
+  tasks), which cannot catch signals. `ThreadsStopOnSignals` turns the process's signals into that request, and
+  a sweep forwards its own signal to its workers that way (`kit.sweep`).
 
 Where it stops changes nothing: resuming continues the run exactly (`training.train`'s `resume`).
 """
@@ -21,11 +24,29 @@ from course_lib.checks import check_number
 
 CHECKPOINT_SECONDS = 600.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_ASKED_TO_STOP = threading.Event()  # this process's training is asked to stop: `ask_to_stop`
 
 
 def past(deadline: float | None) -> bool:
     """Whether the `time.time()` `deadline` (None: none) has come."""
     return deadline is not None and time.time() >= deadline
+
+
+def ask_to_stop(asked: bool = True) -> None:
+    """Ask every training of this process, in whatever thread, to stop at the end of its step with a checkpoint,
+    and every sweep job to start no training or scoring (`stop_reason`); `asked=False` withdraws the request."""
+    if asked:
+        _ASKED_TO_STOP.set()
+    else:
+        _ASKED_TO_STOP.clear()
+
+
+def stop_reason(deadline: float | None) -> str | None:
+    """Why training should stop now: "a stop signal" (`ask_to_stop`), "the time limit" (the `time.time()`
+    `deadline` has come), or None."""
+    if _ASKED_TO_STOP.is_set():
+        return "a stop signal"
+    return "the time limit" if past(deadline) else None
 
 
 def deadline_after(minutes: float | None, name: str = "time_limit_minutes") -> float | None:
@@ -50,12 +71,29 @@ class CheckpointClock:
                 or time.monotonic() - self.last >= CHECKPOINT_SECONDS)
 
 
+def _catch_stop_signals(handler) -> dict:
+    """Set `handler` for every STOP_SIGNALS that is not ignored (SIGINT of a background job stays ignored), from
+    the main thread (elsewhere nothing); the handlers it replaced, for `_restore_handlers`."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                handler_before = signal.signal(signum, handler)
+                previous[signum] = signal.SIG_DFL if handler_before is None else handler_before  # None: not Python's
+    return previous
+
+
+def _restore_handlers(previous: dict) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
+
+
 class StopRequests:
-    """What asks a training loop to stop at the end of its step: the `time.time()` `deadline` (None: none), or
-    SIGINT or SIGTERM received inside `with StopRequests(deadline) as stop:` (`stop.requested()`). Leaving the
-    block restores the signal handlers and delivers the signal received; a second signal is delivered at once.
-    An ignored signal stays ignored; outside the main thread (a Dask worker's task) signals cannot be caught,
-    and they act as before."""
+    """What asks a training loop to stop at the end of its step: the `time.time()` `deadline` (None: none),
+    `ask_to_stop`, or SIGINT or SIGTERM received inside `with StopRequests(deadline) as stop:`
+    (`stop.requested()`). Leaving the block restores the signal handlers and delivers the signal received; a
+    second signal is delivered at once. An ignored signal stays ignored; outside the main thread (a Dask worker's
+    task) signals cannot be caught: there `ThreadsStopOnSignals` turns them into `ask_to_stop`."""
 
     def __init__(self, deadline: float | None = None):
         self.deadline = deadline
@@ -63,15 +101,10 @@ class StopRequests:
         self._previous: dict = {}
 
     def requested(self) -> bool:
-        return self.received is not None or past(self.deadline)
+        return self.received is not None or stop_reason(self.deadline) is not None
 
     def __enter__(self) -> StopRequests:
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                if signal.getsignal(signum) is signal.SIG_IGN:
-                    continue  # ignored (SIGINT of a background job): it stays ignored
-                previous = signal.signal(signum, self._catch)
-                self._previous[signum] = signal.SIG_DFL if previous is None else previous  # None: set outside Python
+        self._previous = _catch_stop_signals(self._catch)
         return self
 
     def _catch(self, signum, frame) -> None:
@@ -81,11 +114,35 @@ class StopRequests:
         self.received = signum
 
     def _restore(self) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+        _restore_handlers(self._previous)
         self._previous = {}
 
     def __exit__(self, error_type, error, traceback) -> None:
         self._restore()
         if self.received is not None and error_type is None:
             signal.raise_signal(self.received)  # the previous handler: KeyboardInterrupt, termination, ...
+
+
+class ThreadsStopOnSignals:
+    """SIGINT and SIGTERM for a process whose training runs outside the main thread (a Dask worker): from
+    `install()` (in the main thread; elsewhere it does nothing) to `uninstall()`, the first one asks every training
+    of the process to stop with a checkpoint (`ask_to_stop`; a sweep's jobs then say "stopped") and the process
+    goes on; a second one does at once what the signal did before. An ignored signal stays ignored."""
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def install(self) -> None:
+        self._previous = _catch_stop_signals(self._catch)
+
+    def _catch(self, signum, frame) -> None:
+        if self.received is not None:
+            self.uninstall()
+            signal.raise_signal(signum)
+        self.received = signum
+        ask_to_stop()
+
+    def uninstall(self) -> None:
+        _restore_handlers(self._previous)
+        self._previous = {}
