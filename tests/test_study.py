@@ -292,6 +292,16 @@ def test_age_change_pairs_each_settings_seeds_across_its_youngest_and_oldest_age
     assert list(age_change(older)["old"]) == [200, 300, 200]
     legend = plot_ages(older).axes[0].get_legend()
     assert [text.get_text() for text in legend.get_texts()] == ["younger", "older"]  # the ages differ by setting
+    third = table[table["steps"] == 200].assign(steps=400, **{"mig.score": lambda t: t["mig.score"] + 1})
+    three_ages = pd.concat([table, third.drop(third.index[0])])  # seed 0 of setting a is missing at 400 steps
+    assert list(age_change(three_ages)["old"]) == [400, 400, 400]  # the youngest and the oldest age
+    ax = plot_ages(three_ages).axes[0]
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["100 steps", "200 steps", "400 steps"]
+    seed_lines = [line for line in ax.lines if line.get_linewidth() == 1]
+    np.testing.assert_allclose(seed_lines[0].get_xdata(), [-0.3, 0.0])  # seed 0 of a: its two ages only
+    np.testing.assert_allclose(seed_lines[1].get_ydata(), [0.2, 0.6, 1.6])  # seed 1 of a through all three
+    medians = [line.get_ydata()[0] for line in ax.lines if line.get_linewidth() == 3]
+    np.testing.assert_allclose(medians[:3], [0.2, 0.65, 1.7])  # a at 400 steps: seeds 1-3 (1.6, 1.7, 1.9)
     plt.close("all")
 
 

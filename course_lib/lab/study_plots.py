@@ -111,32 +111,45 @@ def plot_scale(table: pd.DataFrame, x: str, columns, fixed: dict | None = None):
     return fig
 
 
+def _age_labels(ages: list, same_ages_everywhere: bool) -> list[str]:
+    """The legend's name of each age of a setting: its step count where every setting has the same ages, else its
+    rank (younger / older; youngest, age 2, ..., oldest)."""
+    if same_ages_everywhere:
+        return [f"{age:,} steps" for age in ages]
+    if len(ages) == 2:
+        return ["younger", "older"]
+    return ["youngest", *(f"age {rank}" for rank in range(2, len(ages))), "oldest"]
+
+
 def plot_ages(results: pd.DataFrame, column: str = "mig.score"):
-    """`column` of every setting (method, value) found at two ages (`age_change`), its youngest age left and its
-    oldest right: a dot per seed, a grey line joining one seed's two ages (one model trained on), a bar per
-    median. Returns the Figure."""
+    """`column` of every setting (method, value) found at two or more ages (`age_change`), its ages from left to
+    right: a dot per seed, a grey line through one seed's ages (one model trained on), a bar per median. Returns
+    the Figure."""
     import matplotlib.pyplot as plt
 
     changes = age_change(results, column)
     if changes.empty:
         raise ValueError("results holds no setting at two ages (its `steps` column): nothing to compare")
     table = ok_models(results)
+    settings = [table[(table["method"] == row.method) & (table["value"] == row.value)] for row in changes.itertuples()]
+    ages_of = [sorted(setting["steps"].unique()) for setting in settings]
+    same_ages_everywhere = len({tuple(ages) for ages in ages_of}) == 1
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(changes) + 2), 4.2), layout="constrained")
-    one_pair_of_ages = changes["young"].nunique() == changes["old"].nunique() == 1
-    for position, row in enumerate(changes.itertuples()):
-        setting = table[(table["method"] == row.method) & (table["value"] == row.value)]
-        by_seed = setting.pivot(index="seed", columns="steps", values=column)[[row.young, row.old]]
-        for _, (young, old) in by_seed.dropna().iterrows():
-            ax.plot([position - 0.2, position + 0.2], [young, old], color="0.7", linewidth=1, zorder=1)
-        for offset, age, colour, name in ((-0.2, row.young, "C0", "younger"), (0.2, row.old, "C1", "older")):
-            label = None if position else f"{age:,} steps" if one_pair_of_ages else name
-            ax.scatter(np.full(len(by_seed), position + offset), by_seed[age], s=18, color=colour, label=label)
-            ax.plot([position + offset - 0.12, position + offset + 0.12], [by_seed[age].median()] * 2, color=colour,
-                    linewidth=3)
+    for position, (setting, ages) in enumerate(zip(settings, ages_of)):
+        offsets = position + np.linspace(-1, 1, len(ages)) * min(0.1 * len(ages), 0.35)
+        by_seed = setting.pivot(index="seed", columns="steps", values=column)[ages]
+        for _, scores in by_seed.iterrows():
+            known = scores.notna().to_numpy()
+            if known.sum() > 1:
+                ax.plot(offsets[known], scores[known], color="0.7", linewidth=1, zorder=1)
+        for rank, (offset, age, name) in enumerate(zip(offsets, ages, _age_labels(ages, same_ages_everywhere))):
+            ax.scatter(np.full(len(by_seed), offset), by_seed[age], s=18, color=f"C{rank}",
+                       label=None if position else name)
+            ax.plot([offset - 0.12, offset + 0.12], [by_seed[age].median()] * 2, color=f"C{rank}", linewidth=3)
     ax.set_xticks(range(len(changes)), [f"{m}\n{v:g}" for m, v in zip(changes["method"], changes["value"])],
                   fontsize=9)
     ax.set(ylabel=column_label(column),
-           title=f"{column_label(column)} at two training ages (dots: seeds; lines: one seed trained on; bars: medians)")
+           title=f"{column_label(column)} at each training age (dots: seeds; lines: one seed trained on; bars: medians)")
     ax.legend(fontsize=8)
     return fig
 
