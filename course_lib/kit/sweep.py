@@ -329,7 +329,7 @@ def forward_stop_requests(stop: StopRequests, client):
     def forward() -> None:
         while not done.wait(0.2):
             if stop.received is not None:
-                client.run(ask_to_stop)
+                client.run(ask_to_stop, on_error="ignore")  # a worker that cannot take it is gone already
                 forwarded.set()
                 return
 
@@ -341,7 +341,7 @@ def forward_stop_requests(stop: StopRequests, client):
         done.set()
         watcher.join()
         if forwarded.is_set():
-            client.run(ask_to_stop, False)  # a cluster of your own, or in-process workers, train again later
+            client.run(ask_to_stop, False, on_error="ignore")  # your own cluster or in-process workers train again
 
 
 @contextlib.contextmanager
