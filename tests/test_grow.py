@@ -1,7 +1,11 @@
 """Growing the zoo (course_lib.kit.grow): train the notebooks' models at a new age, retire the old age, export."""
 import dataclasses
 import json
+import os
 import shutil
+import signal
+import threading
+import time
 
 import pytest
 import torch
@@ -10,7 +14,7 @@ from course_lib.kit import grow as grow_module
 from course_lib.kit import zoo
 from course_lib.kit.grow import grow, retire
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
-from course_lib.training import CHECKPOINT, LOG, SUMMARY, load_run, train
+from course_lib.training import CHECKPOINT, CONFIG, LOG, SUMMARY, TrainConfig, load_checkpoint, load_run, train
 
 SHIPPED_AGE = lecture_steps("lecture")  # the shipped zoo's age
 
@@ -122,6 +126,35 @@ def test_a_failed_grow_leaves_the_zoo_as_it_was(zoo_copy, tmp_path, monkeypatch)
         grow(8, runs=tmp_path / "runs", root=zoo_copy, device="cpu", progress=False, workers=1)
     assert (zoo_copy / zoo.MANIFEST).read_bytes() == manifest
     assert all((zoo_copy / c.slug() / zoo.WEIGHTS).is_file() for c in _some_configs(SHIPPED_AGE))
+
+
+def test_sigterm_to_a_cpu_grow_only_stops_its_worker_processes_with_checkpoints_then_acts(tmp_path, dsprites):
+    """`kill PID` of `zoo --grow` on a CPU: its worker processes get no signal, so it asks them to stop (an event,
+    not a second signal); each run checkpoints the step it finished, then SIGTERM does what it did before (here:
+    recorded). Before, the workers trained on to the end of their runs, holding their run folders' locks."""
+    configs = [TrainConfig("beta_vae", architecture="mlp", num_latent=3, batch_size=8, seed=seed, steps=10**6,
+                           checkpoint_every=10**6) for seed in (0, 1)]
+    runs = tmp_path / "runs"
+
+    def signal_once_both_train():
+        deadline = time.monotonic() + 300
+        while len(list(runs.glob(f"*/{CONFIG}"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        threading.Thread(target=signal_once_both_train, daemon=True).start()
+        grow_module._train(configs, runs, torch.device("cpu"), "off", progress=False, workers=2)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert received == [signal.SIGTERM]
+    for config in configs:
+        step = load_checkpoint(runs / config.slug() / CHECKPOINT, config)["step"]
+        logged = [int(row.split(",")[0]) for row in (runs / config.slug() / LOG).read_text().splitlines()[1:]]
+        assert 0 < step < 10**6 and logged == list(range(1, step + 1))
 
 
 def test_retire_removes_only_the_notebooks_models_of_other_ages(zoo_copy):

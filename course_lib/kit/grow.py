@@ -21,13 +21,17 @@
 trained, so a call that fails or is killed leaves the zoo as it was, and the next call resumes the runs.
 `time_limit_minutes` (`--time-limit MINUTES`) is for machines lent by the hour: when it is up every run stops at its
 next step with a checkpoint (`training.train`'s `deadline`), nothing is exported, and the same command
-resumes them later (the models are the same as uninterrupted runs').
+resumes them later (the models are the same as uninterrupted runs'). SIGINT or SIGTERM does the same before it
+takes effect, whether it reaches the worker processes of a CPU grow too (a batch scheduler, Ctrl-C in a
+terminal) or only this one (`kill PID`: it asks them to stop, `stopping.stop_when_set`).
 """
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -40,8 +44,10 @@ from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
 from course_lib.training import (CHECKPOINT, checkpoint_step, clear_run_directory, deadline_after, default_runs_dir,
                                  extend_younger_run, fork_topdis_at_delay, pack_groups, past, topdis_base_config, train,
                                  train_packed)
+from course_lib.training.stopping import StopRequests, stop_reason, stop_when_set
 
 PROGRESS_SECONDS = 60.0  # how often the CPU grow's bar reads the runs' checkpoints (~20 ms each)
+FORWARD_SECONDS = 1.0  # how soon a signal to a CPU grow reaches its worker processes
 
 
 def retire(seed: int, keep_steps: int, root=None) -> list[str]:
@@ -81,8 +87,9 @@ def _steps_reached(configs: list, runs: Path, until: int | None) -> int:
 
 def _train_alone(config, folder: Path, device: str, cuda_graph: str, until: int | None, deadline: float | None,
                  threads: int | None) -> None:
-    """Train (or resume) one run, in a worker process on `threads` cores (none once the deadline has come)."""
-    if past(deadline):
+    """Train (or resume) one run, in a worker process on `threads` cores (none once the deadline has come or the
+    process is asked to stop)."""
+    if stop_reason(deadline):
         return
     if threads:
         import torch
@@ -115,14 +122,25 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
         total = sum(until or config.steps for config in configs)
         bar = tqdm(total=total, initial=_steps_reached(configs, runs, until), disable=not progress,
                    desc=f"grow ({workers} processes)", unit="step")
-        with bar, ProcessPoolExecutor(min(workers, len(configs)), mp_context=get_context("spawn")) as pool:
+        context = get_context("spawn")
+        stop_event = context.Event()
+        with StopRequests() as stop, bar, ProcessPoolExecutor(min(workers, len(configs)), mp_context=context,
+                                                              initializer=stop_when_set, initargs=(stop_event,)) as pool:
             pending = {pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, deadline,
                                    threads) for config in configs}
+            read = time.monotonic()
             while pending:  # the bar counts the steps the runs' checkpoints hold (one at least every 10 minutes)
-                done, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
-                bar.update(_steps_reached(configs, runs, until) - bar.n)
+                done, pending = wait(pending, timeout=FORWARD_SECONDS, return_when=FIRST_EXCEPTION)
+                if stop.received is not None:
+                    stop_event.set()  # the workers stop at the end of their step, with a checkpoint
+                if time.monotonic() - read >= PROGRESS_SECONDS or not pending:
+                    bar.update(_steps_reached(configs, runs, until) - bar.n)
+                    read = time.monotonic()
                 for future in done:
-                    if (error := future.exception()) is not None:  # what has trained stays in its checkpoints
+                    error = future.exception()
+                    if isinstance(error, BrokenProcessPool) and stop.received is not None:
+                        continue  # a worker that the signal ended after its checkpoint (`training.stopping`)
+                    if error is not None:  # what has trained stays in its checkpoints
                         pool.shutdown(wait=False, cancel_futures=True)  # the runs not started: cancelled
                         raise error
 

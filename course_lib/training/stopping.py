@@ -41,6 +41,13 @@ def ask_to_stop(asked: bool = True) -> None:
         _ASKED_TO_STOP.clear()
 
 
+def stop_when_set(event) -> None:
+    """`ask_to_stop` in this process once the multiprocessing `event` is set (a `ProcessPoolExecutor`'s
+    initializer): how a parent stops its worker processes' training without a signal, which they may have had
+    already from a batch scheduler or a terminal (a second one acts at once, with no checkpoint)."""
+    threading.Thread(target=lambda: event.wait() and ask_to_stop(), name="stop-when-set", daemon=True).start()
+
+
 def stop_reason(deadline: float | None) -> str | None:
     """Why training should stop now: "a stop signal" (`ask_to_stop`), "the time limit" (the `time.time()`
     `deadline` has come), or None."""
