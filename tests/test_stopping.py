@@ -231,7 +231,7 @@ def test_threads_stop_on_signals_checkpoints_training_in_a_thread_and_a_second_s
     stops that training at the end of its step with a checkpoint and the process goes on; the second does what
     SIGTERM did before (here: recorded)."""
     recorder = signal.getsignal(signal.SIGTERM)
-    signals = stopping.ThreadsStopOnSignals()
+    signals = stopping.WorkerStopSignals()
     signals.install()
     runs = []
     thread = threading.Thread(target=lambda: runs.append(train(tiny(steps=10**6), tmp_path / "run", device="cpu",
@@ -253,6 +253,22 @@ def test_threads_stop_on_signals_checkpoints_training_in_a_thread_and_a_second_s
     os.kill(os.getpid(), signal.SIGTERM)
     assert recorded_sigterm == [signal.SIGTERM]
     assert signal.getsignal(signal.SIGTERM) is recorder  # put back by the second signal
+
+
+def test_training_in_a_workers_main_thread_stops_on_its_signal_and_the_worker_goes_on(dsprites, tmp_path,
+                                                                                         recorded_sigterm,
+                                                                                         monkeypatch):
+    """A process pool's worker trains in its main thread: training keeps the worker's handlers, so the signal
+    stops it with a checkpoint and is not delivered again when it ends (the worker lives on for its parent)."""
+    signals = stopping.WorkerStopSignals()
+    signals.install()
+    try:
+        signalling_after(3, signal.SIGTERM, 1, monkeypatch, "alone")
+        run = train_alone_or_packed("alone", [tmp_path / "run"], dsprites)[0]
+        assert signal.getsignal(signal.SIGTERM) == signals._catch  # training put nothing else in its place
+    finally:
+        signals.uninstall()
+    assert run.step == 3 and logged_steps(tmp_path / "run") == [1, 2, 3] and recorded_sigterm == []
 
 
 def test_a_stop_request_outranks_the_time_limit_and_withdrawing_it_restores_training(dsprites, tmp_path):

@@ -23,7 +23,7 @@ trained, so a call that fails or is killed leaves the zoo as it was, and the nex
 next step with a checkpoint (`training.train`'s `deadline`), nothing is exported, and the same command
 resumes them later (the models are the same as uninterrupted runs'). SIGINT or SIGTERM does the same before it
 takes effect, whether it reaches the worker processes of a CPU grow too (a batch scheduler, Ctrl-C in a
-terminal) or only this one (`kill PID`: it asks them to stop, `stopping.stop_when_set`).
+terminal) or only this one (`kill PID`: it asks them to stop, `stopping.stop_with_parent`).
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ import os
 import shutil
 import time
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -44,7 +43,7 @@ from course_lib.kit.zoo import add_run, read_manifest, write_manifest, zoo_dir
 from course_lib.training import (CHECKPOINT, checkpoint_step, clear_run_directory, deadline_after, default_runs_dir,
                                  extend_younger_run, fork_topdis_at_delay, pack_groups, past, topdis_base_config, train,
                                  train_packed)
-from course_lib.training.stopping import StopRequests, stop_reason, stop_when_set
+from course_lib.training.stopping import StopRequests, stop_reason, stop_with_parent
 
 PROGRESS_SECONDS = 60.0  # how often the CPU grow's bar reads the runs' checkpoints (~20 ms each)
 FORWARD_SECONDS = 1.0  # how soon a signal to a CPU grow reaches its worker processes
@@ -125,7 +124,8 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
         context = get_context("spawn")
         stop_event = context.Event()
         with StopRequests() as stop, bar, ProcessPoolExecutor(min(workers, len(configs)), mp_context=context,
-                                                              initializer=stop_when_set, initargs=(stop_event,)) as pool:
+                                                              initializer=stop_with_parent,
+                                                              initargs=(stop_event,)) as pool:
             pending = {pool.submit(_train_alone, config, runs / config.slug(), str(device), cuda_graph, until, deadline,
                                    threads) for config in configs}
             read = time.monotonic()
@@ -137,10 +137,7 @@ def _train(configs: list, runs: Path, device, cuda_graph: str, progress: bool, w
                     bar.update(_steps_reached(configs, runs, until) - bar.n)
                     read = time.monotonic()
                 for future in done:
-                    error = future.exception()
-                    if isinstance(error, BrokenProcessPool) and stop.received is not None:
-                        continue  # a worker that the signal ended after its checkpoint (`training.stopping`)
-                    if error is not None:  # what has trained stays in its checkpoints
+                    if (error := future.exception()) is not None:  # what has trained stays in its checkpoints
                         pool.shutdown(wait=False, cancel_futures=True)  # the runs not started: cancelled
                         raise error
 

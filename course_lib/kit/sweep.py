@@ -46,7 +46,7 @@ from course_lib.metrics import ALL_METRICS, METRICS
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
 from course_lib.seeding import check_seed
 from course_lib.training import TrainConfig, pack_groups
-from course_lib.training.stopping import StopRequests, ThreadsStopOnSignals, ask_to_stop, stop_reason
+from course_lib.training.stopping import StopRequests, WorkerStopSignals, ask_to_stop, stop_reason
 
 RESULT, RESULTS_TABLE = "result.json", "results.csv"
 STOPPED = "stopped"  # the status of a job that the deadline or a signal stopped
@@ -304,12 +304,12 @@ def _restore_environment(saved: dict) -> None:
 class StopTrainingOnSignals(WorkerPlugin):
     """In every worker process of the kit's training cluster, SIGINT and SIGTERM (Ctrl-C in a terminal, a batch
     scheduler ending the job) stop the training under way with a checkpoint, and the worker's jobs come back
-    "stopped" (`stopping.ThreadsStopOnSignals`: a Dask task runs outside the main thread, where signals land)."""
+    "stopped" (`stopping.WorkerStopSignals`: a Dask task runs outside the main thread, where signals land)."""
 
     name = "course-kit-stop-training-on-signals"
 
     def setup(self, worker) -> None:
-        self.signals = ThreadsStopOnSignals()
+        self.signals = WorkerStopSignals()
         self.signals.install()  # setup runs in the worker process's main thread; in-process workers: nothing
 
     def teardown(self, worker) -> None:

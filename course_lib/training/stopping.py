@@ -8,9 +8,10 @@
 - When SIGINT (Ctrl-C, a notebook's "interrupt the kernel") or SIGTERM (a batch scheduler, `kill`) arrives:
   the step under way finishes, the run writes its checkpoint, then the signal does what it would have done
   (KeyboardInterrupt, termination). A second signal acts at once, in case a step hangs.
-- When this process is asked to stop (`ask_to_stop`): for training outside the main thread (a Dask worker's
-  tasks), which cannot catch signals. `ThreadsStopOnSignals` turns the process's signals into that request, and
-  a sweep forwards its own signal to its workers that way (`kit.sweep`).
+- When this process is asked to stop (`ask_to_stop`): for worker processes, whose parent collects their runs
+  (a Dask worker, whose tasks run outside the main thread and cannot catch signals; a process pool's).
+  `WorkerStopSignals` turns the worker's own signals into that request; a parent forwards its signal to its
+  workers that way (`kit.sweep`, `stop_with_parent`).
 
 Where it stops changes nothing: resuming continues the run exactly (`training.train`'s `resume`).
 """
@@ -41,11 +42,13 @@ def ask_to_stop(asked: bool = True) -> None:
         _ASKED_TO_STOP.clear()
 
 
-def stop_when_set(event) -> None:
-    """`ask_to_stop` in this process once the multiprocessing `event` is set (a `ProcessPoolExecutor`'s
-    initializer): how a parent stops its worker processes' training without a signal, which they may have had
-    already from a batch scheduler or a terminal (a second one acts at once, with no checkpoint)."""
-    threading.Thread(target=lambda: event.wait() and ask_to_stop(), name="stop-when-set", daemon=True).start()
+def stop_with_parent(event) -> None:
+    """A worker process's setup (a `ProcessPoolExecutor`'s initializer): its training stops with a checkpoint on
+    its first SIGINT or SIGTERM (`WorkerStopSignals`; a second acts at once) or once the parent sets the
+    multiprocessing `event` (the parent's own signal, which may not have reached the worker); either way the
+    worker goes on, and its parent collects the stopped runs."""
+    WorkerStopSignals().install()
+    threading.Thread(target=lambda: event.wait() and ask_to_stop(), name="stop-with-parent", daemon=True).start()
 
 
 def stop_reason(deadline: float | None) -> str | None:
@@ -79,12 +82,14 @@ class CheckpointClock:
 
 
 def _catch_stop_signals(handler) -> dict:
-    """Set `handler` for every STOP_SIGNALS that is not ignored (SIGINT of a background job stays ignored), from
-    the main thread (elsewhere nothing); the handlers it replaced, for `_restore_handlers`."""
+    """Set `handler` for every STOP_SIGNALS that is not ignored (SIGINT of a background job stays ignored) nor a
+    worker's (`WorkerStopSignals`: there the signal already asks to stop), from the main thread (elsewhere
+    nothing); the handlers it replaced, for `_restore_handlers`."""
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in STOP_SIGNALS:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
+            current = signal.getsignal(signum)
+            if current is not signal.SIG_IGN and not isinstance(getattr(current, "__self__", None), WorkerStopSignals):
                 handler_before = signal.signal(signum, handler)
                 previous[signum] = signal.SIG_DFL if handler_before is None else handler_before  # None: not Python's
     return previous
@@ -100,7 +105,7 @@ class StopRequests:
     `ask_to_stop`, or SIGINT or SIGTERM received inside `with StopRequests(deadline) as stop:`
     (`stop.requested()`). Leaving the block restores the signal handlers and delivers the signal received; a
     second signal is delivered at once. An ignored signal stays ignored; outside the main thread (a Dask worker's
-    task) signals cannot be caught: there `ThreadsStopOnSignals` turns them into `ask_to_stop`."""
+    task) signals cannot be caught: there `WorkerStopSignals` turns them into `ask_to_stop`."""
 
     def __init__(self, deadline: float | None = None):
         self.deadline = deadline
@@ -130,11 +135,12 @@ class StopRequests:
             signal.raise_signal(self.received)  # the previous handler: KeyboardInterrupt, termination, ...
 
 
-class ThreadsStopOnSignals:
-    """SIGINT and SIGTERM for a process whose training runs outside the main thread (a Dask worker): from
-    `install()` (in the main thread; elsewhere it does nothing) to `uninstall()`, the first one asks every training
-    of the process to stop with a checkpoint (`ask_to_stop`; a sweep's jobs then say "stopped") and the process
-    goes on; a second one does at once what the signal did before. An ignored signal stays ignored."""
+class WorkerStopSignals:
+    """SIGINT and SIGTERM for a worker process, whose parent collects its runs (a Dask worker, a process pool's):
+    from `install()` (in the main thread; elsewhere it does nothing) to `uninstall()`, the first one asks every
+    training of the process to stop with a checkpoint (`ask_to_stop`; a sweep's jobs then say "stopped") and the
+    process goes on; a second one does at once what the signal did before. An ignored signal stays ignored.
+    Training in the main thread keeps these handlers (`StopRequests`), so it stops the same way."""
 
     def __init__(self):
         self.received: int | None = None
