@@ -5,7 +5,6 @@ import os
 import shutil
 import signal
 import threading
-import time
 
 import pytest
 import torch
@@ -14,7 +13,7 @@ from course_lib.kit import grow as grow_module
 from course_lib.kit import zoo
 from course_lib.kit.grow import grow, retire
 from course_lib.kit.lecture_models import lecture_steps, zoo_configs
-from course_lib.training import CHECKPOINT, CONFIG, LOG, SUMMARY, TrainConfig, load_checkpoint, load_run, train
+from course_lib.training import CHECKPOINT, LOG, SUMMARY, TrainConfig, load_checkpoint, load_run, train
 
 SHIPPED_AGE = lecture_steps("lecture")  # the shipped zoo's age
 
@@ -129,7 +128,8 @@ def test_a_failed_grow_leaves_the_zoo_as_it_was(zoo_copy, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("who", ["the command", "the command and its workers"])
-def test_sigterm_to_a_cpu_grow_stops_its_worker_processes_with_checkpoints_then_acts(tmp_path, dsprites, who):
+def test_sigterm_to_a_cpu_grow_stops_its_worker_processes_with_checkpoints_then_acts(tmp_path, dsprites, who,
+                                                                                   wait_until_training):
     """`kill PID` of `zoo --grow` on a CPU reaches the command only: it asks its worker processes to stop (an event,
     not a second signal). A batch scheduler signals them all: each worker stops on its own signal and lives on, so
     the pool never kills a sibling that is still finishing its step. Either way each run checkpoints the step it
@@ -142,10 +142,7 @@ def test_sigterm_to_a_cpu_grow_stops_its_worker_processes_with_checkpoints_then_
     others = set(multiprocessing.active_children())
 
     def signal_once_both_train():
-        deadline = time.monotonic() + 300
-        while len(list(runs.glob(f"*/{CONFIG}"))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)
+        wait_until_training(runs, 2)
         if who == "the command and its workers":
             for worker in set(multiprocessing.active_children()) - others:
                 os.kill(worker.pid, signal.SIGTERM)

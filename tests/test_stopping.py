@@ -226,7 +226,8 @@ def recorded_sigterm():
 
 
 def test_threads_stop_on_signals_checkpoints_training_in_a_thread_and_a_second_signal_acts(dsprites, tmp_path,
-                                                                                             recorded_sigterm):
+                                                                                             recorded_sigterm,
+                                                                                             wait_until_training):
     """What a Dask worker needs: its tasks train outside the main thread, where no signal lands. The first SIGTERM
     stops that training at the end of its step with a checkpoint and the process goes on; the second does what
     SIGTERM did before (here: recorded)."""
@@ -237,10 +238,7 @@ def test_threads_stop_on_signals_checkpoints_training_in_a_thread_and_a_second_s
     thread = threading.Thread(target=lambda: runs.append(train(tiny(steps=10**6), tmp_path / "run", device="cpu",
                                                                dataset=dsprites, progress=False)))
     thread.start()
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "run" / CONFIG).exists() and time.monotonic() < deadline:  # written as training starts
-        time.sleep(0.05)
-    time.sleep(0.5)
+    wait_until_training(tmp_path)
     os.kill(os.getpid(), signal.SIGTERM)
     thread.join(timeout=120)
     assert not thread.is_alive() and recorded_sigterm == []

@@ -3,7 +3,6 @@ import json
 import os
 import signal
 import threading
-import time
 
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 import course_lib.kit.sweep as sweep_module
 from course_lib.kit.cli import main
 from course_lib.kit.sweep import RESULT, RESULTS_TABLE, Sweep, in_table_order, run_job, run_sweep, training_cluster
-from course_lib.training import CONFIG, TrainConfig, checkpoint_step, read_run_config, stopping
+from course_lib.training import TrainConfig, checkpoint_step, read_run_config, stopping
 
 
 def tiny(out, **fields):
@@ -279,18 +278,12 @@ def test_the_results_table_orders_values_and_seeds_as_numbers_not_as_text():
     assert list(ordered.index) == list(range(6))
 
 
-def signal_once_training_started(out, pid_of, signum: int) -> threading.Thread:
-    """A thread that sends `signum` to the process `pid_of()` names a second after the first job under `out` started
-    training (its run folder's config is written then)."""
+def signal_once_training_started(out, pid_of, signum: int, wait_until_training) -> None:
+    """Send `signum` to the process `pid_of()` names, from a thread, once the first job under `out` trains."""
     def watch():
-        deadline = time.monotonic() + 300
-        while not list(Path(out).glob(f"*/{CONFIG}")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)
+        wait_until_training(out)
         os.kill(pid_of(), signum)
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def assert_stopped_by_a_signal(table):
@@ -305,7 +298,8 @@ def assert_stopped_by_a_signal(table):
     assert not list(started.parent.glob(f"*/{RESULT}"))
 
 
-def test_sigterm_to_the_sweep_stops_its_workers_jobs_with_checkpoints_writes_the_table_then_acts(tmp_path):
+def test_sigterm_to_the_sweep_stops_its_workers_jobs_with_checkpoints_writes_the_table_then_acts(tmp_path,
+                                                                                              wait_until_training):
     """`kill PID` of a sweep: only this process gets SIGTERM, and it asks its workers to stop (here in-process
     ones, whose tasks run in threads): the job under way checkpoints, the queued one does not start, the table is
     written, then SIGTERM does what it did before (here: recorded); the request is withdrawn afterwards."""
@@ -313,7 +307,7 @@ def test_sigterm_to_the_sweep_stops_its_workers_jobs_with_checkpoints_writes_the
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
     try:
         sweep = tiny(tmp_path / "sweep", steps=1_000, values=[4])
-        signal_once_training_started(sweep.out, os.getpid, signal.SIGTERM)
+        signal_once_training_started(sweep.out, os.getpid, signal.SIGTERM, wait_until_training)
         table = run_sweep(sweep, processes=False, workers=1, progress=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -323,7 +317,8 @@ def test_sigterm_to_the_sweep_stops_its_workers_jobs_with_checkpoints_writes_the
     assert stopping.stop_reason(None) is None  # this process trains again
 
 
-def test_sigterm_to_a_worker_of_the_kits_cluster_stops_its_jobs_with_checkpoints_and_it_lives_on(tmp_path):
+def test_sigterm_to_a_worker_of_the_kits_cluster_stops_its_jobs_with_checkpoints_and_it_lives_on(tmp_path,
+                                                                                               wait_until_training):
     """A batch scheduler signals every process of the job, the workers too, whose tasks run outside their main
     thread: before, the worker died and its job lost up to CHECKPOINT_SECONDS of training."""
     from distributed import Client
@@ -331,7 +326,7 @@ def test_sigterm_to_a_worker_of_the_kits_cluster_stops_its_jobs_with_checkpoints
     sweep = tiny(tmp_path / "sweep", steps=1_000, values=[4])
     with training_cluster(1) as cluster, Client(cluster) as client:
         (pid,) = client.run(os.getpid).values()
-        signal_once_training_started(sweep.out, lambda: pid, signal.SIGTERM)
+        signal_once_training_started(sweep.out, lambda: pid, signal.SIGTERM, wait_until_training)
         table = run_sweep(sweep, scheduler=cluster.scheduler_address, progress=False)
         assert list(client.run(os.getpid).values()) == [pid]  # the same worker process, not a restarted one
     assert_stopped_by_a_signal(table)

@@ -221,11 +221,11 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     try:
         run = None if stop_reason(deadline) else train_or_load(config, root=sweep.out, device=sweep.device,
                                                                 progress=False, deadline=deadline)
-        step = 0 if run is None else run.step
-        if step < config.steps or stop_reason(deadline):
+        step, reason = (0 if run is None else run.step), stop_reason(deadline)
+        if step < config.steps or reason:
             where = ("before it started" if run is None else "before scoring" if step == config.steps
                      else f"at step {step:,} of {config.steps:,}")
-            notes.append(f"{stop_reason(deadline)} stopped it {where}; run the sweep again to resume it")
+            notes.append(f"{reason} stopped it {where}; run the sweep again to resume it")
             return row | {"status": STOPPED, "error": None, "note": "; ".join(notes),
                           "seconds": time.perf_counter() - start}
         row |= {"status": "ok", "error": None} | evaluate_run(run, sweep)
@@ -324,13 +324,12 @@ def forward_stop_requests(stop: StopRequests, client):
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    done, forwarded = threading.Event(), threading.Event()
+    done = threading.Event()
 
     def forward() -> None:
         while not done.wait(0.2):
             if stop.received is not None:
                 client.run(ask_to_stop, on_error="ignore")  # a worker that cannot take it is gone already
-                forwarded.set()
                 return
 
     watcher = threading.Thread(target=forward, name="forward-stop-requests", daemon=True)
@@ -340,7 +339,7 @@ def forward_stop_requests(stop: StopRequests, client):
     finally:
         done.set()
         watcher.join()
-        if forwarded.is_set():
+        if stop.received is not None:
             client.run(ask_to_stop, False, on_error="ignore")  # your own cluster or in-process workers train again
 
 

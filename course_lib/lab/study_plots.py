@@ -149,7 +149,7 @@ def plot_ages(results: pd.DataFrame, column: str = "mig.score"):
     ax.set_xticks(range(len(changes)), [f"{m}\n{v:g}" for m, v in zip(changes["method"], changes["value"])],
                   fontsize=9)
     ax.set(ylabel=column_label(column),
-           title=f"{column_label(column)} at each training age (dots: seeds; lines: one seed trained on; bars: medians)")
+           title=f"{column_label(column)} at each training age\n(dots: seeds; lines: one seed trained on; bars: medians)")
     ax.legend(fontsize=8)
     return fig
 
