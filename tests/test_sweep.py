@@ -317,16 +317,25 @@ def test_sigterm_to_the_sweep_stops_its_workers_jobs_with_checkpoints_writes_the
     assert stopping.stop_reason(None) is None  # this process trains again
 
 
-def test_sigterm_to_a_worker_of_the_kits_cluster_stops_its_jobs_with_checkpoints_and_it_lives_on(tmp_path,
-                                                                                               wait_until_training):
+def test_sigterm_to_a_worker_of_your_own_cluster_stops_its_jobs_with_checkpoints_it_lives_on_and_is_as_before(
+        tmp_path, wait_until_training):
     """A batch scheduler signals every process of the job, the workers too, whose tasks run outside their main
-    thread: before, the worker died and its job lost up to CHECKPOINT_SECONDS of training."""
-    from distributed import Client
+    thread: before, the worker died and its job lost up to CHECKPOINT_SECONDS of training. A cluster of your own
+    (`--scheduler`) gets the kit's worker plugin for the sweep only: afterwards SIGTERM kills its worker again."""
+    from distributed import Client, LocalCluster
 
     sweep = tiny(tmp_path / "sweep", steps=1_000, values=[4])
-    with training_cluster(1) as cluster, Client(cluster) as client:
-        (pid,) = client.run(os.getpid).values()
-        signal_once_training_started(sweep.out, lambda: pid, signal.SIGTERM, wait_until_training)
-        table = run_sweep(sweep, scheduler=cluster.scheduler_address, progress=False)
-        assert list(client.run(os.getpid).values()) == [pid]  # the same worker process, not a restarted one
+    saved = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            (pid,) = client.run(os.getpid).values()
+            signal_once_training_started(sweep.out, lambda: pid, signal.SIGTERM, wait_until_training)
+            table = run_sweep(sweep, scheduler=cluster.scheduler_address, progress=False)
+            assert list(client.run(os.getpid).values()) == [pid]  # the same worker process, not a restarted one
+            assert list(client.run(signal.getsignal, signal.SIGTERM).values()) == [signal.SIG_DFL]
+            assert "course-kit-stop-training-on-signals" not in client.run_on_scheduler(
+                lambda dask_scheduler: set(dask_scheduler.worker_plugins))
+    finally:
+        sweep_module._restore_environment(saved)  # the nanny writes OMP_NUM_THREADS=1 & co. into this process
     assert_stopped_by_a_signal(table)

@@ -126,7 +126,7 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
 
     from distributed import Client
 
-    from course_lib.kit.sweep import default_workers, forward_stop_requests, run_sweep, training_cluster
+    from course_lib.kit.sweep import default_workers, run_sweep, training_cluster, workers_stop_on_signals
     from course_lib.training.stopping import StopRequests
 
     sweeps = (plan.sweep, *plan.scale_sweeps)
@@ -138,7 +138,7 @@ def run_study(plan: StudyPlan, scheduler: str | None = None, workers: int | None
         cluster = training_cluster(workers, processes, dashboard_address=":0")  # any free port: no clash with another
     with StopRequests() as stop, cluster as where, ThreadPoolExecutor(max_workers=len(sweeps)) as pool:
         address = where if isinstance(where, str) else where.scheduler_address
-        with Client(address) as client, forward_stop_requests(stop, client):  # the sweeps' threads get no signals
+        with Client(address) as client, workers_stop_on_signals(stop, client):  # the sweeps' threads get none
             tables = list(pool.map(lambda item: run_sweep(item[1], scheduler=address, deadline=deadline,
                                                           progress=progress and item[0] == 0), enumerate(sweeps)))
     return tables[0], scale_results(tables[0], tables[1:], plan.scale_value)

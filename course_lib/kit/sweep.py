@@ -13,8 +13,8 @@ so); a failing job writes its error there and the others go on. A `deadline` (`-
 machines lent for a while or batch jobs with a wall-clock limit) stops every job's training there with a
 checkpoint and starts no training or scoring after it: those rows say "stopped", they write no result.json,
 and the same sweep run again resumes them. SIGINT or SIGTERM (Ctrl-C, a batch scheduler) stops the sweep the same
-way, then takes effect: the kit's workers catch them (`StopTrainingOnSignals`), and the sweep asks its workers to
-stop when only it receives one (`forward_stop_requests`).
+way, then takes effect (`workers_stop_on_signals`): the workers catch them (`StopTrainingOnSignals`, on the kit's
+cluster or one of your own), and the sweep asks its workers to stop when only it receives one.
 
 `pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.training.packed: the same numbers
 as separate runs, far more model-steps per second on a GPU, where a single small model leaves the
@@ -302,9 +302,9 @@ def _restore_environment(saved: dict) -> None:
 
 
 class StopTrainingOnSignals(WorkerPlugin):
-    """In every worker process of the kit's training cluster, SIGINT and SIGTERM (Ctrl-C in a terminal, a batch
-    scheduler ending the job) stop the training under way with a checkpoint, and the worker's jobs come back
-    "stopped" (`stopping.WorkerStopSignals`: a Dask task runs outside the main thread, where signals land)."""
+    """In every worker process of a Dask cluster, SIGINT and SIGTERM (Ctrl-C in a terminal, a batch scheduler
+    ending the job) stop the training under way with a checkpoint, and the worker's jobs come back "stopped"
+    (`stopping.WorkerStopSignals`: a Dask task runs outside the main thread, where signals land)."""
 
     name = "course-kit-stop-training-on-signals"
 
@@ -317,13 +317,20 @@ class StopTrainingOnSignals(WorkerPlugin):
 
 
 @contextlib.contextmanager
-def forward_stop_requests(stop: StopRequests, client):
-    """While inside, a signal that `stop` caught here asks every worker of the Dask `client` to stop (`ask_to_stop`;
-    within 0.2 s): a sweep's jobs then stop as at a time limit, even when only this process got the signal (`kill
-    PID`, Ctrl-C in a notebook). Leaving withdraws the request. Outside the main thread (no signals): nothing."""
+def workers_stop_on_signals(stop: StopRequests, client):
+    """While inside, SIGINT and SIGTERM stop the training of every worker of the Dask `client` with a checkpoint,
+    wherever they land: in a worker (`StopTrainingOnSignals`, registered for the time inside unless the cluster
+    has it) or only here, where `stop` caught it (`kill PID`, Ctrl-C in a notebook): then every worker is asked to
+    stop within 0.2 s (`ask_to_stop`). A sweep's jobs then stop as at a time limit. Leaving withdraws the request
+    and the plugin it registered, so a cluster of your own is as it was. Outside the main thread (no signals: the
+    study's sweeps) it does nothing; the caller in the main thread does it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    name = StopTrainingOnSignals.name  # only a string goes to the scheduler, which need not have the kit
+    register = not client.run_on_scheduler(lambda dask_scheduler: name in dask_scheduler.worker_plugins)
+    if register:
+        client.register_plugin(StopTrainingOnSignals())
     done = threading.Event()
 
     def forward() -> None:
@@ -341,6 +348,8 @@ def forward_stop_requests(stop: StopRequests, client):
         watcher.join()
         if stop.received is not None:
             client.run(ask_to_stop, False, on_error="ignore")  # your own cluster or in-process workers train again
+        if register:
+            client.unregister_worker_plugin(name)
 
 
 @contextlib.contextmanager
@@ -352,11 +361,9 @@ def training_cluster(workers: int, processes: bool = True, dashboard_address: st
     Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers so that they hand freed memory back to the
     OS. Setting it freezes glibc's adaptive mmap threshold at 128 KiB: every activation buffer of every
     training step is then mmap'ed, zero-filled by page faults and unmapped again: the study's conv VAE trained at
-    6.5 instead of 14.2 steps/s (one thread, 1,500 steps, 2-core CPU). Here the workers keep glibc's default.
-
-    SIGINT and SIGTERM stop the workers' training with a checkpoint (`StopTrainingOnSignals`)."""
+    6.5 instead of 14.2 steps/s (one thread, 1,500 steps, 2-core CPU). Here the workers keep glibc's default."""
     import dask
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
     environment = dict(os.environ)
     try:
@@ -364,8 +371,6 @@ def training_cluster(workers: int, processes: bool = True, dashboard_address: st
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
                                    dashboard_address=dashboard_address)
         try:
-            with Client(cluster) as client:
-                client.register_plugin(StopTrainingOnSignals())
             yield cluster
         finally:
             nanny = logging.getLogger("distributed.nanny")
@@ -398,7 +403,7 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
     `jobs`: the TrainConfigs to train and score with the sweep's settings (None: `sweep.configs()`, its grid).
     `deadline` (a `time.time()`, e.g. `training.deadline_after(minutes)`): jobs that it stops are "stopped" rows
     (`run_job`); running the sweep again resumes them. SIGINT or SIGTERM here stops the jobs in the same way
-    (`forward_stop_requests`); the table is written, then the signal takes effect.
+    (`workers_stop_on_signals`, on the kit's cluster or yours); the table is written, then the signal takes effect.
     """
     from distributed import Client, as_completed
 
@@ -419,7 +424,7 @@ def run_sweep(sweep: Sweep, scheduler: str | None = None, workers: int | None = 
     threads = max(1, (os.cpu_count() or 1) // workers) if scheduler is None else None
     rows = []
     cluster = training_cluster(workers, processes) if scheduler is None else contextlib.nullcontext(scheduler)
-    with StopRequests() as stop, cluster as where, Client(where) as client, forward_stop_requests(stop, client):
+    with StopRequests() as stop, cluster as where, Client(where) as client, workers_stop_on_signals(stop, client):
         if sweep.pack == 1:
             futures = [client.submit(run_job, config, sweep, threads, deadline=deadline, key=f"job-{config.slug()}",
                                      pure=False) for config in configs]
