@@ -60,5 +60,6 @@ grow-zoo: data
 	$(PY) -m course_lib zoo --grow $(STEPS) --seed $(SEED) --device $(DEVICE) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(TIME_LIMIT),--time-limit $(TIME_LIMIT))
 
+# Students work in the student build (build/student), so clean leaves build/ alone: delete it yourself to start over.
 clean:
-	rm -rf reports build .pytest_cache
+	rm -rf reports .pytest_cache

@@ -6,8 +6,8 @@ import papermill
 import pytest
 
 from course_lib.kit.runner import KERNEL_NAME, discover_notebooks
-from course_lib.kit.student import (EXERCISE_PROMPT, EXERCISE_STATEMENT, EXERCISE_TAG, build_student, exercises,
-                                    is_solution, student_notebook)
+from course_lib.kit.student import (BUILD_RECORD, EXERCISE_PROMPT, EXERCISE_STATEMENT, EXERCISE_TAG, build_student,
+                                    exercises, is_solution, student_notebook)
 
 NOTEBOOKS = discover_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -30,7 +30,7 @@ print(6 * 7)
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("student")
-    assert [p.name for p in build_student(out)] == [f"{stem}.ipynb" for stem in IDS]
+    assert [p.name for p in build_student(out).written] == [f"{stem}.ipynb" for stem in IDS]
     return out
 
 
@@ -110,7 +110,7 @@ def test_build_student_refuses_an_answer_left_untagged(tmp_path):
         build_student(tmp_path / "out", notebooks_dir=tmp_path)
     assert not (tmp_path / "out").exists()
     source.write_text(TOY_NOTEBOOK.replace("# %% [markdown]\n# It is", '# %% [markdown] tags=["solution"]\n# It is'))
-    (written,) = build_student(tmp_path / "out", notebooks_dir=tmp_path)
+    (written,) = build_student(tmp_path / "out", notebooks_dir=tmp_path).written
     student = nbformat.read(written, as_version=4)
     assert [cell.source for cell in student.cells] == ["### Exercise 1\n\nWhat is 6 x 7?", EXERCISE_PROMPT]
 
@@ -127,3 +127,83 @@ def test_build_student_rejects_a_folder_without_notebooks(tmp_path):
     with pytest.raises(ValueError, match="holds no notebooks"):
         build_student(tmp_path / "out", notebooks_dir=tmp_path)
     assert student_notebook(NOTEBOOKS[0]).metadata.get("jupytext") is None
+
+
+def answered(path, answer: str) -> bytes:
+    """A student's work: the prompt of the notebook at `path` replaced by `answer`, saved; the bytes saved."""
+    notebook = nbformat.read(path, as_version=4)
+    (prompt,) = [cell for cell in notebook.cells if is_prompt(cell)]
+    prompt.source = answer
+    nbformat.write(notebook, path)
+    return path.read_bytes()
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A one-notebook course (`tmp_path/course/00_toy.py`) and a student build of it (`tmp_path/student`)."""
+    (tmp_path / "course").mkdir()
+    (tmp_path / "course" / "00_toy.py").write_text(TOY_NOTEBOOK.replace("# %% [markdown]\n# It is",
+                                                                        '# %% [markdown] tags=["solution"]\n# It is'))
+    build_student(tmp_path / "student", notebooks_dir=tmp_path / "course")
+    return tmp_path
+
+
+def change_the_course(course, question: str) -> None:
+    source = course / "course" / "00_toy.py"
+    source.write_text(re.sub(r"What is 6 x \d\?", question, source.read_text()))
+
+
+def test_building_again_never_overwrites_a_students_work_and_puts_the_new_version_beside_it(course):
+    """Before, `make exercises` after a course update wrote over every answer a student had typed."""
+    student, mine = course / "student" / "00_toy.ipynb", course / "student" / "00_toy.updated.ipynb"
+    work = answered(student, "print(42)")
+    rebuilt = build_student(course / "student", notebooks_dir=course / "course")  # the course has not changed
+    assert (rebuilt.written, rebuilt.kept, student.read_bytes(), mine.exists()) == ([], [], work, False)
+    change_the_course(course, "What is 6 x 9?")
+    rebuilt = build_student(course / "student", notebooks_dir=course / "course")
+    assert (rebuilt.written, rebuilt.kept, student.read_bytes()) == ([], [(student, mine)], work)
+    assert "What is 6 x 9?" in nbformat.read(mine, as_version=4).cells[0].source
+    mine_too = answered(mine, "print(54)")  # the student works on in the new version
+    rebuilt = build_student(course / "student", notebooks_dir=course / "course")
+    assert (rebuilt.kept, student.read_bytes(), mine.read_bytes()) == ([], work, mine_too)  # nothing new to say
+    change_the_course(course, "What is 6 x 8?")
+    rebuilt = build_student(course / "student", notebooks_dir=course / "course")
+    assert (rebuilt.kept, student.read_bytes(), mine.read_bytes()) == ([(student, None)], work, mine_too)
+
+
+def test_building_again_replaces_a_notebook_the_student_left_as_it_was(course):
+    student = course / "student" / "00_toy.ipynb"
+    change_the_course(course, "What is 6 x 9?")
+    rebuilt = build_student(course / "student", notebooks_dir=course / "course")
+    assert (rebuilt.written, rebuilt.kept) == ([student], [])
+    assert "What is 6 x 9?" in nbformat.read(student, as_version=4).cells[0].source
+    assert not (course / "student" / "00_toy.updated.ipynb").exists()
+
+
+@pytest.mark.parametrize("record", ["missing", "damaged"])
+def test_without_a_readable_record_a_notebook_that_differs_from_the_new_build_counts_as_the_students(course, record):
+    """A build made before the record existed, or a damaged record: nothing that may be the student's is lost."""
+    student = course / "student" / "00_toy.ipynb"
+    if record == "missing":
+        (course / "student" / BUILD_RECORD).unlink()
+    else:
+        (course / "student" / BUILD_RECORD).write_text("{not json")
+    assert build_student(course / "student", notebooks_dir=course / "course").written == [student]  # as built
+    (course / "student" / BUILD_RECORD).unlink()
+    work = answered(student, "print(42)")
+    rebuilt = build_student(course / "student", notebooks_dir=course / "course")
+    assert (rebuilt.written, rebuilt.kept, student.read_bytes()) == ([], [(student, student.with_suffix(
+        ".updated.ipynb"))], work)
+
+
+def test_the_exercises_command_names_each_notebook_it_kept(course, capsys):
+    from course_lib.kit.cli import main
+
+    work = answered(course / "student" / "00_toy.ipynb", "print(42)")
+    change_the_course(course, "What is 6 x 9?")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("course_lib.kit.student.discover_notebooks", lambda _: [course / "course" / "00_toy.py"])
+        assert main(["exercises", "--out", str(course / "student")]) == 0
+    out = capsys.readouterr().out
+    assert "0 student notebooks written" in out and "kept " in out and "00_toy.updated.ipynb" in out
+    assert (course / "student" / "00_toy.ipynb").read_bytes() == work

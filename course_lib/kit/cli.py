@@ -7,7 +7,7 @@
   study       notebook 13's study at a profile (main sweep, scale sweeps, UDR); --export ships its tables
   notebooks   execute notebooks headlessly into a folder of executed notebooks, HTML and an index
   report      an HTML report on one model (--run, or a configuration), or on every run of a sweep
-  exercises   write the student build (solution cells replaced by prompts) to build/student
+  exercises   write the student build (solution cells replaced by prompts) to build/student; never over your work
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
   zoo         list the pretrained zoo (data/pretrained), add finished runs to it, or grow its models older
   lab         JupyterLab on the notebooks (what `make lab` runs); extra arguments go to jupyter lab
@@ -164,8 +164,11 @@ def _report(args) -> int:
 def _exercises(args) -> int:
     from course_lib.kit.student import build_student
 
-    written = build_student(args.out)
-    print(f"{len(written)} student notebooks in {args.out}")
+    build = build_student(args.out)
+    print(f"{len(build.written)} student notebooks written to {args.out}")
+    for yours, updated in build.kept:
+        print(f"kept {yours}: you changed it; " + (f"the course's new version is {updated}" if updated else
+              f"the course's new version was not written, because you changed {yours.stem}.updated.ipynb too"))
     return 0
 
 

@@ -6,17 +6,25 @@ tagged `solution`. The student build keeps every other cell as it is and turns e
 cells into one code cell tagged `exercise` that holds only `EXERCISE_PROMPT`; nothing carries
 outputs. Up to its first exercise a student notebook is therefore the instructor's notebook, cell for
 cell. A notebook with an untagged cell in an answer is refused: it would give that answer away.
+
+Students work in the build, so building again never overwrites their work: `BUILD_RECORD` keeps the SHA-256 of
+what the kit last wrote to each file, and a notebook that differs from it (and from the new build) is the
+student's. It is kept as it is; where the course changed it, the new version goes beside it
+(`<stem>.updated.ipynb`).
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
+import json
 import re
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-from course_lib.io import write_text_atomic
+from course_lib.io import directory_lock, write_json_atomic, write_text_atomic
 from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks
 
 SOLUTION_TAG, EXERCISE_TAG = "solution", "exercise"
@@ -24,6 +32,8 @@ EXERCISE_PROMPT = ("# Your turn: solve the exercise above here (add Markdown cel
                    "# (The instructor build has a worked solution.)")
 EXERCISE_STATEMENT = re.compile(r"^(#+ Exercise \d+|\*\*Exercise \d+)", re.MULTILINE)
 STUDENT_DIR = Path("build") / "student"
+BUILD_RECORD = ".kit-build.json"  # {file name: SHA-256 of the text the kit last wrote to it}
+UPDATED_SUFFIX = ".updated.ipynb"  # the new version of a notebook the student changed
 
 
 def is_solution(cell) -> bool:
@@ -64,20 +74,64 @@ def student_notebook(source_py: Path) -> nbformat.NotebookNode:
     return notebook
 
 
-def build_student(out_dir=STUDENT_DIR, notebooks_dir=NOTEBOOKS_DIR) -> list[Path]:
-    """Write the student version of every notebook to `out_dir` (atomically); return the paths.
+@dataclasses.dataclass
+class StudentBuild:
+    """What `build_student` did: the notebooks it wrote, and each one it kept because the student changed it while
+    the course changed it too, with where the course's new version went instead (None: nowhere, because the student
+    changed that file too)."""
+    written: list[Path]
+    kept: list[tuple[Path, Path | None]]
 
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_build_record(path: Path) -> dict[str, str]:
+    """The record of what the kit last wrote, or {} (none, or unreadable: then every file that differs from the new
+    build counts as the student's, which loses nothing)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def build_student(out_dir=STUDENT_DIR, notebooks_dir=NOTEBOOKS_DIR) -> StudentBuild:
+    """Write the student version of every notebook to `out_dir` (atomically), never over a student's work.
+
+    A file the kit may replace is missing, holds what the kit last wrote there (`BUILD_RECORD`), or holds the new
+    text already; any other `<stem>.ipynb` is the student's and is kept, and when the new build differs from the one
+    the student started from it is written to `<stem>.updated.ipynb` (if that file is the kit's to replace).
     Every notebook is converted before any is written, so a refused notebook leaves `out_dir` as it was.
     """
     sources = discover_notebooks(notebooks_dir)
     if not sources:
         raise ValueError(f"notebooks_dir={str(notebooks_dir)!r} holds no notebooks (NN_topic.py)")
-    notebooks = [student_notebook(source) for source in sources]
+    texts = [nbformat.writes(student_notebook(source)) for source in sources]
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for source, notebook in zip(sources, notebooks):
-        target = out_dir / f"{source.stem}.ipynb"
-        write_text_atomic(target, nbformat.writes(notebook))
-        written.append(target)
-    return written
+    build = StudentBuild(written=[], kept=[])
+    with directory_lock(out_dir, "student build"):
+        record = _read_build_record(out_dir / BUILD_RECORD)
+
+        def replaceable(path: Path, digest: str) -> bool:
+            return not path.exists() or _sha256(path.read_bytes()) in (record.get(path.name), digest)
+
+        def write(path: Path, text: str, digest: str) -> None:
+            write_text_atomic(path, text)
+            record[path.name] = digest
+
+        for source, text in zip(sources, texts):
+            digest = _sha256(text.encode())
+            target, updated = out_dir / f"{source.stem}.ipynb", out_dir / f"{source.stem}{UPDATED_SUFFIX}"
+            if replaceable(target, digest):
+                write(target, text, digest)
+                build.written.append(target)
+            elif record.get(target.name) != digest:  # the student's, and the course changed since their copy
+                if replaceable(updated, digest):
+                    write(updated, text, digest)
+                    build.kept.append((target, updated))
+                elif record.get(updated.name) != digest:  # the student's too: this version has nowhere to go
+                    build.kept.append((target, None))
+        write_json_atomic(out_dir / BUILD_RECORD, record)
+    return build
