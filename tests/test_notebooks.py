@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from papermill.translators import PythonTranslator
 
-from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks, ipynb_text, run_notebooks
+from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks, ipynb_text, run_notebooks, sync_notebooks
 
 NOTEBOOKS = discover_notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -30,6 +30,32 @@ def test_ipynb_is_in_sync_with_its_py_source(source):
     paired = source.with_suffix(".ipynb")
     assert paired.is_file(), f"{paired.name} is missing: run `make sync`"
     assert paired.read_text() == ipynb_text(source), f"{paired.name} differs from {source.name}: run `make sync`"
+
+
+def test_sync_never_loses_edits_made_in_a_notebook_and_regenerates_everything_else(tmp_path):
+    """Before, `make sync` wrote every .ipynb over from its .py, also one edited in an editor without jupytext."""
+    for stem, question in (("00_toy", "What is 6 x 7?"), ("01_other", "What is 2 + 2?")):
+        (tmp_path / f"{stem}.py").write_text(f"# %% [markdown]\n# {question}\n\n# %%\nprint(1)\n")
+    edited, other = tmp_path / "00_toy.ipynb", tmp_path / "01_other.ipynb"
+    assert sync_notebooks(tmp_path) == [edited, other]
+    notebook = nbformat.read(edited, as_version=4)
+    notebook.cells[1].source = "print(42)  # my edit"
+    nbformat.write(notebook, edited)
+    os.utime(tmp_path / "00_toy.py", (1, 1))  # the notebook was saved after its .py
+    (tmp_path / "01_other.py").write_text((tmp_path / "01_other.py").read_text().replace("2 + 2", "3 + 3"))
+    saved = edited.read_bytes(), other.read_bytes()
+    with pytest.raises(ValueError, match=r"00_toy\.ipynb hold cells their \.py lacks.*jupytext --sync"):
+        sync_notebooks(tmp_path)
+    assert (edited.read_bytes(), other.read_bytes()) == saved  # nothing written, not even the other notebook
+    notebook.cells[1].source = "print(1)"  # the same cells as the .py, with outputs: not an edit
+    notebook.cells[1].outputs = [nbformat.v4.new_output("stream", text="1\n")]
+    nbformat.write(notebook, edited)
+    assert sync_notebooks(tmp_path) == [edited, other]
+    assert edited.read_text() == ipynb_text(tmp_path / "00_toy.py") and "3 + 3" in other.read_text()
+    notebook.cells[1].source = "print(42)  # my edit"
+    nbformat.write(notebook, edited)
+    os.utime(edited, (1, 1))  # the .py was saved after the notebook: the .py is the newer text
+    assert sync_notebooks(tmp_path) == [edited]
 
 
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=IDS)

@@ -80,12 +80,38 @@ def ipynb_text(source_py: Path) -> str:
     return jupytext.writes(notebook, fmt="ipynb")
 
 
+def cell_contents(notebook_text: str) -> list[tuple] | None:
+    """What a notebook says, cell by cell (type, source, tags): not its outputs, ids or other metadata; None when
+    the text is not a notebook."""
+    try:
+        cells = nbformat.reads(notebook_text, as_version=4).cells
+    except (ValueError, KeyError, AttributeError, TypeError, nbformat.ValidationError):  # not JSON, not a notebook
+        return None
+    return [(cell.cell_type, cell.source, tuple(cell.get("metadata", {}).get("tags", []))) for cell in cells]
+
+
+def edited_as_a_notebook(source_py: Path, text: str) -> bool:
+    """Whether the paired `.ipynb` of `source_py` was saved after it with cells that differ from `text` (the `.py`
+    converted): edits made in the notebook by an editor that does not update the `.py`."""
+    target = source_py.with_suffix(".ipynb")
+    return (target.is_file() and target.stat().st_mtime > source_py.stat().st_mtime
+            and cell_contents(target.read_text(encoding="utf-8", errors="replace")) != cell_contents(text))
+
+
 def sync_notebooks(notebooks_dir=NOTEBOOKS_DIR) -> list[Path]:
-    """Regenerate every `.ipynb` from its `.py`; return the ones that changed."""
+    """Regenerate every `.ipynb` from its `.py`; return the ones that changed.
+
+    Refused before anything is written (ValueError naming them) when an `.ipynb` holds edits its `.py` lacks
+    (`edited_as_a_notebook`): regenerating would lose them. Outputs alone are not edits."""
+    texts = {source: ipynb_text(source) for source in discover_notebooks(notebooks_dir)}
+    edited = [str(source.with_suffix(".ipynb")) for source, text in texts.items() if edited_as_a_notebook(source, text)]
+    if edited:
+        raise ValueError(f"{', '.join(edited)} hold cells their .py lacks and were saved after it: regenerating them "
+                         "would lose those edits. Bring the edits into the .py (`jupytext --sync NOTEBOOK.ipynb`: the "
+                         "pair is in its metadata), or delete the .ipynb to regenerate it from the .py")
     changed = []
-    for source in discover_notebooks(notebooks_dir):
+    for source, text in texts.items():
         target = source.with_suffix(".ipynb")
-        text = ipynb_text(source)
         if not target.is_file() or target.read_text() != text:
             write_text_atomic(target, text)
             changed.append(target)
