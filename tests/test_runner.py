@@ -137,6 +137,28 @@ needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="chromium is
 
 
 @needs_chromium
+def test_a_run_never_writes_over_notebooks_it_did_not_execute_and_reruns_into_its_own_folder(three_notebooks,
+                                                                                              tmp_path, capsys):
+    """Before, `notebooks --out notebooks` wrote executed copies over the course's paired notebooks, and `--out
+    build/student` over a student's answers."""
+    from course_lib.kit.runner import sync_notebooks
+
+    sync_notebooks(three_notebooks)  # the course's paired .ipynb beside each .py
+    saved = {path: path.read_bytes() for path in three_notebooks.iterdir()}
+    with pytest.raises(ValueError, match=r"holds \['02_last.ipynb'\], which are not notebooks a run executed"):
+        run_notebooks(three_notebooks, profile="smoke", device="cpu", notebooks_dir=three_notebooks,
+                      names=["02_last"], progress=False)
+    assert main(["notebooks", "--profile", "smoke", "--device", "cpu", "--out", str(three_notebooks),
+                 "--notebooks-dir", str(three_notebooks)]) == 2
+    assert "which are not notebooks a run executed" in capsys.readouterr().err
+    assert {path: path.read_bytes() for path in three_notebooks.iterdir()} == saved
+    out = tmp_path / "reports"
+    for _ in range(2):  # a folder of executed notebooks is the runner's own: it runs into it again
+        (result,) = run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks,
+                                  names=["02_last"], progress=False)
+        assert result.status == "ok"
+
+
 def test_the_site_opens_in_chromium_with_every_link_and_image(three_notebooks, tmp_path):
     out = tmp_path / "site"
     run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, progress=False)

@@ -191,6 +191,25 @@ def execute_notebook(source_py: Path, out_dir: Path, parameters: dict, timeout_s
     return result
 
 
+def executed_here(path: Path) -> bool:
+    """Whether the notebook file `path` is one that papermill executed (as this runner writes them): the paired
+    notebooks of a course and a student's notebooks are not, and a run must not write over them."""
+    try:
+        return "papermill" in nbformat.read(path, as_version=4).metadata
+    except (OSError, ValueError, KeyError, AttributeError, TypeError, nbformat.ValidationError):  # not a notebook
+        return False
+
+
+def check_out_dir(out_dir: Path, sources: list[Path]) -> None:
+    """Refuse (ValueError) an `out_dir` holding a `<stem>.ipynb` of `sources` that this runner did not write
+    (`executed_here`): the course's own notebooks folder, a student build, someone's work."""
+    theirs = [path.name for path in (Path(out_dir) / f"{source.stem}.ipynb" for source in sources)
+              if path.exists() and not executed_here(path)]
+    if theirs:
+        raise ValueError(f"out_dir='{out_dir}' holds {theirs}, which are not notebooks a run executed: running "
+                         "into it would write over them; choose another folder (the default is reports)")
+
+
 def run_notebooks(out_dir="reports", profile=None, device="auto", seed: int = 0,
                   notebooks_dir=NOTEBOOKS_DIR, names=None, progress: bool = True) -> list[NotebookResult]:
     """Execute the course's notebooks (all, or those whose stem is in `names`) and write the index."""
@@ -209,6 +228,7 @@ def run_notebooks(out_dir="reports", profile=None, device="auto", seed: int = 0,
             raise ValueError(f"names={unknown} are not notebooks; allowed: {[p.stem for p in sources]}")
         sources = [p for p in sources if p.stem in set(names)]
     out_dir = Path(out_dir)
+    check_out_dir(out_dir, sources)
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"profile": profile.name, "device": device_name, "seed": seed}
     results = []
