@@ -4,6 +4,7 @@ import json
 import re
 import types
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +124,16 @@ def test_a_report_on_a_checkpoint_is_named_after_its_run(tiny_run, tmp_path, mon
     monkeypatch.setattr(report_module, "execute_notebook", execute_notebook)
     page = report_module.write_report(tmp_path, run=tiny_run / CHECKPOINT, device="cpu")
     assert page == tmp_path / "tiny.html" and json.loads(page.read_text())["run"] == str(tiny_run / CHECKPOINT)
+
+
+def test_a_report_never_writes_over_a_notebook_that_no_run_executed(tiny_run, tmp_path, capsys, no_notebook):
+    """`report --name 01_vae --out notebooks` would have written the executed report over the course's notebook."""
+    mine = tmp_path / "01_vae.ipynb"
+    mine.write_text(nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(42)")])))
+    saved = mine.read_bytes()
+    assert main(["report", "--run", str(tiny_run), "--name", "01_vae", "--out", str(tmp_path), "--device", "cpu"]) == 2
+    assert "holds ['01_vae.ipynb'], which are not notebooks a run executed" in capsys.readouterr().err
+    assert mine.read_bytes() == saved
 
 
 def test_cli_report_writes_the_html_named_after_the_run(tiny_run, tmp_path):

@@ -24,7 +24,7 @@ from course_lib.checks import check_writable_directory
 from course_lib.device import get_device
 from course_lib.io import write_text_atomic
 from course_lib.kit.lecture_models import lecture_config
-from course_lib.kit.runner import NOTEBOOKS_DIR, execute_notebook
+from course_lib.kit.runner import NOTEBOOKS_DIR, check_out_dir, execute_notebook
 from course_lib.kit.runs import train_or_load
 from course_lib.kit.zoo import read_manifest
 from course_lib.profiles import get_profile
@@ -158,9 +158,10 @@ def write_report(out_dir="reports", name: str | None = None, profile=None, devic
         directory = None
         config = report_config(parameters.get("method", "beta_vae"), parameters.get("hyperparameters"),
                                parameters.get("seed", 0), parameters.get("steps"), profile)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if name is None:
         name = directory.name if directory is not None else f"report-{config.slug()}"
+    check_out_dir(out_dir, [name])
+    out_dir.mkdir(parents=True, exist_ok=True)
     values = {"profile": profile, "device": device, **{k: (str(v) if isinstance(v, Path) else v)
                                                        for k, v in parameters.items()}}
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".report-") as scratch:

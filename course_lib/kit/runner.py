@@ -200,10 +200,10 @@ def executed_here(path: Path) -> bool:
         return False
 
 
-def check_out_dir(out_dir: Path, sources: list[Path]) -> None:
-    """Refuse (ValueError) an `out_dir` holding a `<stem>.ipynb` of `sources` that this runner did not write
-    (`executed_here`): the course's own notebooks folder, a student build, someone's work."""
-    theirs = [path.name for path in (Path(out_dir) / f"{source.stem}.ipynb" for source in sources)
+def check_out_dir(out_dir: Path, names: list[str]) -> None:
+    """Refuse (ValueError) an `out_dir` holding a `<name>.ipynb` of `names` that no run executed (`executed_here`):
+    the course's own notebooks folder, a student build, someone's work."""
+    theirs = [path.name for path in (Path(out_dir) / f"{name}.ipynb" for name in names)
               if path.exists() and not executed_here(path)]
     if theirs:
         raise ValueError(f"out_dir='{out_dir}' holds {theirs}, which are not notebooks a run executed: running "
@@ -228,7 +228,7 @@ def run_notebooks(out_dir="reports", profile=None, device="auto", seed: int = 0,
             raise ValueError(f"names={unknown} are not notebooks; allowed: {[p.stem for p in sources]}")
         sources = [p for p in sources if p.stem in set(names)]
     out_dir = Path(out_dir)
-    check_out_dir(out_dir, sources)
+    check_out_dir(out_dir, [source.stem for source in sources])
     out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"profile": profile.name, "device": device_name, "seed": seed}
     results = []
