@@ -123,6 +123,13 @@ def test_a_student_notebook_executes_up_to_its_first_exercise(student_dir, tmp_p
     assert all(cell.get("outputs") is not None for cell in executed.cells if cell.cell_type == "code")
 
 
+def test_build_student_refuses_to_write_into_the_notebooks_own_folder(course):
+    saved = sorted((course / "course").iterdir())
+    with pytest.raises(ValueError, match="is the notebooks' own folder"):
+        build_student(course / "course" / ".." / "course", notebooks_dir=course / "course")
+    assert sorted((course / "course").iterdir()) == saved
+
+
 def test_build_student_rejects_a_folder_without_notebooks(tmp_path):
     with pytest.raises(ValueError, match="holds no notebooks"):
         build_student(tmp_path / "out", notebooks_dir=tmp_path)

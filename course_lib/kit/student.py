@@ -108,8 +108,11 @@ def build_student(out_dir=STUDENT_DIR, notebooks_dir=NOTEBOOKS_DIR) -> StudentBu
     sources = discover_notebooks(notebooks_dir)
     if not sources:
         raise ValueError(f"notebooks_dir={str(notebooks_dir)!r} holds no notebooks (NN_topic.py)")
-    texts = [nbformat.writes(student_notebook(source)) for source in sources]
     out_dir = Path(out_dir)
+    if out_dir.resolve() == Path(notebooks_dir).resolve():
+        raise ValueError(f"out_dir='{out_dir}' is the notebooks' own folder; the student build goes beside it "
+                         f"(default: {STUDENT_DIR})")
+    texts = [nbformat.writes(student_notebook(source)) for source in sources]
     build = StudentBuild(written=[], kept=[])
     with directory_lock(out_dir, "student build"):
         record = _read_build_record(out_dir / BUILD_RECORD)
