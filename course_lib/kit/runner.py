@@ -28,6 +28,7 @@ from course_lib.profiles import get_profile
 from course_lib.seeding import check_seed
 
 NOTEBOOKS_DIR = CHECKOUT / "notebooks"
+NOT_A_NOTEBOOK = (ValueError, KeyError, AttributeError, TypeError, nbformat.ValidationError)  # nbformat.read* raise
 KERNEL_NAME = "python3"  # ipykernel's own spec: the interpreter that runs the runner
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
@@ -85,7 +86,7 @@ def cell_contents(notebook_text: str) -> list[tuple] | None:
     the text is not a notebook."""
     try:
         cells = nbformat.reads(notebook_text, as_version=4).cells
-    except (ValueError, KeyError, AttributeError, TypeError, nbformat.ValidationError):  # not JSON, not a notebook
+    except NOT_A_NOTEBOOK:
         return None
     return [(cell.cell_type, cell.source, tuple(cell.get("metadata", {}).get("tags", []))) for cell in cells]
 
@@ -196,7 +197,7 @@ def executed_here(path: Path) -> bool:
     notebooks of a course and a student's notebooks are not, and a run must not write over them."""
     try:
         return "papermill" in nbformat.read(path, as_version=4).metadata
-    except (OSError, ValueError, KeyError, AttributeError, TypeError, nbformat.ValidationError):  # not a notebook
+    except (OSError, *NOT_A_NOTEBOOK):
         return False
 
 
