@@ -24,7 +24,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from course_lib.io import directory_lock, write_json_atomic, write_text_atomic
+from course_lib.io import directory_lock, sha256_of_file, write_json_atomic, write_text_atomic
 from course_lib.kit.runner import NOTEBOOKS_DIR, discover_notebooks
 
 SOLUTION_TAG, EXERCISE_TAG = "solution", "exercise"
@@ -83,10 +83,6 @@ class StudentBuild:
     kept: list[tuple[Path, Path | None]]
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _read_build_record(path: Path) -> dict[str, str]:
     """The record of what the kit last wrote, or {} (none, or unreadable: then every file that differs from the new
     build counts as the student's, which loses nothing)."""
@@ -118,14 +114,14 @@ def build_student(out_dir=STUDENT_DIR, notebooks_dir=NOTEBOOKS_DIR) -> StudentBu
         record = _read_build_record(out_dir / BUILD_RECORD)
 
         def replaceable(path: Path, digest: str) -> bool:
-            return not path.exists() or _sha256(path.read_bytes()) in (record.get(path.name), digest)
+            return not path.exists() or sha256_of_file(path) in (record.get(path.name), digest)
 
         def write(path: Path, text: str, digest: str) -> None:
             write_text_atomic(path, text)
             record[path.name] = digest
 
         for source, text in zip(sources, texts):
-            digest = _sha256(text.encode())
+            digest = hashlib.sha256(text.encode()).hexdigest()
             target, updated = out_dir / f"{source.stem}.ipynb", out_dir / f"{source.stem}{UPDATED_SUFFIX}"
             if replaceable(target, digest):
                 write(target, text, digest)
