@@ -334,8 +334,44 @@ def test_sigterm_to_a_worker_of_your_own_cluster_stops_its_jobs_with_checkpoints
             table = run_sweep(sweep, scheduler=cluster.scheduler_address, progress=False)
             assert list(client.run(os.getpid).values()) == [pid]  # the same worker process, not a restarted one
             assert list(client.run(signal.getsignal, signal.SIGTERM).values()) == [signal.SIG_DFL]
-            assert "course-kit-stop-training-on-signals" not in client.run_on_scheduler(
-                lambda dask_scheduler: set(dask_scheduler.worker_plugins))
+            assert kit_plugins(client) == []
     finally:
         sweep_module._restore_environment(saved)  # the nanny writes OMP_NUM_THREADS=1 & co. into this process
     assert_stopped_by_a_signal(table)
+
+
+def kit_plugins(client) -> list[str]:
+    """The names of the kit's stop-on-signals plugins registered on the client's cluster."""
+    prefix = sweep_module.StopTrainingOnSignals.PREFIX
+    return [name for name in client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+            if name.startswith(prefix)]
+
+
+def stops_on_sigterm() -> bool:
+    """In a worker: whether SIGTERM asks its training to stop (`WorkerStopSignals`' handler)."""
+    handler = signal.getsignal(signal.SIGTERM)
+    return isinstance(getattr(handler, "__self__", None), stopping.WorkerStopSignals)
+
+
+def test_two_sweeps_sharing_your_cluster_the_first_to_end_leaves_the_others_workers_stopping_on_signals():
+    """Two sweeps on one cluster of your own (`--scheduler`), the second started while the first runs: before, the
+    second used the first's plugin, and when the first ended its workers died on SIGTERM again while the second's
+    jobs trained. Each has its own copy now; the handlers go with the last."""
+    from distributed import Client, LocalCluster
+
+    saved = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster) as client, stopping.StopRequests() as stop:
+            first = sweep_module.workers_stop_on_signals(stop, client)
+            second = sweep_module.workers_stop_on_signals(stop, client)
+            first.__enter__()
+            second.__enter__()  # not nested in the first: it ends after it
+            assert list(client.run(stops_on_sigterm).values()) == [True] and len(kit_plugins(client)) == 2
+            first.__exit__(None, None, None)
+            assert list(client.run(stops_on_sigterm).values()) == [True] and len(kit_plugins(client)) == 1
+            second.__exit__(None, None, None)
+            assert list(client.run(signal.getsignal, signal.SIGTERM).values()) == [signal.SIG_DFL]
+            assert kit_plugins(client) == []
+    finally:
+        sweep_module._restore_environment(saved)

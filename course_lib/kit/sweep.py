@@ -32,6 +32,7 @@ import os
 import threading
 import time
 import traceback
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -304,33 +305,47 @@ def _restore_environment(saved: dict) -> None:
 class StopTrainingOnSignals(WorkerPlugin):
     """In every worker process of a Dask cluster, SIGINT and SIGTERM (Ctrl-C in a terminal, a batch scheduler
     ending the job) stop the training under way with a checkpoint, and the worker's jobs come back "stopped"
-    (`stopping.WorkerStopSignals`: a Dask task runs outside the main thread, where signals land)."""
+    (`stopping.WorkerStopSignals`: a Dask task runs outside the main thread, where signals land).
 
-    name = "course-kit-stop-training-on-signals"
+    Each sweep registers its own copy (`name`: the kit's prefix and a unique suffix), and a process keeps the
+    handlers while any copy is set up in it: two sweeps sharing your cluster, the first to finish takes its copy
+    away and the other's jobs still stop on a signal."""
+
+    PREFIX = "course-kit-stop-training-on-signals"
+    _copies_here = 0  # copies set up in this process (in-process workers share it)
+    _signals: WorkerStopSignals | None = None
+
+    def __init__(self):
+        self.name = f"{self.PREFIX}-{uuid.uuid4().hex}"
 
     def setup(self, worker) -> None:
-        self.signals = WorkerStopSignals()
-        self.signals.install()  # setup runs in the worker process's main thread; in-process workers: nothing
+        cls = StopTrainingOnSignals
+        if cls._copies_here == 0:
+            cls._signals = WorkerStopSignals()
+            cls._signals.install()  # setup runs in the worker process's main thread; in-process workers: nothing
+        cls._copies_here += 1
 
     def teardown(self, worker) -> None:
-        self.signals.uninstall()
+        cls = StopTrainingOnSignals
+        cls._copies_here -= 1
+        if cls._copies_here == 0:
+            cls._signals.uninstall()
+            cls._signals = None
 
 
 @contextlib.contextmanager
 def workers_stop_on_signals(stop: StopRequests, client):
     """While inside, SIGINT and SIGTERM stop the training of every worker of the Dask `client` with a checkpoint,
-    wherever they land: in a worker (`StopTrainingOnSignals`, registered for the time inside unless the cluster
-    has it) or only here, where `stop` caught it (`kill PID`, Ctrl-C in a notebook): then every worker is asked to
-    stop within 0.2 s (`ask_to_stop`). A sweep's jobs then stop as at a time limit. Leaving withdraws the request
-    and the plugin it registered, so a cluster of your own is as it was. Outside the main thread (no signals: the
+    wherever they land: in a worker (`StopTrainingOnSignals`, a copy registered for the time inside) or only here,
+    where `stop` caught it (`kill PID`, Ctrl-C in a notebook): then every worker is asked to stop within 0.2 s
+    (`ask_to_stop`). A sweep's jobs then stop as at a time limit. Leaving withdraws the request and its copy of the
+    plugin, so a cluster of your own is as it was. Outside the main thread (no signals: the
     study's sweeps) it does nothing; the caller in the main thread does it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    name = StopTrainingOnSignals.name  # only a string goes to the scheduler, which need not have the kit
-    register = not client.run_on_scheduler(lambda dask_scheduler: name in dask_scheduler.worker_plugins)
-    if register:
-        client.register_plugin(StopTrainingOnSignals())
+    plugin = StopTrainingOnSignals()
+    client.register_plugin(plugin)
     done = threading.Event()
 
     def forward() -> None:
@@ -348,8 +363,7 @@ def workers_stop_on_signals(stop: StopRequests, client):
         watcher.join()
         if stop.received is not None:
             client.run(ask_to_stop, False, on_error="ignore")  # your own cluster or in-process workers train again
-        if register:
-            client.unregister_worker_plugin(name)
+        client.unregister_worker_plugin(plugin.name)
 
 
 @contextlib.contextmanager
