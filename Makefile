@@ -35,8 +35,9 @@ test: data
 exercises: $(STAMP)
 	$(PY) -m course_lib exercises --out build/student
 
+# ROOT=build/student: the student build that `make exercises` writes
 lab: $(STAMP)
-	$(PY) -m course_lib lab
+	$(PY) -m course_lib lab $(if $(ROOT),--root $(ROOT))
 
 sync: $(STAMP)
 	$(PY) -m course_lib sync

@@ -177,3 +177,21 @@ def test_train_out_of_time_stops_with_a_checkpoint_and_resume_finishes(tmp_path,
     assert json.loads((out / "summary.json").read_text())["steps_this_session"] == 1
     assert main([*argv, "--resume"]) == 0
     assert "trained beta_vae for 2 steps" in capsys.readouterr().out
+
+
+def test_lab_passes_every_other_argument_to_jupyter_and_refuses_a_root_that_is_not_a_folder(tmp_path, capsys,
+                                                                                            monkeypatch):
+    """`python -m course_lib lab --no-browser` was refused by argparse ("unrecognized arguments") although the help
+    offered it; options for jupyter now go through in their order, before or after `--root`."""
+    import course_lib.kit.cli as cli
+
+    started = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command: started.append(command) or 0)
+    assert main(["lab", "--port", "8899", "--root", str(tmp_path), "--no-browser"]) == 0
+    assert started[0][3:] == [f"--ServerApp.root_dir={tmp_path.resolve()}", "--port", "8899", "--no-browser"]
+    fails_with(capsys, ["lab", "--root", str(tmp_path / "student")], f"root='{tmp_path / 'student'}' is not a folder",
+               "make exercises")
+    assert len(started) == 1  # nothing started for the missing folder
+    with pytest.raises(SystemExit) as refused:  # other commands still refuse what they do not know
+        main(["data", "--no-browser"])
+    assert refused.value.code == 2 and "unrecognized arguments: --no-browser" in capsys.readouterr().err

@@ -1,5 +1,7 @@
 """JupyterLab as a lecturer starts it (`make lab`): a `.py` notebook opens as a notebook through jupytext,
-the "Python (course kit)" kernel is offered, and the /lab page loads in headless Chromium."""
+the "Python (course kit)" kernel is offered, and the /lab page loads in headless Chromium; as a student starts it
+(`make lab ROOT=build/student`): the student build, prompts in place of solutions."""
+import contextlib
 import json
 import os
 import socket
@@ -7,12 +9,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from course_lib.kit.cli import lab_command
 from course_lib.kit.runner import NOTEBOOKS_DIR
 from course_lib.kit.site_check import Chromium, find_chromium
+from course_lib.kit.student import EXERCISE_PROMPT, build_student, is_solution
 
 TOKEN = "course-kit-test"
 LAB_READY_JS = """new Promise((resolve) => {
@@ -40,14 +44,14 @@ def get_json(url: str):
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+@contextlib.contextmanager
+def running_lab(root, log: Path):
+    """`make lab` (`lab_command`) on `root`, on a free local port with the test's token; yields its URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("lab") / "jupyter.log"
     with open(log, "w") as handle:
         as_root = ["--allow-root"] if os.geteuid() == 0 else []  # CI containers run as root
         server = subprocess.Popen(lab_command("--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-                                              f"--IdentityProvider.token={TOKEN}", *as_root),
+                                              f"--IdentityProvider.token={TOKEN}", *as_root, root=root),
                                   stdout=handle, stderr=handle)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -64,6 +68,12 @@ def lab(tmp_path_factory):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    with running_lab(NOTEBOOKS_DIR, tmp_path_factory.mktemp("lab") / "jupyter.log") as base:
+        yield base
 
 
 def test_a_py_notebook_opens_as_a_notebook_through_jupytext(lab):
@@ -94,3 +104,17 @@ def test_the_lab_page_loads_in_chromium(lab, tmp_path):
     assert report["ready"] and "JupyterLab" in report["title"], report
     assert "01_vae.py" in report["files"], report  # the file browser lists the notebooks folder
     assert (tmp_path / "lab.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_make_lab_root_opens_the_student_build_with_prompts_in_place_of_solutions(tmp_path):
+    """`make exercises`, then `make lab ROOT=build/student`: the lab lists the student notebooks, and one opens
+    with the exercise prompts and no solution cell."""
+    student = tmp_path / "student"
+    build_student(student)
+    with running_lab(student, tmp_path / "jupyter.log") as base:
+        listing = {item["name"] for item in get_json(f"{base}/api/contents/")["content"]}
+        model = get_json(f"{base}/api/contents/01_vae.ipynb?type=notebook&content=1")
+    assert listing >= {"00_disentanglement.ipynb", "01_vae.ipynb", "report.ipynb"}, listing
+    cells = model["content"]["cells"]
+    assert not any(is_solution(cell) for cell in cells)
+    assert any(cell["source"].startswith(EXERCISE_PROMPT) for cell in cells)

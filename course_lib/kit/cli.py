@@ -10,7 +10,7 @@
   exercises   write the student build (solution cells replaced by prompts) to build/student; never over your work
   sync        regenerate each notebooks/*.ipynb from its .py (--check: only report differences)
   zoo         list the pretrained zoo (data/pretrained), add finished runs to it, or grow its models older
-  lab         JupyterLab on the notebooks (what `make lab` runs); extra arguments go to jupyter lab
+  lab         JupyterLab on the notebooks or, with --root, the student build (`make lab`); extra arguments to jupyter
 """
 from __future__ import annotations
 
@@ -165,7 +165,8 @@ def _exercises(args) -> int:
     from course_lib.kit.student import build_student
 
     build = build_student(args.out)
-    print(f"{len(build.written)} student notebooks written to {args.out}")
+    print(f"{len(build.written)} student notebooks written to {args.out}; open them with "
+          f"`python -m course_lib lab --root {args.out}` (make lab ROOT={args.out})")
     for yours, updated in build.kept:
         print(f"kept {yours}: you changed it; " + (f"the course's new version is {updated}" if updated else
               f"the course's new version was not written, because you changed {yours.stem}.updated.ipynb too"))
@@ -219,14 +220,18 @@ def _sync(args) -> int:
     return 0
 
 
-def lab_command(*jupyter_args: str) -> list[str]:
-    """The command line of `make lab`: this interpreter's JupyterLab on the notebooks folder, where
-    jupytext opens each `.py` as a notebook and the "Python (course kit)" kernel is offered."""
-    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={NOTEBOOKS_DIR}", *jupyter_args]
+def lab_command(*jupyter_args: str, root=NOTEBOOKS_DIR) -> list[str]:
+    """The command line of `make lab`: this interpreter's JupyterLab on `root`, the notebooks folder (jupytext
+    opens each `.py` as a notebook) or a student build (`make exercises`), with the "Python (course kit)" kernel."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"root={str(root)!r} is not a folder; give the notebooks folder ({NOTEBOOKS_DIR}) or a "
+                         f"student build (`make exercises` writes one to build/student)")
+    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root.resolve()}", *jupyter_args]
 
 
 def _lab(args) -> int:
-    return subprocess.call(lab_command(*args.jupyter_args))
+    return subprocess.call(lab_command(*args.jupyter_args, root=args.root))
 
 
 def main(argv=None) -> int:
@@ -369,11 +374,17 @@ def main(argv=None) -> int:
                      help="--grow on a CPU: training processes; --seed-results: Dask workers (default: one per core)")
     zoo.set_defaults(func=_zoo)
 
-    lab = commands.add_parser("lab", help="JupyterLab on the notebooks (extra arguments go to jupyter lab)")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="e.g. --port 8899 --no-browser")
+    lab = commands.add_parser("lab", help="JupyterLab on the notebooks (extra arguments go to jupyter lab)",
+                              epilog="Every other argument goes to jupyter lab, e.g. --port 8899 --no-browser.")
+    lab.add_argument("--root", default=str(NOTEBOOKS_DIR),
+                     help="the folder it opens: the notebooks (default) or a student build, e.g. build/student")
     lab.set_defaults(func=_lab)
 
-    args = parser.parse_args(argv)
+    args, others = parser.parse_known_args(argv)
+    if args.command == "lab":
+        args.jupyter_args = others
+    elif others:
+        parser.error(f"unrecognized arguments: {' '.join(others)}")
     try:
         return args.func(args)
     except ValueError as error:
