@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from course_lib.data import FactorGrid
-from course_lib.metrics import (EncodedDataset, beta_vae_score, dci, downstream, evaluate, factor_vae_score,
-                                gaussian_total_correlation, mig, modularity_explicitness, sample_factor_codes, sap)
+from course_lib.metrics import (EncodedDataset, EvaluationStopped, beta_vae_score, dci, downstream, evaluate,
+                                factor_vae_score, gaussian_total_correlation, mig, modularity_explicitness,
+                                sample_factor_codes, sap)
 from course_lib.metrics.constructed import constructed_representations
 from course_lib.metrics.dci import completeness, disentanglement
 from course_lib.metrics.modularity import modularity
@@ -196,6 +197,26 @@ def test_evaluate_gives_each_metric_its_own_random_state():
                      progress=False)
     assert list(both["metric"]) == ["sap", "mig"] and set(both.columns) == {"metric", "score", "value", "seconds"}
     assert both.set_index("metric").loc["mig", "value"] == alone["value"].item()
+
+
+def test_evaluate_asks_stop_before_each_metric_and_stops_there():
+    """A sweep's stop signal waits for one metric at most: `stop` is asked before each one; once it says True,
+    `EvaluationStopped` names the metrics done; a `stop` that never says True changes no number."""
+    asked = []
+
+    def after_the_first():
+        asked.append(len(asked))
+        return len(asked) > 1
+
+    kwargs = dict(metrics=("mig", "sap", "dci"), random_state=5, num_train=300, num_test=100, progress=False)
+    with pytest.raises(EvaluationStopped, match="after mig") as stopped:
+        evaluate(GRID, FAMILY["rotated"], stop=after_the_first, **kwargs)
+    assert stopped.value.done == ("mig",) and asked == [0, 1]
+    with pytest.raises(EvaluationStopped, match="before its first metric"):
+        evaluate(GRID, FAMILY["rotated"], stop=lambda: True, **kwargs)
+    pd.testing.assert_frame_equal(
+        evaluate(GRID, FAMILY["rotated"], stop=lambda: False, **kwargs).drop(columns="seconds"),
+        evaluate(GRID, FAMILY["rotated"], **kwargs).drop(columns="seconds"))
 
 
 # --- bad input ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Sweeps: the grid, resumption, failures recorded, one table; on an in-process Dask cluster."""
+import importlib
 import json
 import os
 import signal
@@ -52,10 +53,10 @@ def test_sweep_trains_evaluates_skips_finished_jobs_and_records_failures(tmp_pat
     sweep = tiny(tmp_path / "sweep")
     evaluate_run = sweep_module.evaluate_run
 
-    def flaky(run, sweep):
+    def flaky(run, sweep, deadline):
         if run.config.hyperparameters.get("beta") == 4:
             raise RuntimeError("evaluation exploded")
-        return evaluate_run(run, sweep)
+        return evaluate_run(run, sweep, deadline)
 
     monkeypatch.setattr(sweep_module, "evaluate_run", flaky)
     table = run_sweep(sweep, processes=False, workers=1, progress=False)
@@ -256,6 +257,40 @@ def test_a_sweep_out_of_time_stops_with_a_checkpoint_writes_no_result_and_resume
     never_stopped = run_sweep(tiny(tmp_path / "alone", steps=6, values=[4]), processes=False, workers=1, progress=False)
     assert (finished["status"] == "ok").all()
     numbers = [c for c in finished.columns if finished[c].dtype.kind == "f" and c != "seconds"]
+    pd.testing.assert_frame_equal(finished[numbers], never_stopped[numbers], rtol=0, atol=0)
+
+
+def test_a_stop_while_scoring_waits_for_one_metric_writes_no_result_and_the_rerun_scores_it(tmp_path, monkeypatch):
+    """Before, a job already scoring when a signal came scored to the end (21 s at the seed table's sizes, minutes at
+    the study's); now it stops before its next metric, "stopped" without result.json, and the same sweep scores it
+    with the numbers of a sweep never stopped."""
+    evaluate_module = importlib.import_module("course_lib.metrics.evaluate")  # the package's `evaluate` is the function
+    run_metric = evaluate_module._run_metric
+
+    def signal_after_mig(name, *args):
+        scores = run_metric(name, *args)
+        if name == "mig":
+            stopping.ask_to_stop()  # what a worker's SIGTERM does (`WorkerStopSignals`)
+        return scores
+
+    sweep = tiny(tmp_path / "sweep", values=[4], metrics=("mig", "sap"))  # two jobs, one at a time
+    monkeypatch.setattr(evaluate_module, "_run_metric", signal_after_mig)
+    try:
+        table = run_sweep(sweep, processes=False, workers=1, progress=False)
+    finally:
+        stopping.ask_to_stop(False)
+        monkeypatch.undo()
+    assert (table["status"] == "stopped").all()
+    assert sorted(table["note"]) == [
+        "a stop signal stopped it before it started; run the sweep again to resume it",
+        "a stop signal stopped it while scoring, after mig; run the sweep again to resume it"]
+    assert not list((tmp_path / "sweep").glob(f"*/{RESULT}"))
+    finished = run_sweep(sweep, processes=False, workers=1, progress=False)
+    never_stopped = run_sweep(tiny(tmp_path / "alone", values=[4], metrics=("mig", "sap")), processes=False,
+                              workers=1, progress=False)
+    assert (finished["status"] == "ok").all()
+    numbers = [c for c in finished.columns if finished[c].dtype.kind == "f" and c != "seconds"]
+    assert {"mig.score", "sap.score"} <= set(numbers)
     pd.testing.assert_frame_equal(finished[numbers], never_stopped[numbers], rtol=0, atol=0)
 
 

@@ -11,10 +11,11 @@ Gaussian TC of the mean and the sampled code) and writes `result.json` atomicall
 job whose `result.json` says ok, and redoes one whose `result.json` is damaged (its row's `note` says
 so); a failing job writes its error there and the others go on. A `deadline` (`--time-limit MINUTES`, for
 machines lent for a while or batch jobs with a wall-clock limit) stops every job's training there with a
-checkpoint and starts no training or scoring after it: those rows say "stopped", they write no result.json,
-and the same sweep run again resumes them. SIGINT or SIGTERM (Ctrl-C, a batch scheduler) stops the sweep the same
-way, then takes effect (`workers_stop_on_signals`): the workers catch them (`StopTrainingOnSignals`, on the kit's
-cluster or one of your own), and the sweep asks its workers to stop when only it receives one.
+checkpoint, its scoring before the next metric, and starts no training or scoring after it: those rows say
+"stopped", they write no result.json, and the same sweep run again resumes them. SIGINT or SIGTERM (Ctrl-C, a
+batch scheduler) stops the sweep the same way, then takes effect (`workers_stop_on_signals`): the workers catch
+them (`StopTrainingOnSignals`, on the kit's cluster or one of your own), and the sweep asks its workers to stop
+when only it receives one.
 
 `pack=K` (`--pack K`) trains the jobs K at a time as one network (course_lib.training.packed: the same numbers
 as separate runs, far more model-steps per second on a GPU, where a single small model leaves the
@@ -43,7 +44,7 @@ from tqdm.auto import tqdm
 from course_lib.checks import check_choice, check_int, check_number, check_writable_directory, is_real
 from course_lib.device import PRECISIONS, check_device_name, get_device
 from course_lib.io import write_json_atomic, write_text_atomic
-from course_lib.metrics import ALL_METRICS, METRICS
+from course_lib.metrics import ALL_METRICS, METRICS, EvaluationStopped
 from course_lib.objectives import OBJECTIVES, STUDY_SWEEPS
 from course_lib.seeding import check_seed
 from course_lib.training import TrainConfig, pack_groups
@@ -164,8 +165,9 @@ def unsupervised_scores(model, dataset, num: int, seed: int) -> dict[str, float]
             "num_active": scores["num_active"], "tc_mean": tc["mean"], "tc_sampled": tc["sampled"]}
 
 
-def evaluate_run(run, sweep: Sweep) -> dict[str, float]:
-    """Every requested metric ("metric.score" keys) and the unsupervised scores of a trained run."""
+def evaluate_run(run, sweep: Sweep, deadline: float | None = None) -> dict[str, float]:
+    """Every requested metric ("metric.score" keys) and the unsupervised scores of a trained run. At the `deadline`
+    or when this process is asked to stop, it stops before the next metric (`metrics.EvaluationStopped`)."""
     from course_lib.data import DSprites
     from course_lib.metrics import evaluate
     from course_lib.representation import mean_code_function
@@ -173,7 +175,7 @@ def evaluate_run(run, sweep: Sweep) -> dict[str, float]:
     dataset = DSprites(run.config.variant, progress=False)
     table = evaluate(dataset, mean_code_function(run.model), metrics=sweep.metrics, random_state=run.config.seed,
                      num_train=sweep.num_train, num_test=sweep.num_test, num_variance_estimate=sweep.num_train,
-                     progress=False)
+                     progress=False, stop=lambda: stop_reason(deadline) is not None)
     scores = {f"{metric}.{score}": value for metric, score, value in table[["metric", "score", "value"]].itertuples(
         index=False)}
     return scores | unsupervised_scores(run.model, dataset, sweep.num_train, run.config.seed)
@@ -198,9 +200,9 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     """Train (or resume) and evaluate one model; its row of the results table. Never raises.
 
     `note`: how the job came to run (e.g. its pack failed), kept in the row. `deadline` (a `time.time()`):
-    training stops there with a checkpoint, and a job that has not finished training by then, or would start
-    scoring after it, is "stopped" (no result.json: running it again resumes it); so is a job that this process
-    is asked to stop (`stopping.ask_to_stop`)."""
+    training stops there with a checkpoint, and a job that has not finished training and scoring by then is
+    "stopped" (scoring stops before its next metric; no result.json: running it again resumes it); so is a job
+    that this process is asked to stop (`stopping.ask_to_stop`)."""
     import torch
 
     from course_lib.kit.runs import train_or_load
@@ -219,20 +221,25 @@ def run_job(config: TrainConfig, sweep: Sweep, threads: int | None = None, note:
     notes = [text for text in (damaged, note) if text]
     row |= {"note": "; ".join(notes)} if notes else {}
     start = time.perf_counter()
+    stopped_where = None  # where a deadline or a stop request stopped the job
     try:
         run = None if stop_reason(deadline) else train_or_load(config, root=sweep.out, device=sweep.device,
                                                                 progress=False, deadline=deadline)
-        step, reason = (0 if run is None else run.step), stop_reason(deadline)
-        if step < config.steps or reason:
-            where = ("before it started" if run is None else "before scoring" if step == config.steps
-                     else f"at step {step:,} of {config.steps:,}")
-            notes.append(f"{reason} stopped it {where}; run the sweep again to resume it")
-            return row | {"status": STOPPED, "error": None, "note": "; ".join(notes),
-                          "seconds": time.perf_counter() - start}
-        row |= {"status": "ok", "error": None} | evaluate_run(run, sweep)
+        step = 0 if run is None else run.step
+        if step < config.steps or stop_reason(deadline):
+            stopped_where = ("before it started" if run is None else "before scoring" if step == config.steps
+                             else f"at step {step:,} of {config.steps:,}")
+        else:
+            row |= {"status": "ok", "error": None} | evaluate_run(run, sweep, deadline)
+    except EvaluationStopped as stopped:
+        stopped_where = f"while scoring, {stopped}"
     except Exception as error:  # a failed job is recorded, never fatal to the sweep
         row |= {"status": "failed", "error": f"{type(error).__name__}: {error}",
                 "traceback": traceback.format_exc()}
+    if stopped_where is not None:  # no result.json: the same sweep resumes it
+        notes.append(f"{stop_reason(deadline)} stopped it {stopped_where}; run the sweep again to resume it")
+        return row | {"status": STOPPED, "error": None, "note": "; ".join(notes),
+                      "seconds": time.perf_counter() - start}
     row["seconds"] = time.perf_counter() - start
     directory.mkdir(parents=True, exist_ok=True)
     write_json_atomic(done, row)

@@ -15,6 +15,7 @@ only the images drawn.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -81,13 +82,23 @@ def check_evaluation(metrics, num_train, num_test, random_state) -> tuple[tuple,
     return metrics, num_train, num_test, seed
 
 
+class EvaluationStopped(Exception):
+    """`evaluate`'s `stop` asked it to stop; `done` names the metrics it had finished."""
+
+    def __init__(self, done: tuple[str, ...]):
+        super().__init__(f"after {', '.join(done)}" if done else "before its first metric")
+        self.done = done
+
+
 def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_state=0,
              num_train: int = 10_000, num_test: int = 5_000, num_variance_estimate: int = 10_000,
-             cache_codes: bool | None = None, progress: bool = True) -> pd.DataFrame:
+             cache_codes: bool | None = None, progress: bool = True,
+             stop: Callable[[], bool] | None = None) -> pd.DataFrame:
     """One table with a row per (metric, score): columns metric, score, value, seconds.
 
     `random_state` is a seed, or a RandomState from which one seed is drawn. `cache_codes` (default:
-    whenever the dataset allows) encodes each image at most once.
+    whenever the dataset allows) encodes each image at most once. `stop` (e.g. a sweep's stop signal) is asked
+    before each metric; when it says True, `EvaluationStopped` is raised: a signal waits for one metric at most.
     """
     metrics, num_train, num_test, seed = check_evaluation(metrics, num_train, num_test, random_state)
     allowed = getattr(dataset, "deterministic", False) and hasattr(dataset, "index_of")
@@ -99,7 +110,9 @@ def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_s
         if expected_draws(metrics, num_train, num_test, num_variance_estimate) > dataset.num_images:
             dataset.encode_all()  # contiguous batches: cheaper than the same images one draw at a time
     rows = []
-    for name in metrics:
+    for done, name in enumerate(metrics):
+        if stop is not None and stop():
+            raise EvaluationStopped(metrics[:done])
         start = time.perf_counter()
         scores = _run_metric(name, dataset, encode, seed, num_train, num_test, num_variance_estimate, progress)
         seconds = time.perf_counter() - start
