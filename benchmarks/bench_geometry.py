@@ -75,7 +75,8 @@ def main():
     batched_s, J = time_it(lambda: jacobian(decoder, z))
     loop_s, J_loop = time_it(per_direction)
     point_s, J_point = time_it(per_point, repeats=1)
-    assert torch.allclose(J, J_loop, rtol=1e-4, atol=1e-6) and torch.allclose(J[: len(few)], J_point, rtol=1e-4, atol=1e-6)
+    assert torch.allclose(J, J_loop, rtol=1e-4, atol=1e-6) and torch.allclose(J[: len(few)], J_point, rtol=1e-4,
+                                                                             atol=1e-6)
     point_s *= len(z) / len(few)
     print(f"\nJacobians at {len(z)} codes ({tuple(J.shape[1:])} each)          seconds   ms / code   vs batched")
     for label, seconds in (("batched (vmap over directions, chunks of 64)", batched_s),
@@ -89,7 +90,8 @@ def main():
     observations = DSprites("binary", progress=False).sample(2 * args.pairs, np.random.RandomState(args.seed))[1]
     codes = encode(model, observations)[0]
     print(f"\n16-point geodesics (L-BFGS, gtol 0.05, <= 500 steps) between {args.pairs} pairs of encoded images")
-    print(f"  {'pair':<6}{'seconds':>9}{'steps':>7}{'evals':>7}{'converged':>11}{'linear':>9}{'geodesic':>10}{'ratio':>8}")
+    print(f"  {'pair':<6}{'seconds':>9}{'steps':>7}{'evals':>7}{'converged':>11}"
+          f"{'linear':>9}{'geodesic':>10}{'ratio':>8}")
     seconds = []
     for i in range(args.pairs):
         result = geodesic(decoder, codes[2 * i], codes[2 * i + 1], n_points=16)

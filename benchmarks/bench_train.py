@@ -141,7 +141,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each loop; the best counts")
     parser.add_argument("--packed", action="store_true", help="model-steps/s of packed training for each K")
     parser.add_argument("--cuda-graph", default="auto", choices=("auto", "on", "off"),
-                        help="the kit's step as one captured CUDA graph (auto: on a GPU); eager figures print beside it")
+                        help="the kit's step as one captured CUDA graph (auto: on a GPU); "
+                             "eager figures print beside it")
     parser.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="the kit's forward arithmetic (TrainConfig.precision; bfloat16 is timed beside float32); "
                              "the textbook loop stays float32")

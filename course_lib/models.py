@@ -70,7 +70,8 @@ class MLPEncoder(nn.Module):
         super().__init__()
         self.num_latent = check_int("num_latent", num_latent, 1)
         size = int(torch.tensor(observation_shape).prod())
-        self.features = nn.Sequential(nn.Flatten(), nn.Linear(size, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.features = nn.Sequential(nn.Flatten(), nn.Linear(size, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                      nn.ReLU())
         self.head = nn.Linear(hidden, 2 * num_latent)
 
     def forward(self, x):
@@ -133,4 +134,5 @@ def conv_vae(num_latent: int = 10, num_channels: int = 1, width: int = 1) -> Gau
 
 
 def mlp_vae(num_latent: int = 2, observation_shape=(1, 64, 64), hidden: int = 256) -> GaussianVAE:
-    return GaussianVAE(MLPEncoder(num_latent, observation_shape, hidden), MLPDecoder(num_latent, observation_shape, hidden))
+    return GaussianVAE(MLPEncoder(num_latent, observation_shape, hidden),
+                       MLPDecoder(num_latent, observation_shape, hidden))

@@ -103,7 +103,8 @@ def test_check_number_refuses_with_a_message_naming_name_value_and_range(value, 
 
 def test_check_number_lets_none_through_only_when_asked_and_appends_its_note():
     assert check_number("gamma", None, 0, low_open=True, none_ok=True) is None
-    with pytest.raises(ValueError, match=re.escape("gamma=-1 is not allowed; use None or a positive finite number (paper)")):
+    with pytest.raises(ValueError,
+                       match=re.escape("gamma=-1 is not allowed; use None or a positive finite number (paper)")):
         check_number("gamma", -1, 0, low_open=True, none_ok=True, note=" (paper)")
 
 

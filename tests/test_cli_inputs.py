@@ -140,7 +140,8 @@ def test_evaluate_checks_its_arguments_before_loading_the_run(tmp_path, capsys, 
 
 @pytest.mark.parametrize("flags, phrase", [(["--grow", "0"], "steps=0 is not allowed"),
                                            (["--grow", "10", "--workers", "0"], "workers=0 is not allowed"),
-                                           (["--grow", "10", "--time-limit", "-1"], "time_limit_minutes=-1.0 is not allowed"),
+                                           (["--grow", "10", "--time-limit", "-1"],
+                                            "time_limit_minutes=-1.0 is not allowed"),
                                            (["--seed-results", "2", "--time-limit", "0"],
                                             "time_limit_minutes=0.0 is not allowed"),
                                            (["--time-limit", "5"], "--time-limit 5.0 is not allowed without --grow")])

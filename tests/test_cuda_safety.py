@@ -97,7 +97,8 @@ def violations(source: str) -> list[str]:
 
 def test_the_lint_covers_the_notebooks_and_the_library():
     names = {p.relative_to(ROOT).as_posix() for p in SOURCES}
-    assert {"notebooks/12_latent_geometry.py", "course_lib/analysis/geometry/curvature.py", "course_lib/topology/zhou.py"} <= names
+    assert {"notebooks/12_latent_geometry.py", "course_lib/analysis/geometry/curvature.py",
+            "course_lib/topology/zhou.py"} <= names
 
 
 def test_no_numpy_of_a_tensor_that_may_be_on_the_gpu_and_no_unsafe_torch_load():

@@ -402,7 +402,8 @@ def test_normal_curvature_of_a_cylinder_follows_euler_formula(dim):
     expected = np.cos(angles) ** 2 / radius  # 1/r along the circle, 0 along the axis
     np.testing.assert_allclose(result.kappa_normal, np.broadcast_to(expected, (2, 5)), atol=1e-12)
     np.testing.assert_allclose(result.speed, 1.0, rtol=1e-12)
-    np.testing.assert_allclose(result.kappa_geodesic, 0.0, atol=1e-12)  # straight lines of (angle, height) are geodesics
+    # straight lines of (angle, height) are geodesics
+    np.testing.assert_allclose(result.kappa_geodesic, 0.0, atol=1e-12)
 
 
 def test_normal_curvature_of_a_paraboloid_at_its_vertex_follows_its_principal_curvatures():
@@ -475,7 +476,8 @@ def test_a_direction_the_decoder_ignores_has_no_curvature_and_the_rank_drops():
     assert (result.rank == 1).all()
     assert np.isnan(result.kappa_normal[:, 1]).all() and (result.speed[:, 1] == 0).all()
     np.testing.assert_allclose(result.kappa[:, 0], [1.0, 1 / 2 ** 1.5], rtol=1e-12)  # the parabola y = x^2 / 2
-    np.testing.assert_allclose(result.kappa_normal[:, 0], result.kappa[:, 0], rtol=1e-12)  # all of it normal to the line
+    # all of it normal to the line
+    np.testing.assert_allclose(result.kappa_normal[:, 0], result.kappa[:, 0], rtol=1e-12)
 
 
 def test_normal_curvature_of_the_study_decoder_in_float32():

@@ -105,7 +105,8 @@ def test_lecture_steps_is_the_oldest_age_the_zoo_serves_whole(tmp_path, monkeypa
     config = lecture_config("beta_vae", {"beta": 4}, "lecture")
     assert (config.steps, config.checkpoint_every) == (100_000, 25_000) and config.slug() in {c.slug() for c in grown}
     assert {m.config.steps for m in lecture_models("lecture")} == {100_000}
-    annealed = {m.config.hyperparameters["gamma"] for m in lecture_models("lecture") if m.config.method == "annealed_vae"}
+    annealed = {m.config.hyperparameters["gamma"] for m in lecture_models("lecture")
+                if m.config.method == "annealed_vae"}
     assert annealed == {1000.0}  # long runs take the study's gamma
     assert lecture_steps("lecture", seed=1) == lecture.train_steps  # the zoo holds seed 0 only
     assert lecture_steps("smoke") == get_profile("smoke").train_steps  # smoke trains its tiny models

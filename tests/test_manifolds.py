@@ -61,7 +61,8 @@ def test_product_blocks_and_dimensions():
     whole = s.tangent_basis()
     np.testing.assert_allclose(gram(whole), np.broadcast_to(np.eye(6), (300, 6, 6)), atol=1e-12)
     # each factor's tangent vectors live in that factor's coordinates only
-    assert np.all(s.tangents[0][:, 3:] == 0) and np.all(s.tangents[1][:, :3] == 0) and np.all(s.tangents[1][:, 12:] == 0)
+    assert (np.all(s.tangents[0][:, 3:] == 0) and np.all(s.tangents[1][:, :3] == 0)
+            and np.all(s.tangents[1][:, 12:] == 0))
     np.testing.assert_array_equal(s.points[:, :3], s.coordinates[0])
     per_point = s.true_subspaces()
     assert len(per_point) == 300 and [b.shape for b in per_point[7]] == [(14, 2), (14, 3), (14, 1)]

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from course_lib.data import FactorGrid
-from course_lib.lab.metric_comparison import (SubGrid, evaluate_many, factor_vae_vote_matrix, finished_runs, plot_matrix,
-                                              plot_rank_correlation, plot_score_table, run_label)
+from course_lib.lab.metric_comparison import (SubGrid, evaluate_many, factor_vae_vote_matrix, finished_runs,
+                                              plot_matrix, plot_rank_correlation, plot_score_table, run_label)
 from course_lib.metrics.scores import DISENTANGLEMENT_SCORES, SCORES, rank_correlation, wide_scores
 from course_lib.metrics import evaluate
 from course_lib.training import TrainConfig

@@ -75,7 +75,8 @@ def test_parameters_cell_and_exercises(source):
     assert len(tagged(notebook, "solution")) >= 2, "each notebook has at least two exercises with solutions"
     assigned = [node.targets[0].id for node in ast.parse(parameters.source).body if isinstance(node, ast.Assign)]
     inspected = [parameter.name for parameter in PythonTranslator.inspect(parameters)]
-    assert inspected == assigned, "papermill must read every parameter (a second `=` on a line, even in its comment, hides it)"
+    assert inspected == assigned, ("papermill must read every parameter "
+                                   "(a second `=` on a line, even in its comment, hides it)")
 
 
 @pytest.mark.notebook

@@ -33,7 +33,8 @@ class FixedEncoder(nn.Module):
     num_latent = 2
 
     def forward(self, x):
-        return torch.tensor([1.5, -2.0]).expand(len(x), 2), torch.tensor([math.log(0.25), math.log(4.0)]).expand(len(x), 2)
+        return (torch.tensor([1.5, -2.0]).expand(len(x), 2),
+                torch.tensor([math.log(0.25), math.log(4.0)]).expand(len(x), 2))
 
 
 def test_reparameterised_sample_has_the_posterior_moments():

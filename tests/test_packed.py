@@ -244,7 +244,8 @@ def test_a_pack_that_cannot_fit_in_memory_is_refused_before_any_folder_exists(tm
 
 
 def test_pack_groups_keep_one_network_and_one_capture_per_group():
-    conv = [TrainConfig("beta_vae", {"beta": b}, steps=10) for b in (1, 4, 16)] + [TrainConfig("factor_vae", {"gamma": 40}, steps=10)]
+    conv = ([TrainConfig("beta_vae", {"beta": b}, steps=10) for b in (1, 4, 16)]
+            + [TrainConfig("factor_vae", {"gamma": 40}, steps=10)])
     topdis = TrainConfig("topdis", {"base": "beta_vae", "beta": 4, "gamma": 5, "delay": 5}, steps=10)
     mlp = TrainConfig("vae", {}, steps=10, architecture="mlp", num_latent=2)
     longer = TrainConfig("beta_vae", {"beta": 2}, steps=20)

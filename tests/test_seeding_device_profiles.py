@@ -23,7 +23,8 @@ def test_seed_everything_makes_every_generator_repeat():
 
 
 def test_seed_everything_returns_the_seeded_random_state():
-    np.testing.assert_array_equal(seed_everything(3).randint(100, size=5), np.random.RandomState(3).randint(100, size=5))
+    np.testing.assert_array_equal(seed_everything(3).randint(100, size=5),
+                                  np.random.RandomState(3).randint(100, size=5))
 
 
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, "0", True])

@@ -26,7 +26,8 @@ def results(seed_noise=0.0, value_effect=0.0, method_effect=1.0, seed=0):
 
 def test_variance_explained_separates_objective_hyperparameter_and_seed():
     by_method = variance_explained(results(), ["mig.score"]).loc["MIG"]
-    assert by_method["objective"] == pytest.approx(1.0) and by_method["objective x hyperparameter"] == pytest.approx(1.0)
+    assert (by_method["objective"] == pytest.approx(1.0)
+            and by_method["objective x hyperparameter"] == pytest.approx(1.0))
     by_value = variance_explained(results(method_effect=0.0, value_effect=1.0), ["mig.score"]).loc["MIG"]
     assert by_value["objective"] == pytest.approx(0.0) and by_value["objective x hyperparameter"] == pytest.approx(1.0)
     by_seed = variance_explained(results(method_effect=0.0, seed_noise=1.0), ["mig.score"]).loc["MIG"]

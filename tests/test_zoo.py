@@ -104,7 +104,8 @@ def test_a_run_added_to_a_zoo_is_installed_by_train_or_load_without_training(dsp
     zoo = tmp_path / "zoo"
     entry = add_run(trained.directory, root=zoo)
     assert entry["command"] == cli_command(config) and entry["bytes"] > 0
-    assert sorted(entry["files"]) == sorted(ENTRY_FILES) and all(len(digest) == 64 for digest in entry["files"].values())
+    assert (sorted(entry["files"]) == sorted(ENTRY_FILES)
+            and all(len(digest) == 64 for digest in entry["files"].values()))
 
     monkeypatch.setenv("COURSE_PRETRAINED_DIR", str(zoo))
     torch.manual_seed(123)  # anything: installing must leave the generators as training left them

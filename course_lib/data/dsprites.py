@@ -53,7 +53,8 @@ def _cache_is_valid(array_path: Path, manifest_path: Path) -> bool:
         return False
     if not isinstance(manifest, dict):  # valid JSON of another shape ([1, 2], "x", null) is no manifest either
         return False
-    return manifest.get("size_bytes") == array_path.stat().st_size and manifest.get("sha256") == sha256_of_file(array_path)
+    return (manifest.get("size_bytes") == array_path.stat().st_size
+            and manifest.get("sha256") == sha256_of_file(array_path))
 
 
 def ensure_grid_cache(data_dir=None, progress: bool = True) -> Path:

@@ -320,7 +320,8 @@ def main(argv=None) -> int:
     study.set_defaults(func=_study)
 
     notebooks = commands.add_parser("notebooks", help="execute notebooks into HTML with an index")
-    notebooks.add_argument("--profile", default=None, help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")
+    notebooks.add_argument("--profile", default=None,
+                           help="smoke | lecture | full (default: $COURSE_PROFILE or lecture)")
     notebooks.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     notebooks.add_argument("--seed", type=int, default=0)
     notebooks.add_argument("--out", default="reports", help="output folder")

@@ -201,7 +201,8 @@ def export_study(plan: StudyPlan, profile, results: pd.DataFrame, scale: pd.Data
     """Write `results` (the main sweep with its `udr` column) and `scale` for `profile` beside the zoo, each
     atomically, then the manifest (written last: a study is shipped only once its tables are whole)."""
     if "udr" not in results:
-        raise ValueError("results has no udr column; pass add_udr(main, ...) so that the shipped study needs no run folder")
+        raise ValueError("results has no udr column; "
+                         "pass add_udr(main, ...) so that the shipped study needs no run folder")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     main_csv, scale_csv, manifest = _study_files(directory, profile.name)
@@ -210,7 +211,8 @@ def export_study(plan: StudyPlan, profile, results: pd.DataFrame, scale: pd.Data
             table.drop(columns=[c for c in MACHINE_COLUMNS if c in table]).to_csv(handle, index=False)
     write_json_atomic(manifest, {"profile": profile.name, "seed": seed, "plan": plan_identity(plan),
                                  "commit": checkout_commit(),
-                                 "command": f"python -m course_lib study --profile {profile.name} --seed {seed} --export",
+                                 "command": f"python -m course_lib study --profile {profile.name} "
+                                            f"--seed {seed} --export",
                                  "files": {path.name: sha256_of_file(path) for path in (main_csv, scale_csv)}})
     return manifest
 
@@ -227,7 +229,8 @@ def shipped_study(plan: StudyPlan, profile, directory=SHIPPED_STUDY_DIR) -> tupl
         return None
     for path in (main_csv, scale_csv):
         if not path.is_file() or sha256_of_file(path) != entry["files"].get(path.name):
-            raise ValueError(f"{path} does not match {manifest.name}'s SHA-256: the shipped study is damaged; restore it "
+            raise ValueError(f"{path} does not match {manifest.name}'s SHA-256: "
+                             f"the shipped study is damaged; restore it "
                              f"(git checkout -- {Path(directory)}) or train the study (train_sweep=True)")
     return pd.read_csv(main_csv), pd.read_csv(scale_csv)
 

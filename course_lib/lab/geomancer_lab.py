@@ -566,7 +566,9 @@ def plot_torus_diffusion(axes, result: TorusDiffusion):
     axes[2].plot(result.heat_exact, result.heat, ".", ms=3, alpha=0.5, color="tab:purple")
     axes[2].plot([0, top], [0, top], "k--", lw=1, label="equal")
     axes[2].set(xlim=(0, top), ylim=(0, top), xlabel="p_t(a − a₀) · p_t(b − b₀)  (1/rad²)",
-                ylabel="random walk, density (1/rad²)", title=rf"Heat after $t = {result.time:g}$: $e^{{t\Delta}}\delta$ vs $e^{{t\Delta_1}} \otimes e^{{t\Delta_2}}\delta$")
+                ylabel="random walk, density (1/rad²)",
+                title=rf"Heat after $t = {result.time:g}$: $e^{{t\Delta}}\delta$ vs "
+                      rf"$e^{{t\Delta_1}} \otimes e^{{t\Delta_2}}\delta$")
     for ax in (axes[0], axes[2]):
         ax.legend(fontsize=9)
     return axes

@@ -11,7 +11,8 @@ from course_lib.metrics.scores import column_label
 
 
 def hyperparameter_names(table: pd.DataFrame) -> dict:
-    return {m: (h if isinstance(h, str) else "") for m, h in table.groupby("method")["hyperparameter"].first().items()} \
+    return {m: (h if isinstance(h, str) else "")
+            for m, h in table.groupby("method")["hyperparameter"].first().items()} \
         if "hyperparameter" in table else {}
 
 
@@ -149,7 +150,8 @@ def plot_ages(results: pd.DataFrame, column: str = "mig.score"):
     ax.set_xticks(range(len(changes)), [f"{m}\n{v:g}" for m, v in zip(changes["method"], changes["value"])],
                   fontsize=9)
     ax.set(ylabel=column_label(column),
-           title=f"{column_label(column)} at each training age\n(dots: seeds; lines: one seed trained on; bars: medians)")
+           title=f"{column_label(column)} at each training age\n"
+                 f"(dots: seeds; lines: one seed trained on; bars: medians)")
     ax.legend(fontsize=8)
     return fig
 

@@ -24,7 +24,8 @@ def plot_barcode(barcodes: dict, ax=None, t_max: float | None = None, colors=("C
             ax.plot([birth, min(death, t_max)], [row, row], color=color, linewidth=2, solid_capstyle="butt",
                     label=f"H{k} ({len(bars)} bars)" if n == 0 else None)
             if not np.isfinite(death):
-                ax.annotate("", xy=(t_max, row), xytext=(t_max * 0.97, row), arrowprops=dict(arrowstyle="->", color=color))
+                ax.annotate("", xy=(t_max, row), xytext=(t_max * 0.97, row),
+                            arrowprops=dict(arrowstyle="->", color=color))
             row += 1
         row += 1
     if row:
@@ -81,8 +82,8 @@ def plot_mrlt(mrlt, ax=None, label: str | None = None, color: str | None = None,
     shown = mrlt[:max_holes]
     x = np.arange(len(shown))
     bars = ax.bar(x, shown, width=1.0, alpha=0.3, color=color, edgecolor=color)
-    ax.step(np.r_[x - 0.5, x[-1] + 0.5], np.r_[shown, shown[-1]], where="post", color=bars.patches[0].get_facecolor()[:3],
-            linewidth=2, label=label)
+    ax.step(np.r_[x - 0.5, x[-1] + 0.5], np.r_[shown, shown[-1]], where="post",
+            color=bars.patches[0].get_facecolor()[:3], linewidth=2, label=label)
     ax.set(xlabel="number of holes i (β1)", ylabel="mean relative living time", xlim=(-0.5, max_holes - 0.5))
     if label:
         ax.legend()

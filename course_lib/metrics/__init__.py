@@ -2,8 +2,8 @@
 
 Supervised, from arrays of codes (N, D) and factors (N, K): `mig`, `sap`, `dci`,
 `modularity_explicitness`. Supervised, from a dataset and an `encode` function: `beta_vae_score`,
-`factor_vae_score`. Unsupervised: `gaussian_total_correlation`, `udr` / `udr_score` (several models). `evaluate` runs any set of the six
-with the study's sample sizes and returns one table; `downstream` measures sample efficiency.
+`factor_vae_score`. Unsupervised: `gaussian_total_correlation`, `udr` / `udr_score` (several models). `evaluate` runs
+any set of the six with the study's sample sizes and returns one table; `downstream` measures sample efficiency.
 """
 from course_lib.metrics.beta_vae import beta_vae_score
 from course_lib.metrics.dci import dci

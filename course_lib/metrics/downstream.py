@@ -31,8 +31,8 @@ FOLDS = 5  # the cross-validation choosing the logistic regression's C: the smal
 
 def _predictor(name: str):
     if name == "logistic_regression":
-        return LogisticRegressionCV(Cs=10, cv=KFold(n_splits=FOLDS), l1_ratios=(0.0,), scoring="accuracy", max_iter=1000,
-                                    use_legacy_attributes=False)  # l1_ratios 0: the L2 penalty
+        return LogisticRegressionCV(Cs=10, cv=KFold(n_splits=FOLDS), l1_ratios=(0.0,), scoring="accuracy",
+                                    max_iter=1000, use_legacy_attributes=False)  # l1_ratios 0: the L2 penalty
     return LGBMClassifier(n_estimators=100, learning_rate=0.1, max_depth=3, num_leaves=8, min_child_samples=1,
                           n_jobs=1, deterministic=True, force_row_wise=True, random_state=0, verbose=-1)
 

@@ -4,8 +4,9 @@ Locatello et al. 2019 (disentanglement_lib): MIG from 10,000 draws; SAP, DCI and
 explicitness from 10,000 training and 5,000 test draws (in batches of 16); the BetaVAE and FactorVAE
 scores from 10,000 training and 5,000 evaluation points of 64-image batches (FactorVAE's variances
 from 10,000 draws). `downstream` (not in the default six) adds the accuracy of logistic regression
-and boosted trees trained on 100 and on all training codes. Every metric starts from its own `RandomState(seed)`, as each of the study's
-evaluations did, so a metric's value does not depend on which other metrics run beside it.
+and boosted trees trained on 100 and on all training codes. Every metric starts from its own
+`RandomState(seed)`, as each of the study's evaluations did, so a metric's value does not depend on which
+other metrics run beside it.
 
 On a deterministic grid dataset (binary dSprites) images are encoded once each through an
 `EncodedDataset`: the whole grid up front when the metrics draw more images than it has (at the
@@ -116,5 +117,6 @@ def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_s
         start = time.perf_counter()
         scores = _run_metric(name, dataset, encode, seed, num_train, num_test, num_variance_estimate, progress)
         seconds = time.perf_counter() - start
-        rows += [{"metric": name, "score": score, "value": value, "seconds": seconds} for score, value in scores.items()]
+        rows += [{"metric": name, "score": score, "value": value, "seconds": seconds}
+                 for score, value in scores.items()]
     return pd.DataFrame(rows)

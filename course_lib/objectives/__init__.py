@@ -52,10 +52,12 @@ def make_objective(method: str, num_latent: int = 10, **hyperparameters) -> Obje
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(hyperparameters) - accepted)
     if unknown:
-        raise ValueError(f"{method} does not take {unknown}; its hyperparameters are {sorted(accepted - {'num_latent'})}")
+        raise ValueError(f"{method} does not take {unknown}; "
+                         f"its hyperparameters are {sorted(accepted - {'num_latent'})}")
     if "num_latent" in accepted:
         hyperparameters["num_latent"] = num_latent
     return cls(**hyperparameters)
 
 
-__all__ = ["METHODS", "OBJECTIVES", "STUDY_SWEEPS", "Objective", "make_objective", *(c.__name__ for c in METHODS.values())]
+__all__ = ["METHODS", "OBJECTIVES", "STUDY_SWEEPS", "Objective", "make_objective",
+           *(c.__name__ for c in METHODS.values())]

@@ -37,7 +37,8 @@ def log_importance_weights(batch_size: int, dataset_size: int, estimator: str = 
     """(B, B) matrix of log w_ij (row i estimates q at z_i) for the MWS or MSS estimator."""
     check_choice("estimator", estimator, ESTIMATORS)
     if batch_size < 2 or dataset_size < batch_size:
-        raise ValueError(f"need 2 <= batch_size <= dataset_size; got batch_size={batch_size}, dataset_size={dataset_size}")
+        raise ValueError(f"need 2 <= batch_size <= dataset_size; "
+                         f"got batch_size={batch_size}, dataset_size={dataset_size}")
     if estimator == "mws":
         return torch.full((batch_size, batch_size), -math.log(batch_size), device=device)
     n, m = dataset_size, batch_size - 1

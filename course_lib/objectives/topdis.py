@@ -174,7 +174,8 @@ class TopDis(Objective):
         else:
             cls = BetaVAE if base == "beta_vae" else BetaTCVAE
             self.base_objective = cls(**({} if beta is None else {"beta": beta}))
-        self.optimizers = self.base_objective.optimizers  # FactorVAE's discriminator optimiser, checkpointed by the loop
+        # FactorVAE's discriminator optimiser, checkpointed by the loop
+        self.optimizers = self.base_objective.optimizers
 
     def hyperparameters(self):
         base = self.base_objective.hyperparameters()

@@ -33,8 +33,8 @@ import numpy as np
 
 from course_lib.checks import check_int, check_number
 
-__all__ = ["betti_curve", "betti_numbers", "check_points", "clip_bars", "distance_matrix", "persistence_by_reduction", "rips_barcodes",
-           "rips_filtration"]
+__all__ = ["betti_curve", "betti_numbers", "check_points", "clip_bars", "distance_matrix", "persistence_by_reduction",
+           "rips_barcodes", "rips_filtration"]
 
 
 # --------------------------------------------------------------------------------------- checks

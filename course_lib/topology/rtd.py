@@ -216,5 +216,6 @@ def rtd_loss(a: torch.Tensor, b: torch.Tensor, modes=("min",), dim: int = 1, num
     check_int("num_bars", num_bars, 1, none_ok=True, note=" (None: all bars)")
     check_number("p", p, 0, low_open=True, finite=False)
     pair = _DistancePair(a, b)
-    lengths = [pair.bars(dim, mode, num_bars, swap).diff(dim=1).pow(p).sum() for swap in (False, True) for mode in modes]
+    lengths = [pair.bars(dim, mode, num_bars, swap).diff(dim=1).pow(p).sum()
+               for swap in (False, True) for mode in modes]
     return 0.5 * torch.stack(lengths).sum()

@@ -60,7 +60,8 @@ from course_lib.topology.rlt import ENGINES, check_n_jobs, rlts
 
 __all__ = ["CoclusterScore", "RandomConvEmbedding", "SubmanifoldRLTs", "TopologicalScores", "WASSERSTEIN_MODES",
            "barycenter_distances", "cocluster_score", "embed_images", "factor_submanifold_rlts",
-           "histogram_wasserstein", "latent_submanifold_codes", "latent_submanifold_rlts", "profile_settings", "rlt_barycenter", "similarity_from_distances", "topological_scores"]
+           "histogram_wasserstein", "latent_submanifold_codes", "latent_submanifold_rlts", "profile_settings",
+           "rlt_barycenter", "similarity_from_distances", "topological_scores"]
 
 WASSERSTEIN_MODES = ("distributions", "heights")
 SCORE_SCALE = 1e4  # the paper reports 10^4 x the mean co-cluster difference

@@ -71,7 +71,8 @@ def fork_topdis(base_dir, config: TrainConfig, out_dir) -> int:
     state |= {"identity": checkpoint_identity(config), "objective": objective.state_dict()}
     with open(base_dir / LOG, newline="") as handle:
         header, *rows = list(csv.reader(handle))
-    rows = [row + [f"{value:.6g}" for value in TopDis.INACTIVE.values()] for row in rows if int(row[0]) <= state["step"]]
+    rows = [row + [f"{value:.6g}" for value in TopDis.INACTIVE.values()]
+            for row in rows if int(row[0]) <= state["step"]]
     _write_started_run(out_dir, config, _device_of(base_dir), [header + list(TopDis.INACTIVE), *rows], state)
     return state["step"]
 

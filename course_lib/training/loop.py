@@ -88,7 +88,8 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Raise ValueError for any bad field, before any work; build the objective to check it."""
-        for name, minimum in (("steps", 1), ("batch_size", 2), ("num_latent", 1), ("checkpoint_every", 1), ("width", 1)):
+        for name, minimum in (("steps", 1), ("batch_size", 2), ("num_latent", 1), ("checkpoint_every", 1),
+                              ("width", 1)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum))  # numpy ints as int
         lr = check_number("lr", self.lr, 0, low_open=True)
         if not isinstance(self.lr, (int, float)):  # a numpy float as a float, for the config's JSON
@@ -96,7 +97,8 @@ class TrainConfig:
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("precision", self.precision, PRECISIONS)
         if self.width != 1 and self.architecture != "conv":
-            raise ValueError(f"width={self.width} is not allowed for architecture={self.architecture!r}; only conv scales")
+            raise ValueError(f"width={self.width} is not allowed for architecture={self.architecture!r}; "
+                             f"only conv scales")
         check_seed(self.seed)
         if not isinstance(self.hyperparameters, dict):
             raise ValueError(f"hyperparameters={self.hyperparameters!r} is not allowed; use a mapping of the "

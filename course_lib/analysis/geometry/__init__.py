@@ -65,11 +65,21 @@ for Deep Generative Models*, ICANN 2019. D.-A. Clevert, T. Unterthiner, S. Hochr
 Network Learning by Exponential Linear Units (ELUs)*, ICLR 2016. M. P. do Carmo, *Differential Geometry of
 Curves and Surfaces*, Prentice-Hall 1976 (Section 3-2: second fundamental form, normal curvature, Meusnier).
 """
-from course_lib.analysis.geometry.decoders import ACTIVATIONS, BernoulliMean, RBFStd, mean_decoder, mlp_decoder, stacked_decoder
-from course_lib.analysis.geometry.local import expected_metric, jacobian, magnification_factor, metric_from_jacobian, principal_angles, pullback_metric, rank_statistics, singular_values, tangent_basis
-from course_lib.analysis.geometry.curves import METHODS, GeodesicResult, curve_energy, curve_length, geodesic, step_lengths, straight_line
-from course_lib.analysis.geometry.curvature import (CurvatureResult, TraversalGeometry, normal_curvature, second_derivative,
-                                                   second_fundamental_form, traversal_curvature, traversal_geometry)
+from course_lib.analysis.geometry.decoders import (ACTIVATIONS, BernoulliMean, RBFStd, mean_decoder, mlp_decoder,
+                                                  stacked_decoder)
+from course_lib.analysis.geometry.local import (expected_metric, jacobian, magnification_factor, metric_from_jacobian,
+                                               principal_angles, pullback_metric, rank_statistics, singular_values,
+                                               tangent_basis)
+from course_lib.analysis.geometry.curves import (METHODS, GeodesicResult, curve_energy, curve_length, geodesic,
+                                                step_lengths, straight_line)
+from course_lib.analysis.geometry.curvature import (CurvatureResult, TraversalGeometry, normal_curvature,
+                                                   second_derivative, second_fundamental_form, traversal_curvature,
+                                                   traversal_geometry)
 from course_lib.analysis.geometry.distances import graph_distances, graph_path, latent_plane, separability
 
-__all__ = ["ACTIVATIONS", "BernoulliMean", "curve_energy", "CurvatureResult", "curve_length", "expected_metric", "geodesic", "GeodesicResult", "graph_distances", "graph_path", "jacobian", "latent_plane", "magnification_factor", "mean_decoder", "METHODS", "metric_from_jacobian", "mlp_decoder", "normal_curvature", "principal_angles", "pullback_metric", "rank_statistics", "RBFStd", "second_derivative", "second_fundamental_form", "separability", "singular_values", "stacked_decoder", "step_lengths", "straight_line", "tangent_basis", "traversal_curvature", "traversal_geometry", "TraversalGeometry"]
+__all__ = ["ACTIVATIONS", "BernoulliMean", "curve_energy", "CurvatureResult", "curve_length", "expected_metric",
+           "geodesic", "GeodesicResult", "graph_distances", "graph_path", "jacobian", "latent_plane",
+           "magnification_factor", "mean_decoder", "METHODS", "metric_from_jacobian", "mlp_decoder", "normal_curvature",
+           "principal_angles", "pullback_metric", "rank_statistics", "RBFStd", "second_derivative",
+           "second_fundamental_form", "separability", "singular_values", "stacked_decoder", "step_lengths",
+           "straight_line", "tangent_basis", "traversal_curvature", "traversal_geometry", "TraversalGeometry"]

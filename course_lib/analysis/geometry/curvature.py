@@ -217,7 +217,8 @@ def _bending(decoder, z, directions, rtol, chunk_size, keep_normal: bool):
     return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}, V
 
 
-def second_fundamental_form(decoder, z, directions=None, rtol: float | None = None, chunk_size: int = 64) -> torch.Tensor:
+def second_fundamental_form(decoder, z, directions=None, rtol: float | None = None,
+                            chunk_size: int = 64) -> torch.Tensor:
     """II(v, v) = (I - P) gamma'': the part of the second derivative of the decoded line f(z + t v) normal to the
     decoder's tangent space span(J(z)) (do Carmo 1976, Section 3-2), for every code in z (N, d) and direction in
     `directions` (K, d) (default: the latent axes): a float64 tensor (N, K, D) on the decoder's device.

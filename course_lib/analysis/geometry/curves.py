@@ -208,7 +208,8 @@ def geodesic(decoder, z0, z1, n_points: int = 16, method: str = "lbfgs", max_ste
         path, length, energy = path[0], length[0], energy[0]
         linear_length, linear_energy = linear_length[0], linear_energy[0]
     return GeodesicResult(path, length, energy, linear_length, linear_energy, history, gradients,
-                          gradients[-1] <= gtol, steps, problem.evaluations, time.perf_counter() - clock, method, message)
+                          gradients[-1] <= gtol, steps, problem.evaluations, time.perf_counter() - clock, method,
+                          message)
 
 
 def _run_lbfgs(problem: _PathEnergy, interior: torch.Tensor, max_steps, gtol, history, gradients, bar):

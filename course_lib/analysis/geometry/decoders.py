@@ -79,7 +79,8 @@ def mean_decoder(model) -> BernoulliMean:
     Bernoulli mean sigmoid(logits), in eval mode. See the module docstring for why not the logits."""
     decoder = getattr(model, "decoder", model)
     if not isinstance(decoder, nn.Module):
-        raise ValueError(f"model={model!r} is not allowed; pass a GaussianVAE or a decoder nn.Module that outputs logits")
+        raise ValueError(f"model={model!r} is not allowed; "
+                         f"pass a GaussianVAE or a decoder nn.Module that outputs logits")
     return BernoulliMean(decoder).eval()
 
 
@@ -170,7 +171,8 @@ class RBFStd(nn.Module):
         km = KMeans(num_centers, n_init=4, random_state=as_random_state(random_state)).fit(codes)
         spread = np.array([np.sqrt(((codes[km.labels_ == k] - c) ** 2).sum(1).mean()) if (km.labels_ == k).sum() > 1
                            else np.nan for k, c in enumerate(km.cluster_centers_)])
-        spread = np.where(np.isfinite(spread) & (spread > 0), spread, np.nanmedian(spread) if np.isfinite(spread).any() else 1.0)
+        spread = np.where(np.isfinite(spread) & (spread > 0), spread,
+                          np.nanmedian(spread) if np.isfinite(spread).any() else 1.0)
         return cls(km.cluster_centers_, 1.0 / (2 * (bandwidth * spread) ** 2), weight, zeta, out_dim, dtype)
 
     def forward(self, z):
