@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_lib.io import LOCK_FILE, directory_lock
 from course_lib.kit import runner
 from course_lib.kit.cli import main
 from course_lib.kit.runner import discover_notebooks, run_notebooks
@@ -63,7 +64,20 @@ def test_a_failing_notebook_is_reported_and_the_others_run(three_notebooks, tmp_
     assert index.index("00_first") < index.index("01_broken") < index.index("02_last")
     assert "ValueError: on purpose smoke" in index and "raise ValueError" in index
     assert json.loads((out / "index.json").read_text())["notebooks"][1]["status"] == "failed"
-    assert not [p for p in out.iterdir() if p.name.startswith(".")], "no scratch files left behind"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [LOCK_FILE], "no scratch files left behind"
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_before_it_executes_anything(three_notebooks, tmp_path):
+    """Two `make report` at once (two terminals): before, both executed every notebook into reports/, each training
+    the same runs; now the second is refused at once, naming the folder, and the first's files stay as they were."""
+    out = tmp_path / "reports"
+    run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, names=["00_first"],
+                  progress=False)
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    with directory_lock(out, "folder of executed notebooks"):  # the first run, still executing
+        with pytest.raises(ValueError, match="is in use: another process is writing this folder of executed"):
+            run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, progress=False)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
 
 
 def test_cli_exits_non_zero_when_a_notebook_fails(three_notebooks, tmp_path):

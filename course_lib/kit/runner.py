@@ -23,7 +23,7 @@ import jupytext
 import nbformat
 from tqdm.auto import tqdm
 
-from course_lib.io import CHECKOUT, write_json_atomic, write_text_atomic
+from course_lib.io import CHECKOUT, directory_lock, write_json_atomic, write_text_atomic
 from course_lib.profiles import get_profile
 from course_lib.seeding import check_seed
 
@@ -230,12 +230,13 @@ def run_notebooks(out_dir="reports", profile=None, device="auto", seed: int = 0,
         sources = [p for p in sources if p.stem in set(names)]
     out_dir = Path(out_dir)
     check_out_dir(out_dir, [source.stem for source in sources])
-    out_dir.mkdir(parents=True, exist_ok=True)
     parameters = {"profile": profile.name, "device": device_name, "seed": seed}
     results = []
-    for source in tqdm(sources, desc=f"notebooks ({profile.name}, {device_name})", unit="nb", disable=not progress):
-        results.append(execute_notebook(source, out_dir, parameters, profile.notebook_timeout_s))
-    write_index(results, out_dir, parameters)
+    with directory_lock(out_dir, "folder of executed notebooks"):  # a second `make report` into it is refused
+        for source in tqdm(sources, desc=f"notebooks ({profile.name}, {device_name})", unit="nb",
+                           disable=not progress):
+            results.append(execute_notebook(source, out_dir, parameters, profile.notebook_timeout_s))
+        write_index(results, out_dir, parameters)
     return results
 
 
