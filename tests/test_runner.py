@@ -147,10 +147,6 @@ def test_a_notebooks_dir_without_notebooks_is_refused_before_any_file_is_written
     assert not out.exists()
 
 
-needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (.ci/run installs it)")
-
-
-@needs_chromium
 def test_a_run_never_writes_over_notebooks_it_did_not_execute_and_reruns_into_its_own_folder(three_notebooks,
                                                                                               tmp_path, capsys):
     """Before, `notebooks --out notebooks` wrote executed copies over the course's paired notebooks, and `--out
@@ -173,6 +169,10 @@ def test_a_run_never_writes_over_notebooks_it_did_not_execute_and_reruns_into_it
         assert result.status == "ok"
 
 
+needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="chromium is not installed (.ci/run installs it)")
+
+
+@needs_chromium
 def test_the_site_opens_in_chromium_with_every_link_and_image(three_notebooks, tmp_path):
     out = tmp_path / "site"
     run_notebooks(out, profile="smoke", device="cpu", notebooks_dir=three_notebooks, progress=False)
