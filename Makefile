@@ -51,8 +51,9 @@ bench: data
 	$(PY) benchmarks/bench_topology.py
 
 # On a machine with CUDA: every notebook (smoke) and the benchmarks on the GPU; reports/gpu_check/
+# (MINUTES=N: within N minutes of wall clock)
 gpu-check: $(STAMP)
-	PYTHON=$(PY) bash benchmarks/gpu_check.sh
+	PYTHON=$(PY) bash benchmarks/gpu_check.sh "$${GPU_CHECK_OUT:-reports/gpu_check}" $(MINUTES)
 
 # On a machine with CUDA: retrain the notebooks' zoo models for STEPS steps and ship them (README: the zoo's age);
 # TIME_LIMIT=MINUTES stops every run with a checkpoint when the time is up (the same command resumes them)
