@@ -190,6 +190,25 @@ def test_encoded_dataset_encodes_each_image_once_and_changes_no_number():
     assert lazy.num_encoded == 2
 
 
+def test_encoding_the_whole_grid_stops_between_batches_and_goes_on_later():
+    """At the study's sizes `evaluate` first encodes all 737,280 dSprites images (minutes on a CPU): a stop signal
+    waits for one batch, the codes made are kept, and the next call encodes only the rest."""
+    small = FactorGrid((3, 4, 5))  # 60 images, batches of 8
+    asked = []
+    grid = EncodedDataset(small, lambda x: x, batch_size=8, progress=False)
+    grid.encode_all(stop=lambda: asked.append(1) or len(asked) > 3)
+    assert grid.num_encoded == 3 * 8
+    grid.encode_all()
+    assert grid.num_encoded == 60
+    np.testing.assert_array_equal(grid.sample_observations_from_factors(small.factors_at(np.arange(60))),
+                                  small.sample_observations_from_factors(small.factors_at(np.arange(60))))
+    encoded = []
+    with pytest.raises(EvaluationStopped, match="before its first metric"):  # evaluate's stop reaches the encoding
+        evaluate(small, lambda x: encoded.append(len(x)) or x, metrics=("factor_vae",), num_train=50, num_test=20,
+                 num_variance_estimate=50, progress=False, stop=lambda: True)
+    assert encoded == []  # not one image: before, the whole grid was encoded first
+
+
 def test_evaluate_gives_each_metric_its_own_random_state():
     both = evaluate(GRID, FAMILY["rotated"], metrics=("sap", "mig"), random_state=5, num_train=500, num_test=200,
                     progress=False)

@@ -99,7 +99,8 @@ def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_s
 
     `random_state` is a seed, or a RandomState from which one seed is drawn. `cache_codes` (default:
     whenever the dataset allows) encodes each image at most once. `stop` (e.g. a sweep's stop signal) is asked
-    before each metric; when it says True, `EvaluationStopped` is raised: a signal waits for one metric at most.
+    before each metric (and each batch of the whole grid's encoding); when it says True, `EvaluationStopped` is
+    raised: a signal waits for one metric at most.
     """
     metrics, num_train, num_test, seed = check_evaluation(metrics, num_train, num_test, random_state)
     allowed = getattr(dataset, "deterministic", False) and hasattr(dataset, "index_of")
@@ -109,7 +110,7 @@ def evaluate(dataset: GroundTruthData, encode: Encode, metrics=METRICS, random_s
         dataset = EncodedDataset(dataset, encode, progress=progress)
         encode = identity
         if expected_draws(metrics, num_train, num_test, num_variance_estimate) > dataset.num_images:
-            dataset.encode_all()  # contiguous batches: cheaper than the same images one draw at a time
+            dataset.encode_all(stop)  # contiguous batches: cheaper than the same images one draw at a time
     rows = []
     for done, name in enumerate(metrics):
         if stop is not None and stop():

@@ -77,9 +77,11 @@ class EncodedDataset(GroundTruthData):
         """How many distinct images have been encoded so far."""
         return int(self._known.sum())
 
-    def _encode_indices(self, indices: np.ndarray) -> None:
+    def _encode_indices(self, indices: np.ndarray, stop: Callable[[], bool] | None = None) -> None:
         chunks = range(0, len(indices), self.batch_size)
         for start in tqdm(chunks, desc="encoding", disable=not self.progress or len(chunks) < 20, leave=False):
+            if stop is not None and stop():
+                return
             chunk = indices[start:start + self.batch_size]
             observations = self.dataset.sample_observations_from_factors(self.dataset.factors_at(chunk), None)
             codes = encode_checked(self.encode, observations)
@@ -88,9 +90,10 @@ class EncodedDataset(GroundTruthData):
             self._codes[chunk] = codes
             self._known[chunk] = True
 
-    def encode_all(self) -> EncodedDataset:
-        """Encode every image of the grid not encoded yet (in grid order); returns self."""
-        self._encode_indices(np.flatnonzero(~self._known))
+    def encode_all(self, stop: Callable[[], bool] | None = None) -> EncodedDataset:
+        """Encode every image of the grid not encoded yet (in grid order); returns self. `stop` is asked before
+        each batch: once it says True the rest is left (the codes made are kept: the next call goes on)."""
+        self._encode_indices(np.flatnonzero(~self._known), stop)
         return self
 
     def sample_observations_from_factors(self, factors, random_state=None) -> np.ndarray:
