@@ -28,18 +28,18 @@
 # 2 without CUDA or with a bad argument.
 set -uo pipefail
 
-ALL_STEPS="data notebooks cuda_tests bench_train bench_train_packed bench_train_packed_bf16 bench_train_packed_eager
-bench_metrics"
+ALL_STEPS=(data notebooks cuda_tests bench_train bench_train_packed bench_train_packed_bf16 bench_train_packed_eager
+           bench_metrics)
 OUT=$(realpath -m "${1:-${GPU_CHECK_OUT:-reports/gpu_check}}")
 MINUTES=${2:-}
-STEPS=${STEPS:-$ALL_STEPS}
+STEPS=${STEPS:-${ALL_STEPS[*]}}
 SUMMARY=$(realpath -m "${SUMMARY:-$OUT/gpu_check_summary.md}")
 cd "$(dirname "$0")/.." || exit 2
 PYTHON=${PYTHON:-.venv/bin/python}
 
 for step in $STEPS; do
-  if [[ " ${ALL_STEPS//$'\n'/ } " != *" $step "* ]]; then
-    echo "gpu_check: refused: STEPS names $step; choose from: ${ALL_STEPS//$'\n'/ }" >&2
+  if [[ " ${ALL_STEPS[*]} " != *" $step "* ]]; then
+    echo "gpu_check: refused: STEPS names $step; choose from: ${ALL_STEPS[*]}" >&2
     exit 2
   fi
 done
@@ -109,7 +109,7 @@ machine="- GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --form
 $("$PYTHON" -c "import platform, torch
 print(f'- torch {torch.__version__} (CUDA {torch.version.cuda}), Python {platform.python_version()}, '
       f'{platform.platform()}')" 2>&1)
-- steps: ${STEPS//$'\n'/ }; time limit: ${MINUTES:-none} minutes"
+- steps: ${STEPS}; time limit: ${MINUTES:-none} minutes"
 
 write_summary() {
   {

@@ -346,8 +346,8 @@ def workers_stop_on_signals(stop: StopRequests, client):
     wherever they land: in a worker (`StopTrainingOnSignals`, a copy registered for the time inside) or only here,
     where `stop` caught it (`kill PID`, Ctrl-C in a notebook): then every worker is asked to stop within 0.2 s
     (`ask_to_stop`). A sweep's jobs then stop as at a time limit. Leaving withdraws the request and its copy of the
-    plugin, so a cluster of your own is as it was. Outside the main thread (no signals: the
-    study's sweeps) it does nothing; the caller in the main thread does it."""
+    plugin, so a cluster of your own is as it was. Outside the main thread (no signals: the study's sweeps) it does
+    nothing; the caller in the main thread does it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
